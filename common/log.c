@@ -1,0 +1,76 @@
+#include "common/log.h"
+
+#include <libwebsockets.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *log_program = "tunnel";
+static int log_max_level = LOG_INFO;
+
+static const char *const level_names[] = {
+	"", "FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE",
+};
+
+void log_init(const char *program, int level)
+{
+	log_program = program;
+	log_max_level = level;
+}
+
+int log_level(void)
+{
+	return log_max_level;
+}
+
+static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	if (level == LOG_OFF || (int)level > log_max_level)
+		return;
+	struct timespec now;
+	struct tm tm;
+	char stamp[32] = "";
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0 && gmtime_r(&now.tv_sec, &tm))
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	char line[1024];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+	if (n < 0)
+		return;
+	/* One fprintf per line keeps lines whole when several processes share stderr. */
+	fprintf(stderr, "%s.%03ldZ %s %s %s\n", stamp, now.tv_nsec / 1000000L,
+		log_program, level_names[level], line);
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+static void log_from_lws(int lws_level, const char *line)
+{
+	enum log_level level = LOG_DEBUG;
+	if (lws_level & LLL_ERR)
+		level = LOG_DEBUG; /* lws calls many routine events errors; ours say what matters */
+	else if (lws_level & (LLL_WARN | LLL_NOTICE))
+		level = LOG_TRACE;
+	else
+		level = LOG_TRACE;
+	size_t len = strlen(line);
+	while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	log_msg(level, "lws: %.*s", (int)len, line);
+}
+
+void log_route_lws(void)
+{
+	int mask = 0;
+	if (log_max_level >= LOG_DEBUG)
+		mask |= LLL_ERR;
+	if (log_max_level >= LOG_TRACE)
+		mask |= LLL_WARN | LLL_NOTICE;
+	lws_set_log_level(mask, log_from_lws);
+}

@@ -1,0 +1,28 @@
+/* Small pieces both programs need around libwebsockets. */
+#ifndef COMMON_LWS_GLUE_H
+#define COMMON_LWS_GLUE_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+
+#include "common/bytequeue.h"
+
+/* The size of libwebsockets' per-thread I/O buffer: how much it reads from
+ * one socket per event. The 4 KiB default makes bulk transfer poll-bound. */
+#define LWS_IO_BUFFER_SIZE (128u * 1024u)
+
+/* OpenSSL options that make TLS 1.2 the minimum. */
+#define TLS_MIN_1_2_OPTIONS (SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1)
+
+/* Sends up to max_message bytes from the head of q as one binary WebSocket
+ * message and consumes them. q must have been initialised with LWS_PRE
+ * headroom. Returns 0, or -1 if the write failed (close the connection). */
+int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message);
+
+/* SIGINT/SIGTERM set a flag and wake the event loop; SIGPIPE is ignored. */
+void stop_signals_install(struct lws_context *ctx);
+bool stop_requested(void);
+/* The signal that asked us to stop, or 0. */
+int stop_signal(void);
+
+#endif

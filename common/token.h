@@ -1,0 +1,26 @@
+/* Token helpers: hashing, constant-time comparison, syntax checks and
+ * generation. Tokens are secrets: nothing here logs them. */
+#ifndef COMMON_TOKEN_H
+#define COMMON_TOKEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define TOKEN_HASH_LEN 32
+
+/* SHA-256 of a token. Returns 0, or -1 if OpenSSL fails. */
+int token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN]);
+/* Constant-time equality of two hashes. */
+bool token_hash_equal(const uint8_t a[TOKEN_HASH_LEN], const uint8_t b[TOKEN_HASH_LEN]);
+/* Client token syntax: ^[a-zA-Z0-9-]{32,128}$ */
+bool client_token_valid(const char *s, size_t len);
+/* Access token syntax: 1..4096 printable ASCII characters, no spaces. */
+bool access_token_valid(const char *s, size_t len);
+/* Writes a fresh random client token (64 hex characters + NUL) from the
+ * OpenSSL CSPRNG. cap must be at least 65. Returns 0 or -1. */
+int client_token_generate(char *out, size_t cap);
+/* Overwrites a NUL-terminated secret in place (the compiler may not skip it). */
+void secret_wipe(char *s);
+
+#endif

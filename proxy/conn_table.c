@@ -1,0 +1,95 @@
+/* The local connections of a tunnel, keyed by (service, stream, connection). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "proxy/proxy.h"
+
+struct local_conn *conn_add(struct proxy *p, size_t service, int32_t stream_id,
+			    uint32_t connection_id)
+{
+	for (size_t i = 0; i < p->max_conns; i++) {
+		if (p->conns[i])
+			continue;
+		struct local_conn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			log_error("out of memory for a new connection");
+			return NULL;
+		}
+		c->proxy = p;
+		c->service = service;
+		c->stream_id = stream_id;
+		c->connection_id = connection_id ? connection_id : 1;
+		bytequeue_init(&c->to_local, 0);
+		p->conns[i] = c;
+		return c;
+	}
+	return NULL;
+}
+
+struct local_conn *conn_find(struct proxy *p, size_t service, int32_t stream_id,
+			     uint32_t connection_id)
+{
+	if (connection_id == 0)
+		connection_id = 1;
+	for (size_t i = 0; i < p->max_conns; i++) {
+		struct local_conn *c = p->conns[i];
+		if (c && c->service == service && c->stream_id == stream_id &&
+		    c->connection_id == connection_id)
+			return c;
+	}
+	return NULL;
+}
+
+void conn_remove(struct proxy *p, struct local_conn *c)
+{
+	for (size_t i = 0; i < p->max_conns; i++)
+		if (p->conns[i] == c)
+			p->conns[i] = NULL;
+	if (c->over_high) {
+		c->over_high = false;
+		local_queue_drained(c);
+	}
+	bytequeue_free(&c->to_local);
+	free(c);
+}
+
+size_t conn_count(const struct proxy *p)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < p->max_conns; i++)
+		n += p->conns[i] != NULL;
+	return n;
+}
+
+void conn_end_stream(struct proxy *p, size_t service, int32_t stream_id)
+{
+	for (size_t i = 0; i < p->max_conns; i++) {
+		struct local_conn *c = p->conns[i];
+		if (c && c->service == service && (stream_id == 0 || c->stream_id == stream_id)) {
+			c->peer_knows = true;
+			local_end(c); /* may remove c from the table */
+		}
+	}
+}
+
+void conn_end_all(struct proxy *p)
+{
+	for (size_t i = 0; i < p->max_conns; i++) {
+		struct local_conn *c = p->conns[i];
+		if (c) {
+			c->peer_knows = true;
+			local_end(c);
+		}
+	}
+}
+
+int service_index(const struct proxy *p, const char *service_id)
+{
+	if (!service_id[0])
+		return p->n_services == 1 ? 0 : -1;
+	for (size_t i = 0; i < p->n_services; i++)
+		if (!strcmp(p->services[i].id, service_id))
+			return (int)i;
+	return -1;
+}

@@ -1,0 +1,102 @@
+/* Destination mode (the device's side): each connection the source starts
+ * becomes a local TCP connection to the mapped service. */
+#include <string.h>
+
+#include "common/log.h"
+#include "proxy/proxy.h"
+
+/* Tells the source a connection could not be served. */
+static void refuse(struct proxy *p, const struct tunnel_msg *m, size_t service, bool whole_stream)
+{
+	struct local_conn key = {
+		.service = service,
+		.stream_id = m->stream_id,
+		.connection_id = m->connection_id ? m->connection_id : 1,
+	};
+	tunnel_send_conn_msg(p, whole_stream || p->version < 3 ? TMSG_STREAM_RESET : TMSG_CONNECTION_RESET, &key);
+	if (whole_stream && p->services[service].stream_id == m->stream_id)
+		p->services[service].stream_id = 0;
+}
+
+static void open_connection(struct proxy *p, const struct tunnel_msg *m, size_t service, bool starts_stream)
+{
+	if (conn_count(p) >= p->max_conns) {
+		log_warn("service %s: refusing connection %u of stream %d: %zu connections open (limit)",
+			 p->services[service].id, m->connection_id, m->stream_id, conn_count(p));
+		refuse(p, m, service, starts_stream);
+		return;
+	}
+	struct local_conn *c = conn_add(p, service, m->stream_id, m->connection_id);
+	if (!c) {
+		refuse(p, m, service, starts_stream);
+		return;
+	}
+	c->started_stream = starts_stream;
+	log_info("service %s: opening connection %u of stream %d", p->services[service].id,
+		 c->connection_id, c->stream_id);
+	if (local_connect(p, c))
+		destination_on_connect_failed(p, c);
+}
+
+void destination_on_connect_failed(struct proxy *p, struct local_conn *c)
+{
+	if (!c->peer_knows && p->ready) {
+		/* The first connection of a stream failing ends the stream. */
+		bool whole_stream = c->started_stream || p->version < 3;
+		tunnel_send_conn_msg(p, whole_stream ? TMSG_STREAM_RESET : TMSG_CONNECTION_RESET, c);
+		if (whole_stream && p->services[c->service].stream_id == c->stream_id)
+			p->services[c->service].stream_id = 0;
+	}
+	c->peer_knows = true;
+	conn_remove(p, c);
+}
+
+void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)
+{
+	struct proxy_service *svc = &p->services[service];
+	struct local_conn *c;
+	switch (m->type) {
+	case TMSG_STREAM_START:
+		/* A new stream replaces the service's old one. */
+		if (svc->stream_id)
+			conn_end_stream(p, service, 0);
+		svc->stream_id = m->stream_id;
+		open_connection(p, m, service, true);
+		return;
+	case TMSG_CONNECTION_START:
+		if (m->stream_id != svc->stream_id) {
+			log_warn("service %s: CONNECTION_START for inactive stream %d", svc->id, m->stream_id);
+			refuse(p, m, service, false);
+			return;
+		}
+		if (conn_find(p, service, m->stream_id, m->connection_id)) {
+			log_debug("ignoring a repeated CONNECTION_START for connection %u", m->connection_id);
+			return;
+		}
+		open_connection(p, m, service, false);
+		return;
+	case TMSG_DATA:
+		c = conn_find(p, service, m->stream_id, m->connection_id);
+		if (c)
+			local_send(c, m->payload, m->payload_len);
+		else
+			log_debug("dropping DATA for closed connection %u of stream %d", m->connection_id,
+				  m->stream_id);
+		return;
+	case TMSG_CONNECTION_RESET:
+		c = conn_find(p, service, m->stream_id, m->connection_id);
+		if (c) {
+			c->peer_knows = true;
+			local_end(c);
+		}
+		return;
+	case TMSG_STREAM_RESET:
+		conn_end_stream(p, service, m->stream_id);
+		if (svc->stream_id == m->stream_id)
+			svc->stream_id = 0;
+		return;
+	default:
+		log_warn("ignoring %s: a destination does not expect it", tunnel_msg_type_str(m->type));
+		return;
+	}
+}

@@ -1,0 +1,366 @@
+#include "relay/registry.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+
+#include "proto/message.h"
+
+/* A registry file is a handful of tunnels: anything bigger is a mistake. */
+#define REGISTRY_FILE_MAX (1024u * 1024u)
+
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t cap, const char *fmt, ...)
+{
+	if (err == NULL || cap == 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		err[0] = '\0';
+}
+
+void registry_init(struct registry *r)
+{
+	r->tunnels = NULL;
+	r->n = 0;
+	r->cap = 0;
+}
+
+/* Client tokens are secrets of the clients: wipe them with the hashes. */
+static void wipe_tunnels(struct registry_tunnel *t, size_t n)
+{
+	if (n > 0)
+		OPENSSL_cleanse(t, n * sizeof(*t));
+}
+
+void registry_free(struct registry *r)
+{
+	wipe_tunnels(r->tunnels, r->n);
+	free(r->tunnels);
+	registry_init(r);
+}
+
+static bool tunnel_id_valid(const char *id)
+{
+	size_t len = strnlen(id, REGISTRY_MAX_ID + 1);
+	if (len == 0 || len > REGISTRY_MAX_ID)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static int check_services(const char *id, const char *const *services, size_t n,
+			  char *err, size_t err_cap)
+{
+	if (n == 0 || n > TUNNEL_MAX_SERVICES) {
+		set_err(err, err_cap, "tunnel '%s': needs 1 to %u services, got %zu", id,
+			TUNNEL_MAX_SERVICES, n);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (services[i] == NULL || !tunnel_service_id_valid(services[i])) {
+			set_err(err, err_cap,
+				"tunnel '%s': service %zu must match [A-Za-z0-9_:-]{1,128}", id, i);
+			return -1;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(services[i], services[j]) == 0) {
+				set_err(err, err_cap, "tunnel '%s': service '%s' is listed twice",
+					id, services[i]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* True when hash equals any side of any tunnel already in the registry. */
+static bool hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN])
+{
+	bool found = false;
+	for (size_t i = 0; i < r->n; i++)
+		for (int s = 0; s < 2; s++)
+			found |= token_hash_equal(r->tunnels[i].side[s].token_hash, hash);
+	return found;
+}
+
+/* Validates and hashes both tokens of a new tunnel. */
+static int hash_tokens(const struct registry *r, const char *id, const char *const tok[2],
+		       uint8_t hash[2][TOKEN_HASH_LEN], char *err, size_t err_cap)
+{
+	for (int s = 0; s < 2; s++) {
+		const char *side = tunnel_side_name((enum tunnel_side)s);
+		size_t len = tok[s] ? strnlen(tok[s], TUNNEL_MAX_ACCESS_TOKEN + 1) : 0;
+		if (tok[s] == NULL || !access_token_valid(tok[s], len)) {
+			set_err(err, err_cap,
+				"tunnel '%s': %s access token must be 1-%u printable characters without spaces",
+				id, side, TUNNEL_MAX_ACCESS_TOKEN);
+			return -1;
+		}
+		if (token_hash(tok[s], len, hash[s]) != 0) {
+			set_err(err, err_cap, "tunnel '%s': cannot hash the %s access token", id, side);
+			return -1;
+		}
+		if (hash_in_use(r, hash[s])) {
+			set_err(err, err_cap,
+				"tunnel '%s': %s access token is already used by another tunnel", id, side);
+			return -1;
+		}
+	}
+	if (token_hash_equal(hash[0], hash[1])) {
+		set_err(err, err_cap, "tunnel '%s': source and destination access tokens must differ",
+			id);
+		return -1;
+	}
+	return 0;
+}
+
+static int grow(struct registry *r, char *err, size_t err_cap)
+{
+	if (r->n < r->cap)
+		return 0;
+	size_t cap = r->cap ? r->cap * 2 : 8;
+	struct registry_tunnel *t = calloc(cap, sizeof(*t));
+	if (t == NULL) {
+		set_err(err, err_cap, "out of memory");
+		return -1;
+	}
+	/* Copy by hand rather than realloc so the old array can be wiped. */
+	if (r->n > 0)
+		memcpy(t, r->tunnels, r->n * sizeof(*t));
+	wipe_tunnels(r->tunnels, r->n);
+	free(r->tunnels);
+	r->tunnels = t;
+	r->cap = cap;
+	return 0;
+}
+
+int registry_add(struct registry *r, const char *id, const char *const *services,
+		 size_t n_services, const char *source_token,
+		 const char *destination_token, char *err, size_t err_cap)
+{
+	if (id == NULL || !tunnel_id_valid(id)) {
+		set_err(err, err_cap, "tunnel id must be 1-%u characters of [A-Za-z0-9_-]",
+			REGISTRY_MAX_ID);
+		return -1;
+	}
+	if (registry_find_id(r, id) != NULL) {
+		set_err(err, err_cap, "tunnel '%s' is defined twice", id);
+		return -1;
+	}
+	if (check_services(id, services, n_services, err, err_cap) != 0)
+		return -1;
+	const char *const tok[2] = { source_token, destination_token };
+	uint8_t hash[2][TOKEN_HASH_LEN];
+	if (hash_tokens(r, id, tok, hash, err, err_cap) != 0 || grow(r, err, err_cap) != 0)
+		return -1;
+
+	struct registry_tunnel *t = &r->tunnels[r->n];
+	memset(t, 0, sizeof(*t));
+	memcpy(t->id, id, strlen(id) + 1);
+	t->n_services = n_services;
+	for (size_t i = 0; i < n_services; i++)
+		memcpy(t->services[i], services[i], strlen(services[i]) + 1);
+	for (int s = 0; s < 2; s++)
+		memcpy(t->side[s].token_hash, hash[s], TOKEN_HASH_LEN);
+	r->n++;
+	return 0;
+}
+
+/* ---- JSON file ------------------------------------------------------------ */
+
+/* Reads at most REGISTRY_FILE_MAX bytes, NUL-terminated. */
+static char *read_file(const char *path, size_t *len, char *err, size_t err_cap)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		set_err(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(REGISTRY_FILE_MAX + 2);
+	if (buf == NULL) {
+		set_err(err, err_cap, "%s: out of memory", path);
+		fclose(f);
+		return NULL;
+	}
+	/* One byte more than the cap tells "too big" from "exactly the cap". */
+	errno = 0;
+	size_t n = fread(buf, 1, REGISTRY_FILE_MAX + 1, f);
+	int read_errno = ferror(f) ? (errno ? errno : EIO) : 0;
+	fclose(f); /* read-only: nothing to lose if closing fails */
+	if (read_errno != 0 || n > REGISTRY_FILE_MAX) {
+		if (read_errno != 0)
+			set_err(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
+		else
+			set_err(err, err_cap, "%s: larger than %u bytes", path, REGISTRY_FILE_MAX);
+		OPENSSL_cleanse(buf, n);
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+/* The tree holds the tokens in clear: wipe every string before freeing. */
+static void wipe_json(cJSON *item)
+{
+	for (; item != NULL; item = item->next) {
+		if (item->valuestring != NULL)
+			OPENSSL_cleanse(item->valuestring, strlen(item->valuestring));
+		wipe_json(item->child);
+	}
+}
+
+static const char *json_string(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int load_entry(struct registry *r, const char *path, size_t idx,
+		      const cJSON *e, char *err, size_t err_cap)
+{
+	static const char *const keys[] = { "id", "sourceAccessToken",
+					     "destinationAccessToken" };
+	const char *val[3];
+	if (!cJSON_IsObject(e)) {
+		set_err(err, err_cap, "%s: tunnels[%zu]: must be an object", path, idx);
+		return -1;
+	}
+	for (size_t k = 0; k < 3; k++) {
+		val[k] = json_string(e, keys[k]);
+		if (val[k] == NULL) {
+			set_err(err, err_cap, "%s: tunnels[%zu].%s: missing or not a string",
+				path, idx, keys[k]);
+			return -1;
+		}
+	}
+	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(e, "services");
+	int n = cJSON_GetArraySize(svc);
+	if (!cJSON_IsArray(svc) || n < 1 || n > (int)TUNNEL_MAX_SERVICES) {
+		set_err(err, err_cap, "%s: tunnels[%zu].services: must be an array of 1 to %u strings",
+			path, idx, TUNNEL_MAX_SERVICES);
+		return -1;
+	}
+	const char *services[TUNNEL_MAX_SERVICES];
+	for (int i = 0; i < n; i++) {
+		const cJSON *s = cJSON_GetArrayItem(svc, i);
+		if (!cJSON_IsString(s)) {
+			set_err(err, err_cap, "%s: tunnels[%zu].services[%d]: must be a string",
+				path, idx, i);
+			return -1;
+		}
+		services[i] = s->valuestring;
+	}
+	char why[256];
+	if (registry_add(r, val[0], services, (size_t)n, val[1], val[2], why, sizeof(why)) != 0) {
+		set_err(err, err_cap, "%s: tunnels[%zu]: %s", path, idx, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_tree(struct registry *r, const char *path, const cJSON *root,
+		     char *err, size_t err_cap)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "tunnels");
+	if (!cJSON_IsObject(root) || !cJSON_IsArray(list)) {
+		set_err(err, err_cap, "%s: want an object with a \"tunnels\" array", path);
+		return -1;
+	}
+	size_t idx = 0;
+	for (const cJSON *e = list->child; e != NULL; e = e->next, idx++)
+		if (load_entry(r, path, idx, e, err, err_cap) != 0)
+			return -1;
+	return (int)idx;
+}
+
+/* All or nothing: on any error the tunnels added so far are taken back. */
+int registry_load_file(struct registry *r, const char *path, char *err, size_t err_cap)
+{
+	size_t len = 0;
+	char *buf = read_file(path, &len, err, err_cap);
+	if (buf == NULL)
+		return -1;
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, false);
+	int added = -1;
+	if (root == NULL) {
+		size_t at = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
+		set_err(err, err_cap, "%s: not valid JSON (near byte %zu)", path, at);
+	} else {
+		size_t before = r->n;
+		added = load_tree(r, path, root, err, err_cap);
+		if (added < 0 && r->n > before) {
+			wipe_tunnels(&r->tunnels[before], r->n - before);
+			r->n = before;
+		}
+		wipe_json(root);
+		cJSON_Delete(root);
+	}
+	OPENSSL_cleanse(buf, len);
+	free(buf);
+	return added;
+}
+
+/* ---- look-ups ---------------------------------------------------------- */
+
+struct registry_tunnel *registry_find_token(struct registry *r, const char *token,
+					    size_t len, enum tunnel_side *side)
+{
+	uint8_t hash[TOKEN_HASH_LEN];
+	if (token == NULL || token_hash(token, len, hash) != 0)
+		return NULL;
+	/* No early exit: the time taken does not depend on which entry matches. */
+	struct registry_tunnel *found = NULL;
+	enum tunnel_side found_side = SIDE_SOURCE;
+	for (size_t i = 0; i < r->n; i++) {
+		for (int s = 0; s < 2; s++) {
+			bool eq = token_hash_equal(r->tunnels[i].side[s].token_hash, hash);
+			if (eq && found == NULL) {
+				found = &r->tunnels[i];
+				found_side = (enum tunnel_side)s;
+			}
+		}
+	}
+	if (found != NULL && side != NULL)
+		*side = found_side;
+	return found;
+}
+
+struct registry_tunnel *registry_find_id(struct registry *r, const char *id)
+{
+	if (id == NULL)
+		return NULL;
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->tunnels[i].id, id) == 0)
+			return &r->tunnels[i];
+	return NULL;
+}
+
+const char *tunnel_side_name(enum tunnel_side side)
+{
+	switch (side) {
+	case SIDE_SOURCE:
+		return "source";
+	case SIDE_DESTINATION:
+		return "destination";
+	}
+	return "unknown";
+}

@@ -1,0 +1,71 @@
+/* The tunnels the relay knows and the state of their access tokens.
+ * Tokens are kept only as SHA-256 hashes. Pure apart from
+ * registry_load_file, which reads a JSON file. */
+#ifndef RELAY_REGISTRY_H
+#define RELAY_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/token.h"
+#include "proto/limits.h"
+
+#define REGISTRY_MAX_ID 64
+
+enum tunnel_side { SIDE_SOURCE = 0, SIDE_DESTINATION = 1 };
+
+struct registry_side {
+	uint8_t token_hash[TOKEN_HASH_LEN];
+	bool used;               /* a handshake has succeeded with this token */
+	bool has_client_token;   /* that handshake carried a client token */
+	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1];
+};
+
+struct registry_tunnel {
+	char id[REGISTRY_MAX_ID + 1];
+	size_t n_services;
+	char services[TUNNEL_MAX_SERVICES][TUNNEL_MAX_SERVICE_ID + 1];
+	struct registry_side side[2];   /* indexed by enum tunnel_side */
+	void *live;                     /* runtime state owned by the server; NULL when idle */
+};
+
+/* Tunnels live in one array: pointers to them (from registry_find_*, and
+ * the service names a session points at) stay valid only until the next
+ * registry_add or registry_load_file. Load every tunnel before serving. */
+struct registry {
+	struct registry_tunnel *tunnels;
+	size_t n;
+	size_t cap;
+};
+
+void registry_init(struct registry *r);
+/* Frees the array (wiping hashes and client tokens); never frees `live`. */
+void registry_free(struct registry *r);
+
+/* Adds a tunnel. id: 1..64 of [A-Za-z0-9_-], not already present; 1..3
+ * valid, distinct service ids; two distinct valid access tokens, neither
+ * used by any side of another tunnel. Returns 0, or -1 with a reason in err
+ * (which never contains a token) and the registry unchanged. */
+int registry_add(struct registry *r, const char *id, const char *const *services,
+		 size_t n_services, const char *source_token,
+		 const char *destination_token, char *err, size_t err_cap);
+
+/* Loads {"tunnels":[{"id":…,"services":[…],"sourceAccessToken":…,
+ * "destinationAccessToken":…}, …]} (cJSON; at most 1 MiB; unknown keys are
+ * ignored) and appends its tunnels. All or nothing: returns the number of
+ * tunnels added, or -1 with a reason naming the file and the entry
+ * ("FILE: tunnels[2].services: …") and the registry unchanged. */
+int registry_load_file(struct registry *r, const char *path, char *err, size_t err_cap);
+
+/* Finds the tunnel and side whose token hash matches token, hashing once and
+ * comparing against every hash in constant time, without early exit. NULL
+ * when none does (*side is then left alone); side may be NULL. */
+struct registry_tunnel *registry_find_token(struct registry *r, const char *token,
+					    size_t len, enum tunnel_side *side);
+
+struct registry_tunnel *registry_find_id(struct registry *r, const char *id);
+
+const char *tunnel_side_name(enum tunnel_side side); /* "source" / "destination" */
+
+#endif

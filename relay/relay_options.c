@@ -1,0 +1,113 @@
+#include "relay/relay_options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/hostport.h"
+#include "common/log.h"
+#include "proto/limits.h"
+
+static const char usage_text[] =
+	"Usage: tunnel-relay --cert FILE --key FILE --tunnels FILE [options]\n"
+	"\n"
+	"The relay of a self-hosted secure tunnel service. It accepts localproxy\n"
+	"connections on wss://HOST:PORT/tunnel (AWS IoT Secure Tunneling protocol\n"
+	"V1-V3), pairs the source and destination of each tunnel and forwards their\n"
+	"frames after checking each one.\n"
+	"\n"
+	"Options:\n"
+	"  -p, --port PORT            TLS port to listen on (default 8443)\n"
+	"  -b, --bind ADDR            address to listen on (default: all interfaces)\n"
+	"      --cert FILE            server certificate chain, PEM\n"
+	"      --key FILE             server private key, PEM\n"
+	"      --tunnels FILE         JSON file of tunnels:\n"
+	"                             {\"tunnels\":[{\"id\":\"t1\",\"services\":[\"SSH\"],\n"
+	"                               \"sourceAccessToken\":\"...\",\n"
+	"                               \"destinationAccessToken\":\"...\"}]}\n"
+	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
+	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
+	"                             5 debug, 6 trace\n"
+	"  -h, --help                 show this help\n";
+
+static int parse_count(const char *text, long min, long max, long *out)
+{
+	char *end = NULL;
+	long v = strtol(text, &end, 10);
+	if (!*text || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int relay_options_parse(int argc, char **argv, struct relay_options *o)
+{
+	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN };
+	static const struct option longopts[] = {
+		{"port", required_argument, NULL, 'p'},
+		{"bind", required_argument, NULL, 'b'},
+		{"cert", required_argument, NULL, OPT_CERT},
+		{"key", required_argument, NULL, OPT_KEY},
+		{"tunnels", required_argument, NULL, OPT_TUNNELS},
+		{"max-connections", required_argument, NULL, OPT_MAXCONN},
+		{"verbose", required_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	memset(o, 0, sizeof(*o));
+	o->port = 8443;
+	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
+	o->verbose = LOG_INFO;
+	long n;
+	int c;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:b:v:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			o->port = port_parse(optarg);
+			if (o->port < 0) {
+				fprintf(stderr, "tunnel-relay: --port: '%s' is not a port (1-65535)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'b': o->bind = optarg; break;
+		case OPT_CERT: o->cert = optarg; break;
+		case OPT_KEY: o->key = optarg; break;
+		case OPT_TUNNELS: o->tunnels_file = optarg; break;
+		case OPT_MAXCONN:
+			if (parse_count(optarg, 1, 1000, &n)) {
+				fprintf(stderr, "tunnel-relay: --max-connections: want 1-1000, got '%s'\n", optarg);
+				return -1;
+			}
+			o->max_connections = (size_t)n;
+			break;
+		case 'v':
+			if (parse_count(optarg, 0, 6, &n)) {
+				fprintf(stderr, "tunnel-relay: --verbose: want 0-6, got '%s'\n", optarg);
+				return -1;
+			}
+			o->verbose = (int)n;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		case ':':
+			fprintf(stderr, "tunnel-relay: option %s needs a value (see --help)\n", argv[optind - 1]);
+			return -1;
+		default:
+			fprintf(stderr, "tunnel-relay: unknown option %s (see --help)\n", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "tunnel-relay: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return -1;
+	}
+	const char *missing = !o->cert ? "--cert" : !o->key ? "--key" : !o->tunnels_file ? "--tunnels" : NULL;
+	if (missing) {
+		fprintf(stderr, "tunnel-relay: %s is required (see --help)\n", missing);
+		return -1;
+	}
+	return 0;
+}

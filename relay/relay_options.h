@@ -1,0 +1,21 @@
+/* tunnel-relay's command line. */
+#ifndef RELAY_OPTIONS_H
+#define RELAY_OPTIONS_H
+
+#include <stddef.h>
+
+struct relay_options {
+	const char *bind;          /* NULL: every interface */
+	int port;
+	const char *cert;
+	const char *key;
+	const char *tunnels_file;
+	size_t max_connections;
+	int verbose;
+};
+
+/* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
+ * error (already reported on stderr, exit 2). */
+int relay_options_parse(int argc, char **argv, struct relay_options *o);
+
+#endif

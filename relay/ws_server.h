@@ -1,0 +1,27 @@
+/* The relay's libwebsockets server: TLS listener, WebSocket handshake
+ * admission, and the data plane that pairs the two sides of each tunnel. */
+#ifndef RELAY_WS_SERVER_H
+#define RELAY_WS_SERVER_H
+
+#include <stddef.h>
+
+#include "relay/registry.h"
+
+struct relay_server_config {
+	const char *bind;        /* NULL: all interfaces */
+	int port;
+	const char *cert;
+	const char *key;
+	size_t max_connections;  /* per tunnel */
+};
+
+struct relay_server;
+
+/* Creates the context and starts listening. NULL on failure (logged). */
+struct relay_server *relay_server_start(const struct relay_server_config *cfg,
+					struct registry *registry);
+/* Runs the event loop until SIGINT/SIGTERM. Returns 0. */
+int relay_server_run(struct relay_server *srv);
+void relay_server_stop(struct relay_server *srv);
+
+#endif

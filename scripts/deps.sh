@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# deps.sh - make sure the Debian packages this project needs are installed.
+# Installs the missing ones when run as root; otherwise says what to run and fails.
+set -euo pipefail
+
+# --- the one list -----------------------------------------------------------------------------
+BUILD_PACKAGES=(
+    build-essential pkg-config clang
+    libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
+    libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
+)
+RUNTIME_PACKAGES=(    # tests and demo
+    python3 openssl mosquitto mosquitto-clients
+    openssh-server openssh-client curl procps iproute2
+)
+# ----------------------------------------------------------------------------------------------
+
+PACKAGES=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: dpkg-query not found; this script needs Debian or a derivative" >&2
+    exit 1
+fi
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [[ $status == "install ok installed" ]] || missing+=("$pkg")
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    echo "deps: all ${#PACKAGES[@]} packages present"
+    exit 0
+fi
+
+if [[ $(id -u) -eq 0 ]]; then
+    echo "deps: installing ${#missing[@]} missing packages: ${missing[*]}"
+    apt-get update
+    status=0
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" || status=$?
+    exit "$status"
+fi
+
+echo "deps: missing packages; run: sudo apt-get install -y ${missing[*]}" >&2
+exit 1

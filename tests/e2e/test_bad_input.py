@@ -1,0 +1,638 @@
+"""Bad (and borderline) input against the relay, with wsprobe. Every case
+checks the exact HTTP status or WebSocket close code, the relay's log line,
+and afterwards that a tunnel on the same relay -- one live connection and
+one new one -- still carries its bytes intact."""
+
+import os
+import secrets
+import struct
+import time
+
+import wsprobe
+from wsprobe import (CONNECTION_RESET, CONNECTION_START, DATA, Msg,
+                     SERVICE_IDS, SESSION_RESET, STREAM_RESET, STREAM_START,
+                     SUBPROTOCOL_V1, SUBPROTOCOL_V2, SUBPROTOCOL_V3,
+                     ProbeClosed, ProbeTimeout, frame, frames)
+from harness import (MiB, expect, expect_echo, expect_eq, fail, scaled,
+                     timeout)
+
+# --------------------------------------------------------------------------
+# fixtures
+# --------------------------------------------------------------------------
+
+
+class Setup:
+    pass
+
+
+def setup(t, n=3, services=("SSH",), max_connections=None):
+    """A relay with probe tunnels p0..p{n-1} and a tunnel 'healthy' carried
+    by real localproxies with one live connection."""
+    S = Setup()
+    S.echo = t.echo()
+    specs = [t.spec("p%d" % i, services) for i in range(n)]
+    specs.append(t.spec("healthy"))
+    S.relay = t.relay(specs, max_connections=max_connections)
+    S.healthy = t.tunnel({"SSH": S.echo.port}, relay=S.relay, tid="healthy")
+    S.conn = S.healthy.connect()
+    expect_echo(S.conn, 64 * 1024, "healthy tunnel before the probe")
+    return S
+
+
+def still_healthy(S):
+    S.relay.proc.expect_alive("after bad input")
+    expect_echo(S.conn, 1 * MiB, "healthy tunnel's live connection after bad input")
+    c = S.healthy.connect()
+    expect_echo(c, 1 * MiB, "new connection on the healthy tunnel after bad input")
+    S.healthy.expect_alive()
+
+
+def line_rx(*words):
+    """Regex for one log line containing every word (case-insensitive for
+    words given as (?i:...))."""
+    return "^" + "".join("(?=.*%s)" % w for w in words) + ".*$"
+
+
+def warn_rx(kw):
+    return line_rx(r"\b(WARN|ERROR)\b", kw)
+
+
+def rejected_rx(status):
+    return line_rx(r"\bWARN\b", "rejected", r"\b%d\b" % status)
+
+
+def expect_http(S, status, what, mode="source", tid=None, token=None, **kw):
+    """Handshake that must be refused with `status` and a WARN 'rejected'
+    log line carrying the status."""
+    mark = S.relay.proc.mark()
+    w = S.relay.ws(mode, tid, token=token, **kw)
+    expect(w.status == status, "%s: HTTP status %s (%s), expected %d" %
+           (what, w.status, w.reason, status))
+    S.relay.proc.wait_log(rejected_rx(status), scaled(5), since=mark,
+                          what="WARN 'rejected' line with %d for %s" % (status, what))
+    w.close()
+    return w
+
+
+def open_ws(S, mode, tid, version=SUBPROTOCOL_V3, **kw):
+    """Admitted connection; returns it with SERVICE_IDS already read
+    (V2/V3)."""
+    w = S.relay.ws(mode, tid, protocols=[version], **kw)
+    expect(w.status == 101, "%s %s handshake: HTTP %s (%s), expected 101" %
+           (mode, tid, w.status, w.reason))
+    if version != SUBPROTOCOL_V1:
+        m = w.recv_msg(scaled(5))
+        expect(m.type == SERVICE_IDS, "first message to %s: %r, expected SERVICE_IDS" % (mode, m))
+    return w
+
+
+def open_pair(S, tid="p0"):
+    dst = open_ws(S, "destination", tid)
+    src = open_ws(S, "source", tid)
+    return src, dst
+
+
+def next_msg(w, timeout=5.0, skip=(SERVICE_IDS,)):
+    deadline = time.monotonic() + scaled(timeout)
+    while True:
+        m = w.recv_msg(max(0.0, deadline - time.monotonic()))
+        if m.type not in skip:
+            return m
+
+
+def msgs_within(w, seconds, skip=(SERVICE_IDS,)):
+    """Every tunnel message received within `seconds` (pings answered)."""
+    out = []
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return out
+        try:
+            m = w.recv_msg(left)
+        except ProbeTimeout:
+            return out
+        except ProbeClosed:
+            out.append("closed")
+            return out
+        if m.type not in skip:
+            out.append(m)
+
+
+def expect_close(S, w, code, kw, what):
+    """The relay closes w with `code` and logs a WARN/ERROR line matching kw."""
+    mark_rx = warn_rx(kw)
+    got = w.wait_close(scaled(5))
+    expect(got == code, "%s: close code %s, expected %d" % (what, got, code))
+    S.relay.proc.wait_log(mark_rx, scaled(5), since=S.mark,
+                          what="WARN/ERROR line for %s" % what)
+
+
+def expect_up(w, what):
+    payload = b"still-up-%d" % time.time_ns()
+    try:
+        got = w.ping_roundtrip(payload, scaled(5))
+    except (ProbeClosed, ProbeTimeout) as e:
+        fail("%s: connection did not stay up (%s)" % (what, e))
+    expect(got == payload, "%s: pong %r, expected %r" % (what, got, payload))
+
+
+def filler(total):
+    """Frames of ignorable unknown-type messages, exactly `total` bytes."""
+    parts = []
+    left = total
+    while left > 0:
+        n = 50000 if left > 50100 else left
+        parts.append(filler_exact_one(n))
+        left -= n
+    data = b"".join(parts)
+    assert len(data) == total
+    return data
+
+
+def filler_exact_one(n):
+    for p in range(n, -1, -1):
+        f = frame(Msg(type=77, ignorable=True, payload=b"\0" * p))
+        if len(f) == n:
+            return f
+        if len(f) < n - 8:
+            break
+    raise ValueError("no single frame of %d bytes" % n)
+
+
+# --------------------------------------------------------------------------
+# framing / message errors: close codes
+# --------------------------------------------------------------------------
+
+@timeout(60)
+def test_text_message_closes_1003(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    S.mark = S.relay.proc.mark()
+    src.send_text("hello relay")
+    expect_close(S, src, 1003, "(?i:text)", "text message")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_length_prefix_past_limit_closes_1002(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    S.mark = S.relay.proc.mark()
+    src.send_binary(b"\xff\xff" + os.urandom(65535))
+    expect_close(S, src, 1002, "(?i:length|too big|too large|size|limit|frame)",
+                 "length prefix 0xFFFF")
+    got = [m for m in msgs_within(dst, 1.0) if m != "closed" and m.type != SESSION_RESET]
+    expect(not got, "destination received %r from a broken frame" % got)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_truncated_protobuf_closes_1002(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    body = Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1,
+               payload=os.urandom(100)).encode()[:-50]
+    S.mark = S.relay.proc.mark()
+    src.send_binary(frame(body))
+    expect_close(S, src, 1002, "(?i:protobuf|garbage|malformed|decode|invalid|parse|bad)",
+                 "truncated protobuf")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_garbage_closes_1002(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    S.mark = S.relay.proc.mark()
+    # field 0 / wire type 7, then an over-long varint: not a protobuf.
+    src.send_binary(frame(b"\x07\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
+    expect_close(S, src, 1002, "(?i:protobuf|garbage|malformed|decode|invalid|parse|bad)",
+                 "garbage frame")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_unknown_type_not_ignorable_closes_1002(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    S.mark = S.relay.proc.mark()
+    src.send_msgs(Msg(type=42, stream_id=1, service_id="SSH"))
+    expect_close(S, src, 1002, "(?i:type|unknown)", "unknown non-ignorable type 42")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_unknown_type_ignorable_is_skipped(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    S.mark = S.relay.proc.mark()
+    # Skipped messages, then a real one in the same WebSocket message: the
+    # relay must keep its place in the byte stream.
+    src.send_msgs(Msg(type=42, ignorable=True, stream_id=1),
+                  Msg(type=99, ignorable=True, payload=b"x" * 300, service_id="SSH"),
+                  Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    expect_up(src, "source after ignorable unknown types")
+    m = next_msg(dst)
+    expect(m.type == STREAM_START and m.stream_id == 1,
+           "destination got %r, expected the STREAM_START after the skipped messages" % m)
+    rest = msgs_within(dst, 0.5)
+    expect(not any(m != "closed" and m.type in (42, 99) for m in rest),
+           "relay forwarded an ignorable unknown type: %r" % rest)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_unknown_service_id_closes_1002(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    S.mark = S.relay.proc.mark()
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="NOPE", connection_id=1))
+    expect_close(S, src, 1002, "(?i:service)", "unknown service id")
+    got = msgs_within(dst, 1.0)
+    expect(not any(m != "closed" and m.type == STREAM_START for m in got),
+           "destination received the STREAM_START for an unknown service: %r" % got)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_data_payload_over_63k_closes_1002(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    expect(next_msg(dst).type == STREAM_START, "destination did not get STREAM_START")
+    # exactly the limit passes intact...
+    ok = os.urandom(64512)
+    src.send_msgs(Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1, payload=ok))
+    m = next_msg(dst)
+    expect(m.type == DATA and m.payload == ok, "64512-byte DATA not forwarded intact: %r" % m)
+    # ...one byte more is a protocol error.
+    S.mark = S.relay.proc.mark()
+    src.send_msgs(Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1,
+                      payload=os.urandom(64513)))
+    expect_close(S, src, 1002, "(?i:payload|too big|too large|size|limit)",
+                 "DATA payload of 64513 bytes")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_ws_message_over_limit_closes_1009(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    # exactly 131076 bytes of valid (ignorable) frames: accepted
+    src.send_binary(filler(131076))
+    expect_up(src, "source after a 131076-byte message")
+    S.mark = S.relay.proc.mark()
+    src.send_binary(filler(131077))
+    expect_close(S, src, 1009, "(?i:too big|too large|size|limit|message)",
+                 "131077-byte WebSocket message")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_fragmented_ws_message_over_limit_closes_1009(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    src.send_fragmented(filler(131076), 4)
+    expect_up(src, "source after a 131076-byte message in 4 fragments")
+    S.mark = S.relay.proc.mark()
+    src.send_fragmented(filler(131077), 3)
+    expect_close(S, src, 1009, "(?i:too big|too large|size|limit|message)",
+                 "131077-byte WebSocket message in 3 fragments")
+    still_healthy(S)
+
+
+# --------------------------------------------------------------------------
+# forwarding rules
+# --------------------------------------------------------------------------
+
+@timeout(60)
+def test_forwarding_and_reassembly(t):
+    """Frames split across WebSocket messages and several frames in one
+    message are forwarded intact, both ways."""
+    S = setup(t)
+    src, dst = open_pair(S)
+    start = frame(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    src.send_binary(start[:1])         # half of the length prefix
+    src.send_binary(start[1:5])
+    src.send_binary(start[5:])
+    m = next_msg(dst)
+    expect(m == Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1),
+           "destination got %r, expected STREAM_START stream 1 SSH conn 1" % m)
+    payloads = [os.urandom(n) for n in (1, 1000, 64512, 30000)]
+    blob = frames(*[Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1, payload=p)
+                    for p in payloads])
+    cut = len(blob) // 3
+    src.send_binary(blob[:cut])
+    src.send_binary(blob[cut:2 * cut])
+    src.send_binary(blob[2 * cut:])
+    for i, p in enumerate(payloads):
+        m = next_msg(dst)
+        expect(m.type == DATA and m.stream_id == 1 and m.payload == p,
+               "DATA %d to destination: got %r" % (i, m))
+    back = [os.urandom(n) for n in (5, 64512)]
+    dst.send_msgs(*[Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1, payload=p)
+                    for p in back])
+    for i, p in enumerate(back):
+        m = next_msg(src)
+        expect(m.type == DATA and m.stream_id == 1 and m.payload == p,
+               "DATA %d to source: got %r" % (i, m))
+    expect_up(src, "source")
+    expect_up(dst, "destination")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_data_for_unknown_connection_dropped(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    src.send_msgs(Msg(type=DATA, stream_id=7, service_id="SSH", connection_id=3, payload=b"x"),
+                  Msg(type=CONNECTION_RESET, stream_id=7, service_id="SSH", connection_id=3))
+    expect_up(src, "source after DATA for an unknown connection")
+    got = msgs_within(dst, 1.0)
+    expect(not any(m != "closed" and m.type == DATA for m in got),
+           "DATA for an unknown connection reached the destination: %r" % got)
+    expect("closed" not in got, "destination was closed")
+    # A real stream still works, and DATA for an unknown connection inside
+    # it is dropped too.
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    expect(next_msg(dst).type == STREAM_START, "destination did not get STREAM_START")
+    src.send_msgs(Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=5, payload=b"ghost"),
+                  Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1, payload=b"real"))
+    m = next_msg(dst)
+    expect(m.type == DATA and m.payload == b"real" and m.connection_id in (0, 1),
+           "destination got %r, expected only the DATA for connection 1" % m)
+    expect_up(src, "source")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_stream_start_without_destination_is_reset(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    m = next_msg(src)
+    expect(m.type == STREAM_RESET and m.stream_id == 1,
+           "answer to STREAM_START with no destination: %r, expected STREAM_RESET stream 1" % m)
+    src.send_msgs(Msg(type=CONNECTION_START, stream_id=1, service_id="SSH", connection_id=2))
+    m = next_msg(src)
+    expect(m.type == CONNECTION_RESET and m.stream_id == 1 and m.connection_id == 2,
+           "answer to CONNECTION_START with no destination: %r, "
+           "expected CONNECTION_RESET stream 1 conn 2" % m)
+    expect_up(src, "source")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_destination_close_sends_session_reset(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+    expect(next_msg(dst).type == STREAM_START, "destination did not get STREAM_START")
+    dst.send_close(1000)
+    m = next_msg(src)
+    expect(m.type == SESSION_RESET, "source got %r, expected SESSION_RESET" % m)
+    expect_up(src, "source after SESSION_RESET")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_source_vanish_sends_session_reset(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    src.abort()  # TCP reset, no close frame
+    m = next_msg(dst, 10)
+    expect(m.type == SESSION_RESET, "destination got %r, expected SESSION_RESET" % m)
+    expect_up(dst, "destination after SESSION_RESET")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_relay_connection_limit_probe(t):
+    S = setup(t)
+    src, dst = open_pair(S)
+    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1),
+                  *[Msg(type=CONNECTION_START, stream_id=1, service_id="SSH", connection_id=c)
+                    for c in range(2, 11)])
+    seen = []
+    for _ in range(10):
+        m = next_msg(dst)
+        seen.append((m.type, m.connection_id))
+    want = [(STREAM_START, 1)] + [(CONNECTION_START, c) for c in range(2, 11)]
+    expect(seen == want, "destination got %r, expected %r" % (seen, want))
+    S.mark = S.relay.proc.mark()
+    src.send_msgs(Msg(type=CONNECTION_START, stream_id=1, service_id="SSH", connection_id=11))
+    m = next_msg(src)
+    expect(m.type in (CONNECTION_RESET,) and m.connection_id == 11,
+           "answer to the 11th connection: %r, expected CONNECTION_RESET conn 11" % m)
+    S.relay.proc.wait_log(r"(?i)limit", scaled(5), since=S.mark, what="limit log line")
+    got = msgs_within(dst, 0.5)
+    expect(not any(m != "closed" and m.type == CONNECTION_START for m in got),
+           "the 11th CONNECTION_START reached the destination: %r" % got)
+    # free one and a 12th fits
+    src.send_msgs(Msg(type=CONNECTION_RESET, stream_id=1, service_id="SSH", connection_id=5))
+    m = next_msg(dst)
+    expect(m.type == CONNECTION_RESET and m.connection_id == 5,
+           "destination got %r, expected CONNECTION_RESET conn 5" % m)
+    src.send_msgs(Msg(type=CONNECTION_START, stream_id=1, service_id="SSH", connection_id=12))
+    m = next_msg(dst)
+    expect(m.type == CONNECTION_START and m.connection_id == 12,
+           "after freeing a slot, destination got %r, expected CONNECTION_START 12" % m)
+    still_healthy(S)
+
+
+# --------------------------------------------------------------------------
+# keep-alive
+# --------------------------------------------------------------------------
+
+@timeout(60)
+def test_ping_pong_echoes_payload(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    for payload in (b"1732237323456", b"", b"\x00\xff\x80binary", os.urandom(125)):
+        got = src.ping_roundtrip(payload, scaled(5))
+        expect(got == payload, "pong %r for ping %r" % (got, payload))
+    still_healthy(S)
+
+
+@timeout(60)
+def test_no_unsolicited_pong(t):
+    S = setup(t)
+    src = open_ws(S, "source", "p0")
+    dst = open_ws(S, "destination", "p0")
+    for w, who in ((src, "source"), (dst, "destination")):
+        evs = w.expect_silence(3.0 if w is src else 0.5)
+        pongs = [e for e in evs if e.kind == "pong"]
+        expect(not pongs, "relay sent an unsolicited pong to the %s: %r" % (who, pongs))
+        closes = [e for e in evs if e.kind in ("close", "eof")]
+        expect(not closes, "relay closed the idle %s: %r" % (who, closes))
+    still_healthy(S)
+
+
+# --------------------------------------------------------------------------
+# SERVICE_IDS and subprotocol versions
+# --------------------------------------------------------------------------
+
+@timeout(60)
+def test_service_ids_by_version(t):
+    S = setup(t, n=4)
+    for tid, version in (("p0", SUBPROTOCOL_V3), ("p1", SUBPROTOCOL_V2)):
+        w = S.relay.ws("source", tid, protocols=[version])
+        expect(w.status == 101, "%s handshake: HTTP %s" % (version, w.status))
+        expect(w.subprotocol == version, "%s handshake answered subprotocol %r" %
+               (version, w.subprotocol))
+        m = w.recv_msg(scaled(5))
+        expect(m.type == SERVICE_IDS and m.available_service_ids == ["SSH"],
+               "%s: first message %r, expected SERVICE_IDS ['SSH']" % (version, m))
+    w = S.relay.ws("source", "p2", protocols=[SUBPROTOCOL_V1])
+    expect(w.status == 101, "V1 handshake: HTTP %s" % w.status)
+    expect(w.subprotocol == SUBPROTOCOL_V1, "V1 handshake answered %r" % w.subprotocol)
+    got = msgs_within(w, 2.0, skip=())
+    expect(not got, "V1 client received %r (expected no SERVICE_IDS)" % got)
+    # several offered: the answer is one of them
+    offered = ["chat", SUBPROTOCOL_V1, SUBPROTOCOL_V3]
+    w = S.relay.ws("source", "p3", protocols=offered)
+    expect(w.status == 101 and w.subprotocol in offered[1:],
+           "offered %r: HTTP %s subprotocol %r" % (offered, w.status, w.subprotocol))
+    still_healthy(S)
+
+
+@timeout(60)
+def test_service_ids_multi_service(t):
+    S = setup(t, n=1, services=("SSH", "HTTP", "RDP"))
+    w = open_ws(S, "destination", "p0", version=SUBPROTOCOL_V3)
+    # open_ws read SERVICE_IDS already; read it again for its content
+    w2 = S.relay.ws("source", "p0")
+    m = w2.recv_msg(scaled(5))
+    expect(m.type == SERVICE_IDS and sorted(m.available_service_ids) == ["HTTP", "RDP", "SSH"],
+           "SERVICE_IDS %r, expected HTTP, RDP, SSH" % m)
+    w.close()
+    still_healthy(S)
+
+
+# --------------------------------------------------------------------------
+# handshake refusals
+# --------------------------------------------------------------------------
+
+@timeout(60)
+def test_missing_token_401(t):
+    S = setup(t)
+    expect_http(S, 401, "no access-token header", token=None)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_wrong_token_401(t):
+    S = setup(t)
+    bogus = secrets.token_urlsafe(32)
+    t.secret(bogus)
+    expect_http(S, 401, "unknown access token", token=bogus)
+    expect_http(S, 401, "empty access token", token="")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_reused_token_403(t):
+    S = setup(t)
+    w1 = open_ws(S, "source", "p0")
+    expect_http(S, 403, "second use of a source token (first still open)", tid="p0")
+    expect_up(w1, "first connection after a refused second use")
+    w1.send_close(1000)
+    w1.wait_close(scaled(5))
+    w1.close()
+    time.sleep(0.3)
+    expect_http(S, 403, "reuse of a source token after its connection closed", tid="p0")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_reused_token_same_client_token_reconnects(t):
+    S = setup(t)
+    ct = secrets.token_hex(20)
+    w1 = open_ws(S, "source", "p0", client_token=ct)
+    w2 = open_ws(S, "source", "p0", client_token=ct)
+    expect(w2.status == 101, "reconnect with the same client token: HTTP %s" % w2.status)
+    # the new connection replaces the old one
+    code = None
+    try:
+        code = w1.wait_close(scaled(5))
+    except ProbeTimeout:
+        fail("old connection still open after a reconnect with the same client token")
+    t.note("old connection closed with %s" % code)
+    expect_up(w2, "reconnected source")
+    expect_http(S, 403, "same token, different client token", tid="p0",
+                client_token=secrets.token_hex(20))
+    expect_http(S, 403, "same token, no client token", tid="p0")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_malformed_client_token_400(t):
+    S = setup(t)
+    expect_http(S, 400, "client token too short", tid="p0", client_token="abc")
+    expect_http(S, 400, "client token with a bad character", tid="p0",
+                client_token="a" * 40 + "!")
+    expect_http(S, 400, "client token too long", tid="p0", client_token="b" * 129)
+    # the refusals did not use up the token
+    open_ws(S, "source", "p0", client_token="c" * 32)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_wrong_mode_403(t):
+    S = setup(t)
+    expect_http(S, 403, "destination token with mode=source", mode="source",
+                token=S.relay.spec("p0").destination_token)
+    expect_http(S, 403, "source token with mode=destination", mode="destination",
+                token=S.relay.spec("p1").source_token)
+    # neither token was used up by the refusal
+    open_ws(S, "destination", "p0")
+    open_ws(S, "source", "p1")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_bad_mode_400(t):
+    S = setup(t)
+    tok = S.relay.spec("p0").source_token
+    expect_http(S, 400, "mode=sauce", token=tok, path="/tunnel?local-proxy-mode=sauce")
+    expect_http(S, 400, "no mode", token=tok, path="/tunnel")
+    expect_http(S, 400, "empty mode", token=tok, path="/tunnel?local-proxy-mode=")
+    open_ws(S, "source", "p0")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_wrong_path_400(t):
+    S = setup(t)
+    tok = S.relay.spec("p0").source_token
+    for path in ("/foo?local-proxy-mode=source", "/tunnelx?local-proxy-mode=source",
+                 "/?local-proxy-mode=source"):
+        expect_http(S, 400, "path %s" % path, token=tok, path=path)
+    open_ws(S, "source", "p0")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_subprotocol_400(t):
+    S = setup(t)
+    expect_http(S, 400, "no Sec-WebSocket-Protocol", tid="p0", protocols=None)
+    expect_http(S, 400, "unknown subprotocol", tid="p0", protocols=["chat"])
+    expect_http(S, 400, "securetunneling-4.0", tid="p0",
+                protocols=["aws.iot.securetunneling-4.0"])
+    open_ws(S, "source", "p0")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_oversize_request_refused(t):
+    S = setup(t)
+    w = S.relay.ws("source", "p0", pad=5000)
+    expect(w.status != 101, "a 5 KB upgrade request was accepted (HTTP 101)")
+    expect(w.status is None or 400 <= w.status < 500,
+           "a 5 KB upgrade request got HTTP %s, expected 4xx or a closed connection" % w.status)
+    t.note("5 KB request: status %s (%s)" % (w.status, w.reason))
+    w.close()
+    # the token was not used up
+    open_ws(S, "source", "p0")
+    still_healthy(S)
