@@ -103,6 +103,10 @@ e2e: all
 deps:
 	@scripts/deps.sh
 
+demo: deps
+	$(MAKE) all SAN=0
+	scripts/demo.sh
+
 clean:
 	rm -rf build
 

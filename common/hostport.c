@@ -63,8 +63,8 @@ int hostport_parse(const char *text, int default_port, struct hostport *out,
 			if (colon != text && copy_host(out, text, (size_t)(colon - text), err, err_cap))
 				return -1;
 			port_text = colon + 1;
-		} else if (port_parse(text) > 0) {
-			port_text = text;
+		} else if (text[strspn(text, "0123456789")] == '\0') {
+			port_text = text; /* all digits: a port, valid or not */
 		} else if (copy_host(out, text, strlen(text), err, err_cap)) {
 			return -1;
 		}

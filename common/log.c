@@ -24,6 +24,7 @@ int log_level(void)
 	return log_max_level;
 }
 
+__attribute__((format(printf, 2, 0)))
 static void log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
 	if (level == LOG_OFF || (int)level > log_max_level)

@@ -1,8 +1,10 @@
 /* The local TCP side: source listeners, destination dials, and moving bytes
  * between local sockets and the tunnel with bounded queues. Local sockets
  * are libwebsockets raw sockets in the same event loop as the tunnel. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "common/log.h"
 #include "proxy/proxy.h"
@@ -20,6 +22,8 @@ static void set_ws_rx(struct proxy *p, bool enable)
 	if (p->ws_rx_paused == !enable)
 		return;
 	p->ws_rx_paused = !enable;
+	log_debug("%s reading the tunnel (%zu local queue(s) over %u KiB)", enable ? "resuming" : "pausing",
+		  p->n_local_over_high, LOCAL_QUEUE_HIGH / 1024);
 	if (p->ws)
 		lws_rx_flow_control(p->ws, enable ? 1 : 0);
 }
@@ -69,6 +73,8 @@ void local_end(struct local_conn *c)
 void local_pause_reads(struct proxy *p, bool pause)
 {
 	p->locals_paused = pause;
+	log_debug("%s reading local sockets (%zu bytes wait for the tunnel)", pause ? "pausing" : "resuming",
+		  bytequeue_len(&p->to_tunnel));
 	for (size_t i = 0; i < p->max_conns; i++) {
 		struct local_conn *c = p->conns[i];
 		if (c && c->wsi && c->connected && !c->ending)
@@ -152,14 +158,30 @@ static const char *target_text(struct proxy *p, struct local_conn *c, char *buf,
 	return buf;
 }
 
+/* Writes what the socket takes now, without blocking. We do not use
+ * lws_write here: on a short write it keeps the rest itself and, while it
+ * holds any, stops reading that socket. A local service that answers as it
+ * reads (an echo, ssh) then deadlocks against us: it cannot read because its
+ * replies are not read. Our queue keeps the rest instead, bounded as ever. */
 static int on_writeable(struct local_conn *c)
 {
 	size_t len = bytequeue_len(&c->to_local);
 	if (len > LOCAL_WRITE_CHUNK)
 		len = LOCAL_WRITE_CHUNK;
-	if (len && lws_write(c->wsi, bytequeue_peek(&c->to_local), len, LWS_WRITE_RAW) < (int)len)
-		return -1;
-	bytequeue_consume(&c->to_local, len);
+	ssize_t n = 0;
+	if (len) {
+		n = send(lws_get_socket_fd(c->wsi), bytequeue_peek(&c->to_local), len,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			log_debug("service %s: connection %u of stream %d: write failed: %s",
+				  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
+				  strerror(errno));
+			return -1;
+		}
+		if (n < 0)
+			n = 0;
+	}
+	bytequeue_consume(&c->to_local, (size_t)n);
 	if (c->over_high && bytequeue_len(&c->to_local) < LOCAL_QUEUE_LOW) {
 		c->over_high = false;
 		local_queue_drained(c);

@@ -76,8 +76,10 @@ static int parse_list(const char *text, struct mapping *m, entry_parser parse,
 			return -1;
 		m->n++;
 		p += len;
-		if (*p == ',')
-			p++;
+		if (*p == ',' && *++p == '\0') {
+			snprintf(err, err_cap, "'%s': trailing comma", text);
+			return -1;
+		}
 	}
 	if (m->n == 0) {
 		snprintf(err, err_cap, "empty mapping");

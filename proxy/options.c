@@ -71,8 +71,12 @@ static const struct setting_def settings[S_COUNT] = {
 	[S_VERBOSE] = {"verbose", NULL},
 };
 
+/* Where a setting came from: lower wins. */
+enum setting_level { FROM_COMMAND_LINE, FROM_ENVIRONMENT, FROM_CONFIG_FILE };
+
 struct raw_settings {
 	char *value[S_COUNT]; /* heap copies; NULL = unset */
+	enum setting_level level[S_COUNT];
 };
 
 static void raw_free(struct raw_settings *r)
@@ -85,10 +89,12 @@ static void raw_free(struct raw_settings *r)
 	}
 }
 
-static int raw_set_if_unset(struct raw_settings *r, enum setting s, const char *value)
+static int raw_set_if_unset(struct raw_settings *r, enum setting s, const char *value,
+			    enum setting_level level)
 {
 	if (r->value[s])
 		return 0;
+	r->level[s] = level;
 	r->value[s] = strdup(value);
 	if (!r->value[s]) {
 		fprintf(stderr, "localproxy: out of memory\n");
@@ -150,7 +156,7 @@ static int read_config(const char *path, struct raw_settings *r, bool must_exist
 			fprintf(stderr, "localproxy: %s:%d: %s\n", path, lineno,
 				kind < 0 ? "expected 'key = value'" : "unknown key (use the long option names, e.g. proxy-endpoint)");
 			rc = -1;
-		} else if (raw_set_if_unset(r, (enum setting)s, value)) {
+		} else if (raw_set_if_unset(r, (enum setting)s, value, FROM_CONFIG_FILE)) {
 			rc = -1;
 		}
 	}
@@ -288,7 +294,9 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 	}
 	char region_host[128];
 	const char *endpoint = v[S_ENDPOINT];
-	if (!endpoint && v[S_REGION]) {
+	/* A region stands for AWS's endpoint: it beats an endpoint given at a
+	 * lower level (-r on the command line over AWSIOT_TUNNEL_ENDPOINT). */
+	if (v[S_REGION] && (!endpoint || r->level[S_REGION] < r->level[S_ENDPOINT])) {
 		if (region_endpoint(v[S_REGION], region_host, sizeof(region_host))) {
 			fprintf(stderr, "localproxy: '%s' is not a region name (e.g. us-east-1)\n", v[S_REGION]);
 			return -1;
@@ -337,8 +345,16 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 		const char *hp = strstr(proxy, "://") ? strstr(proxy, "://") + 3 : proxy;
 		char trimmed[HOSTPORT_MAX_HOST + 8];
 		snprintf(trimmed, sizeof(trimmed), "%.*s", (int)strcspn(hp, "/"), hp);
-		if (hostport_parse(trimmed, 3128, &o->https_proxy, err, sizeof(err)) || !o->https_proxy.host[0]) {
+		if (strchr(trimmed, '@')) {
+			fprintf(stderr, "localproxy: HTTPS_PROXY: user:password@ is not supported\n");
+			return -1;
+		}
+		if (hostport_parse(trimmed, 3128, &o->https_proxy, err, sizeof(err))) {
 			fprintf(stderr, "localproxy: HTTPS_PROXY: %s\n", err);
+			return -1;
+		}
+		if (!o->https_proxy.host[0]) {
+			fprintf(stderr, "localproxy: HTTPS_PROXY: a host name is required\n");
 			return -1;
 		}
 	}
@@ -388,7 +404,7 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 		case 'y': s = S_CLIENT_TYPE; break;
 		case 'v': s = S_VERBOSE; break;
 		case 'k':
-			rc = raw_set_if_unset(&raw, S_NO_VERIFY, "true");
+			rc = raw_set_if_unset(&raw, S_NO_VERIFY, "true", FROM_COMMAND_LINE);
 			continue;
 		case OPT_CONFIG: config_path = optarg; continue;
 		case 'h':
@@ -404,7 +420,11 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 			rc = -1;
 			continue;
 		}
-		free(raw.value[s]); /* the last occurrence wins */
+		if (raw.value[s]) { /* the last occurrence wins */
+			secret_wipe(raw.value[s]);
+			free(raw.value[s]);
+		}
+		raw.level[s] = FROM_COMMAND_LINE;
 		raw.value[s] = strdup(optarg);
 		if (!raw.value[s]) {
 			fprintf(stderr, "localproxy: out of memory\n");
@@ -422,7 +442,7 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 	for (int i = 0; rc == 0 && i < S_COUNT; i++) {
 		const char *env = settings[i].env ? getenv(settings[i].env) : NULL;
 		if (env && *env)
-			rc = raw_set_if_unset(&raw, (enum setting)i, env);
+			rc = raw_set_if_unset(&raw, (enum setting)i, env, FROM_ENVIRONMENT);
 	}
 	if (rc == 0)
 		rc = load_config(config_path, &raw, o->config_used, sizeof(o->config_used));

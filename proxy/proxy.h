@@ -80,6 +80,7 @@ struct proxy {
 	lws_sorted_usec_list_t ping_timer;
 	bool ping_due;
 	bool exiting;
+	bool destroying;           /* lws_context_destroy is running: callbacks only clean up */
 	int exit_code;
 };
 

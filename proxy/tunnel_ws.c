@@ -283,11 +283,8 @@ static void on_established(struct proxy *p, struct lws *wsi)
 	p->n_local_over_high = 0;
 	frame_decoder_init(&p->decoder);
 	bytequeue_consume(&p->to_tunnel, bytequeue_len(&p->to_tunnel));
-	const char *chosen = lws_get_protocol(wsi)->name;
-	char hdr[64] = "";
-	if (lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_PROTOCOL) > 0)
-		chosen = hdr;
-	log_info("connected to relay %s:%d (%s)", p->opt->endpoint.host, p->opt->endpoint.port, chosen);
+	log_info("connected to relay %s:%d (%s)", p->opt->endpoint.host, p->opt->endpoint.port,
+		 subprotocol_names[p->version]);
 	/* Ping right away, then every 20 s. */
 	send_ping_soon(&p->ping_timer);
 	if (p->version == 1)
@@ -305,7 +302,8 @@ static void on_disconnected(struct proxy *p, const char *why)
 	if (p->locals_paused)
 		local_pause_reads(p, false);
 	if (p->exiting) {
-		lws_cancel_service(p->ctx);
+		if (!p->destroying)
+			lws_cancel_service(p->ctx); /* wake the loop so main() sees it */
 		return;
 	}
 	if (was_connected)
@@ -470,6 +468,7 @@ void tunnel_ws_shutdown(struct proxy *p)
 	lws_sul_cancel(&p->reconnect_timer);
 	lws_sul_cancel(&p->ping_timer);
 	p->exiting = true;
+	p->destroying = true;
 	if (p->ctx)
 		lws_context_destroy(p->ctx);
 	p->ctx = NULL;

@@ -205,6 +205,7 @@ static void maybe_resume_other(struct peer *p)
 		return;
 	p->throttling_other = false;
 	struct peer *o = other_peer(p);
+	log_debug("tunnel %s: resuming reads from the %s", tunnel_id(p), tunnel_side_name(1 - p->side));
 	if (o)
 		lws_rx_flow_control(o->wsi, 1);
 }
@@ -359,6 +360,8 @@ static int on_receive(struct lws *wsi, struct peer *p, const uint8_t *in, size_t
 	struct peer *o = other_peer(p);
 	if (o && !o->throttling_other && bytequeue_len(&o->out) > PEER_QUEUE_HIGH) {
 		o->throttling_other = true;
+		log_debug("tunnel %s: pausing reads from the %s (%zu bytes wait for the %s)", tunnel_id(p),
+			  tunnel_side_name(p->side), bytequeue_len(&o->out), tunnel_side_name(o->side));
 		lws_rx_flow_control(wsi, 0);
 	}
 	return 0;

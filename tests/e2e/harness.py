@@ -79,7 +79,7 @@ def scaled(seconds):
 def binary(name):
     p = BIN_DIR / name
     if not p.exists():
-        fail("binary %s not found (build it: make %s; BIN_DIR=%s)" % (p, name, BIN_DIR))
+        fail("binary %s not found (build it with make; BIN_DIR=%s)" % (p, BIN_DIR))
     return str(p)
 
 
@@ -168,29 +168,39 @@ def sha(b):
     return hashlib.sha256(b).hexdigest()
 
 
-def pump(sock, nbytes, timeout=60.0, chunk=65536):
+def pump(sock, nbytes, timeout=60.0, chunk=65536, stall=None):
     """Sends nbytes of fresh random data through sock while a second thread
     reads the echo back. Returns (sha256 sent, sha256 received, bytes
-    received). Stops reading at nbytes, EOF, error, or the deadline; never
+    received). Stops reading at nbytes, EOF, error, the deadline, or when
+    nothing arrives for `stall` seconds (default scaled(20)); never
     half-closes (the tunnel has no half-close)."""
     h_sent = hashlib.sha256()
     h_recv = hashlib.sha256()
     got = [0]
     errors = []
     deadline = time.monotonic() + timeout
+    stall = stall if stall is not None else scaled(20)
+    done = threading.Event()
 
     def reader():
+        last = time.monotonic()
         try:
             while got[0] < nbytes:
-                left = deadline - time.monotonic()
+                now = time.monotonic()
+                left = deadline - now
                 if left <= 0:
                     errors.append("reader: timed out after %d of %d bytes" % (got[0], nbytes))
+                    return
+                if now - last > stall:
+                    errors.append("reader: stalled, nothing for %.0fs after %d of %d bytes" %
+                                  (stall, got[0], nbytes))
                     return
                 sock.settimeout(min(left, 1.0))
                 try:
                     b = sock.recv(min(262144, nbytes - got[0]))
                 except socket.timeout:
                     continue
+                last = time.monotonic()
                 if not b:
                     errors.append("reader: EOF after %d of %d bytes" % (got[0], nbytes))
                     return
@@ -198,6 +208,8 @@ def pump(sock, nbytes, timeout=60.0, chunk=65536):
                 got[0] += len(b)
         except OSError as e:
             errors.append("reader: %r after %d of %d bytes" % (e, got[0], nbytes))
+        finally:
+            done.set()
 
     th = threading.Thread(target=reader, daemon=True)
     th.start()
@@ -211,6 +223,9 @@ def pump(sock, nbytes, timeout=60.0, chunk=65536):
             while view:
                 if time.monotonic() > deadline:
                     raise TimeoutError("writer timed out after %d of %d bytes" % (sent, nbytes))
+                if done.is_set():
+                    raise TimeoutError("writer gave up with the reader after %d of %d bytes" %
+                                       (sent, nbytes))
                 # select-free send with a short timeout so the deadline holds
                 sock.settimeout(1.0)
                 try:

@@ -327,7 +327,8 @@ class WS:
         self.close_event = None     # the close frame received, if any
         self.auto_pong = True       # answer server pings
         self.pings_seen = []        # payloads of server pings
-        self.log = []
+        self.send_error = None      # see send_frame(lenient=True)
+        self._partial = None        # a fragmented message interrupted by a control frame
 
     # ---- handshake ------------------------------------------------------
     @classmethod
@@ -412,7 +413,11 @@ class WS:
         return self.status == 101
 
     # ---- sending --------------------------------------------------------
-    def send_frame(self, opcode, payload=b"", fin=True, mask=True, rsv=0):
+    def send_frame(self, opcode, payload=b"", fin=True, mask=True, rsv=0, lenient=False):
+        """Sends one frame. lenient: a peer that closes while we are still
+        sending (it may reject bad input before reading all of it) is not an
+        error here; the error is kept in self.send_error and the close code
+        can still be read with wait_close()."""
         if isinstance(payload, str):
             payload = payload.encode()
         b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
@@ -428,21 +433,30 @@ class WS:
             key = os.urandom(4)
             head += key
             payload = _mask(payload, key)
-        self.sock.sendall(head + payload)
+        try:
+            self.sock.sendall(head + payload)
+        except (OSError, ssl.SSLError) as e:
+            if not lenient:
+                raise
+            self.send_error = e
+            return False
+        return True
 
-    def send_binary(self, data):
-        self.send_frame(OP_BINARY, data)
+    def send_binary(self, data, lenient=False):
+        return self.send_frame(OP_BINARY, data, lenient=lenient)
 
     def send_text(self, text):
         self.send_frame(OP_TEXT, text)
 
-    def send_fragmented(self, data, parts, opcode=OP_BINARY):
+    def send_fragmented(self, data, parts, opcode=OP_BINARY, lenient=False):
         """One data message split into `parts` frames."""
         step = max(1, (len(data) + parts - 1) // parts)
         chunks = [data[i:i + step] for i in range(0, len(data), step)] or [b""]
         for i, c in enumerate(chunks):
             op = opcode if i == 0 else OP_CONT
-            self.send_frame(op, c, fin=(i == len(chunks) - 1))
+            if not self.send_frame(op, c, fin=(i == len(chunks) - 1), lenient=lenient):
+                return False
+        return True
 
     def send_ping(self, payload=b""):
         self.send_frame(OP_PING, payload)
@@ -545,7 +559,7 @@ class WS:
                 return ev
             if op == OP_CONT:
                 if kind is None:
-                    partial = getattr(self, "_partial", None)
+                    partial = self._partial
                     if not partial:
                         raise ProbeError("continuation without a start frame")
                     kind, parts = partial
