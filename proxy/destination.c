@@ -54,7 +54,6 @@ void destination_on_connect_failed(struct proxy *p, struct local_conn *c)
 void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)
 {
 	struct proxy_service *svc = &p->services[service];
-	struct local_conn *c;
 	switch (m->type) {
 	case TMSG_STREAM_START:
 		/* A new stream replaces the service's old one. */
@@ -75,28 +74,9 @@ void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t 
 		}
 		open_connection(p, m, service, false);
 		return;
-	case TMSG_DATA:
-		c = conn_find(p, service, m->stream_id, m->connection_id);
-		if (c)
-			local_send(c, m->payload, m->payload_len);
-		else
-			log_debug("dropping DATA for closed connection %u of stream %d", m->connection_id,
-				  m->stream_id);
-		return;
-	case TMSG_CONNECTION_RESET:
-		c = conn_find(p, service, m->stream_id, m->connection_id);
-		if (c) {
-			c->peer_knows = true;
-			local_end(c);
-		}
-		return;
-	case TMSG_STREAM_RESET:
-		conn_end_stream(p, service, m->stream_id);
-		if (svc->stream_id == m->stream_id)
-			svc->stream_id = 0;
-		return;
 	default:
-		log_warn("ignoring %s: a destination does not expect it", tunnel_msg_type_str(m->type));
+		if (!conn_on_message(p, m, service))
+			log_warn("ignoring %s: a destination does not expect it", tunnel_msg_type_str(m->type));
 		return;
 	}
 }

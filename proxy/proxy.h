@@ -118,6 +118,9 @@ size_t conn_count(const struct proxy *p);
 /* Ends every connection of a service's stream (stream_id 0: every stream). */
 void conn_end_stream(struct proxy *p, size_t service, int32_t stream_id);
 void conn_end_all(struct proxy *p);
+/* Handles what both modes do alike (DATA, CONNECTION_RESET, STREAM_RESET);
+ * false for any other type. */
+bool conn_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service);
 /* Service index of a message's serviceId ("" = the only service); -1 if unknown. */
 int service_index(const struct proxy *p, const char *service_id);
 

@@ -78,35 +78,6 @@ struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 
 void source_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)
 {
-	struct proxy_service *svc = &p->services[service];
-	struct local_conn *c;
-	switch (m->type) {
-	case TMSG_DATA:
-		c = conn_find(p, service, m->stream_id, m->connection_id);
-		if (c)
-			local_send(c, m->payload, m->payload_len);
-		else
-			log_debug("dropping DATA for closed connection %u of stream %d", m->connection_id,
-				  m->stream_id);
-		return;
-	case TMSG_CONNECTION_RESET:
-		c = conn_find(p, service, m->stream_id, m->connection_id);
-		if (c) {
-			log_info("service %s: connection %u of stream %d reset by the other side",
-				 svc->id, c->connection_id, c->stream_id);
-			c->peer_knows = true;
-			local_end(c);
-		}
-		return;
-	case TMSG_STREAM_RESET:
-		log_info("service %s: stream %d reset by the other side (service unreachable, "
-			 "or connection limit reached)", svc->id, m->stream_id);
-		conn_end_stream(p, service, m->stream_id);
-		if (svc->stream_id == m->stream_id)
-			svc->stream_id = 0;
-		return;
-	default:
+	if (!conn_on_message(p, m, service))
 		log_warn("ignoring %s: a source does not expect it", tunnel_msg_type_str(m->type));
-		return;
-	}
 }

@@ -632,8 +632,11 @@ def test_subprotocol_400(t):
 @timeout(60)
 def test_oversize_request_refused(t):
     S = setup(t)
+    mark = S.relay.proc.mark()
     w = S.relay.ws("source", "p0", pad=5000)
     expect(w.status != 101, "a 5 KB upgrade request was accepted (HTTP 101)")
+    S.relay.proc.wait_log(r"WARN rejected a request: its HTTP headers exceed 4096 bytes",
+                          scaled(5), since=mark, what="relay log line about the oversize request")
     expect(w.status is None or 400 <= w.status < 500,
            "a 5 KB upgrade request got HTTP %s, expected 4xx or a closed connection" % w.status)
     t.note("5 KB request: status %s (%s)" % (w.status, w.reason))
