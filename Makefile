@@ -19,13 +19,13 @@ BIN     := $(BUILD)/bin
 OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
-PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson
+PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3
 CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
            $(SANFLAGS) -MMD -MP -I. -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
@@ -36,15 +36,19 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
-              relay/relay_options.c
+              relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
+              relay/store.c relay/notify.c relay/notify_payload.c
+
+TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 PROXY_OBJ  := $(call obj,$(PROXY_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
+TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
 
-PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay
+PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl
 
 # ---- unit tests (cmocka): tests/unit/test_X.c links against the pure modules
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -52,7 +56,8 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 # The pure modules only: nothing that needs a running event loop.
 UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) \
               $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c) \
-              $(filter-out $(OBJ)/relay/ws_server.o,$(RELAY_OBJ))
+              $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
+              $(TUNNELCTL_OBJ)
 
 .PHONY: all check unit e2e check-one deps demo bench clean install
 # Keep intermediate objects (unit test objects would otherwise be deleted).
@@ -80,9 +85,13 @@ $(BIN)/tunnel-relay: $(OBJ)/relay/main.o $(RELAY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson
+
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_LINK)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl -lcmocka
 
 # ---- tests -----------------------------------------------------------------
 # check: deps, then the plain build's tests, then the sanitizer build's tests.

@@ -64,3 +64,20 @@ void secret_wipe(char *s)
 	if (s)
 		OPENSSL_cleanse(s, strlen(s));
 }
+
+int access_token_generate(char *out, size_t cap)
+{
+	unsigned char raw[32];
+	unsigned char b64[48];
+	if (cap < 44 || RAND_bytes(raw, sizeof(raw)) != 1)
+		return -1;
+	int n = EVP_EncodeBlock(b64, raw, sizeof(raw)); /* 44 characters, one '=' */
+	OPENSSL_cleanse(raw, sizeof(raw));
+	if (n != 44)
+		return -1;
+	for (int i = 0; i < 43; i++)
+		out[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : (char)b64[i];
+	out[43] = '\0';
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return 0;
+}

@@ -20,6 +20,9 @@ bool access_token_valid(const char *s, size_t len);
 /* Writes a fresh random client token (64 hex characters + NUL) from the
  * OpenSSL CSPRNG. cap must be at least 65. Returns 0 or -1. */
 int client_token_generate(char *out, size_t cap);
+/* Writes a fresh access token: 32 random bytes as 43 base64url characters
+ * (no padding) + NUL. cap must be at least 44. Returns 0 or -1. */
+int access_token_generate(char *out, size_t cap);
 /* Overwrites a NUL-terminated secret in place (the compiler may not skip it). */
 void secret_wipe(char *s);
 

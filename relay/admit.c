@@ -46,10 +46,12 @@ static int best_subprotocol(const char *list)
 	return best;
 }
 
-static struct admit_result refuse(struct admit_result res, int status, const char *reason)
+static struct admit_result refuse(struct admit_result res, int status, const char *reason,
+				  const char *label)
 {
 	res.http_status = status;
 	res.reason = reason;
+	res.label = label;
 	res.reconnect = false;
 	return res;
 }
@@ -88,42 +90,47 @@ static const char *wrong_side_reason(enum tunnel_side token_side)
 
 struct admit_result admit_decide(struct registry *r, const struct admit_request *req)
 {
-	struct admit_result res = { .http_status = 0, .reason = NULL, .tunnel = NULL,
+	struct admit_result res = { .http_status = 0, .reason = NULL, .label = NULL, .tunnel = NULL,
 				    .side = SIDE_SOURCE, .version = 0,
 				    .subprotocol = NULL, .reconnect = false };
 	if (req->path == NULL || strcmp(req->path, "/tunnel") != 0)
-		return refuse(res, 400, "path must be /tunnel");
+		return refuse(res, 400, "path must be /tunnel", "bad_path");
 	enum tunnel_side want;
 	if (!mode_side(req->mode, &want))
-		return refuse(res, 400, "local-proxy-mode must be source or destination");
+		return refuse(res, 400, "local-proxy-mode must be source or destination", "bad_mode");
 	res.side = want;
 	res.version = best_subprotocol(req->subprotocols);
 	if (res.version == 0)
 		return refuse(res, 400,
-			      "no supported Sec-WebSocket-Protocol (want aws.iot.securetunneling-3.0, -2.0 or -1.0)");
+			      "no supported Sec-WebSocket-Protocol (want aws.iot.securetunneling-3.0, -2.0 or -1.0)",
+			      "bad_subprotocol");
 	res.subprotocol = subprotocol_names[res.version - 1];
 	if (req->access_token == NULL)
-		return refuse(res, 401, "missing access-token header");
+		return refuse(res, 401, "missing access-token header", "missing_token");
 	if (!access_token_valid(req->access_token, req->access_token_len))
-		return refuse(res, 401, "malformed access-token");
+		return refuse(res, 401, "malformed access-token", "malformed_token");
 	if (req->client_token != NULL &&
 	    !client_token_valid(req->client_token, req->client_token_len))
-		return refuse(res, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])");
+		return refuse(res, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])",
+			      "malformed_client_token");
 
 	enum tunnel_side token_side = SIDE_SOURCE;
 	struct registry_tunnel *t =
 		registry_find_token(r, req->access_token, req->access_token_len, &token_side);
 	if (t == NULL)
-		return refuse(res, 401, "unknown access token");
+		return refuse(res, 401, "unknown access token", "unknown_token");
 	/* Known from here on: the tunnel is reported even on refusal, for the log. */
 	res.tunnel = t;
+	if (t->closed_at != 0)
+		return refuse(res, 401, "the tunnel is closed", "tunnel_closed");
 	if (token_side != want)
-		return refuse(res, 403, wrong_side_reason(token_side));
+		return refuse(res, 403, wrong_side_reason(token_side), "wrong_side");
 	const struct registry_side *side = &t->side[want];
 	if (side->used) {
 		if (!is_reconnect(side, req))
 			return refuse(res, 403,
-				      "access token already used (reconnect needs the same client-token)");
+				      "access token already used (reconnect needs the same client-token)",
+				      "token_reused");
 		res.reconnect = true;
 	}
 	return res;

@@ -26,6 +26,7 @@ struct admit_request {
 struct admit_result {
 	int http_status;            /* 0: admitted; else 400/401/403 */
 	const char *reason;         /* static text for the log line and response body */
+	const char *label;          /* short static name of the reason, for metrics */
 	/* Filled in as far as the checks got, also on refusal (for the log
 	 * line): tunnel is non-NULL once the token is known, side and version
 	 * once mode and subprotocol were accepted. Act on them only when

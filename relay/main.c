@@ -1,10 +1,43 @@
 /* tunnel-relay: parse options, load tunnels, run the server loop. */
+#include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/log.h"
+#include "relay/notify.h"
 #include "relay/registry.h"
 #include "relay/relay_options.h"
+#include "relay/store.h"
 #include "relay/ws_server.h"
+
+/* Reads the API key: from --api-key-file, else TUNNEL_RELAY_API_KEY, else
+ * none (the API is off). Returns 0, or -1 after logging why. */
+static int read_api_key(const char *path, char *key, size_t cap)
+{
+	key[0] = '\0';
+	if (!path) {
+		const char *env = getenv("TUNNEL_RELAY_API_KEY");
+		if (env && strlen(env) < cap)
+			strcpy(key, env);
+		return 0;
+	}
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		log_fatal("cannot read the API key file %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!fgets(key, (int)cap, f))
+		key[0] = '\0';
+	fclose(f);
+	key[strcspn(key, "\r\n")] = '\0';
+	if (strlen(key) < 16) {
+		log_fatal("the API key in %s is shorter than 16 characters", path);
+		return -1;
+	}
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -17,27 +50,51 @@ int main(int argc, char **argv)
 
 	struct registry reg;
 	registry_init(&reg);
-	char err[256];
-	int n = registry_load_file(&reg, opt.tunnels_file, err, sizeof(err));
-	if (n < 0) {
-		log_fatal("%s", err);
-		registry_free(&reg);
-		return 1;
+	struct store *store = NULL;
+	char err[512];
+	char api_key[256];
+	rc = 1;
+	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))
+		goto out;
+	if (opt.db) {
+		store = store_open(opt.db, err, sizeof(err));
+		if (!store || store_load(store, &reg, err, sizeof(err)) < 0) {
+			log_fatal("%s", err);
+			goto out;
+		}
 	}
+	if (opt.tunnels_file && registry_load_file(&reg, opt.tunnels_file, err, sizeof(err)) < 0) {
+		log_fatal("%s", err);
+		goto out;
+	}
+	struct notify_config notify = {
+		.uri = opt.mqtt_uri,
+		.ca = opt.mqtt_ca,
+		.cert = opt.mqtt_cert,
+		.key = opt.mqtt_key,
+		.client_id = opt.mqtt_client_id ? opt.mqtt_client_id : "tunnel-relay",
+		.topic_template = opt.notify_topic,
+		.endpoint = opt.public_endpoint,
+		.region = opt.region,
+	};
 	struct relay_server_config cfg = {
 		.bind = opt.bind,
 		.port = opt.port,
 		.cert = opt.cert,
 		.key = opt.key,
 		.max_connections = opt.max_connections,
+		.store = store,
+		.api_key = api_key[0] ? api_key : NULL,
+		.notify = opt.mqtt_uri ? &notify : NULL,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
-	if (!srv) {
-		registry_free(&reg);
-		return 1;
+	if (srv) {
+		rc = relay_server_run(srv);
+		relay_server_stop(srv);
 	}
-	rc = relay_server_run(srv);
-	relay_server_stop(srv);
+out:
+	OPENSSL_cleanse(api_key, sizeof(api_key));
+	store_close(store);
 	registry_free(&reg);
 	return rc;
 }

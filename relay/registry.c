@@ -37,15 +37,16 @@ void registry_init(struct registry *r)
 }
 
 /* Client tokens are secrets of the clients: wipe them with the hashes. */
-static void wipe_tunnels(struct registry_tunnel *t, size_t n)
+static void free_tunnel(struct registry_tunnel *t)
 {
-	if (n > 0)
-		OPENSSL_cleanse(t, n * sizeof(*t));
+	OPENSSL_cleanse(t, sizeof(*t));
+	free(t);
 }
 
 void registry_free(struct registry *r)
 {
-	wipe_tunnels(r->tunnels, r->n);
+	for (size_t i = 0; i < r->n; i++)
+		free_tunnel(r->tunnels[i]);
 	free(r->tunnels);
 	registry_init(r);
 }
@@ -89,13 +90,12 @@ static int check_services(const char *id, const char *const *services, size_t n,
 	return 0;
 }
 
-/* True when hash equals any side of any tunnel already in the registry. */
-static bool hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN])
+bool registry_hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN])
 {
 	bool found = false;
 	for (size_t i = 0; i < r->n; i++)
 		for (int s = 0; s < 2; s++)
-			found |= token_hash_equal(r->tunnels[i].side[s].token_hash, hash);
+			found |= token_hash_equal(r->tunnels[i]->side[s].token_hash, hash);
 	return found;
 }
 
@@ -116,7 +116,7 @@ static int hash_tokens(const struct registry *r, const char *id, const char *con
 			set_err(err, err_cap, "tunnel '%s': cannot hash the %s access token", id, side);
 			return -1;
 		}
-		if (hash_in_use(r, hash[s])) {
+		if (registry_hash_in_use(r, hash[s])) {
 			set_err(err, err_cap,
 				"tunnel '%s': %s access token is already used by another tunnel", id, side);
 			return -1;
@@ -135,18 +135,32 @@ static int grow(struct registry *r, char *err, size_t err_cap)
 	if (r->n < r->cap)
 		return 0;
 	size_t cap = r->cap ? r->cap * 2 : 8;
-	struct registry_tunnel *t = calloc(cap, sizeof(*t));
+	struct registry_tunnel **t = realloc(r->tunnels, cap * sizeof(*t));
 	if (t == NULL) {
 		set_err(err, err_cap, "out of memory");
 		return -1;
 	}
-	/* Copy by hand rather than realloc so the old array can be wiped. */
-	if (r->n > 0)
-		memcpy(t, r->tunnels, r->n * sizeof(*t));
-	wipe_tunnels(r->tunnels, r->n);
-	free(r->tunnels);
 	r->tunnels = t;
 	r->cap = cap;
+	return 0;
+}
+
+int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, size_t err_cap)
+{
+	if (registry_find_id(r, t->id) != NULL) {
+		set_err(err, err_cap, "tunnel '%s' is defined twice", t->id);
+		return -1;
+	}
+	for (int s = 0; s < 2; s++) {
+		if (registry_hash_in_use(r, t->side[s].token_hash)) {
+			set_err(err, err_cap, "tunnel '%s': %s access token is already used by another tunnel",
+				t->id, tunnel_side_name((enum tunnel_side)s));
+			return -1;
+		}
+	}
+	if (grow(r, err, err_cap) != 0)
+		return -1;
+	r->tunnels[r->n++] = t;
 	return 0;
 }
 
@@ -167,18 +181,24 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		return -1;
 	const char *const tok[2] = { source_token, destination_token };
 	uint8_t hash[2][TOKEN_HASH_LEN];
-	if (hash_tokens(r, id, tok, hash, err, err_cap) != 0 || grow(r, err, err_cap) != 0)
+	if (hash_tokens(r, id, tok, hash, err, err_cap) != 0)
 		return -1;
-
-	struct registry_tunnel *t = &r->tunnels[r->n];
-	memset(t, 0, sizeof(*t));
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		set_err(err, err_cap, "out of memory");
+		return -1;
+	}
 	memcpy(t->id, id, strlen(id) + 1);
 	t->n_services = n_services;
 	for (size_t i = 0; i < n_services; i++)
 		memcpy(t->services[i], services[i], strlen(services[i]) + 1);
 	for (int s = 0; s < 2; s++)
 		memcpy(t->side[s].token_hash, hash[s], TOKEN_HASH_LEN);
-	r->n++;
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (registry_insert(r, t, err, err_cap) != 0) {
+		free_tunnel(t);
+		return -1;
+	}
 	return 0;
 }
 
@@ -307,10 +327,8 @@ int registry_load_file(struct registry *r, const char *path, char *err, size_t e
 	} else {
 		size_t before = r->n;
 		added = load_tree(r, path, root, err, err_cap);
-		if (added < 0 && r->n > before) {
-			wipe_tunnels(&r->tunnels[before], r->n - before);
-			r->n = before;
-		}
+		while (added < 0 && r->n > before)
+			free_tunnel(r->tunnels[--r->n]);
 		wipe_json(root);
 		cJSON_Delete(root);
 	}
@@ -332,9 +350,9 @@ struct registry_tunnel *registry_find_token(struct registry *r, const char *toke
 	enum tunnel_side found_side = SIDE_SOURCE;
 	for (size_t i = 0; i < r->n; i++) {
 		for (int s = 0; s < 2; s++) {
-			bool eq = token_hash_equal(r->tunnels[i].side[s].token_hash, hash);
+			bool eq = token_hash_equal(r->tunnels[i]->side[s].token_hash, hash);
 			if (eq && found == NULL) {
-				found = &r->tunnels[i];
+				found = r->tunnels[i];
 				found_side = (enum tunnel_side)s;
 			}
 		}
@@ -349,8 +367,8 @@ struct registry_tunnel *registry_find_id(struct registry *r, const char *id)
 	if (id == NULL)
 		return NULL;
 	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->tunnels[i].id, id) == 0)
-			return &r->tunnels[i];
+		if (strcmp(r->tunnels[i]->id, id) == 0)
+			return r->tunnels[i];
 	return NULL;
 }
 

@@ -22,19 +22,28 @@ struct registry_side {
 	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1];
 };
 
+#define REGISTRY_MAX_THING 128
+#define REGISTRY_MAX_DESCRIPTION 256
+
 struct registry_tunnel {
 	char id[REGISTRY_MAX_ID + 1];
+	char thing[REGISTRY_MAX_THING + 1];             /* "" for tunnels from a file */
+	char description[REGISTRY_MAX_DESCRIPTION + 1];
 	size_t n_services;
 	char services[TUNNEL_MAX_SERVICES][TUNNEL_MAX_SERVICE_ID + 1];
 	struct registry_side side[2];   /* indexed by enum tunnel_side */
+	int lifetime_minutes;           /* 0 for tunnels from a file: no expiry */
+	int64_t created_at;             /* Unix seconds */
+	int64_t expires_at;             /* 0 = never */
+	int64_t closed_at;              /* 0 = open */
+	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
 	void *live;                     /* runtime state owned by the server; NULL when idle */
 };
 
-/* Tunnels live in one array: pointers to them (from registry_find_*, and
- * the service names a session points at) stay valid only until the next
- * registry_add or registry_load_file. Load every tunnel before serving. */
+/* Each tunnel is its own allocation, so a pointer to one stays valid while
+ * others are added (the server keeps such pointers in its connections). */
 struct registry {
-	struct registry_tunnel *tunnels;
+	struct registry_tunnel **tunnels;
 	size_t n;
 	size_t cap;
 };
@@ -65,6 +74,14 @@ struct registry_tunnel *registry_find_token(struct registry *r, const char *toke
 					    size_t len, enum tunnel_side *side);
 
 struct registry_tunnel *registry_find_id(struct registry *r, const char *id);
+
+/* Takes ownership of t (malloc'd, fully filled in: id unique, hashes set).
+ * Returns 0, or -1 when memory runs out or the id or a token hash is
+ * already taken (t is then not taken). */
+int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, size_t err_cap);
+
+/* True when another side of any tunnel already has this hash. */
+bool registry_hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN]);
 
 const char *tunnel_side_name(enum tunnel_side side); /* "source" / "destination" */
 

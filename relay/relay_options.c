@@ -10,7 +10,7 @@
 #include "proto/limits.h"
 
 static const char usage_text[] =
-	"Usage: tunnel-relay --cert FILE --key FILE --tunnels FILE [options]\n"
+	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
 	"\n"
 	"The relay of a self-hosted secure tunnel service. It accepts localproxy\n"
 	"connections on wss://HOST:PORT/tunnel (AWS IoT Secure Tunneling protocol\n"
@@ -26,7 +26,20 @@ static const char usage_text[] =
 	"                             {\"tunnels\":[{\"id\":\"t1\",\"services\":[\"SSH\"],\n"
 	"                               \"sourceAccessToken\":\"...\",\n"
 	"                               \"destinationAccessToken\":\"...\"}]}\n"
+	"      --db FILE              SQLite database of tunnels (created if missing);\n"
+	"                             open tunnels survive a restart\n"
+	"      --api-key-file FILE    turn on the management API (/api/v1) with the\n"
+	"                             bearer key in FILE (or env TUNNEL_RELAY_API_KEY)\n"
 	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
+	"      --mqtt-uri URI         notify devices through this broker, e.g.\n"
+	"                             ssl://broker.example:8883\n"
+	"      --mqtt-ca FILE         CA to verify the broker\n"
+	"      --mqtt-cert FILE       the relay's MQTT client certificate\n"
+	"      --mqtt-key FILE        its key\n"
+	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay)\n"
+	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
+	"      --public-endpoint H:P  relay address put in notifications for devices\n"
+	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
 	"  -h, --help                 show this help\n";
@@ -43,7 +56,8 @@ static int parse_count(const char *text, long min, long max, long *out)
 
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
-	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN };
+	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
+	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -51,6 +65,16 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"key", required_argument, NULL, OPT_KEY},
 		{"tunnels", required_argument, NULL, OPT_TUNNELS},
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
+		{"db", required_argument, NULL, OPT_DB},
+		{"api-key-file", required_argument, NULL, OPT_APIKEY},
+		{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
+		{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
+		{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
+		{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
+		{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
+		{"notify-topic", required_argument, NULL, OPT_TOPIC},
+		{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
+		{"region", required_argument, NULL, OPT_REGION},
 		{"verbose", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -75,6 +99,16 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_CERT: o->cert = optarg; break;
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_TUNNELS: o->tunnels_file = optarg; break;
+		case OPT_DB: o->db = optarg; break;
+		case OPT_APIKEY: o->api_key_file = optarg; break;
+		case OPT_MQTT_URI: o->mqtt_uri = optarg; break;
+		case OPT_MQTT_CA: o->mqtt_ca = optarg; break;
+		case OPT_MQTT_CERT: o->mqtt_cert = optarg; break;
+		case OPT_MQTT_KEY: o->mqtt_key = optarg; break;
+		case OPT_MQTT_ID: o->mqtt_client_id = optarg; break;
+		case OPT_TOPIC: o->notify_topic = optarg; break;
+		case OPT_PUBLIC: o->public_endpoint = optarg; break;
+		case OPT_REGION: o->region = optarg; break;
 		case OPT_MAXCONN:
 			if (parse_count(optarg, 1, 1000, &n)) {
 				fprintf(stderr, "tunnel-relay: --max-connections: want 1-1000, got '%s'\n", optarg);
@@ -104,9 +138,14 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		fprintf(stderr, "tunnel-relay: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return -1;
 	}
-	const char *missing = !o->cert ? "--cert" : !o->key ? "--key" : !o->tunnels_file ? "--tunnels" : NULL;
+	const char *missing = !o->cert ? "--cert" : !o->key ? "--key" :
+			      (!o->tunnels_file && !o->db) ? "--db (or --tunnels)" : NULL;
 	if (missing) {
 		fprintf(stderr, "tunnel-relay: %s is required (see --help)\n", missing);
+		return -1;
+	}
+	if (o->mqtt_uri && (!o->mqtt_ca || !o->mqtt_cert || !o->mqtt_key)) {
+		fprintf(stderr, "tunnel-relay: --mqtt-uri needs --mqtt-ca, --mqtt-cert and --mqtt-key\n");
 		return -1;
 	}
 	return 0;

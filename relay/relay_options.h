@@ -12,6 +12,13 @@ struct relay_options {
 	const char *tunnels_file;
 	size_t max_connections;
 	int verbose;
+	const char *db;             /* SQLite file; NULL: nothing persisted */
+	const char *api_key_file;   /* file holding the API key */
+	const char *mqtt_uri;       /* NULL: no device notification */
+	const char *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
+	const char *notify_topic;
+	const char *public_endpoint; /* host:port devices dial, sent in notifications */
+	const char *region;
 };
 
 /* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/bytequeue.h"
 #include "common/log.h"
@@ -12,7 +13,10 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "relay/admit.h"
+#include "relay/notify.h"
+#include "relay/server_state.h"
 #include "relay/session.h"
+#include "relay/store.h"
 
 /* A peer's outgoing queue above HIGH pauses reading from the other side of
  * its tunnel; below LOW reading resumes. With one WebSocket message
@@ -43,15 +47,6 @@ struct peer {
 	char addr[64];
 };
 
-struct relay_server {
-	struct lws_context *ctx;
-	struct registry *registry;
-	size_t max_connections;
-	/* The handshake admitted in HTTP_CONFIRM_UPGRADE, consumed in
-	 * ESTABLISHED: lws runs both in one call chain for the same wsi. */
-	struct lws *pending_wsi;
-	struct admit_result pending;
-};
 
 static struct relay_server *server_of(struct lws *wsi)
 {
@@ -91,8 +86,9 @@ static int copy_custom_header(struct lws *wsi, const char *name, char *buf, int 
 	return len;
 }
 
-static int refuse_http(struct lws *wsi, int status, const char *reason)
+static int refuse_http(struct lws *wsi, int status, const char *reason, const char *label)
 {
+	metrics_count_rejection(&server_of(wsi)->metrics, label);
 	char addr[64] = "?";
 	lws_get_peer_simple(wsi, addr, sizeof(addr));
 	log_warn("rejected handshake from %s: HTTP %d: %s", addr, status, reason);
@@ -103,11 +99,19 @@ static int refuse_http(struct lws *wsi, int status, const char *reason)
 	return 1; /* response written: lws ends the transaction */
 }
 
+/* Persists a tunnel's new state; a failure is logged, the relay goes on. */
+static void save_tunnel(struct relay_server *srv, const struct registry_tunnel *t)
+{
+	char err[256];
+	if (srv->store && store_save(srv->store, t, err, sizeof(err)))
+		log_error("tunnel %s: cannot save its state: %s", t->id, err);
+}
+
 static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
 	struct relay_server *srv = server_of(wsi);
 	if (strcasecmp(upgrade, "websocket"))
-		return refuse_http(wsi, 400, "only WebSocket upgrades are served");
+		return refuse_http(wsi, 400, "only WebSocket upgrades are served", "bad_upgrade");
 
 	char path[128] = "", mode[32], subprotocols[256] = "";
 	char token[TUNNEL_MAX_ACCESS_TOKEN + 1], client_token[TUNNEL_MAX_CLIENT_TOKEN + 2];
@@ -120,10 +124,11 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 
 	int token_len = copy_custom_header(wsi, "access-token:", token, sizeof(token));
 	if (token_len == -2)
-		return refuse_http(wsi, 401, "access-token longer than 4096 characters");
+		return refuse_http(wsi, 401, "access-token longer than 4096 characters", "malformed_token");
 	int ct_len = copy_custom_header(wsi, "client-token:", client_token, sizeof(client_token));
 	if (ct_len == -2)
-		return refuse_http(wsi, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])");
+		return refuse_http(wsi, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])",
+				   "malformed_client_token");
 
 	struct admit_request req = {
 		.path = path,
@@ -137,10 +142,11 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 	struct admit_result res = admit_decide(srv->registry, &req);
 	if (res.http_status) {
 		OPENSSL_cleanse(token, sizeof(token));
-		return refuse_http(wsi, res.http_status, res.reason);
+		return refuse_http(wsi, res.http_status, res.reason, res.label ? res.label : "other");
 	}
 	admit_commit(&res, &req);
 	OPENSSL_cleanse(token, sizeof(token));
+	save_tunnel(srv, res.tunnel);
 	srv->pending_wsi = wsi;
 	srv->pending = res;
 	return 0;
@@ -220,6 +226,8 @@ static void detach(struct peer *p, const char *why)
 	struct peer *o = live->peer[1 - p->side];
 	live->peer[p->side] = NULL;
 	session_peer_left(&live->session, p->side);
+	p->tunnel->side_changed_at[p->side] = time(NULL);
+	save_tunnel(server_of(p->wsi), p->tunnel);
 	log_info("tunnel %s: %s disconnected (%s)", p->tunnel->id, tunnel_side_name(p->side), why);
 	if (o) {
 		if (p->throttling_other)
@@ -280,6 +288,8 @@ static int on_established(struct lws *wsi, struct peer *p)
 	p->tunnel = t;
 	live->peer[res.side] = p;
 	session_peer_joined(&live->session, res.side, p->version);
+	t->side_changed_at[res.side] = time(NULL);
+	save_tunnel(srv, t);
 	log_info("tunnel %s: %s connected from %s (V%d%s)", t->id, tunnel_side_name(res.side),
 		 p->addr, p->version, res.reconnect ? ", reconnect" : "");
 	if (p->version >= 2)
@@ -305,6 +315,7 @@ static int handle_frame(struct peer *p, const struct frame *f)
 		return -1;
 	}
 	struct tunnel_live *live = live_of(p);
+	server_of(p->wsi)->metrics.bytes_from[p->side] += f->raw_len;
 	struct session_action a = session_on_message(&live->session, p->side, &m);
 	int rc = 0;
 	switch (a.verdict) {
@@ -425,25 +436,104 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return on_confirm_upgrade(wsi, in);
-	case LWS_CALLBACK_HTTP: {
-		int rc = refuse_http(wsi, 400, "this server speaks WebSocket on /tunnel");
-		if (rc < 0 || lws_http_transaction_completed(wsi))
-			return -1;
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
+		/* The MQTT client's threads woke us: run what it finished. */
+		struct relay_server *srv = server_of(wsi);
+		if (srv && srv->notifier)
+			notifier_poll(srv->notifier);
 		return 0;
 	}
 	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
+		return http_api_callback(wsi, reason, user, in, len);
 	}
 }
 
 /* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
-static const struct lws_protocols relay_protocols[] = {
-	{ "http", http_callback, 0, 0, 0, NULL, 0 },
+/* Not const: the http entry's session size comes from http_api.c. */
+static struct lws_protocols relay_protocols[] = {
+	{ "http", http_callback, 0, API_MAX_BODY, 0, NULL, 0 },
 	{ SUBPROTOCOL_V3, tunnel_callback, sizeof(struct peer), TUNNEL_MAX_WS_MESSAGE, 0, NULL, 0 },
 	{ SUBPROTOCOL_V2, tunnel_callback, sizeof(struct peer), TUNNEL_MAX_WS_MESSAGE, 0, NULL, 0 },
 	{ SUBPROTOCOL_V1, tunnel_callback, sizeof(struct peer), TUNNEL_MAX_WS_MESSAGE, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
+
+/* ---- what the API asks of the data plane -------------------------------- */
+
+void relay_close_side(void *server, struct registry_tunnel *t, int side, int code, const char *reason)
+{
+	(void)server;
+	struct tunnel_live *live = t->live;
+	for (int i = 0; live && i < 2; i++) {
+		struct peer *p = live->peer[i];
+		if (p && (side < 0 || side == i)) {
+			log_info("tunnel %s: closing the %s (%s)", t->id, tunnel_side_name(p->side), reason);
+			request_close(p, code, reason);
+		}
+	}
+}
+
+bool relay_side_connected(void *server, const struct registry_tunnel *t, enum tunnel_side side)
+{
+	(void)server;
+	const struct tunnel_live *live = t->live;
+	return live && live->peer[side] && !live->peer[side]->close_code;
+}
+
+size_t relay_live_connections(void *server, const struct registry_tunnel *t)
+{
+	(void)server;
+	const struct tunnel_live *live = t->live;
+	return live ? session_live_count(&live->session) : 0;
+}
+
+void relay_gauges(struct relay_server *srv, struct metrics_gauges *g)
+{
+	memset(g, 0, sizeof(*g));
+	for (size_t i = 0; i < srv->registry->n; i++) {
+		const struct registry_tunnel *t = srv->registry->tunnels[i];
+		if (t->closed_at)
+			g->tunnels_closed++;
+		else
+			g->tunnels_open++;
+		g->peers_connected += relay_side_connected(srv, t, SIDE_SOURCE) +
+				      relay_side_connected(srv, t, SIDE_DESTINATION);
+		g->live_connections += relay_live_connections(srv, t);
+	}
+}
+
+void relay_api_env(struct relay_server *srv, struct api_env *env)
+{
+	memset(env, 0, sizeof(*env));
+	env->registry = srv->registry;
+	env->store = srv->store;
+	env->api_key = srv->api_key;
+	env->now = time(NULL);
+	env->hooks.server = srv;
+	env->hooks.close_side = relay_close_side;
+	env->hooks.side_connected = relay_side_connected;
+	env->hooks.live_connections = relay_live_connections;
+}
+
+/* Once a second: close expired tunnels, let the MQTT client report. */
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct relay_server *srv = lws_container_of(sul, struct relay_server, tick);
+	struct api_env env;
+	relay_api_env(srv, &env);
+	for (size_t i = 0; i < srv->registry->n; i++) {
+		struct registry_tunnel *t = srv->registry->tunnels[i];
+		if (t->closed_at || !t->expires_at || t->expires_at > env.now)
+			continue;
+		char err[256];
+		log_info("tunnel %s: lifetime of %d min is over; closing it", t->id, t->lifetime_minutes);
+		if (api_close_tunnel(&env, t, "tunnel expired", err, sizeof(err)))
+			log_error("tunnel %s: cannot save its state: %s", t->id, err);
+	}
+	if (srv->notifier)
+		notifier_poll(srv->notifier);
+	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
+}
 
 struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 					struct registry *registry)
@@ -454,7 +544,10 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	srv->registry = registry;
+	srv->store = cfg->store;
+	srv->api_key = cfg->api_key;
 	srv->max_connections = cfg->max_connections;
+	relay_protocols[0].per_session_data_size = http_session_size();
 
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
@@ -468,6 +561,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	info.ssl_cert_filepath = cfg->cert;
 	info.ssl_private_key_filepath = cfg->key;
 	info.ssl_options_set = TLS_MIN_1_2_OPTIONS;
+	info.alpn = "http/1.1"; /* the API and WebSockets speak HTTP/1.1 */
 	/* The whole upgrade request is capped at 4 KiB (PROTOCOL.md §2). */
 	info.max_http_header_data = TUNNEL_MAX_HTTP_REQUEST;
 	info.pt_serv_buf_size = LWS_IO_BUFFER_SIZE; /* bytes read per socket per event */
@@ -484,8 +578,20 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		free(srv);
 		return NULL;
 	}
-	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each)",
-		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections);
+	if (cfg->notify) {
+		char err[256];
+		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
+		if (!srv->notifier) {
+			log_error("MQTT: %s", err);
+			lws_context_destroy(srv->ctx);
+			free(srv);
+			return NULL;
+		}
+	}
+	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
+		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
+		 srv->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
+	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 	return srv;
 }
 
@@ -504,6 +610,11 @@ void relay_server_stop(struct relay_server *srv)
 {
 	if (!srv)
 		return;
+	lws_sul_cancel(&srv->tick);
+	/* Pending API calls get their notification result before lws frees them. */
+	if (srv->notifier)
+		notifier_stop(srv->notifier);
+	srv->notifier = NULL;
 	lws_context_destroy(srv->ctx);
 	/* Closing every connection has released each tunnel's live state. */
 	free(srv);

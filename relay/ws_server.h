@@ -7,12 +7,18 @@
 
 #include "relay/registry.h"
 
+struct store;
+struct notify_config;
+
 struct relay_server_config {
 	const char *bind;        /* NULL: all interfaces */
 	int port;
 	const char *cert;
 	const char *key;
 	size_t max_connections;  /* per tunnel */
+	struct store *store;     /* NULL: tunnels are not persisted */
+	const char *api_key;     /* NULL: the management API is off */
+	const struct notify_config *notify; /* NULL: no MQTT notification */
 };
 
 struct relay_server;

@@ -1,0 +1,501 @@
+#include "relay/api.h"
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/token.h"
+#include "proto/message.h"
+#include "relay/store.h"
+
+/* ---- responses ---------------------------------------------------------- */
+
+static void set_body(struct api_response *res, int status, cJSON *json)
+{
+	res->status = status;
+	free(res->body);
+	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
+	cJSON_Delete(json);
+	if (!res->body) {
+		res->status = 500;
+		res->body = strdup("{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
+	}
+}
+
+/* {"error":{"code":…,"message":…,"field":…}} */
+static void set_error(struct api_response *res, int status, const char *code,
+		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void set_error(struct api_response *res, int status, const char *code,
+		      const char *field, const char *fmt, ...)
+{
+	char message[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+	if (err) {
+		cJSON_AddStringToObject(err, "code", code);
+		cJSON_AddStringToObject(err, "message", message);
+		if (field)
+			cJSON_AddStringToObject(err, "field", field);
+	}
+	set_body(res, status, root);
+}
+
+void api_format_time(int64_t t, char out[32])
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		strcpy(out, "");
+}
+
+static void add_time(cJSON *obj, const char *key, int64_t t)
+{
+	char text[32];
+	api_format_time(t, text);
+	if (text[0])
+		cJSON_AddStringToObject(obj, key, text);
+	else
+		cJSON_AddNullToObject(obj, key);
+}
+
+int api_add_notification(struct api_response *res, bool delivered, const char *detail)
+{
+	cJSON *root = res->body ? cJSON_Parse(res->body) : NULL;
+	cJSON *n = root ? cJSON_AddObjectToObject(root, "notification") : NULL;
+	if (!n) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	cJSON_AddBoolToObject(n, "delivered", delivered);
+	cJSON_AddStringToObject(n, "detail", detail);
+	set_body(res, res->status, root);
+	return 0;
+}
+
+void api_response_free(struct api_response *res)
+{
+	free(res->body);
+	res->body = NULL;
+	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
+}
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static bool authorized(const struct api_env *env, const char *header)
+{
+	static const char prefix[] = "Bearer ";
+	if (!header || strncmp(header, prefix, sizeof(prefix) - 1))
+		return false;
+	const char *given = header + sizeof(prefix) - 1;
+	uint8_t a[TOKEN_HASH_LEN], b[TOKEN_HASH_LEN];
+	/* Compare hashes so the time taken says nothing about the key. */
+	if (token_hash(given, strlen(given), a) || token_hash(env->api_key, strlen(env->api_key), b))
+		return false;
+	return token_hash_equal(a, b);
+}
+
+static int new_tunnel_id(char out[REGISTRY_MAX_ID + 1])
+{
+	unsigned char r[16];
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* UUID version 4 */
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	snprintf(out, REGISTRY_MAX_ID + 1,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
+		 r[12], r[13], r[14], r[15]);
+	return 0;
+}
+
+/* Gives a side a fresh token: returns it in token (API_TOKEN_LEN + 1). */
+static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunnel_side side,
+		       char *token)
+{
+	uint8_t hash[TOKEN_HASH_LEN];
+	do {
+		if (access_token_generate(token, API_TOKEN_LEN + 1) ||
+		    token_hash(token, API_TOKEN_LEN, hash))
+			return -1;
+	} while (registry_hash_in_use(env->registry, hash)); /* 2^-256: but cheap to be sure */
+	struct registry_side *s = &t->side[side];
+	memcpy(s->token_hash, hash, TOKEN_HASH_LEN);
+	s->used = false;
+	s->has_client_token = false;
+	OPENSSL_cleanse(s->client_token, sizeof(s->client_token));
+	return 0;
+}
+
+static bool thing_name_valid(const char *s)
+{
+	size_t len = strlen(s);
+	if (len == 0 || len > REGISTRY_MAX_THING)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == ':'))
+			return false;
+	return true;
+}
+
+static int save(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
+{
+	char err[256];
+	if (env->store && store_save(env->store, t, err, sizeof(err))) {
+		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason,
+		     char *err, size_t err_cap)
+{
+	t->closed_at = env->now;
+	if (env->hooks.close_side)
+		env->hooks.close_side(env->hooks.server, t, -1, 1000, reason);
+	return env->store ? store_save(env->store, t, err, err_cap) : 0;
+}
+
+/* ---- POST /api/v1/tunnels ------------------------------------------------ */
+
+/* Reads and checks the open request into t; on error fills res. */
+static int parse_open(const cJSON *root, struct registry_tunnel *t, struct api_response *res)
+{
+	if (!cJSON_IsObject(root)) {
+		set_error(res, 400, "BadRequest", "body", "the body must be a JSON object");
+		return -1;
+	}
+	const cJSON *dest = cJSON_GetObjectItemCaseSensitive(root, "destinationConfig");
+	if (!cJSON_IsObject(dest)) {
+		set_error(res, 400, "BadRequest", "destinationConfig", "destinationConfig must be an object");
+		return -1;
+	}
+	const cJSON *thing = cJSON_GetObjectItemCaseSensitive(dest, "thingName");
+	if (!cJSON_IsString(thing) || !thing_name_valid(thing->valuestring)) {
+		set_error(res, 400, "BadRequest", "destinationConfig.thingName",
+			  "thingName must be 1-128 characters of [A-Za-z0-9_:-]");
+		return -1;
+	}
+	strcpy(t->thing, thing->valuestring);
+	const cJSON *services = cJSON_GetObjectItemCaseSensitive(dest, "services");
+	int n = cJSON_IsArray(services) ? cJSON_GetArraySize(services) : -1;
+	if (n < 1 || n > (int)TUNNEL_MAX_SERVICES) {
+		set_error(res, 400, "BadRequest", "destinationConfig.services",
+			  "services must be an array of 1 to 3 service names");
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const cJSON *s = cJSON_GetArrayItem(services, i);
+		if (!cJSON_IsString(s) || !tunnel_service_id_valid(s->valuestring)) {
+			set_error(res, 400, "BadRequest", "destinationConfig.services",
+				  "service %d must be 1-128 characters of [A-Za-z0-9_:-]", i);
+			return -1;
+		}
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(t->services[j], s->valuestring)) {
+				set_error(res, 400, "BadRequest", "destinationConfig.services",
+					  "service %s is listed twice", s->valuestring);
+				return -1;
+			}
+		}
+		strcpy(t->services[i], s->valuestring);
+	}
+	t->n_services = (size_t)n;
+	t->lifetime_minutes = API_DEFAULT_LIFETIME_MINUTES;
+	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(root, "timeoutConfig");
+	if (timeout) {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(timeout, "maxLifetimeTimeoutMinutes");
+		if (!cJSON_IsObject(timeout) || (m && !cJSON_IsNumber(m)) ||
+		    (m && (m->valuedouble != (double)(int)m->valuedouble || m->valueint < 1 ||
+			   m->valueint > API_MAX_LIFETIME_MINUTES))) {
+			set_error(res, 400, "BadRequest", "timeoutConfig.maxLifetimeTimeoutMinutes",
+				  "maxLifetimeTimeoutMinutes must be a whole number from 1 to %d",
+				  API_MAX_LIFETIME_MINUTES);
+			return -1;
+		}
+		if (m)
+			t->lifetime_minutes = m->valueint;
+	}
+	const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
+	if (desc) {
+		if (!cJSON_IsString(desc) || strlen(desc->valuestring) > REGISTRY_MAX_DESCRIPTION) {
+			set_error(res, 400, "BadRequest", "description",
+				  "description must be a string of at most %d characters",
+				  REGISTRY_MAX_DESCRIPTION);
+			return -1;
+		}
+		strcpy(t->description, desc->valuestring);
+	}
+	return 0;
+}
+
+static void open_tunnel(struct api_env *env, const cJSON *root, struct api_response *res)
+{
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	char tokens[2][API_TOKEN_LEN + 1];
+	char err[256];
+	if (!t) {
+		set_error(res, 500, "InternalError", NULL, "out of memory");
+		return;
+	}
+	if (parse_open(root, t, res)) {
+		free(t);
+		return;
+	}
+	t->created_at = env->now;
+	t->expires_at = env->now + 60 * (int64_t)t->lifetime_minutes;
+	if (new_tunnel_id(t->id) || rotate_side(env, t, SIDE_SOURCE, tokens[0]) ||
+	    rotate_side(env, t, SIDE_DESTINATION, tokens[1]) ||
+	    registry_insert(env->registry, t, err, sizeof(err))) {
+		OPENSSL_cleanse(t, sizeof(*t));
+		free(t);
+		OPENSSL_cleanse(tokens, sizeof(tokens));
+		set_error(res, 500, "InternalError", NULL, "cannot create the tunnel");
+		return;
+	}
+	if (save(env, t, res)) {
+		/* Nobody got its tokens: leave it closed rather than dangling. */
+		t->closed_at = env->now;
+		OPENSSL_cleanse(tokens, sizeof(tokens));
+		return;
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "tunnelId", t->id);
+	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[0]);
+	cJSON_AddStringToObject(out, "destinationAccessToken", tokens[1]);
+	add_time(out, "expiresAt", t->expires_at);
+	set_body(res, 201, out);
+	res->notify = true;
+	res->notify_tunnel = t;
+	memcpy(res->notify_token, tokens[1], sizeof(res->notify_token));
+	OPENSSL_cleanse(tokens, sizeof(tokens));
+	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s opened for %s (%zu service%s, %d min)",
+		 t->id, t->thing, t->n_services, t->n_services > 1 ? "s" : "", t->lifetime_minutes);
+}
+
+/* ---- GET ------------------------------------------------------------------- */
+
+static const char *status_of(const struct registry_tunnel *t)
+{
+	return t->closed_at ? "CLOSED" : "OPEN";
+}
+
+/* The value of name=… in a query string, copied into out; false if absent. */
+static bool query_value(const char *query, const char *name, char *out, size_t cap)
+{
+	size_t nlen = strlen(name);
+	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+		if (!strncmp(p, name, nlen) && p[nlen] == '=') {
+			const char *v = p + nlen + 1;
+			size_t len = strcspn(v, "&");
+			if (len >= cap)
+				len = cap - 1;
+			memcpy(out, v, len);
+			out[len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static void list_tunnels(struct api_env *env, const char *query, struct api_response *res)
+{
+	char thing[REGISTRY_MAX_THING + 2] = "";
+	bool filter = query_value(query, "thingName", thing, sizeof(thing));
+	cJSON *out = cJSON_CreateObject();
+	cJSON *list = cJSON_AddArrayToObject(out, "tunnelSummaries");
+	for (size_t i = 0; list && i < env->registry->n; i++) {
+		const struct registry_tunnel *t = env->registry->tunnels[i];
+		if (filter && strcmp(t->thing, thing))
+			continue;
+		cJSON *e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "tunnelId", t->id);
+		cJSON_AddStringToObject(e, "thingName", t->thing);
+		cJSON_AddStringToObject(e, "status", status_of(t));
+		cJSON_AddStringToObject(e, "description", t->description);
+		add_time(e, "createdAt", t->created_at);
+		add_time(e, "expiresAt", t->expires_at);
+		cJSON_AddItemToArray(list, e);
+	}
+	set_body(res, 200, out);
+}
+
+static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
+			   const struct registry_tunnel *t, enum tunnel_side side)
+{
+	cJSON *s = cJSON_AddObjectToObject(obj, key);
+	bool up = env->hooks.side_connected && env->hooks.side_connected(env->hooks.server, t, side);
+	cJSON_AddStringToObject(s, "status", up ? "CONNECTED" : "DISCONNECTED");
+	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
+}
+
+static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
+{
+	cJSON *out = cJSON_CreateObject();
+	cJSON *d = cJSON_AddObjectToObject(out, "tunnel");
+	cJSON_AddStringToObject(d, "tunnelId", t->id);
+	cJSON_AddStringToObject(d, "status", status_of(t));
+	cJSON_AddStringToObject(d, "description", t->description);
+	cJSON *dest = cJSON_AddObjectToObject(d, "destinationConfig");
+	cJSON_AddStringToObject(dest, "thingName", t->thing);
+	cJSON *services = cJSON_AddArrayToObject(dest, "services");
+	for (size_t i = 0; i < t->n_services; i++)
+		cJSON_AddItemToArray(services, cJSON_CreateString(t->services[i]));
+	add_side_state(env, d, "sourceConnectionState", t, SIDE_SOURCE);
+	add_side_state(env, d, "destinationConnectionState", t, SIDE_DESTINATION);
+	cJSON *timeout = cJSON_AddObjectToObject(d, "timeoutConfig");
+	cJSON_AddNumberToObject(timeout, "maxLifetimeTimeoutMinutes", t->lifetime_minutes);
+	add_time(d, "createdAt", t->created_at);
+	add_time(d, "expiresAt", t->expires_at);
+	if (t->closed_at)
+		add_time(d, "closedAt", t->closed_at);
+	size_t live = env->hooks.live_connections ? env->hooks.live_connections(env->hooks.server, t) : 0;
+	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
+	set_body(res, 200, out);
+}
+
+/* ---- rotate / close ------------------------------------------------------ */
+
+static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const cJSON *root,
+			  struct api_response *res)
+{
+	const cJSON *mode = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, "clientMode") : NULL;
+	const char *m = cJSON_IsString(mode) ? mode->valuestring : "";
+	bool src = !strcmp(m, "SOURCE") || !strcmp(m, "ALL");
+	bool dst = !strcmp(m, "DESTINATION") || !strcmp(m, "ALL");
+	if (!src && !dst) {
+		set_error(res, 400, "BadRequest", "clientMode",
+			  "clientMode must be SOURCE, DESTINATION or ALL");
+		return;
+	}
+	if (t->closed_at) {
+		set_error(res, 409, "Conflict", NULL, "tunnel %s is closed", t->id);
+		return;
+	}
+	char tokens[2][API_TOKEN_LEN + 1] = { "", "" };
+	for (int side = 0; side < 2; side++) {
+		if (!(side == SIDE_SOURCE ? src : dst))
+			continue;
+		if (rotate_side(env, t, (enum tunnel_side)side, tokens[side])) {
+			set_error(res, 500, "InternalError", NULL, "cannot make a token");
+			OPENSSL_cleanse(tokens, sizeof(tokens));
+			return;
+		}
+		/* The old token stops working: so do the connections made with it. */
+		if (env->hooks.close_side)
+			env->hooks.close_side(env->hooks.server, t, side, 1000, "access token rotated");
+	}
+	if (save(env, t, res)) {
+		OPENSSL_cleanse(tokens, sizeof(tokens));
+		return;
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "tunnelId", t->id);
+	if (src)
+		cJSON_AddStringToObject(out, "sourceAccessToken", tokens[SIDE_SOURCE]);
+	if (dst)
+		cJSON_AddStringToObject(out, "destinationAccessToken", tokens[SIDE_DESTINATION]);
+	set_body(res, 200, out);
+	if (dst) {
+		res->notify = true;
+		res->notify_tunnel = t;
+		memcpy(res->notify_token, tokens[SIDE_DESTINATION], sizeof(res->notify_token));
+	}
+	OPENSSL_cleanse(tokens, sizeof(tokens));
+	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s: rotated the %s token%s", t->id,
+		 src && dst ? "source and destination" : src ? "source" : "destination",
+		 src && dst ? "s" : "");
+}
+
+static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
+{
+	if (!t->closed_at) {
+		char err[200];
+		if (api_close_tunnel(env, t, "tunnel closed", err, sizeof(err))) {
+			set_error(res, 500, "InternalError", NULL, "closed, but not saved: %s", err);
+			return;
+		}
+		snprintf(res->log_line, sizeof(res->log_line), "tunnel %s closed by the API", t->id);
+	}
+	cJSON *out = cJSON_CreateObject();
+	cJSON_AddStringToObject(out, "tunnelId", t->id);
+	cJSON_AddStringToObject(out, "status", "CLOSED");
+	set_body(res, 200, out);
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+static const char collection[] = "/api/v1/tunnels";
+
+void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (!env->api_key || !env->api_key[0]) {
+		set_error(res, 403, "ApiDisabled", NULL,
+			  "the management API is off: start tunnel-relay with --api-key-file");
+		return;
+	}
+	if (!authorized(env, req->authorization)) {
+		set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
+		snprintf(res->log_line, sizeof(res->log_line), "API call %s %s refused: wrong or missing key",
+			 req->method, req->path);
+		return;
+	}
+	size_t clen = sizeof(collection) - 1;
+	if (strncmp(req->path, collection, clen) || (req->path[clen] && req->path[clen] != '/')) {
+		set_error(res, 404, "NotFound", NULL, "no such API path: %s", req->path);
+		return;
+	}
+	cJSON *body = NULL;
+	if (!strcmp(req->method, "POST")) {
+		if (req->body_len > API_MAX_BODY) {
+			set_error(res, 413, "PayloadTooLarge", "body", "the body is larger than %u bytes",
+				  API_MAX_BODY);
+			return;
+		}
+		body = cJSON_ParseWithLength(req->body ? req->body : "", req->body_len);
+		if (!body) {
+			set_error(res, 400, "BadRequest", "body", "the body is not valid JSON");
+			return;
+		}
+	}
+	const char *rest = req->path + clen; /* "", "/ID" or "/ID/rotate" */
+	if (!*rest || !strcmp(rest, "/")) {
+		if (!strcmp(req->method, "POST"))
+			open_tunnel(env, body, res);
+		else if (!strcmp(req->method, "GET"))
+			list_tunnels(env, req->query, res);
+		else
+			set_error(res, 405, "MethodNotAllowed", NULL, "%s is not allowed here", req->method);
+		cJSON_Delete(body);
+		return;
+	}
+	char id[REGISTRY_MAX_ID + 2];
+	size_t idlen = strcspn(rest + 1, "/");
+	const char *action = rest + 1 + idlen;
+	snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) - 1 ? idlen : sizeof(id) - 1), rest + 1);
+	struct registry_tunnel *t = idlen <= REGISTRY_MAX_ID ? registry_find_id(env->registry, id) : NULL;
+	if (!t) {
+		set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
+	} else if (!*action && !strcmp(req->method, "GET")) {
+		describe_tunnel(env, t, res);
+	} else if (!*action && !strcmp(req->method, "DELETE")) {
+		close_tunnel(env, t, res);
+	} else if (!strcmp(action, "/rotate") && !strcmp(req->method, "POST")) {
+		rotate_tunnel(env, t, body, res);
+	} else {
+		set_error(res, 405, "MethodNotAllowed", NULL, "%s %s is not an API call", req->method, req->path);
+	}
+	cJSON_Delete(body);
+}

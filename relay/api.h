@@ -1,0 +1,76 @@
+/* The management API (JSON over HTTPS), as a function from a request to a
+ * response. It validates, changes the registry and the store, and asks the
+ * server (through hooks) to close connections or to notify a device; the
+ * HTTP and MQTT I/O stay in the server. */
+#ifndef RELAY_API_H
+#define RELAY_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/registry.h"
+
+struct store;
+
+/* Largest request body the API reads. */
+#define API_MAX_BODY (16u * 1024u)
+#define API_DEFAULT_LIFETIME_MINUTES 720
+#define API_MAX_LIFETIME_MINUTES 720
+/* Fresh access tokens: 256 random bits as 43 base64url characters. */
+#define API_TOKEN_LEN 43
+
+struct api_hooks {
+	void *server;
+	/* Closes the connected peers of a tunnel side (side -1: both) with a
+	 * WebSocket close frame. */
+	void (*close_side)(void *server, struct registry_tunnel *t, int side, int code,
+			   const char *reason);
+	bool (*side_connected)(void *server, const struct registry_tunnel *t, enum tunnel_side side);
+	size_t (*live_connections)(void *server, const struct registry_tunnel *t);
+};
+
+struct api_env {
+	struct registry *registry;
+	struct store *store;       /* NULL: nothing is persisted */
+	const char *api_key;       /* NULL or "": the API is off */
+	int64_t now;               /* Unix seconds */
+	struct api_hooks hooks;
+};
+
+struct api_request {
+	const char *method;        /* "GET", "POST", "DELETE" */
+	const char *path;          /* without the query */
+	const char *query;         /* after '?', or NULL */
+	const char *authorization; /* the Authorization header, or NULL */
+	const char *body;
+	size_t body_len;
+};
+
+struct api_response {
+	int status;
+	char *body;                /* malloc'd JSON text */
+	/* When set, the server publishes the device notification for
+	 * notify_tunnel with notify_token, then calls api_add_notification. */
+	bool notify;
+	struct registry_tunnel *notify_tunnel;
+	char notify_token[API_TOKEN_LEN + 1];
+	char log_line[160];        /* what to log about this call ("" = nothing) */
+};
+
+void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);
+/* Adds "notification":{"delivered":…,"detail":…} to the response body. */
+int api_add_notification(struct api_response *res, bool delivered, const char *detail);
+/* Frees the body and wipes the token. */
+void api_response_free(struct api_response *res);
+
+/* Marks a tunnel closed (now), closes its peers with code 1000 and the
+ * reason, and saves it. Used by DELETE and by expiry. Returns 0, or -1
+ * when saving failed (reason in err; the tunnel is closed all the same). */
+int api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason,
+		     char *err, size_t err_cap);
+
+/* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
+void api_format_time(int64_t t, char out[32]);
+
+#endif

@@ -1,0 +1,466 @@
+/* Unit tests for relay/store.c: the SQLite tunnel store. Each test uses its
+ * own database file in a temporary directory removed at the end. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "relay/registry.h"
+#include "relay/store.h"
+
+#define CLIENT_SRC "client-token-source-0123456789abcdef0123456789abcdef"
+#define CLIENT_DST "client-token-destination-0123456789abcdef0123456789"
+
+static char tmpdir[64];
+
+static int group_setup(void **state)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "%s", "/tmp/test_store.XXXXXX");
+	return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+/* Removes the databases with their -wal and -shm files, then the dir. */
+static int group_teardown(void **state)
+{
+	DIR *d = opendir(tmpdir);
+	if (d == NULL)
+		return -1;
+	struct dirent *e;
+	char path[512];
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, e->d_name);
+		unlink(path);
+	}
+	closedir(d);
+	return rmdir(tmpdir);
+}
+
+static void db_path(char *out, size_t cap, const char *name)
+{
+	snprintf(out, cap, "%s/%s", tmpdir, name);
+}
+
+/* ---- direct SQLite access, to inspect and corrupt the file ---------------- */
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* The first column of the first row of sql, as text. */
+static void raw_text(const char *path, const char *sql, char *out, size_t cap)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	snprintf(out, cap, "%s", v ? (const char *)v : "");
+	assert_int_equal(sqlite3_finalize(st), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+/* ---- tunnels ---------------------------------------------------------------- */
+
+/* A tunnel with distinct hashes derived from n; calloc'd like the store's. */
+static struct registry_tunnel *make_tunnel(unsigned n, size_t n_services)
+{
+	static const char *const svc[] = { "SSH", "HTTP:8080", "rdp_1-x" };
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	snprintf(t->id, sizeof(t->id), "tunnel-%u", n);
+	snprintf(t->thing, sizeof(t->thing), "thing-%u", n % 7);
+	snprintf(t->description, sizeof(t->description), "tunnel number %u, 'quoted' \"too\"", n);
+	t->n_services = n_services;
+	for (size_t i = 0; i < n_services; i++)
+		snprintf(t->services[i], sizeof(t->services[i]), "%s", svc[i]);
+	for (int s = 0; s < 2; s++) {
+		for (size_t i = 0; i < TOKEN_HASH_LEN; i++)
+			t->side[s].token_hash[i] = (uint8_t)(i * 7 + 1);
+		t->side[s].token_hash[0] = (uint8_t)s;
+		memcpy(&t->side[s].token_hash[1], &n, sizeof(n));
+		t->side_changed_at[s] = 1700000000 + n + s;
+	}
+	t->lifetime_minutes = 720;
+	t->created_at = 1700000000 + n;
+	t->expires_at = t->created_at + 720 * 60;
+	return t;
+}
+
+static void set_client_tokens(struct registry_tunnel *t)
+{
+	t->side[SIDE_SOURCE].used = true;
+	t->side[SIDE_SOURCE].has_client_token = true;
+	snprintf(t->side[SIDE_SOURCE].client_token, sizeof(t->side[0].client_token), "%s",
+		 CLIENT_SRC);
+	t->side[SIDE_DESTINATION].used = true;
+	t->side[SIDE_DESTINATION].has_client_token = true;
+	snprintf(t->side[SIDE_DESTINATION].client_token, sizeof(t->side[1].client_token), "%s",
+		 CLIENT_DST);
+}
+
+static void assert_tunnel_equal(const struct registry_tunnel *a, const struct registry_tunnel *b)
+{
+	assert_string_equal(a->id, b->id);
+	assert_string_equal(a->thing, b->thing);
+	assert_string_equal(a->description, b->description);
+	assert_int_equal(a->n_services, b->n_services);
+	for (size_t i = 0; i < a->n_services; i++)
+		assert_string_equal(a->services[i], b->services[i]);
+	for (int s = 0; s < 2; s++) {
+		assert_memory_equal(a->side[s].token_hash, b->side[s].token_hash, TOKEN_HASH_LEN);
+		assert_int_equal(a->side[s].used, b->side[s].used);
+		assert_int_equal(a->side[s].has_client_token, b->side[s].has_client_token);
+		assert_string_equal(a->side[s].client_token, b->side[s].client_token);
+		assert_int_equal(a->side_changed_at[s], b->side_changed_at[s]);
+	}
+	assert_int_equal(a->lifetime_minutes, b->lifetime_minutes);
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->expires_at, b->expires_at);
+	assert_int_equal(a->closed_at, b->closed_at);
+	assert_null(b->live);
+}
+
+static struct store *open_ok(const char *path)
+{
+	char err[512] = "";
+	struct store *s = store_open(path, err, sizeof(err));
+	if (s == NULL)
+		fail_msg("store_open: %s", err);
+	return s;
+}
+
+static void save_ok(struct store *s, const struct registry_tunnel *t)
+{
+	char err[512] = "";
+	if (store_save(s, t, err, sizeof(err)) != 0)
+		fail_msg("store_save: %s", err);
+}
+
+/* Opens path, saves t, closes. */
+static void save_one(const char *path, const struct registry_tunnel *t)
+{
+	struct store *s = open_ok(path);
+	save_ok(s, t);
+	store_close(s);
+}
+
+/* Loads path into a fresh registry and expects a failure naming want. */
+static void assert_load_fails(const char *path, const char *want)
+{
+	struct store *s = open_ok(path);
+	struct registry r;
+	char err[512] = "";
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, want));
+	assert_null(strstr(err, CLIENT_SRC));
+	assert_null(strstr(err, CLIENT_DST));
+	registry_free(&r);
+	store_close(s);
+}
+
+/* ---- open ------------------------------------------------------------------- */
+
+static void test_open_creates_wal(void **state)
+{
+	char path[256], text[32];
+	db_path(path, sizeof(path), "wal.db");
+	struct store *s = open_ok(path);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600); /* it holds client tokens */
+	/* A second connection sees the persistent WAL mode and the schema. */
+	raw_text(path, "PRAGMA journal_mode", text, sizeof(text));
+	assert_string_equal(text, "wal");
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "1");
+	raw_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tunnels_thing'",
+		 text, sizeof(text));
+	assert_string_equal(text, "1");
+	store_close(s);
+	store_close(NULL);
+}
+
+static void test_open_newer_version_fails(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "future.db");
+	raw_exec(path, "PRAGMA user_version = 99");
+	assert_null(store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "schema version 99"));
+}
+
+static void test_open_missing_dir_fails(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "no-such-dir/tunnels.db");
+	assert_null(store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+}
+
+static void test_open_not_a_database_fails(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "garbage.db");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not an SQLite database. ", f);
+	assert_int_equal(fclose(f), 0);
+	assert_null(store_open(path, err, sizeof(err)));
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "not a database"));
+}
+
+/* ---- save / load -------------------------------------------------------- */
+
+static void test_round_trip(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "round.db");
+	struct registry_tunnel *open_t = make_tunnel(1, 3);
+	set_client_tokens(open_t);
+	struct registry_tunnel *closed_t = make_tunnel(2, 1);
+	closed_t->side[SIDE_SOURCE].used = true; /* used, but without a client token */
+	closed_t->closed_at = closed_t->created_at + 99;
+	closed_t->lifetime_minutes = 0;
+	closed_t->expires_at = 0;
+	closed_t->thing[0] = '\0';
+
+	struct store *s = open_ok(path);
+	save_ok(s, open_t);
+	save_ok(s, closed_t);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 2);
+	assert_int_equal(r.n, 2);
+	assert_tunnel_equal(open_t, registry_find_id(&r, "tunnel-1"));
+	assert_tunnel_equal(closed_t, registry_find_id(&r, "tunnel-2"));
+	registry_free(&r);
+	store_close(s);
+	free(open_t);
+	free(closed_t);
+}
+
+static void test_save_twice_replaces(void **state)
+{
+	char path[256], text[32], err[512] = "";
+	db_path(path, sizeof(path), "replace.db");
+	struct registry_tunnel *t = make_tunnel(3, 2);
+	struct store *s = open_ok(path);
+	save_ok(s, t);
+	set_client_tokens(t);
+	t->closed_at = t->created_at + 5;
+	save_ok(s, t);
+	raw_text(path, "SELECT count(*) FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "1");
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	assert_tunnel_equal(t, r.tunnels[0]);
+	registry_free(&r);
+	store_close(s);
+	free(t);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "durable.db");
+	struct registry_tunnel *t = make_tunnel(4, 1);
+	set_client_tokens(t);
+	save_one(path, t);
+	struct store *s = open_ok(path);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	assert_tunnel_equal(t, r.tunnels[0]);
+	registry_free(&r);
+	store_close(s);
+	free(t);
+}
+
+static void test_load_empty(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "empty.db");
+	struct store *s = open_ok(path);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 0);
+	assert_int_equal(r.n, 0);
+	store_close(s);
+}
+
+static void test_save_rejects_invalid(void **state)
+{
+	char path[256], text[32], err[512] = "";
+	db_path(path, sizeof(path), "invalid.db");
+	struct registry_tunnel *t = make_tunnel(5, 1);
+	struct store *s = open_ok(path);
+	snprintf(t->services[0], sizeof(t->services[0]), "%s", "bad service");
+	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "tunnel-5"));
+	snprintf(t->services[0], sizeof(t->services[0]), "%s", "SSH");
+	set_client_tokens(t);
+	t->side[SIDE_SOURCE].client_token[3] = ' '; /* no longer a valid client token */
+	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "client token"));
+	assert_null(strstr(err, "token-source")); /* the (broken) token itself is not shown */
+	t->id[0] = '\0';
+	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	raw_text(path, "SELECT count(*) FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "0");
+	store_close(s);
+	free(t);
+}
+
+/* ---- bad rows ---------------------------------------------------------- */
+
+static void test_load_bad_service(void **state)
+{
+	char path[256];
+	db_path(path, sizeof(path), "bad-service.db");
+	struct registry_tunnel *t = make_tunnel(6, 2);
+	set_client_tokens(t);
+	save_one(path, t);
+	raw_exec(path, "UPDATE tunnels SET services = '[\"SSH\",\"bad service\"]'");
+	assert_load_fails(path, "tunnel-6");
+	raw_exec(path, "UPDATE tunnels SET services = 'SSH,HTTP'");
+	assert_load_fails(path, "tunnel-6");
+	raw_exec(path, "UPDATE tunnels SET services = '[\"SSH\",\"SSH\"]'");
+	assert_load_fails(path, "tunnel-6");
+	raw_exec(path, "UPDATE tunnels SET services = '[]'");
+	assert_load_fails(path, "tunnel-6");
+	free(t);
+}
+
+static void test_load_short_hash(void **state)
+{
+	char path[256];
+	db_path(path, sizeof(path), "short-hash.db");
+	struct registry_tunnel *t = make_tunnel(7, 1);
+	set_client_tokens(t);
+	save_one(path, t);
+	raw_exec(path, "UPDATE tunnels SET destination_token_hash = zeroblob(31)");
+	assert_load_fails(path, "tunnel-7");
+	free(t);
+}
+
+static void test_load_bad_fields(void **state)
+{
+	static const char *const updates[] = {
+		"UPDATE tunnels SET source_used = 2",
+		"UPDATE tunnels SET created_at = 'yesterday'",
+		"UPDATE tunnels SET lifetime_minutes = -1",
+		"UPDATE tunnels SET source_client_token = 'short'",
+		"UPDATE tunnels SET thing = printf('%.200c', 'x')",
+		"UPDATE tunnels SET source_token_hash = CAST(zeroblob(32) AS TEXT)",
+	};
+	char path[256];
+	db_path(path, sizeof(path), "bad-fields.db");
+	struct registry_tunnel *t = make_tunnel(8, 1);
+	for (size_t i = 0; i < sizeof(updates) / sizeof(updates[0]); i++) {
+		save_one(path, t);
+		raw_exec(path, updates[i]);
+		assert_load_fails(path, "tunnel-8");
+	}
+	/* A bad id cannot be quoted: the message points at the row instead. */
+	save_one(path, t);
+	raw_exec(path, "UPDATE tunnels SET id = 'bad id'");
+	assert_load_fails(path, "row 1");
+	free(t);
+}
+
+/* Two rows with one token hash: registry_insert refuses the second. */
+static void test_load_duplicate_hash(void **state)
+{
+	char path[256];
+	db_path(path, sizeof(path), "dup-hash.db");
+	struct registry_tunnel *a = make_tunnel(9, 1);
+	struct registry_tunnel *b = make_tunnel(10, 1);
+	memcpy(b->side[SIDE_DESTINATION].token_hash, a->side[SIDE_SOURCE].token_hash,
+	       TOKEN_HASH_LEN);
+	struct store *s = open_ok(path);
+	save_ok(s, a);
+	save_ok(s, b);
+	store_close(s);
+	assert_load_fails(path, "tunnel-10");
+	free(a);
+	free(b);
+}
+
+static void test_many_tunnels(void **state)
+{
+	enum { N = 1000 };
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "many.db");
+	struct store *s = open_ok(path);
+	for (unsigned i = 0; i < N; i++) {
+		struct registry_tunnel *t = make_tunnel(i, 1 + i % 3);
+		if (i % 2)
+			set_client_tokens(t);
+		save_ok(s, t);
+		free(t);
+	}
+	store_close(s);
+
+	s = open_ok(path);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), N);
+	for (unsigned i = 0; i < N; i++) {
+		struct registry_tunnel *t = make_tunnel(i, 1 + i % 3);
+		if (i % 2)
+			set_client_tokens(t);
+		char id[32];
+		snprintf(id, sizeof(id), "tunnel-%u", i);
+		const struct registry_tunnel *got = registry_find_id(&r, id);
+		assert_non_null(got);
+		assert_tunnel_equal(t, got);
+		free(t);
+	}
+	registry_free(&r);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_creates_wal),
+		cmocka_unit_test(test_open_newer_version_fails),
+		cmocka_unit_test(test_open_missing_dir_fails),
+		cmocka_unit_test(test_open_not_a_database_fails),
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_save_twice_replaces),
+		cmocka_unit_test(test_reopen_keeps_data),
+		cmocka_unit_test(test_load_empty),
+		cmocka_unit_test(test_save_rejects_invalid),
+		cmocka_unit_test(test_load_bad_service),
+		cmocka_unit_test(test_load_short_hash),
+		cmocka_unit_test(test_load_bad_fields),
+		cmocka_unit_test(test_load_duplicate_hash),
+		cmocka_unit_test(test_many_tunnels),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}

@@ -1,0 +1,390 @@
+/* tunnelctl command line parsing and help texts. */
+#include "tunnelctl/cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const cmd_names[] = {
+	[CMD_NONE] = "", [CMD_OPEN] = "open", [CMD_LIST] = "list",
+	[CMD_DESCRIBE] = "describe", [CMD_ROTATE] = "rotate", [CMD_CLOSE] = "close",
+};
+
+const char *tctl_cmd_name(enum tctl_cmd cmd)
+{
+	return (unsigned)cmd < sizeof(cmd_names) / sizeof(cmd_names[0]) ? cmd_names[cmd] : "";
+}
+
+static enum tctl_cmd cmd_lookup(const char *name)
+{
+	for (int c = CMD_OPEN; c <= CMD_CLOSE; c++)
+		if (!strcmp(name, cmd_names[c]))
+			return (enum tctl_cmd)c;
+	return CMD_NONE;
+}
+
+#define GLOBAL_HELP \
+	"Global options (before or after the command):\n" \
+	"  --url URL     the relay's management API, e.g. https://localhost:8443\n" \
+	"                (default: $" TCTL_ENV_URL ")\n" \
+	"  --key KEY     API key (default: $" TCTL_ENV_KEY "; prefer the variable: a key on the\n" \
+	"                command line is visible to other users)\n" \
+	"  --ca FILE     CA certificate that signed the relay's certificate\n" \
+	"                (default: $" TCTL_ENV_CA ", else the system CAs)\n" \
+	"  --json        print the server's JSON response, pretty, for scripts\n" \
+	"  -v, --verbose show the request and the response status on stderr (never the key)\n" \
+	"  -h, --help    this help; 'tunnelctl COMMAND --help' for one command\n"
+
+#define EXIT_HELP \
+	"Exit status: 0 success, 1 the server answered an error, 2 usage error,\n" \
+	"3 the server could not be reached (or its response was unusable).\n"
+
+static const char *const help_text[] = {
+	[CMD_NONE] =
+		"Usage: tunnelctl [OPTIONS] COMMAND [ARGS]\n"
+		"Operator CLI for the tunnel relay's management API.\n"
+		"\n"
+		"Commands:\n"
+		"  open --thing T --service S [--service S]... [--lifetime MIN] [--description TEXT]\n"
+		"                      open a tunnel to a device and print how to connect\n"
+		"  list [--thing T]    list tunnels\n"
+		"  describe ID         show one tunnel, its connection states and times\n"
+		"  rotate ID --mode SOURCE|DESTINATION|ALL\n"
+		"                      issue new access tokens (the old ones stop working)\n"
+		"  close ID            close a tunnel\n"
+		"\n" GLOBAL_HELP "\n" EXIT_HELP,
+	[CMD_OPEN] =
+		"Usage: tunnelctl [OPTIONS] open --thing T --service S [--service S]...\n"
+		"                 [--lifetime MIN] [--description TEXT]\n"
+		"Opens a tunnel to device T. The relay notifies the device over MQTT; its agent\n"
+		"then starts the destination localproxy.\n"
+		"\n"
+		"  --thing T           the device's thing name (required)\n"
+		"  --service S         service id, e.g. SSH; 1 to 3 of them (at least one required)\n"
+		"  --lifetime MIN      tunnel lifetime in minutes, 1-720 (default: the relay's, 720)\n"
+		"  --description TEXT  free text shown by list and describe\n"
+		"\n"
+		"Prints the tunnel id, its expiry, whether the device was notified, the source\n"
+		"access token in the localproxy command to run on your PC, and the client\n"
+		"command (ssh -p 2222 ...). Several services get ports 2222, 2223, 2224.\n"
+		"The destination token is printed only with --json (for a device without the\n"
+		"agent); it normally travels to the device over MQTT only.\n"
+		"\n" GLOBAL_HELP,
+	[CMD_LIST] =
+		"Usage: tunnelctl [OPTIONS] list [--thing T]\n"
+		"Lists tunnels as a table: ID, THING, STATUS, CREATED, EXPIRES.\n"
+		"\n"
+		"  --thing T   only the tunnels of device T\n"
+		"\n" GLOBAL_HELP,
+	[CMD_DESCRIBE] =
+		"Usage: tunnelctl [OPTIONS] describe ID\n"
+		"Shows one tunnel: status, device, services, each side's connection state,\n"
+		"lifetime, times and the number of live connections.\n"
+		"\n" GLOBAL_HELP,
+	[CMD_ROTATE] =
+		"Usage: tunnelctl [OPTIONS] rotate ID --mode SOURCE|DESTINATION|ALL\n"
+		"Issues new access tokens for a tunnel; the previous ones stop working and\n"
+		"connected clients of the rotated side are disconnected. Rotating the\n"
+		"destination notifies the device again over MQTT. The lifetime is unchanged.\n"
+		"\n"
+		"  --mode M    SOURCE, DESTINATION or ALL (required)\n"
+		"\n"
+		"Prints the new source token; the new destination token only with --json.\n"
+		"\n" GLOBAL_HELP,
+	[CMD_CLOSE] =
+		"Usage: tunnelctl [OPTIONS] close ID\n"
+		"Closes a tunnel: both sides are disconnected and its tokens stop working.\n"
+		"\n" GLOBAL_HELP,
+};
+
+void tctl_usage(enum tctl_cmd cmd, FILE *out)
+{
+	if ((unsigned)cmd > CMD_CLOSE)
+		cmd = CMD_NONE;
+	fputs(help_text[cmd], out);
+}
+
+__attribute__((format(printf, 3, 4)))
+static int usage_error(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, cap, fmt, ap);
+	va_end(ap);
+	return 2;
+}
+
+static void wipe(char *s)
+{
+	if (s) {
+		volatile char *p = s;
+		while (*p)
+			*p++ = '\0';
+	}
+}
+
+void tctl_args_free(struct tctl_args *a)
+{
+	if (a->key) {
+		wipe(a->key);
+		free(a->key);
+		a->key = NULL;
+	}
+}
+
+static bool service_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n < 1 || n > TCTL_MAX_SERVICE_ID)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_' && *s != ':' && *s != '-')
+			return false;
+	return true;
+}
+
+static int parse_lifetime(const char *text, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(text, &end, 10);
+	if (errno || end == text || *end || !isdigit((unsigned char)text[0]) ||
+	    v < TCTL_MIN_LIFETIME || v > TCTL_MAX_LIFETIME)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static const char *mode_canonical(const char *text)
+{
+	static const char *const modes[] = {"SOURCE", "DESTINATION", "ALL"};
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcasecmp(text, modes[i]))
+			return modes[i];
+	return NULL;
+}
+
+static bool has_line_break(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+enum {
+	OPT_URL = 256, OPT_KEY, OPT_CA, OPT_JSON, OPT_THING, OPT_SERVICE, OPT_LIFETIME,
+	OPT_DESCRIPTION, OPT_MODE,
+};
+
+/* Which command-specific options were given, to reject them elsewhere. */
+struct seen {
+	const char *thing, *service, *lifetime, *description, *mode;
+};
+
+static int add_positional(struct tctl_args *a, bool *help_cmd, const char *arg, char *err,
+			  size_t cap)
+{
+	if (a->cmd == CMD_NONE && !*help_cmd) {
+		if (!strcmp(arg, "help")) {
+			*help_cmd = true;
+			a->help = true;
+			return 0;
+		}
+		a->cmd = cmd_lookup(arg);
+		if (a->cmd == CMD_NONE)
+			return usage_error(err, cap,
+					   "unknown command '%s' (commands: open, list, describe, "
+					   "rotate, close)", arg);
+		return 0;
+	}
+	if (*help_cmd && a->cmd == CMD_NONE) { /* "tunnelctl help open" */
+		a->cmd = cmd_lookup(arg);
+		if (a->cmd == CMD_NONE)
+			return usage_error(err, cap, "unknown command '%s'", arg);
+		return 0;
+	}
+	if ((a->cmd == CMD_DESCRIBE || a->cmd == CMD_ROTATE || a->cmd == CMD_CLOSE) && !a->id &&
+	    !*help_cmd) {
+		if (!*arg)
+			return usage_error(err, cap, "%s: the tunnel id is empty", tctl_cmd_name(a->cmd));
+		a->id = arg;
+		return 0;
+	}
+	return usage_error(err, cap, "%s: unexpected argument '%s'", tctl_cmd_name(a->cmd), arg);
+}
+
+static int check_command(struct tctl_args *a, const struct seen *s, char *err, size_t cap)
+{
+	const char *name = tctl_cmd_name(a->cmd);
+	struct {
+		const char *given, *flag;
+		bool allowed;
+	} only[] = {
+		{s->thing, "--thing", a->cmd == CMD_OPEN || a->cmd == CMD_LIST},
+		{s->service, "--service", a->cmd == CMD_OPEN},
+		{s->lifetime, "--lifetime", a->cmd == CMD_OPEN},
+		{s->description, "--description", a->cmd == CMD_OPEN},
+		{s->mode, "--mode", a->cmd == CMD_ROTATE},
+	};
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++)
+		if (only[i].given && !only[i].allowed)
+			return usage_error(err, cap, "%s does not take %s", name, only[i].flag);
+
+	switch (a->cmd) {
+	case CMD_NONE:
+		return usage_error(err, cap, "no command given (open, list, describe, rotate, close)");
+	case CMD_OPEN:
+		if (!a->thing || !*a->thing)
+			return usage_error(err, cap, "open: --thing is required: " TCTL_MSG_THING
+					   " (field: " TCTL_FIELD_THING ")");
+		if (a->n_services == 0)
+			return usage_error(err, cap, "open: --service is required: " TCTL_MSG_SERVICES
+					   " (field: " TCTL_FIELD_SERVICES ")");
+		if (s->lifetime && parse_lifetime(s->lifetime, &a->lifetime))
+			return usage_error(err, cap, "open: --lifetime %s: " TCTL_MSG_LIFETIME
+					   " (field: " TCTL_FIELD_LIFETIME ")", s->lifetime);
+		break;
+	case CMD_LIST:
+		if (a->thing && !*a->thing)
+			return usage_error(err, cap, "list: --thing is empty");
+		break;
+	case CMD_DESCRIBE:
+	case CMD_ROTATE:
+	case CMD_CLOSE:
+		if (!a->id)
+			return usage_error(err, cap, "%s: the tunnel ID is required (tunnelctl %s ID)",
+					   name, name);
+		if (a->cmd == CMD_ROTATE) {
+			if (!s->mode)
+				return usage_error(err, cap, "rotate: --mode is required: " TCTL_MSG_MODE
+						   " (field: " TCTL_FIELD_MODE ")");
+			a->mode = mode_canonical(s->mode);
+			if (!a->mode)
+				return usage_error(err, cap, "rotate: --mode %s: " TCTL_MSG_MODE
+						   " (field: " TCTL_FIELD_MODE ")", s->mode);
+		}
+		break;
+	}
+	return 0;
+}
+
+static int check_connection(struct tctl_args *a, char *err, size_t cap)
+{
+	if (!a->url || !*a->url)
+		return usage_error(err, cap, "no API URL: use --url URL or set " TCTL_ENV_URL
+				   " (e.g. https://localhost:8443)");
+	if (strncasecmp(a->url, "https://", 8) != 0)
+		return usage_error(err, cap, "--url %s: the API URL must start with https://", a->url);
+	if (!a->key || !*a->key)
+		return usage_error(err, cap, "no API key: use --key KEY or set " TCTL_ENV_KEY
+				   " (the variable is safer)");
+	if (has_line_break(a->key))
+		return usage_error(err, cap, "the API key contains a line break");
+	if (a->ca && !*a->ca)
+		a->ca = NULL;
+	return 0;
+}
+
+int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err_cap)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, OPT_URL},
+		{"key", required_argument, NULL, OPT_KEY},
+		{"ca", required_argument, NULL, OPT_CA},
+		{"json", no_argument, NULL, OPT_JSON},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"thing", required_argument, NULL, OPT_THING},
+		{"service", required_argument, NULL, OPT_SERVICE},
+		{"lifetime", required_argument, NULL, OPT_LIFETIME},
+		{"description", required_argument, NULL, OPT_DESCRIPTION},
+		{"mode", required_argument, NULL, OPT_MODE},
+		{NULL, 0, NULL, 0},
+	};
+	/* '-': non-options come back in order as option 1, whatever
+	 * POSIXLY_CORRECT says; ':': report a missing value as ':'. */
+	static const char shortopts[] = "-:vh";
+
+	memset(a, 0, sizeof(*a));
+	if (err_cap)
+		err[0] = '\0';
+	struct seen seen = {0};
+	bool help_cmd = false;
+	int rc = 0, c;
+
+	opterr = 0;
+	optind = 0; /* glibc: full re-initialisation, so tests can parse again */
+	while (rc == 0 && (c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		switch (c) {
+		case 1: rc = add_positional(a, &help_cmd, optarg, err, err_cap); break;
+		case OPT_URL: a->url = optarg; break;
+		case OPT_KEY:
+			free(a->key);
+			a->key = strdup(optarg);
+			if (!a->key)
+				rc = usage_error(err, err_cap, "out of memory");
+			a->key_on_command_line = true;
+			/* No longer visible in /proc/PID/cmdline (ps) from here on. */
+			wipe(optarg);
+			break;
+		case OPT_CA: a->ca = optarg; break;
+		case OPT_JSON: a->json = true; break;
+		case 'v': a->verbose = true; break;
+		case 'h': a->help = true; break;
+		case OPT_THING: a->thing = seen.thing = optarg; break;
+		case OPT_SERVICE:
+			seen.service = optarg;
+			if (!service_id_ok(optarg))
+				rc = usage_error(err, err_cap, "--service '%s': " TCTL_MSG_SERVICE_ID
+						 " (field: " TCTL_FIELD_SERVICES ")", optarg);
+			for (int i = 0; rc == 0 && i < a->n_services; i++)
+				if (!strcmp(a->services[i], optarg))
+					rc = usage_error(err, err_cap, "--service %s: " TCTL_MSG_SERVICE_DUP
+							 " (field: " TCTL_FIELD_SERVICES ")", optarg);
+			if (rc == 0 && a->n_services == TCTL_MAX_SERVICES)
+				rc = usage_error(err, err_cap, "too many --service options: "
+						 TCTL_MSG_SERVICES " (field: " TCTL_FIELD_SERVICES ")");
+			if (rc == 0)
+				a->services[a->n_services++] = optarg;
+			break;
+		case OPT_LIFETIME: seen.lifetime = optarg; break;
+		case OPT_DESCRIPTION: a->description = seen.description = optarg; break;
+		case OPT_MODE: seen.mode = optarg; break;
+		case ':':
+			rc = usage_error(err, err_cap, "option %s needs a value", argv[optind - 1]);
+			break;
+		default:
+			if (optopt && optopt != '?')
+				rc = usage_error(err, err_cap, "unknown option -%c", optopt);
+			else
+				rc = usage_error(err, err_cap, "unknown option %s", argv[optind - 1]);
+			break;
+		}
+	}
+	/* After "--": the rest are positional. */
+	for (int i = optind; rc == 0 && i < argc; i++)
+		rc = add_positional(a, &help_cmd, argv[i], err, err_cap);
+	if (rc || a->help)
+		return rc;
+
+	if (!a->url)
+		a->url = getenv(TCTL_ENV_URL);
+	if (!a->key) {
+		const char *env = getenv(TCTL_ENV_KEY);
+		if (env && *env) {
+			a->key = strdup(env);
+			if (!a->key)
+				return usage_error(err, err_cap, "out of memory");
+		}
+	}
+	if (!a->ca)
+		a->ca = getenv(TCTL_ENV_CA);
+
+	rc = check_command(a, &seen, err, err_cap);
+	if (rc == 0)
+		rc = check_connection(a, err, err_cap);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/* tunnelctl command line: getopt_long parsing into a struct, with the
+ * TUNNEL_API_* environment variables as fallbacks, and the help texts.
+ * Pure apart from getenv() and wiping a --key value out of argv. */
+#ifndef TUNNELCTL_CLI_H
+#define TUNNELCTL_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOSE };
+
+#define TCTL_MAX_SERVICES 3
+#define TCTL_MIN_LIFETIME 1
+#define TCTL_MAX_LIFETIME 720
+#define TCTL_MAX_SERVICE_ID 128
+
+#define TCTL_ENV_URL "TUNNEL_API_URL"
+#define TCTL_ENV_KEY "TUNNEL_API_KEY"
+#define TCTL_ENV_CA "TUNNEL_API_CA"
+
+/* Local validation messages, worded like the relay's BadRequest messages
+ * (the relay stays the authority), each with the JSON field it concerns. */
+#define TCTL_MSG_THING "thingName is required"
+#define TCTL_FIELD_THING "destinationConfig.thingName"
+#define TCTL_MSG_SERVICES "services must list 1 to 3 service ids"
+#define TCTL_MSG_SERVICE_ID "service id must match ^[a-zA-Z0-9_:-]{1,128}$"
+#define TCTL_MSG_SERVICE_DUP "services must not repeat a service id"
+#define TCTL_FIELD_SERVICES "destinationConfig.services"
+#define TCTL_MSG_LIFETIME "maxLifetimeTimeoutMinutes must be an integer from 1 to 720"
+#define TCTL_FIELD_LIFETIME "timeoutConfig.maxLifetimeTimeoutMinutes"
+#define TCTL_MSG_MODE "clientMode must be SOURCE, DESTINATION or ALL"
+#define TCTL_FIELD_MODE "clientMode"
+
+struct tctl_args {
+	enum tctl_cmd cmd;
+	bool help;      /* --help / -h / "help [CMD]": print tctl_usage(cmd), exit 0 */
+	bool json;      /* --json: print the server's JSON, pretty */
+	bool verbose;   /* -v: request/response lines on stderr (never the key) */
+	const char *url; /* --url or $TUNNEL_API_URL (points into argv/environ) */
+	char *key;      /* --key or $TUNNEL_API_KEY: an owned copy, wiped by tctl_args_free */
+	bool key_on_command_line; /* main warns: visible to other users */
+	const char *ca; /* --ca or $TUNNEL_API_CA; NULL: the system CAs */
+
+	/* open */
+	const char *thing; /* also list --thing */
+	const char *services[TCTL_MAX_SERVICES];
+	int n_services;
+	int lifetime;   /* minutes; 0 when not given (the relay's default) */
+	const char *description;
+	/* describe, rotate, close */
+	const char *id;
+	/* rotate: "SOURCE", "DESTINATION" or "ALL" (static strings) */
+	const char *mode;
+};
+
+/* Parses argv (global options may come before or after the command). A
+ * --key value is copied and then overwritten in argv so that it no longer
+ * shows in ps. Returns 0 (check a->help first) or 2 for a usage error with
+ * the reason in err (no "tunnelctl: " prefix). Call tctl_args_free either way. */
+int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err_cap);
+void tctl_args_free(struct tctl_args *a);
+
+/* "open", "list", ...; "" for CMD_NONE. */
+const char *tctl_cmd_name(enum tctl_cmd cmd);
+/* Help for one command, or the overview for CMD_NONE. */
+void tctl_usage(enum tctl_cmd cmd, FILE *out);
+
+#endif

@@ -1,0 +1,457 @@
+/* Output of tunnelctl: the server's JSON as tables, key: value lines and
+ * ready-to-run commands. Strings from the server are printed with control
+ * characters replaced, so a hostile description cannot drive the terminal. */
+#include "tunnelctl/render.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "tunnelctl/url.h"
+
+/* ---- safe text -------------------------------------------------------- */
+
+/* Length of the control character (C0, DEL, or UTF-8-encoded C1) at s, or 0. */
+static size_t control_len(const unsigned char *s)
+{
+	if (*s < 0x20 || *s == 0x7f)
+		return 1;
+	if (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+static void put_clean(FILE *out, const char *text)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		size_t n = control_len(s);
+		if (n) {
+			fputc('?', out);
+			s += n;
+		} else {
+			fputc(*s++, out);
+		}
+	}
+}
+
+/* Columns that put_clean(text) takes: one per character (not per byte). */
+static size_t clean_width(const char *text)
+{
+	size_t w = 0;
+	const unsigned char *s = (const unsigned char *)text;
+	while (*s) {
+		size_t n = control_len(s);
+		if (n) {
+			w++;
+			s += n;
+		} else {
+			if ((*s & 0xc0) != 0x80)
+				w++;
+			s++;
+		}
+	}
+	return w;
+}
+
+static void put_padded(FILE *out, const char *text, size_t width)
+{
+	put_clean(out, text);
+	for (size_t w = clean_width(text); w < width; w++)
+		fputc(' ', out);
+}
+
+/* A shell word: as is when it only has safe characters, else single-quoted. */
+static void put_shell_word(FILE *out, const char *text)
+{
+	bool safe = *text != '\0';
+	for (const char *p = text; *p && safe; p++)
+		safe = isalnum((unsigned char)*p) || strchr("_@%+=:,./-", *p);
+	if (safe) {
+		put_clean(out, text);
+		return;
+	}
+	fputc('\'', out);
+	for (const char *p = text; *p; p++) {
+		if (*p == '\'') {
+			fputs("'\\''", out);
+		} else {
+			char one[2] = {*p, '\0'};
+			put_clean(out, one);
+		}
+	}
+	fputc('\'', out);
+}
+
+/* ---- JSON access ------------------------------------------------------ */
+
+static const char *get_str(const cJSON *obj, const char *key)
+{
+	const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(item) ? item->valuestring : NULL;
+}
+
+static const char *or_dash(const char *s)
+{
+	return s && *s ? s : "-";
+}
+
+static void missing(long status, const char *what, FILE *err)
+{
+	fprintf(err, "tunnelctl: HTTP %ld: the response has no %s\n", status, what);
+}
+
+/* ---- errors ----------------------------------------------------------- */
+
+void render_error(long status, const char *body, size_t len, FILE *err)
+{
+	cJSON *root = body ? cJSON_ParseWithLength(body, len) : NULL;
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const char *code = get_str(e, "code"), *message = get_str(e, "message");
+	const char *field = get_str(e, "field");
+
+	fprintf(err, "tunnelctl: HTTP %ld", status);
+	if (code || message) {
+		if (code) {
+			fputs(": ", err);
+			put_clean(err, code);
+		}
+		if (message) {
+			fputs(": ", err);
+			put_clean(err, message);
+		}
+		if (field && *field) {
+			fputs(" (field: ", err);
+			put_clean(err, field);
+			fputc(')', err);
+		}
+	} else if (body && len > 0) {
+		/* Not our error JSON (a proxy's HTML page...): its first line, short. */
+		char start[121];
+		size_t n = strcspn(body, "\r\n");
+		if (n > len)
+			n = len;
+		if (n > sizeof(start) - 1)
+			n = sizeof(start) - 1;
+		memcpy(start, body, n);
+		start[n] = '\0';
+		fputs(": ", err);
+		put_clean(err, start);
+		if (n < len && body[n] != '\r' && body[n] != '\n')
+			fputs("...", err);
+	} else {
+		fputs(": (empty response)", err);
+	}
+	fputc('\n', err);
+	cJSON_Delete(root);
+}
+
+/* ---- open --------------------------------------------------------------- */
+
+static bool prefix(const char *s, const char *p)
+{
+	return strncasecmp(s, p, strlen(p)) == 0;
+}
+
+void render_connect_commands(const struct tctl_args *a, const char *source_token, FILE *out)
+{
+	char endpoint[300];
+	if (url_endpoint(a->url, endpoint, sizeof(endpoint)))
+		snprintf(endpoint, sizeof(endpoint), "RELAY_HOST:PORT");
+
+	fputs("  AWSIOT_TUNNEL_ACCESS_TOKEN=", out);
+	put_shell_word(out, source_token);
+	fputs(" localproxy -s ", out);
+	if (a->n_services == 1) {
+		fprintf(out, "%d", RENDER_FIRST_PORT);
+	} else {
+		for (int i = 0; i < a->n_services; i++) {
+			fputs(i ? "," : "", out);
+			put_clean(out, a->services[i]);
+			fprintf(out, "=%d", RENDER_FIRST_PORT + i);
+		}
+	}
+	fputs(" -e ", out);
+	put_shell_word(out, endpoint);
+	if (a->ca) {
+		fputs(" -c ", out);
+		put_shell_word(out, a->ca);
+	}
+	fputc('\n', out);
+
+	for (int i = 0; i < a->n_services; i++) {
+		const char *s = a->services[i];
+		int port = RENDER_FIRST_PORT + i;
+		if (prefix(s, "SSH")) {
+			fprintf(out, "  ssh -p %d <user>@localhost\n", port);
+		} else {
+			fputs("  # ", out);
+			put_clean(out, s);
+			if (prefix(s, "HTTPS"))
+				fprintf(out, ": https://localhost:%d/\n", port);
+			else if (prefix(s, "HTTP"))
+				fprintf(out, ": http://localhost:%d/\n", port);
+			else
+				fprintf(out, ": connect your client to localhost:%d\n", port);
+		}
+	}
+}
+
+static void put_notification(const cJSON *root, FILE *out)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "notification");
+	const cJSON *delivered = cJSON_GetObjectItemCaseSensitive(n, "delivered");
+	const char *detail = get_str(n, "detail");
+	fputs("Device notified over MQTT: ", out);
+	fputs(!cJSON_IsBool(delivered) ? "unknown" : cJSON_IsTrue(delivered) ? "yes" : "no", out);
+	if (detail && *detail) {
+		fputs(" (", out);
+		put_clean(out, detail);
+		fputc(')', out);
+	}
+	fputc('\n', out);
+}
+
+static bool notified(const cJSON *root)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "notification");
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "delivered"));
+}
+
+static int render_open(const struct tctl_args *a, long status, const cJSON *root, FILE *out,
+		       FILE *err)
+{
+	const char *id = get_str(root, "tunnelId");
+	const char *token = get_str(root, "sourceAccessToken");
+	if (!id || !*id || !token || !*token) {
+		missing(status, !id || !*id ? "tunnelId" : "sourceAccessToken", err);
+		return 1;
+	}
+	fputs("Tunnel ", out);
+	put_clean(out, id);
+	fputs(" open for ", out);
+	put_clean(out, or_dash(a->thing));
+	fputs(" (", out);
+	for (int i = 0; i < a->n_services; i++) {
+		fputs(i ? ", " : "", out);
+		put_clean(out, a->services[i]);
+	}
+	fputs(") until ", out);
+	put_clean(out, or_dash(get_str(root, "expiresAt")));
+	fputs(".\n", out);
+	put_notification(root, out);
+	if (!notified(root)) {
+		fputs("The device's agent starts its side only when notified: run 'tunnelctl rotate ", out);
+		put_clean(out, id);
+		fputs(" --mode DESTINATION' to notify it again, or use --json to get the "
+		      "destination token.\n", out);
+	}
+	fputs("On your PC run:\n", out);
+	render_connect_commands(a, token, out);
+	return 0;
+}
+
+/* ---- list --------------------------------------------------------------- */
+
+static int render_list(long status, const cJSON *root, FILE *out, FILE *err)
+{
+	static const char *const head[] = {"ID", "THING", "STATUS", "CREATED", "EXPIRES"};
+	static const char *const keys[] = {"tunnelId", "thingName", "status", "createdAt",
+					   "expiresAt"};
+	enum { NCOL = 5 };
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "tunnelSummaries");
+	if (!cJSON_IsArray(list)) {
+		missing(status, "tunnelSummaries list", err);
+		return 1;
+	}
+	if (cJSON_GetArraySize(list) == 0) {
+		fputs("No tunnels.\n", out);
+		return 0;
+	}
+	size_t width[NCOL];
+	for (int c = 0; c < NCOL; c++)
+		width[c] = strlen(head[c]);
+	const cJSON *t;
+	cJSON_ArrayForEach(t, list) {
+		for (int c = 0; c < NCOL; c++) {
+			size_t w = clean_width(or_dash(get_str(t, keys[c])));
+			if (w > width[c])
+				width[c] = w;
+		}
+	}
+	for (int c = 0; c < NCOL; c++) {
+		if (c < NCOL - 1) {
+			put_padded(out, head[c], width[c]);
+			fputs("  ", out);
+		} else {
+			fputs(head[c], out);
+		}
+	}
+	fputc('\n', out);
+	cJSON_ArrayForEach(t, list) {
+		for (int c = 0; c < NCOL; c++) {
+			const char *v = or_dash(get_str(t, keys[c]));
+			if (c < NCOL - 1) {
+				put_padded(out, v, width[c]);
+				fputs("  ", out);
+			} else {
+				put_clean(out, v);
+			}
+		}
+		fputc('\n', out);
+	}
+	return 0;
+}
+
+/* ---- describe ----------------------------------------------------------- */
+
+static void kv(FILE *out, const char *key, const char *value)
+{
+	fprintf(out, "%-18s", key);
+	put_clean(out, or_dash(value));
+	fputc('\n', out);
+}
+
+static void kv_state(FILE *out, const char *key, const cJSON *state)
+{
+	const char *st = get_str(state, "status"), *at = get_str(state, "lastUpdatedAt");
+	fprintf(out, "%-18s", key);
+	put_clean(out, or_dash(st));
+	if (at && *at) {
+		fputs(" since ", out);
+		put_clean(out, at);
+	}
+	fputc('\n', out);
+}
+
+static void kv_number(FILE *out, const char *key, const cJSON *num, const char *unit)
+{
+	if (cJSON_IsNumber(num))
+		fprintf(out, "%-18s%.0f%s\n", key, num->valuedouble, unit);
+	else
+		fprintf(out, "%-18s-\n", key);
+}
+
+static int render_describe(long status, const cJSON *root, FILE *out, FILE *err)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tunnel");
+	if (!cJSON_IsObject(t)) {
+		missing(status, "tunnel object", err);
+		return 1;
+	}
+	const cJSON *dest = cJSON_GetObjectItemCaseSensitive(t, "destinationConfig");
+	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(t, "timeoutConfig");
+	kv(out, "Tunnel:", get_str(t, "tunnelId"));
+	kv(out, "Status:", get_str(t, "status"));
+	kv(out, "Description:", get_str(t, "description"));
+	kv(out, "Thing:", get_str(dest, "thingName"));
+
+	fprintf(out, "%-18s", "Services:");
+	const cJSON *services = cJSON_GetObjectItemCaseSensitive(dest, "services"), *s;
+	int n = 0;
+	cJSON_ArrayForEach(s, services) {
+		if (cJSON_IsString(s)) {
+			fputs(n++ ? ", " : "", out);
+			put_clean(out, s->valuestring);
+		}
+	}
+	fputs(n ? "\n" : "-\n", out);
+
+	kv_state(out, "Source:", cJSON_GetObjectItemCaseSensitive(t, "sourceConnectionState"));
+	kv_state(out, "Destination:",
+		 cJSON_GetObjectItemCaseSensitive(t, "destinationConnectionState"));
+	kv_number(out, "Lifetime:",
+		  cJSON_GetObjectItemCaseSensitive(timeout, "maxLifetimeTimeoutMinutes"),
+		  " minutes");
+	kv(out, "Created:", get_str(t, "createdAt"));
+	kv(out, "Expires:", get_str(t, "expiresAt"));
+	kv_number(out, "Live connections:", cJSON_GetObjectItemCaseSensitive(t, "liveConnections"),
+		  "");
+	return 0;
+}
+
+/* ---- rotate, close ------------------------------------------------------ */
+
+static int render_rotate(const struct tctl_args *a, long status, const cJSON *root, FILE *out,
+			 FILE *err)
+{
+	const char *id = get_str(root, "tunnelId");
+	const char *src = get_str(root, "sourceAccessToken");
+	const char *dst = get_str(root, "destinationAccessToken");
+	if (!src && !dst) {
+		missing(status, "sourceAccessToken or destinationAccessToken", err);
+		return 1;
+	}
+	fputs("Tunnel ", out);
+	put_clean(out, id ? id : or_dash(a->id));
+	fputs(src && dst ? ": new source and destination tokens; the previous ones no longer work.\n"
+		  : src ? ": new source token; the previous one no longer works.\n"
+			: ": new destination token; the previous one no longer works.\n",
+	      out);
+	if (src) {
+		fputs("Source token: ", out);
+		put_clean(out, src);
+		fputs("\n  (run localproxy with AWSIOT_TUNNEL_ACCESS_TOKEN set to it)\n", out);
+	}
+	if (dst) {
+		fputs("Destination token: issued (printed only with --json)\n", out);
+		put_notification(root, out);
+	}
+	return 0;
+}
+
+static int render_close(const struct tctl_args *a, const cJSON *root, FILE *out)
+{
+	const char *id = get_str(root, "tunnelId");
+	fputs("Tunnel ", out);
+	put_clean(out, id && *id ? id : or_dash(a->id));
+	fputs(" closed.\n", out);
+	return 0;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static int print_json(const cJSON *root, FILE *out)
+{
+	char *text = cJSON_Print(root);
+	if (!text)
+		return -1;
+	fputs(text, out);
+	fputc('\n', out);
+	cJSON_free(text);
+	return 0;
+}
+
+int render_response(const struct tctl_args *a, long status, const char *body, size_t len,
+		    FILE *out, FILE *err)
+{
+	bool ok = status >= 200 && status <= 299;
+	cJSON *root = body && len ? cJSON_ParseWithLength(body, len) : NULL;
+	int rc = 1;
+
+	if (!ok) {
+		if (a->json && root)
+			print_json(root, out);
+		render_error(status, body, len, err);
+	} else if (!cJSON_IsObject(root)) {
+		fprintf(err, "tunnelctl: HTTP %ld: the response is not a JSON object\n", status);
+	} else if (a->json) {
+		rc = print_json(root, out) ? 1 : 0;
+		if (rc)
+			fputs("tunnelctl: out of memory\n", err);
+	} else {
+		switch (a->cmd) {
+		case CMD_OPEN: rc = render_open(a, status, root, out, err); break;
+		case CMD_LIST: rc = render_list(status, root, out, err); break;
+		case CMD_DESCRIBE: rc = render_describe(status, root, out, err); break;
+		case CMD_ROTATE: rc = render_rotate(a, status, root, out, err); break;
+		case CMD_CLOSE: rc = render_close(a, root, out); break;
+		case CMD_NONE: break;
+		}
+	}
+	cJSON_Delete(root);
+	return rc;
+}
