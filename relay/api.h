@@ -55,7 +55,7 @@ struct api_response {
 	bool notify;
 	struct registry_tunnel *notify_tunnel;
 	char notify_token[API_TOKEN_LEN + 1];
-	char log_line[160];        /* what to log about this call ("" = nothing) */
+	char log_line[400];        /* what to log about this call ("" = nothing) */
 };
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);

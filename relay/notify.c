@@ -160,6 +160,9 @@ static void on_connected(void *context, char *cause)
 	struct notifier *n = context;
 	enter(n);
 	atomic_store(&n->connected, true);
+	pthread_mutex_lock(&n->lock);
+	n->tls_error[0] = '\0';
+	pthread_mutex_unlock(&n->lock);
 	push_event(n, EV_CONNECTED, 0, 0, 0, NULL);
 	leave(n);
 }
@@ -173,6 +176,7 @@ static void on_connection_lost(void *context, char *cause)
 	pthread_mutex_lock(&n->lock);
 	copy_text(text, sizeof(text), n->lost_reason[0] != '\0' ? n->lost_reason : cause);
 	n->lost_reason[0] = '\0';
+	n->tls_error[0] = '\0'; /* a read error on the old connection: not news */
 	pthread_mutex_unlock(&n->lock);
 	push_event(n, EV_LOST, 0, 0, 0, text);
 	leave(n);
@@ -358,6 +362,16 @@ static void describe_failure(char *out, size_t cap, const struct event *ev)
 		textf(out, cap, "broker refused: %s (reason code %d)%s",
 		      MQTTReasonCode_toString((enum MQTTReasonCodes)ev->reason), ev->reason,
 		      reason_hint(ev->reason));
+	else if (strcmp(ev->text, "TCP/TLS connect failure") == 0)
+		/* Paho's words for a refused TCP connection, a failed handshake
+		 * and a host name that is not in the broker's certificate. */
+		textf(out, cap, "%s (broker unreachable, or TLS failed: host name not in the "
+		      "broker's certificate, or our certificate refused)", ev->text);
+	else if (strcmp(ev->text, "TCP connect completion failure") == 0)
+		/* TLS 1.3: the broker checks our certificate after the client's
+		 * side of the handshake is done, then just closes. */
+		textf(out, cap, "%s (the broker closed the connection before CONNACK: it may "
+		      "have refused our client certificate)", ev->text);
 	else if (ev->text[0] != '\0')
 		textf(out, cap, "%s", ev->text);
 	else
@@ -378,16 +392,9 @@ static void complete_publish(struct notifier *n, const struct event *ev)
 	for (struct pending *p = n->pending_head; p != NULL; p = p->next) {
 		if (!p->inflight || p->token != ev->token || ev->seq < p->min_seq)
 			continue;
-		if (ev->kind == EV_PUBLISH_OK &&
-		    ev->reason == MQTTREASONCODE_NO_MATCHING_SUBSCRIBERS) {
-			/* Device sessions persist, so even an offline device would
-			 * match: this thing's device never subscribed. */
-			char detail[TEXT_CAP];
-			textf(detail, sizeof(detail),
-			      "broker %s accepted it, but no device is subscribed to thing %s's topic",
-			      n->uri, p->thing);
-			finish(p, false, detail);
-		} else if (ev->kind == EV_PUBLISH_OK) {
+		/* Paho 1.3 does not pass a successful PUBACK's reason code on,
+		 * so "no matching subscribers" (16) also lands here. */
+		if (ev->kind == EV_PUBLISH_OK) {
 			char detail[TEXT_CAP];
 			textf(detail, sizeof(detail), "delivered to broker %s", n->uri);
 			finish(p, true, detail);
@@ -604,12 +611,21 @@ static int check_readable(const char *what, const char *path, char *err, size_t 
 		textf(err, err_cap, "MQTT %s file not given", what);
 		return -1;
 	}
+	/* Read a byte: fopen() alone accepts a directory. */
 	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		textf(err, err_cap, "cannot read MQTT %s file %s: %s", what, path, strerror(errno));
+	int c = f != NULL ? fgetc(f) : EOF;
+	int saved = errno;
+	bool failed = f == NULL || ferror(f);
+	if (f != NULL)
+		fclose(f);
+	if (failed) {
+		textf(err, err_cap, "cannot read MQTT %s file %s: %s", what, path, strerror(saved));
 		return -1;
 	}
-	fclose(f);
+	if (c == EOF) {
+		textf(err, err_cap, "MQTT %s file %s is empty", what, path);
+		return -1;
+	}
 	return 0;
 }
 

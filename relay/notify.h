@@ -1,6 +1,7 @@
 /* The relay's MQTT notifier: publishes "open a tunnel" notifications to a
  * device's topic (PROTOCOL.md §8) with Paho MQTT C's async client over
- * mutual TLS, QoS 1.
+ * mutual TLS, QoS 1, MQTT 5 (so a publish the broker's ACL refuses comes
+ * back as a failure instead of an ordinary PUBACK as in MQTT 3.1.1).
  *
  * Threads: Paho runs its own threads. Its callbacks never touch relay
  * state; they queue a record and wake the relay's libwebsockets loop with
@@ -38,8 +39,9 @@ struct notify_config {
 };
 
 /* Creates the client and starts connecting in the background (TLS with
- * server certificate and host name checks, client certificate, MQTT 3.1.1,
- * keep-alive 30 s, clean session off, automatic reconnect every 1..30 s).
+ * server certificate and host name checks, client certificate, MQTT 5,
+ * keep-alive 30 s, persistent session (clean start off, session expiry
+ * 1 h), automatic reconnect every 1..30 s, no on-disk persistence).
  * An unreachable broker is not an error: the notifier keeps trying. Returns
  * NULL only for a bad configuration (missing or unreadable file, bad URI,
  * template or endpoint), with the reason in err. ctx must outlive the
@@ -56,8 +58,10 @@ typedef void (*notify_done_fn)(void *arg, bool delivered, const char *detail);
  * is called exactly once, later, from notifier_poll() (unless
  * notifier_forget(n, arg) is called first):
  *   - not connected: done(false, NOTIFY_NOT_CONNECTED) on the next poll;
- *   - PUBACK: done(true, "delivered to broker URI");
- *   - Paho reports a failure: done(false, reason);
+ *   - PUBACK: done(true, "delivered to broker URI"). The broker has the
+ *     message; whether a device subscribes to the topic is not known here;
+ *   - PUBACK with an error reason code (e.g. Not authorized: the broker's
+ *     ACL) or another failure reported by Paho: done(false, reason);
  *   - no PUBACK within NOTIFY_PUBLISH_TIMEOUT_MS: done(false, …). Paho keeps
  *     the message in its session, so a broker that comes back may still get
  *     it after a reconnect.

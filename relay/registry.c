@@ -194,6 +194,7 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		memcpy(t->services[i], services[i], strlen(services[i]) + 1);
 	for (int s = 0; s < 2; s++)
 		memcpy(t->side[s].token_hash, hash[s], TOKEN_HASH_LEN);
+	t->from_file = true;
 	OPENSSL_cleanse(hash, sizeof(hash));
 	if (registry_insert(r, t, err, err_cap) != 0) {
 		free_tunnel(t);

@@ -37,6 +37,7 @@ struct registry_tunnel {
 	int64_t expires_at;             /* 0 = never */
 	int64_t closed_at;              /* 0 = open */
 	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
+	bool from_file;                 /* loaded from a --tunnels file: never stored */
 	void *live;                     /* runtime state owned by the server; NULL when idle */
 };
 

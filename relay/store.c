@@ -337,6 +337,8 @@ static int bind_tunnel(sqlite3_stmt *st, const struct registry_tunnel *t, const 
 
 int store_save(struct store *s, const struct registry_tunnel *t, char *err, size_t err_cap)
 {
+	if (t->from_file)
+		return 0; /* --tunnels file entries are configuration, not state */
 	/* The id goes into messages below, so it is checked first. */
 	if (!id_valid(t->id)) {
 		set_err(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);

@@ -22,7 +22,8 @@ void store_close(struct store *s);
 int store_load(struct store *s, struct registry *r, char *err, size_t err_cap);
 
 /* Inserts or replaces the whole row of t (all fields of struct
- * registry_tunnel except `live`). Returns 0, or -1 with a reason. */
+ * registry_tunnel except `live`); does nothing for a tunnel from a
+ * --tunnels file. Returns 0, or -1 with a reason. */
 int store_save(struct store *s, const struct registry_tunnel *t, char *err, size_t err_cap);
 
 #endif

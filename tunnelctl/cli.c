@@ -67,7 +67,7 @@ static const char *const help_text[] = {
 		"  --thing T           the device's thing name (required)\n"
 		"  --service S         service id, e.g. SSH; 1 to 3 of them (at least one required)\n"
 		"  --lifetime MIN      tunnel lifetime in minutes, 1-720 (default: the relay's, 720)\n"
-		"  --description TEXT  free text shown by list and describe\n"
+		"  --description TEXT  free text shown by describe, at most 256 characters\n"
 		"\n"
 		"Prints the tunnel id, its expiry, whether the device was notified, the source\n"
 		"access token in the localproxy command to run on your PC, and the client\n"
@@ -137,10 +137,11 @@ void tctl_args_free(struct tctl_args *a)
 	}
 }
 
-static bool service_id_ok(const char *s)
+/* 1..max characters of [A-Za-z0-9_:-]: service ids and thing names alike. */
+static bool id_ok(const char *s, size_t max)
 {
 	size_t n = strlen(s);
-	if (n < 1 || n > TCTL_MAX_SERVICE_ID)
+	if (n < 1 || n > max)
 		return false;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && *s != '_' && *s != ':' && *s != '-')
@@ -237,15 +238,21 @@ static int check_command(struct tctl_args *a, const struct seen *s, char *err, s
 	case CMD_NONE:
 		return usage_error(err, cap, "no command given (open, list, describe, rotate, close)");
 	case CMD_OPEN:
-		if (!a->thing || !*a->thing)
+		if (!a->thing)
 			return usage_error(err, cap, "open: --thing is required: " TCTL_MSG_THING
 					   " (field: " TCTL_FIELD_THING ")");
+		if (!id_ok(a->thing, TCTL_MAX_THING))
+			return usage_error(err, cap, "open: --thing '%s': " TCTL_MSG_THING
+					   " (field: " TCTL_FIELD_THING ")", a->thing);
 		if (a->n_services == 0)
 			return usage_error(err, cap, "open: --service is required: " TCTL_MSG_SERVICES
 					   " (field: " TCTL_FIELD_SERVICES ")");
 		if (s->lifetime && parse_lifetime(s->lifetime, &a->lifetime))
 			return usage_error(err, cap, "open: --lifetime %s: " TCTL_MSG_LIFETIME
 					   " (field: " TCTL_FIELD_LIFETIME ")", s->lifetime);
+		if (a->description && strlen(a->description) > TCTL_MAX_DESCRIPTION)
+			return usage_error(err, cap, "open: --description: " TCTL_MSG_DESCRIPTION
+					   " (field: " TCTL_FIELD_DESCRIPTION ")");
 		break;
 	case CMD_LIST:
 		if (a->thing && !*a->thing)
@@ -337,13 +344,14 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 		case OPT_THING: a->thing = seen.thing = optarg; break;
 		case OPT_SERVICE:
 			seen.service = optarg;
-			if (!service_id_ok(optarg))
-				rc = usage_error(err, err_cap, "--service '%s': " TCTL_MSG_SERVICE_ID
-						 " (field: " TCTL_FIELD_SERVICES ")", optarg);
+			if (!id_ok(optarg, TCTL_MAX_SERVICE_ID))
+				rc = usage_error(err, err_cap, "--service '%s': " TCTL_FMT_SERVICE_ID
+						 " (field: " TCTL_FIELD_SERVICES ")", optarg,
+						 a->n_services);
 			for (int i = 0; rc == 0 && i < a->n_services; i++)
 				if (!strcmp(a->services[i], optarg))
-					rc = usage_error(err, err_cap, "--service %s: " TCTL_MSG_SERVICE_DUP
-							 " (field: " TCTL_FIELD_SERVICES ")", optarg);
+					rc = usage_error(err, err_cap, "--service %s: " TCTL_FMT_SERVICE_DUP
+							 " (field: " TCTL_FIELD_SERVICES ")", optarg, optarg);
 			if (rc == 0 && a->n_services == TCTL_MAX_SERVICES)
 				rc = usage_error(err, err_cap, "too many --service options: "
 						 TCTL_MSG_SERVICES " (field: " TCTL_FIELD_SERVICES ")");

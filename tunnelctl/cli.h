@@ -19,16 +19,20 @@ enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOS
 #define TCTL_ENV_KEY "TUNNEL_API_KEY"
 #define TCTL_ENV_CA "TUNNEL_API_CA"
 
-/* Local validation messages, worded like the relay's BadRequest messages
- * (the relay stays the authority), each with the JSON field it concerns. */
-#define TCTL_MSG_THING "thingName is required"
+/* Local validation messages: the relay's BadRequest messages word for word
+ * (relay/api.c; the relay stays the authority), each with its JSON field. */
+#define TCTL_MAX_THING 128
+#define TCTL_MAX_DESCRIPTION 256
+#define TCTL_MSG_THING "thingName must be 1-128 characters of [A-Za-z0-9_:-]"
 #define TCTL_FIELD_THING "destinationConfig.thingName"
-#define TCTL_MSG_SERVICES "services must list 1 to 3 service ids"
-#define TCTL_MSG_SERVICE_ID "service id must match ^[a-zA-Z0-9_:-]{1,128}$"
-#define TCTL_MSG_SERVICE_DUP "services must not repeat a service id"
+#define TCTL_MSG_SERVICES "services must be an array of 1 to 3 service names"
+#define TCTL_FMT_SERVICE_ID "service %d must be 1-128 characters of [A-Za-z0-9_:-]" /* index from 0 */
+#define TCTL_FMT_SERVICE_DUP "service %s is listed twice"
 #define TCTL_FIELD_SERVICES "destinationConfig.services"
-#define TCTL_MSG_LIFETIME "maxLifetimeTimeoutMinutes must be an integer from 1 to 720"
+#define TCTL_MSG_LIFETIME "maxLifetimeTimeoutMinutes must be a whole number from 1 to 720"
 #define TCTL_FIELD_LIFETIME "timeoutConfig.maxLifetimeTimeoutMinutes"
+#define TCTL_MSG_DESCRIPTION "description must be a string of at most 256 characters"
+#define TCTL_FIELD_DESCRIPTION "description"
 #define TCTL_MSG_MODE "clientMode must be SOURCE, DESTINATION or ALL"
 #define TCTL_FIELD_MODE "clientMode"
 

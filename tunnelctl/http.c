@@ -124,7 +124,12 @@ int http_perform(const struct http_request *req, struct http_response *resp, cha
 	if ((rc = curl_easy_setopt(curl, CURLOPT_URL, req->url)) != CURLE_OK)
 		goto done;
 	/* Only HTTPS, and no redirects: the key goes nowhere else. */
-	if ((rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https")) != CURLE_OK)
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
+	rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "https");
+#else
+	rc = curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long)CURLPROTO_HTTPS);
+#endif
+	if (rc != CURLE_OK)
 		goto done;
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	if ((rc = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L)) != CURLE_OK ||
@@ -181,7 +186,6 @@ done:
 		resp->body = sink.data;
 		resp->len = sink.len;
 	}
-	curl_easy_setopt(curl, CURLOPT_XOAUTH2_BEARER, NULL); /* drop curl's copy of the key */
 	curl_easy_cleanup(curl);
 	curl_slist_free_all(headers);
 	return rc == CURLE_OK ? 0 : -1;

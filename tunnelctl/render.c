@@ -368,6 +368,8 @@ static int render_describe(long status, const cJSON *root, FILE *out, FILE *err)
 		  " minutes");
 	kv(out, "Created:", get_str(t, "createdAt"));
 	kv(out, "Expires:", get_str(t, "expiresAt"));
+	if (get_str(t, "closedAt"))
+		kv(out, "Closed:", get_str(t, "closedAt"));
 	kv_number(out, "Live connections:", cJSON_GetObjectItemCaseSensitive(t, "liveConnections"),
 		  "");
 	return 0;

@@ -317,9 +317,10 @@ static void test_parse_bad_services(void **state)
 	contains(err, TCTL_MSG_SERVICES);
 	contains(err, TCTL_FIELD_SERVICES);
 	assert_int_equal(parse("open", "--thing", "t", "--service", "S S", NULL), 2);
-	contains(err, TCTL_MSG_SERVICE_ID);
-	assert_int_equal(parse("open", "--thing", "t", "--service", "", NULL), 2);
-	contains(err, TCTL_MSG_SERVICE_ID);
+	contains(err, "--service 'S S': service 0 must be 1-128 characters of [A-Za-z0-9_:-] "
+		      "(field: destinationConfig.services)");
+	assert_int_equal(parse("open", "--thing", "t", "--service", "SSH", "--service", "", NULL), 2);
+	contains(err, "service 1 must be 1-128 characters of [A-Za-z0-9_:-]");
 	char long_id[130];
 	memset(long_id, 'a', 129);
 	long_id[129] = '\0';
@@ -327,7 +328,7 @@ static void test_parse_bad_services(void **state)
 	long_id[128] = '\0';
 	assert_int_equal(parse("open", "--thing", "t", "--service", long_id, NULL), 0);
 	assert_int_equal(parse("open", "--thing", "t", "--service", "SSH", "--service", "SSH", NULL), 2);
-	contains(err, TCTL_MSG_SERVICE_DUP);
+	contains(err, "service SSH is listed twice");
 	assert_int_equal(parse("open", "--thing", "t", "--service", "a_b:c-D9", NULL), 0);
 }
 
@@ -340,7 +341,32 @@ static void test_parse_bad_open_thing(void **state)
 	contains(err, "--thing");
 	contains(err, TCTL_FIELD_THING);
 	assert_int_equal(parse("open", "--thing", "", "--service", "SSH", NULL), 2);
-	contains(err, "--thing");
+	contains(err, TCTL_MSG_THING);
+	assert_int_equal(parse("open", "--thing", "nano pi", "--service", "SSH", NULL), 2);
+	contains(err, "--thing 'nano pi': " TCTL_MSG_THING);
+	char name[130];
+	memset(name, 'n', 129);
+	name[129] = '\0';
+	assert_int_equal(parse("open", "--thing", name, "--service", "SSH", NULL), 2);
+	name[128] = '\0';
+	assert_int_equal(parse("open", "--thing", name, "--service", "SSH", NULL), 0);
+	assert_int_equal(parse("open", "--thing", "a_b:c-D9", "--service", "SSH", NULL), 0);
+}
+
+static void test_parse_bad_description(void **state)
+{
+	(void)state;
+	setenv(TCTL_ENV_URL, "https://localhost:8443", 1);
+	setenv(TCTL_ENV_KEY, "k", 1);
+	char text[258];
+	memset(text, 'd', 257);
+	text[257] = '\0';
+	assert_int_equal(parse("open", "--thing", "t", "--service", "SSH", "--description", text, NULL), 2);
+	contains(err, TCTL_MSG_DESCRIPTION);
+	contains(err, TCTL_FIELD_DESCRIPTION);
+	text[256] = '\0';
+	assert_int_equal(parse("open", "--thing", "t", "--service", "SSH", "--description", text, NULL), 0);
+	assert_int_equal(parse("open", "--thing", "t", "--service", "SSH", "--description", "", NULL), 0);
 }
 
 static void test_parse_bad_mode(void **state)
@@ -704,9 +730,19 @@ static void test_render_describe(void **state)
 		    "Live connections: 2\n");
 	capture_free(&c);
 
-	/* missing parts show as "-" */
-	c = render(&args, 200, "{\"tunnel\":{\"tunnelId\":\"3f2c\"}}");
+	/* a closed tunnel shows when it closed */
+	c = render(&args, 200,
+		   "{\"tunnel\":{\"tunnelId\":\"3f2c\",\"status\":\"CLOSED\","
+		   "\"expiresAt\":\"2026-11-22T03:50:00Z\",\"closedAt\":\"2026-11-22T03:00:00Z\"}}");
 	assert_int_equal(c.rc, 0);
+	contains(c.out, "Expires:          2026-11-22T03:50:00Z\nClosed:           2026-11-22T03:00:00Z\n");
+	capture_free(&c);
+
+	/* missing parts (and null times) show as "-" */
+	c = render(&args, 200, "{\"tunnel\":{\"tunnelId\":\"3f2c\",\"createdAt\":null}}");
+	assert_int_equal(c.rc, 0);
+	contains(c.out, "Created:          -\n");
+	not_contains(c.out, "Closed:");
 	contains(c.out, "Description:      -\n");
 	contains(c.out, "Services:         -\n");
 	contains(c.out, "Source:           -\n");
@@ -885,6 +921,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_bad_lifetime, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_bad_services, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_bad_open_thing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parse_bad_description, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_bad_mode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_usage_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parse_help, setup, teardown),
