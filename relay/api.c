@@ -464,6 +464,12 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 				  API_MAX_BODY);
 			return;
 		}
+		/* cJSON would cut a string at an escaped NUL, so "a\u0000b" would
+		 * pass as "a": refuse such bodies outright. */
+		if (req->body && memmem(req->body, req->body_len, "\\u0000", 6)) {
+			set_error(res, 400, "BadRequest", "body", "NUL characters are not allowed");
+			return;
+		}
 		body = cJSON_ParseWithLength(req->body ? req->body : "", req->body_len);
 		if (!body) {
 			set_error(res, 400, "BadRequest", "body", "the body is not valid JSON");

@@ -33,6 +33,8 @@
 #define SESSION_EXPIRY_S 3600
 #define DISCONNECT_TIMEOUT_MS 1000
 #define STOP_WAIT_MS 2000
+/* Publishes Paho may hold before they are written (its default is 100). */
+#define MAX_BUFFERED 1000
 #define TEXT_CAP 256
 
 enum event_kind {
@@ -587,6 +589,12 @@ int notifier_publish(struct notifier *n, const char *thing, const char *tunnel_i
 				  tunnel_id, topic);
 		} else if (rc == MQTTASYNC_DISCONNECTED) {
 			finish(p, false, NOTIFY_NOT_CONNECTED);
+		} else if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
+			   rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT) {
+			char detail[TEXT_CAP];
+			textf(detail, sizeof(detail),
+			      "too many notifications waiting for MQTT broker %s; try again", n->uri);
+			finish(p, false, detail);
 		} else {
 			char detail[TEXT_CAP];
 			textf(detail, sizeof(detail), "MQTT publish refused by the client library: %s",
@@ -743,6 +751,7 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct lws_cont
 	 * code instead of looking delivered as in 3.1.1. */
 	MQTTAsync_createOptions co = MQTTAsync_createOptions_initializer5;
 	co.sendWhileDisconnected = 0; /* fail fast; the HTTP caller is waiting */
+	co.maxBufferedMessages = MAX_BUFFERED;
 	/* No persistence: the payload holds a token and must not reach the disk. */
 	int rc = MQTTAsync_createWithOptions(&n->client, n->uri, n->client_id,
 					     MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);

@@ -620,14 +620,14 @@ static void test_open_validation(void **state)
 /* A JSON string may hold U+0000. cJSON then gives a C string cut at the
  * NUL, so "dev-1\u0000evil" must not pass as the valid name "dev-1": the
  * tunnel (and the MQTT notification) would be for another thing than the
- * one named. U+0000 is not in [A-Za-z0-9_:-]. */
+ * one named. The API refuses any body with an escaped NUL (field "body"). */
 static void test_open_rejects_nul_in_names(void **state)
 {
 	struct fx *f = *state;
 	const struct bad_case cases[] = {
-		{ DCS("\"dev-1\\u0000evil\"", "[\"s\"]"), "destinationConfig.thingName" },
-		{ DCS("\"dev-1\\u0000\"", "[\"s\"]"), "destinationConfig.thingName" },
-		{ DCS("\"t\"", "[\"SSH\\u0000x\"]"), "destinationConfig.services" },
+		{ DCS("\"dev-1\\u0000evil\"", "[\"s\"]"), "body" },
+		{ DCS("\"dev-1\\u0000\"", "[\"s\"]"), "body" },
+		{ DCS("\"t\"", "[\"SSH\\u0000x\"]"), "body" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct api_response res;

@@ -1,0 +1,405 @@
+"""Device notification over MQTT (PROTOCOL.md section 8) with a real
+mosquitto broker over TLS on loopback: client certificates, identity as the
+user name, an ACL that lets the relay write every thing's notify topic and a
+device read only its own.
+
+Skipped when mosquitto / mosquitto_sub are not installed.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+from harness import (MiB, Proc, ROOT, expect, fail, free_port, pki, scaled, skip,
+                     timeout)
+from test_api import ApiRelay, THING, through
+
+OTHER = "nanopi-02"
+
+
+def _which(name):
+    p = shutil.which(name)
+    if p:
+        return p
+    for d in ("/usr/sbin", "/usr/local/sbin", "/sbin"):
+        if os.access(os.path.join(d, name), os.X_OK):
+            return os.path.join(d, name)
+    return None
+
+
+def need_mosquitto():
+    for name in ("mosquitto", "mosquitto_sub", "mosquitto_pub"):
+        if not _which(name):
+            skip("%s is not installed (Debian: apt-get install mosquitto mosquitto-clients)" % name)
+
+
+def topic(thing):
+    return "$aws/things/%s/tunnels/notify" % thing
+
+
+def make_mqtt_pki(t):
+    """Device and relay MQTT certificates signed by the run's CA (so the
+    relay's TLS certificate from the shared PKI still verifies)."""
+    d = t.tmp / "mqtt-pki"
+    d.mkdir()
+    src = pki().dir
+    for f in ("ca.pem", "ca.key"):
+        shutil.copy(str(src / f), str(d / f))
+    os.chmod(str(d / "ca.key"), 0o600)
+    r = subprocess.run(["bash", str(ROOT / "certs" / "mkpki.sh"), "-o", str(d),
+                        "--device", THING, "--device", OTHER],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=120)
+    if r.returncode != 0:
+        fail("certs/mkpki.sh --device ... failed (rc=%d):\n%s" %
+             (r.returncode, r.stdout.decode(errors="replace")))
+    for f in ("broker.pem", "broker.key", "relay-mqtt.pem", "relay-mqtt.key",
+              "device-%s.pem" % THING, "device-%s.key" % THING,
+              "device-%s.pem" % OTHER, "device-%s.key" % OTHER):
+        expect((d / f).exists(), "mkpki.sh did not make %s" % f)
+    return d
+
+
+class Broker:
+    """mosquitto with a TLS listener on 127.0.0.1 that requires client
+    certificates and uses the certificate CN as the user name."""
+
+    def __init__(self, t, pkidir, port=None):
+        self.t = t
+        self.pki = pkidir
+        self.port = port or free_port()
+        self.log_path = t.tmp / "broker.log"   # mosquitto's own log (log_type all)
+        acl = t.tmp / "mosquitto.acl"
+        acl.write_text(
+            "user tunnel-relay\n"
+            "topic write $aws/things/+/tunnels/notify\n"
+            "\n"
+            "pattern read $aws/things/%u/tunnels/notify\n")
+        conf = t.tmp / "mosquitto.conf"
+        lines = [
+            "per_listener_settings false",
+            "allow_anonymous false",
+            "persistence false",
+            "log_dest file %s" % self.log_path,
+            "log_type all",
+            "connection_messages true",
+            "acl_file %s" % acl,
+            "listener %d 127.0.0.1" % self.port,
+            "cafile %s" % (pkidir / "ca.pem"),
+            "certfile %s" % (pkidir / "broker.pem"),
+            "keyfile %s" % (pkidir / "broker.key"),
+            "require_certificate true",
+            "use_identity_as_username true",
+        ]
+        if os.geteuid() == 0:
+            lines.insert(0, "user root")  # keep access to the test's files
+        conf.write_text("\n".join(lines) + "\n")
+        self.conf = conf
+        self.proc = None
+        self.start()
+
+    def log(self):
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def mark(self):
+        return len(self.log())
+
+    def wait_log(self, needle, timeout, since=0, what=None):
+        deadline = time.monotonic() + timeout
+        while True:
+            if needle in self.log()[since:]:
+                return
+            if self.proc is not None and not self.proc.alive():
+                fail("mosquitto exited (rc=%s) before logging %r" % (self.proc.popen.returncode, needle))
+            if time.monotonic() > deadline:
+                fail("mosquitto did not log %r within %.1fs%s" %
+                     (needle, timeout, " (%s)" % what if what else ""))
+            time.sleep(0.05)
+
+    def start(self):
+        mark = self.mark()
+        self.proc = Proc(self.t, "mosquitto", [_which("mosquitto"), "-c", self.conf])
+        self.wait_log("Opening ipv4 listen socket on port %d" % self.port, scaled(10), since=mark)
+        self.wait_log("running", scaled(10), since=mark)
+
+    def stop(self):
+        rc = self.proc.stop()
+        expect(rc == 0, "mosquitto: exit code %s after SIGTERM" % rc)
+
+
+class Sub:
+    """mosquitto_sub with a device's certificate. Its output (which holds
+    access tokens) goes to a .out file, not a .log file."""
+
+    def __init__(self, t, broker, cert_cn, topics, client_id):
+        self.t = t
+        self.broker = broker
+        self.client_id = client_id
+        self.out_path = t.tmp / ("sub-%s.out" % client_id)
+        self.err_path = t.tmp / ("sub-%s.err" % client_id)
+        d = broker.pki
+        argv = [_which("mosquitto_sub"), "-h", "127.0.0.1", "-p", str(broker.port),
+                "--cafile", str(d / "ca.pem"),
+                "--cert", str(d / ("device-%s.pem" % cert_cn)),
+                "--key", str(d / ("device-%s.key" % cert_cn)),
+                "-q", "1", "-v", "-i", client_id, "-W", str(int(scaled(120)))]
+        for tp in topics:
+            argv += ["-t", tp]
+        mark = broker.mark()
+        self.outf = open(self.out_path, "wb")
+        self.errf = open(self.err_path, "wb")
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self.outf,
+                                      stderr=self.errf)
+        t.defer(self.stop)
+        broker.wait_log("Sending SUBACK to %s" % client_id, scaled(10), since=mark,
+                        what="subscriber %s" % client_id)
+
+    def stop(self):
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self.outf.close()
+        self.errf.close()
+
+    def messages(self):
+        """[(topic, parsed JSON or raw text)] received so far."""
+        out = []
+        try:
+            text = self.out_path.read_text(errors="replace")
+        except OSError:
+            return out
+        for ln in text.splitlines():
+            if not ln.strip():
+                continue
+            tp, _, payload = ln.partition(" ")
+            try:
+                out.append((tp, json.loads(payload)))
+            except ValueError:
+                out.append((tp, payload))
+        return out
+
+    def wait_count(self, n, timeout, what):
+        deadline = time.monotonic() + timeout
+        while True:
+            msgs = self.messages()
+            if len(msgs) >= n:
+                return msgs
+            if self.popen.poll() is not None:
+                fail("%s: mosquitto_sub %s exited (rc=%s) with %d message(s): %s" %
+                     (what, self.client_id, self.popen.returncode, len(msgs),
+                      self.err_path.read_text(errors="replace")[-500:]))
+            if time.monotonic() > deadline:
+                fail("%s: subscriber %s got %d message(s) within %.0fs, expected %d" %
+                     (what, self.client_id, len(msgs), timeout, n))
+            time.sleep(0.05)
+
+
+def mqtt_setup(t, public_endpoint="self", verbose=5):
+    need_mosquitto()
+    d = make_mqtt_pki(t)
+    broker = Broker(t, d)
+    relay = ApiRelay(t, verbose=verbose, public_endpoint=public_endpoint,
+                     mqtt={"uri": "ssl://127.0.0.1:%d" % broker.port,
+                           "ca": str(d / "ca.pem"), "cert": str(d / "relay-mqtt.pem"),
+                           "key": str(d / "relay-mqtt.key")})
+    relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
+                        what="the relay's MQTT connection")
+    broker.wait_log("as tunnel-relay", scaled(5))
+    return broker, relay
+
+
+def check_notification(msg, thing, opened, services, endpoint, what):
+    tp, p = msg
+    expect(tp == topic(thing), "%s: topic %r, expected %r" % (what, tp, topic(thing)))
+    expect(isinstance(p, dict), "%s: payload is not a JSON object: %r" % (what, p))
+    expect(p.get("clientAccessToken") == opened["destinationAccessToken"],
+           "%s: clientAccessToken is not the API's destinationAccessToken" % what)
+    expect(p.get("clientMode") == "destination", "%s: clientMode %r" % (what, p.get("clientMode")))
+    expect(p.get("services") == list(services), "%s: services %r, expected %r" %
+           (what, p.get("services"), list(services)))
+    expect(p.get("tunnelId") == opened["tunnelId"], "%s: tunnelId %r, expected %r" %
+           (what, p.get("tunnelId"), opened["tunnelId"]))
+    expect(isinstance(p.get("region"), str) and p["region"], "%s: region %r" % (what, p.get("region")))
+    if endpoint is None:
+        expect("endpoint" not in p, "%s: endpoint %r without --public-endpoint" % (what, p.get("endpoint")))
+    else:
+        expect(p.get("endpoint") == endpoint, "%s: endpoint %r, expected %r" %
+               (what, p.get("endpoint"), endpoint))
+    expect(opened.get("sourceAccessToken", "\0") not in json.dumps(p),
+           "%s: the source token is in the device notification" % what)
+
+
+def expect_delivered(resp, what):
+    n = resp.get("notification")
+    expect(isinstance(n, dict) and n.get("delivered") is True,
+           "%s: notification should be delivered=true, got %r" % (what, n))
+
+
+# ==========================================================================
+
+@timeout(90)
+def test_notify_delivered_to_own_thing_only(t):
+    broker, relay = mqtt_setup(t)
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    sub2 = Sub(t, broker, OTHER, [topic(OTHER)], "sub-02")
+    services = ["SSH", "HTTP"]
+    j = relay.open(services=services, description="mqtt")
+    expect_delivered(j, "open")
+    msgs = sub1.wait_count(1, scaled(10), "nanopi-01's subscriber")
+    check_notification(msgs[0], THING, j, services, "127.0.0.1:%d" % relay.port, "notification")
+    time.sleep(1.5)
+    expect(len(sub1.messages()) == 1, "nanopi-01's subscriber got %d messages for one open" %
+           len(sub1.messages()))
+    expect(sub2.messages() == [], "nanopi-02's subscriber got nanopi-01's notification: %d message(s)" %
+           len(sub2.messages()))
+
+    # A tunnel for nanopi-02 reaches nanopi-02 only.
+    j2 = relay.open(thing=OTHER, services=["SSH"])
+    expect_delivered(j2, "open for nanopi-02")
+    m2 = sub2.wait_count(1, scaled(10), "nanopi-02's subscriber")
+    check_notification(m2[0], OTHER, j2, ["SSH"], "127.0.0.1:%d" % relay.port, "nanopi-02 notification")
+    time.sleep(1.0)
+    expect(len(sub1.messages()) == 1, "nanopi-01 got nanopi-02's notification")
+
+    # The token from the notification works for the device's localproxy.
+    p = msgs[0][1]
+    echo = t.echo()
+    relay_ep = p["endpoint"]
+    expect(relay_ep == "127.0.0.1:%d" % relay.port, "endpoint %r" % relay_ep)
+    from harness import localproxy, READY
+    dest = localproxy(t, "device-dest", ["-d", "SSH=127.0.0.1:%d,HTTP=127.0.0.1:%d" %
+                                          (echo.port, echo.port)],
+                      relay.port, p["clientAccessToken"], ca=relay.ca)
+    dest.wait_log(READY, scaled(10))
+    sport, hport = free_port(), free_port()
+    src = localproxy(t, "source", ["-s", "SSH=%d,HTTP=%d" % (sport, hport), "-b", "127.0.0.1"],
+                     relay.port, j["sourceAccessToken"], ca=relay.ca)
+    src.wait_log(READY, scaled(10))
+    through(t, sport, 1 * MiB, "SSH through a tunnel whose destination came from MQTT")
+    broker.proc.expect_alive()
+
+
+@timeout(60)
+def test_notify_acl_other_device_cannot_read(t):
+    """nanopi-02's certificate subscribing to nanopi-01's topic (exactly and
+    with a wildcard) receives nothing, while nanopi-01 does; nor may
+    nanopi-02 publish a fake notification to nanopi-01."""
+    broker, relay = mqtt_setup(t)
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    spy = Sub(t, broker, OTHER, [topic(THING), "$aws/things/+/tunnels/notify",
+                                 "$aws/things/#"], "spy-02")
+    j = relay.open()
+    expect_delivered(j, "open")
+    sub1.wait_count(1, scaled(10), "nanopi-01's subscriber")
+    time.sleep(1.5)
+    expect(spy.messages() == [], "nanopi-02's certificate read nanopi-01's notification "
+           "(%d message(s))" % len(spy.messages()))
+    expect("Denied" in broker.log() or "denied" in broker.log() or
+           len(spy.messages()) == 0, "no ACL denial")
+
+    # Publishing a fake notification with nanopi-02's certificate is denied.
+    d = broker.pki
+    mark = broker.mark()
+    r = subprocess.run([_which("mosquitto_pub"), "-h", "127.0.0.1", "-p", str(broker.port),
+                        "--cafile", str(d / "ca.pem"), "--cert", str(d / ("device-%s.pem" % OTHER)),
+                        "--key", str(d / ("device-%s.key" % OTHER)), "-q", "1", "-i", "fake-02",
+                        "-t", topic(THING), "-m",
+                        '{"clientAccessToken":"x","clientMode":"destination","services":["SSH"]}'],
+                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=scaled(15))
+    broker.wait_log("Denied PUBLISH from fake-02", scaled(5), since=mark,
+                    what="nanopi-02 publishing to nanopi-01's topic (mosquitto_pub rc %d)" % r.returncode)
+    time.sleep(1.0)
+    expect(len(sub1.messages()) == 1, "nanopi-01 received %d messages (a fake one got through?)" %
+           len(sub1.messages()))
+
+
+@timeout(120)
+def test_notify_broker_down_then_back(t):
+    broker, relay = mqtt_setup(t)
+    rmark = relay.proc.mark()
+    broker.stop()
+    relay.proc.wait_log(r"MQTT: connection to broker .* lost", scaled(10), since=rmark,
+                        what="the relay noticing the broker is gone")
+    t0 = time.monotonic()
+    j = relay.open()
+    dt = time.monotonic() - t0
+    n = j.get("notification")
+    expect(isinstance(n, dict) and n.get("delivered") is False and
+           isinstance(n.get("detail"), str) and n["detail"].strip(),
+           "open with the broker down: expected notification delivered=false with a detail, got %r" % n)
+    t.note("broker down: open answered in %.2fs, detail %r" % (dt, n["detail"]))
+    expect(dt < scaled(8), "open with the broker down took %.1fs" % dt)
+    d = relay.describe(j["tunnelId"])
+    expect(d["status"] == "OPEN", "the tunnel opened with the broker down is %r" % d["status"])
+    relay.proc.expect_alive("with the broker down")
+
+    time.sleep(1.0)
+    rmark = relay.proc.mark()
+    broker.start()
+    t1 = time.monotonic()
+    relay.proc.wait_log(r"MQTT: (connected to broker|connection to broker .* restored)",
+                        scaled(40), since=rmark, what="the relay reconnecting to the broker")
+    t.note("relay reconnected %.1fs after the broker came back" % (time.monotonic() - t1))
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    j2 = relay.open()
+    expect_delivered(j2, "open after the broker came back")
+    msgs = sub1.wait_count(1, scaled(10), "nanopi-01 after the broker came back")
+    check_notification(msgs[0], THING, j2, ["SSH"], "127.0.0.1:%d" % relay.port,
+                       "notification after the broker came back")
+    # The tunnel opened while the broker was down can be re-announced by rotating.
+    r = relay.rotate(j["tunnelId"], "DESTINATION")
+    expect_delivered(r, "rotate DESTINATION of the tunnel opened while the broker was down")
+    msgs = sub1.wait_count(2, scaled(10), "nanopi-01 after the rotation")
+    expect(msgs[1][1].get("clientAccessToken") == r["destinationAccessToken"] and
+           msgs[1][1].get("tunnelId") == j["tunnelId"], "re-announcement: wrong token or tunnel")
+
+
+@timeout(90)
+def test_notify_rotate_destination_publishes_new_token(t):
+    broker, relay = mqtt_setup(t, public_endpoint=None)
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    j = relay.open(services=["SSH"])
+    expect_delivered(j, "open")
+    msgs = sub1.wait_count(1, scaled(10), "first notification")
+    check_notification(msgs[0], THING, j, ["SSH"], None, "notification without --public-endpoint")
+
+    r = relay.rotate(j["tunnelId"], "DESTINATION")
+    expect_delivered(r, "rotate DESTINATION")
+    new = r["destinationAccessToken"]
+    expect(new != j["destinationAccessToken"], "rotate DESTINATION returned the old token")
+    msgs = sub1.wait_count(2, scaled(10), "notification after rotate DESTINATION")
+    again = dict(j, destinationAccessToken=new)
+    check_notification(msgs[1], THING, again, ["SSH"], None, "notification after rotate DESTINATION")
+
+    # Rotating only the source does not notify the device.
+    r = relay.rotate(j["tunnelId"], "SOURCE")
+    expect("notification" not in r or r["notification"].get("delivered") is not True,
+           "rotate SOURCE reports a device notification: %r" % r.get("notification"))
+    time.sleep(1.5)
+    expect(len(sub1.messages()) == 2, "rotate SOURCE published to the device (%d messages)" %
+           len(sub1.messages()))
+
+    # ALL: one more notification with the new destination token.
+    r = relay.rotate(j["tunnelId"], "ALL")
+    expect_delivered(r, "rotate ALL")
+    msgs = sub1.wait_count(3, scaled(10), "notification after rotate ALL")
+    expect(msgs[2][1].get("clientAccessToken") == r["destinationAccessToken"],
+           "notification after rotate ALL: not the new destination token")
+    expect(msgs[2][1].get("clientAccessToken") != r["sourceAccessToken"],
+           "notification after rotate ALL carries the source token")
+
+    # The notified token is the one the relay accepts; the previous one is refused.
+    w = relay.ws(msgs[2][1]["clientAccessToken"], "destination")
+    expect(w.accepted, "notified destination token: HTTP %s" % w.status)
+    w = relay.ws(new, "destination")
+    expect(w.status == 401, "destination token from the previous notification: HTTP %s" % w.status)
