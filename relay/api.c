@@ -216,9 +216,10 @@ static int parse_open(const cJSON *root, struct registry_tunnel *t, struct api_r
 	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(root, "timeoutConfig");
 	if (timeout) {
 		const cJSON *m = cJSON_GetObjectItemCaseSensitive(timeout, "maxLifetimeTimeoutMinutes");
+		/* Range first: converting an out-of-range double to int is undefined. */
 		if (!cJSON_IsObject(timeout) || (m && !cJSON_IsNumber(m)) ||
-		    (m && (m->valuedouble != (double)(int)m->valuedouble || m->valueint < 1 ||
-			   m->valueint > API_MAX_LIFETIME_MINUTES))) {
+		    (m && (m->valuedouble < 1 || m->valuedouble > API_MAX_LIFETIME_MINUTES ||
+			   m->valuedouble != (double)(int)m->valuedouble))) {
 			set_error(res, 400, "BadRequest", "timeoutConfig.maxLifetimeTimeoutMinutes",
 				  "maxLifetimeTimeoutMinutes must be a whole number from 1 to %d",
 				  API_MAX_LIFETIME_MINUTES);
@@ -436,6 +437,22 @@ static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct 
 
 /* ---- routing ------------------------------------------------------------- */
 
+/* cJSON cuts a string at a NUL, so "dev-1\u0000evil" would pass as the
+ * valid "dev-1": refuse a body holding a NUL byte or an escaped one. */
+static bool has_nul(const char *body, size_t len)
+{
+	for (size_t i = 0; body && i < len; i++) {
+		if (body[i] == '\0')
+			return true;
+		if (body[i] != '\\' || i + 1 >= len)
+			continue;
+		if (body[i + 1] == 'u' && i + 5 < len && !memcmp(body + i + 2, "0000", 4))
+			return true;
+		i++; /* skip the escaped character, so "\\u0000" is text */
+	}
+	return false;
+}
+
 static const char collection[] = "/api/v1/tunnels";
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res)
@@ -464,9 +481,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 				  API_MAX_BODY);
 			return;
 		}
-		/* cJSON would cut a string at an escaped NUL, so "a\u0000b" would
-		 * pass as "a": refuse such bodies outright. */
-		if (req->body && memmem(req->body, req->body_len, "\\u0000", 6)) {
+		if (has_nul(req->body, req->body_len)) {
 			set_error(res, 400, "BadRequest", "body", "NUL characters are not allowed");
 			return;
 		}

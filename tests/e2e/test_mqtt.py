@@ -303,8 +303,6 @@ def test_notify_acl_other_device_cannot_read(t):
     time.sleep(1.5)
     expect(spy.messages() == [], "nanopi-02's certificate read nanopi-01's notification "
            "(%d message(s))" % len(spy.messages()))
-    expect("Denied" in broker.log() or "denied" in broker.log() or
-           len(spy.messages()) == 0, "no ACL denial")
 
     # Publishing a fake notification with nanopi-02's certificate is denied.
     d = broker.pki
