@@ -27,7 +27,7 @@
 /* "tunnel ID" or "tunnel (no id, token sha256 0123456789abcdef)". */
 #define NOTIFICATION_LABEL_MAX 192u
 /* The supervisor's key: the tunnel id, or "sha256:" + 64 hex digits. */
-#define NOTIFICATION_KEY_MAX 80u
+#define NOTIFICATION_KEY_MAX (NOTIFICATION_MAX_TUNNEL_ID + 8u)
 
 struct notification {
 	char *token;                   /* heap; wiped by notification_clear */
