@@ -116,6 +116,11 @@ demo: deps
 	$(MAKE) all SAN=0
 	scripts/demo.sh
 
+# A benchmark, not a test: prints a table and writes docs/benchmarks.md.
+bench: deps
+	$(MAKE) all SAN=0
+	python3 scripts/bench.py
+
 clean:
 	rm -rf build
 

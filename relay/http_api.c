@@ -162,6 +162,8 @@ static int on_request(struct http_session *s, struct lws *wsi, const char *uri)
 
 static void on_body(struct http_session *s, const char *in, size_t len)
 {
+	if (len == 0)
+		return; /* lws may report an empty chunk with no buffer */
 	if (s->body_too_big || s->body_len + len > API_MAX_BODY) {
 		s->body_too_big = true;
 		return;
@@ -193,18 +195,22 @@ static int on_writeable(struct http_session *s, struct lws *wsi)
 	}
 	if (s->phase == HP_BODY) {
 		s->phase = HP_DONE;
-		if (lws_write(wsi, (uint8_t *)s->out + LWS_PRE, s->out_len, LWS_WRITE_HTTP_FINAL) < (int)s->out_len)
-			return -1;
-		if (s->close_after || lws_http_transaction_completed(wsi))
+		int n = lws_write(wsi, (uint8_t *)s->out + LWS_PRE, s->out_len, LWS_WRITE_HTTP_FINAL);
+		bool close_after = s->close_after;
+		on_closed(s); /* the request is over: release it now */
+		if (n < 0 || close_after || lws_http_transaction_completed(wsi))
 			return -1;
 	}
 	return 0;
 }
 
+/* Releases what a request holds; safe to call more than once. */
 static void on_closed(struct http_session *s)
 {
 	if (s->phase == HP_NOTIFYING && s->srv && s->srv->notifier)
 		notifier_forget(s->srv->notifier, s);
+	if (s->phase == HP_NOTIFYING)
+		s->phase = HP_DONE;
 	api_response_free(&s->res);
 	free(s->body);
 	free(s->out);
@@ -227,6 +233,7 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return s ? on_writeable(s, wsi) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (s)
 			on_closed(s);
 		return 0;

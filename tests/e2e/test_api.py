@@ -412,6 +412,42 @@ def test_api_curl_lifecycle(t):
 # validation
 # ==========================================================================
 
+def raw_post_status(relay, path, length, chunk=16384):
+    """POSTs `length` bytes of spaces over TLS by hand, keeps sending while
+    it can, then reads the status line. Returns the status code, or a
+    string describing why there was none."""
+    import socket
+    import ssl
+    ctx = ssl.create_default_context(cafile=relay.ca)
+    raw = socket.create_connection(("127.0.0.1", relay.port), timeout=scaled(5))
+    s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+    try:
+        s.sendall(("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\n"
+                   "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" %
+                   (path, relay.port, relay.key, length)).encode())
+        sent = 0
+        try:
+            while sent < length:
+                s.sendall(b" " * min(chunk, length - sent))
+                sent += chunk
+        except OSError:
+            pass  # the relay stopped reading: fine, read its answer
+        s.settimeout(scaled(5))
+        buf = b""
+        try:
+            while b"\r\n" not in buf:
+                b = s.recv(4096)
+                if not b:
+                    break
+                buf += b
+        except OSError as e:
+            return "no answer (%r) after sending %d bytes" % (e, sent)
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
+        return int(m.group(1)) if m else "no status line: %r" % buf[:80]
+    finally:
+        s.close()
+
+
 def _open_body(thing=THING, services=("SSH",), lifetime=_DEFAULT, description=_DEFAULT):
     b = {"destinationConfig": {"thingName": thing, "services": list(services)}}
     if lifetime is not _DEFAULT:
@@ -478,12 +514,31 @@ def test_api_validation(t):
         failures.append("body of %d bytes: expected 413, got %r (curl rc %s %s)" %
                         (len(huge), r, r.curl_rc, r.curl_err.strip()))
     big = json.dumps(_open_body(description="x" * 100))
-    for n in (16 * 1024 + 1, 64 * 1024, 1024 * 1024):
+    r = relay.curl("POST", "/api/v1/tunnels", raw=big[:-1] + " " * (16 * 1024 + 1 - len(big)) + "}")
+    if r.status != 413:
+        failures.append("valid JSON body of 16385 bytes: expected 413, got %r (curl rc %s %s)" %
+                        (r, r.curl_rc, r.curl_err.strip()))
+    # Bigger bodies: the relay answers 413 at once and closes without reading
+    # the rest, so curl, still sending, may see a reset instead of the answer
+    # (reported; tolerated here). Any other answer is wrong.
+    resets = 0
+    for n in (64 * 1024, 1024 * 1024):
         padded = big[:-1] + " " * (n - len(big)) + "}"
-        r = relay.curl("POST", "/api/v1/tunnels", raw=padded, timeout=20)
-        if r.status != 413:
-            failures.append("valid JSON body of %d bytes: expected 413, got %r (curl rc %s %s)" %
-                            (n, r, r.curl_rc, r.curl_err.strip()))
+        for _ in range(3):
+            r = relay.curl("POST", "/api/v1/tunnels", raw=padded, timeout=20)
+            if r.status == 0 and r.curl_rc in (55, 56):  # send/receive failure: reset, EPIPE
+                resets += 1
+            elif r.status != 413:
+                failures.append("valid JSON body of %d bytes: expected 413, got %r (curl rc %s %s)" %
+                                (n, r, r.curl_rc, r.curl_err.strip()))
+    if resets:
+        t.note("%d of 6 curl uploads of 64 KiB / 1 MiB ended in a reset/broken pipe instead of 413"
+               % resets)
+    # A client that keeps reading after the relay stops reading does get the 413.
+    for n in (64 * 1024, 1024 * 1024):
+        status = raw_post_status(relay, "/api/v1/tunnels", n)
+        if status != 413:
+            failures.append("raw POST with a %d-byte body: expected a 413 answer, got %r" % (n, status))
     # The relay is still fine after the oversize bodies.
     exact = big[:-1] + " " * (16 * 1024 - len(big)) + "}"
     assert len(exact) == 16 * 1024
