@@ -162,7 +162,7 @@ static int on_request(struct http_session *s, struct lws *wsi, const char *uri)
 
 static void on_body(struct http_session *s, const char *in, size_t len)
 {
-	if (len == 0)
+	if (len == 0 || s->phase != HP_READING)
 		return; /* lws may report an empty chunk with no buffer */
 	if (s->body_too_big || s->body_len + len > API_MAX_BODY) {
 		s->body_too_big = true;
@@ -228,7 +228,8 @@ int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		on_body(s, in, len);
 		return 0;
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		run_api(s);
+		if (s->phase == HP_READING) /* not answered already (413) */
+			run_api(s);
 		return 0;
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return s ? on_writeable(s, wsi) : 0;
