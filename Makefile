@@ -40,6 +40,7 @@ RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
               relay/store.c relay/notify.c relay/notify_payload.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
+AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
@@ -47,8 +48,9 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 PROXY_OBJ  := $(call obj,$(PROXY_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
+AGENT_OBJ  := $(call obj,$(AGENT_SRC))
 
-PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl
+PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent
 
 # ---- unit tests (cmocka): tests/unit/test_X.c links against the pure modules
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
@@ -57,7 +59,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) \
               $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c) \
               $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
-              $(TUNNELCTL_OBJ)
+              $(TUNNELCTL_OBJ) $(AGENT_OBJ)
 
 .PHONY: all check unit e2e check-one deps demo bench clean install
 # Keep intermediate objects (unit test objects would otherwise be deleted).
@@ -88,6 +90,10 @@ $(BIN)/tunnel-relay: $(OBJ)/relay/main.o $(RELAY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
 $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson
+
+$(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o $(OBJ)/common/hostport.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_LINK)
 	@mkdir -p $(dir $@)

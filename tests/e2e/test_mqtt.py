@@ -17,6 +17,9 @@ from harness import (MiB, Proc, ROOT, expect, fail, free_port, pki, scaled, skip
 from test_api import ApiRelay, THING, through
 
 OTHER = "nanopi-02"
+# The broker runs with the shipped configuration when it exists.
+TEMPLATE_CONF = ROOT / "packaging" / "mosquitto" / "mosquitto.conf"
+TEMPLATE_ACL = ROOT / "packaging" / "mosquitto" / "acl"
 
 
 def _which(name):
@@ -72,33 +75,59 @@ class Broker:
         self.port = port or free_port()
         self.log_path = t.tmp / "broker.log"   # mosquitto's own log (log_type all)
         acl = t.tmp / "mosquitto.acl"
-        acl.write_text(
-            "user tunnel-relay\n"
-            "topic write $aws/things/+/tunnels/notify\n"
-            "\n"
-            "pattern read $aws/things/%u/tunnels/notify\n")
         conf = t.tmp / "mosquitto.conf"
-        lines = [
-            "per_listener_settings false",
-            "allow_anonymous false",
-            "persistence false",
-            "log_dest file %s" % self.log_path,
-            "log_type all",
-            "connection_messages true",
-            "acl_file %s" % acl,
-            "listener %d 127.0.0.1" % self.port,
-            "cafile %s" % (pkidir / "ca.pem"),
-            "certfile %s" % (pkidir / "broker.pem"),
-            "keyfile %s" % (pkidir / "broker.key"),
-            "require_certificate true",
-            "use_identity_as_username true",
-        ]
+        head = ["persistence false",
+                "log_dest file %s" % self.log_path,
+                "log_type all",
+                "connection_messages true"]
         if os.geteuid() == 0:
-            lines.insert(0, "user root")  # keep access to the test's files
-        conf.write_text("\n".join(lines) + "\n")
+            head.insert(0, "user root")  # keep access to the test's files
+        if TEMPLATE_CONF.exists() and TEMPLATE_ACL.exists():
+            # The shipped files, with our port, address and paths.
+            shutil.copy(str(TEMPLATE_ACL), str(acl))
+            body = self._from_template(TEMPLATE_CONF.read_text(), pkidir, acl)
+            self.source = "packaging/mosquitto"
+        else:
+            acl.write_text(
+                "user tunnel-relay\n"
+                "topic write $aws/things/+/tunnels/notify\n"
+                "\n"
+                "pattern read $aws/things/%u/tunnels/notify\n")
+            body = [
+                "allow_anonymous false",
+                "acl_file %s" % acl,
+                "listener %d 127.0.0.1" % self.port,
+                "cafile %s" % (pkidir / "ca.pem"),
+                "certfile %s" % (pkidir / "broker.pem"),
+                "keyfile %s" % (pkidir / "broker.key"),
+                "require_certificate true",
+                "use_identity_as_username true",
+            ]
+            self.source = "built-in test configuration"
+        conf.write_text("\n".join(head + body) + "\n")
         self.conf = conf
         self.proc = None
         self.start()
+
+    def _from_template(self, text, pkidir, acl):
+        out = []
+        listeners = 0
+        paths = {"cafile": pkidir / "ca.pem", "certfile": pkidir / "broker.pem",
+                 "keyfile": pkidir / "broker.key", "acl_file": acl}
+        for ln in text.splitlines():
+            words = ln.split()
+            if not words or words[0].startswith("#"):
+                out.append(ln)
+            elif words[0] == "listener":
+                listeners += 1
+                out.append("listener %d 127.0.0.1" % self.port)
+            elif words[0] in paths:
+                out.append("%s %s" % (words[0], paths[words[0]]))
+            else:
+                out.append(ln)
+        expect(listeners == 1, "packaging/mosquitto/mosquitto.conf has %d listener lines, "
+               "the test expects 1" % listeners)
+        return out
 
     def log(self):
         try:
@@ -203,17 +232,19 @@ class Sub:
             time.sleep(0.05)
 
 
-def mqtt_setup(t, public_endpoint="self", verbose=5):
+def mqtt_setup(t, public_endpoint="self", verbose=5, relay_cert="relay-mqtt",
+               relay_user="tunnel-relay"):
     need_mosquitto()
     d = make_mqtt_pki(t)
     broker = Broker(t, d)
+    t.note("mosquitto configuration: %s" % broker.source)
     relay = ApiRelay(t, verbose=verbose, public_endpoint=public_endpoint,
                      mqtt={"uri": "ssl://127.0.0.1:%d" % broker.port,
-                           "ca": str(d / "ca.pem"), "cert": str(d / "relay-mqtt.pem"),
-                           "key": str(d / "relay-mqtt.key")})
+                           "ca": str(d / "ca.pem"), "cert": str(d / ("%s.pem" % relay_cert)),
+                           "key": str(d / ("%s.key" % relay_cert))})
     relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
                         what="the relay's MQTT connection")
-    broker.wait_log("as tunnel-relay", scaled(5))
+    broker.wait_log("u'%s'" % relay_user, scaled(5), what="the relay's MQTT user name")
     return broker, relay
 
 
@@ -401,3 +432,24 @@ def test_notify_rotate_destination_publishes_new_token(t):
     expect(w.accepted, "notified destination token: HTTP %s" % w.status)
     w = relay.ws(new, "destination")
     expect(w.status == 401, "destination token from the previous notification: HTTP %s" % w.status)
+
+
+@timeout(60)
+def test_notify_refused_by_acl_is_not_delivered(t):
+    """A relay whose MQTT certificate is not tunnel-relay's (here nanopi-02's)
+    may not publish: the broker refuses, the API says delivered=false."""
+    broker, relay = mqtt_setup(t, relay_cert="device-%s" % OTHER, relay_user=OTHER)
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    mark = broker.mark()
+    t0 = time.monotonic()
+    j = relay.open()
+    dt = time.monotonic() - t0
+    n = j.get("notification")
+    expect(isinstance(n, dict) and n.get("delivered") is False and
+           isinstance(n.get("detail"), str) and n["detail"].strip(),
+           "publish refused by the ACL: expected delivered=false with a detail, got %r" % n)
+    t.note("refused publish: answered in %.2fs, detail %r" % (dt, n["detail"]))
+    broker.wait_log("Denied PUBLISH", scaled(5), since=mark, what="the broker refusing the relay")
+    time.sleep(1.0)
+    expect(sub1.messages() == [], "nanopi-01 received a notification the ACL refused")
+    relay.proc.expect_alive()
