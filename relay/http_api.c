@@ -149,7 +149,12 @@ static int on_request(struct http_session *s, struct lws *wsi, const char *uri)
 			length = atoll(cl);
 		if (length > (long long)API_MAX_BODY) {
 			s->body_too_big = true;
-			s->close_after = true; /* the rest of the body is never read */
+			/* Up to 1 MiB is read and dropped, so the client is not
+			 * reset mid-send and sees the 413; beyond that we answer
+			 * at once and close. */
+			if (length <= 1024 * 1024)
+				return 0;
+			s->close_after = true;
 			run_api(s);
 			return 0;
 		}
