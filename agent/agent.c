@@ -273,7 +273,12 @@ static void stop(struct agent *a, int sig)
 	 * table holds at most maxTunnels running ones, so pids[] fits. */
 	agent_mqtt_stop(a->mqtt);
 	a->mqtt = NULL;
-	log_info("disconnected from broker %s", a->cfg.broker_uri);
+	if (a->connected)
+		log_info("disconnected from broker %s (the broker keeps the session)",
+			 a->cfg.broker_uri);
+	else
+		log_info("stopped trying to connect to broker %s", a->cfg.broker_uri);
+	a->connected = false;
 }
 
 static void warn_line(void *arg, const char *line)
