@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
-# demo.sh - show the tunnel core end to end on loopback, then clean up.
+# demo.sh - the whole system end to end on loopback, then clean up.
 #
-# Plays both ends of a secure tunnel on this machine: an sshd behind a destination localproxy
-# ("the device"), a source localproxy ("the operator's PC") and tunnel-relay between them. Runs a
-# command over ssh through the tunnel, then 10 parallel checksummed transfers, then stops
-# everything. Without root or sshd it tunnels to a local echo service instead.
+# Plays every part on this machine: a mosquitto broker (TLS with client certificates, the
+# per-thing ACL from packaging/mosquitto/), tunnel-relay (tunnels in SQLite, management API, MQTT
+# notifications), an sshd and tunnel-agent as "the device" demo-nanopi, and tunnelctl, localproxy
+# and ssh as "the operator's PC". Opens a tunnel with tunnelctl (the agent is notified over MQTT
+# and starts the destination localproxy), runs a command over ssh through it, then 10 parallel
+# checksummed transfers through the same tunnel, closes it, and stops everything. Without root or
+# sshd it tunnels to a local echo service instead.
 #
-# Run by `make demo` after the build. Everything lives in a temporary directory that is removed
-# on exit; process logs are kept there and shown only when something fails.
+# Run by `make demo` after `make deps` and the build. Everything lives in a temporary directory
+# that is removed on exit, also on Ctrl-C or failure; process logs are kept there and shown only
+# when something fails. Every process the demo starts has TUNNEL_DEMO=<that directory> in its
+# environment, so that it can be told from other runs' processes (the agent gives its localproxy
+# a clean environment: that one has the directory in its command line, in -c DIR/pki/ca.pem).
 # BIN_DIR overrides where the binaries are (default: build/bin next to this script).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/build/bin}
-STEPS=7
+STEPS=12
+THING=demo-nanopi
 READY_TIMEOUT=10     # seconds to wait for each process's readiness line
 STOP_TIMEOUT=3       # seconds between SIGTERM and SIGKILL
 NTRANSFERS=10        # parallel connections (the relay's per-tunnel limit)
@@ -23,9 +30,11 @@ WORK=""
 PIDS=()              # long-running processes we started, in start order
 declare -A NAME=()   # pid -> name, for messages
 FAILED=0             # set once fail() has reported
+STOPPED=()           # "NAME STATUS" of each service stopped by stop()
 T0=$(date +%s.%N)
 
 say() { printf '[%2d/%d] %s\n' "$1" "$STEPS" "$2"; }
+detail() { printf '        %s\n' "$@"; }
 
 show_logs() {
     local f
@@ -54,16 +63,17 @@ alive() {
 }
 
 # leaves ROOT [SKIP...]: the processes below ROOT that have no children of their own, not
-# counting ROOT's subtrees under the SKIP processes (nor those).
+# counting ROOT's subtrees under the SKIP processes (nor those), nor this function's own
+# processes (it runs in a subshell, as in <(leaves ...)), nor zombies (their parent reaps them).
 leaves() {
     local ps_pid
     [[ -n $WORK && -d $WORK ]] || return 0
-    ps -e -o pid= -o ppid= > "$WORK/.ps" 2> /dev/null &
+    ps -e -o pid= -o ppid= -o stat= > "$WORK/.ps" 2> /dev/null &
     ps_pid=$!
     wait "$ps_pid" || return 0
-    awk -v root="$1" -v skip="${*:2} $ps_pid" '
+    awk -v root="$1" -v skip="${*:2} $ps_pid $BASHPID" '
         BEGIN { n = split(skip, s, " "); for (i = 1; i <= n; i++) skipped[s[i]] = 1 }
-        { parent[$1] = $2 }
+        $3 !~ /^Z/ { parent[$1] = $2 }
         END {
             inside[root] = 1
             do {
@@ -109,7 +119,7 @@ terminate() {
 }
 
 cleanup() {
-    local rc=$? pid
+    local rc=$? pid i
     trap - EXIT
     trap "" INT TERM   # a second Ctrl-C must not cut the cleanup short
     set +e
@@ -124,11 +134,11 @@ cleanup() {
             fi
         fi
     fi
-    # First the clients (transfers, ssh), then whatever the services still run (sshd's sessions),
-    # then the services themselves.
+    # First the clients (tunnelctl, transfers, ssh), then whatever the services still run (sshd's
+    # sessions, the agent's localproxy), then the services themselves, the last started first.
     stop_tree $$ "${PIDS[@]}"
     for pid in "${PIDS[@]}"; do stop_tree "$pid"; done
-    terminate "${PIDS[@]}"
+    for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do terminate "${PIDS[i]}"; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
     [[ -n $WORK && -d $WORK ]] && rm -rf -- "$WORK"
     exit "$rc"
@@ -146,13 +156,14 @@ start() {
     LAST_PID=$!
 }
 
-# wait_ready PID LOG PATTERN: wait for PATTERN in LOG while PID is alive.
-wait_ready() {
-    local pid=$1 log=$2 pattern=$3 deadline
+# wait_log PID LOG PATTERN [WHAT] [LOG...]: wait for the regular expression PATTERN in LOG while
+# PID is alive; on failure show LOG and the other LOGs.
+wait_log() {
+    local pid=$1 log=$2 pattern=$3 what=${4:-ready} deadline
     deadline=$(( $(date +%s) + READY_TIMEOUT ))
-    until grep -q -- "$pattern" "$WORK/$log" 2>/dev/null; do
-        alive "$pid" || fail "${NAME[$pid]} exited before it was ready" "$log"
-        (( $(date +%s) < deadline )) || fail "${NAME[$pid]} not ready after ${READY_TIMEOUT}s" "$log"
+    until grep -q -E -- "$pattern" "$WORK/$log" 2>/dev/null; do
+        alive "$pid" || fail "${NAME[$pid]} exited before it was $what" "$log" "${@:5}"
+        (( $(date +%s) < deadline )) || fail "${NAME[$pid]} not $what after ${READY_TIMEOUT}s" "$log" "${@:5}"
         sleep 0.05
     done
 }
@@ -166,15 +177,22 @@ in_background() {
     wait "$!"
 }
 
-# stop PID LOG: SIGTERM, wait, and fail unless it exited with status 0.
+# forget PID: it has been reaped, and its pid may be reused.
+forget() {
+    local p keep=()
+    for p in "${PIDS[@]}"; do [[ $p == "$1" ]] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+
+# stop PID LOG [OK...]: SIGTERM, wait, and fail unless it exited with status 0 (or one of OK).
 stop() {
-    local pid=$1 log=$2 rc=0
+    local pid=$1 log=$2 rc=0 ok
     terminate "$pid"
     wait "$pid" || rc=$?
-    local p keep=()   # stopped and reaped: forget it, its pid may be reused
-    for p in "${PIDS[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
-    PIDS=("${keep[@]}")
-    (( rc == 0 )) || fail "${NAME[$pid]} exited with status $rc after SIGTERM" "$log"
+    forget "$pid"
+    STOPPED+=("${NAME[$pid]} $rc")
+    for ok in 0 "${@:3}"; do (( rc == ok )) && return 0; done
+    fail "${NAME[$pid]} exited with status $rc after SIGTERM" "$log"
 }
 
 # free_ports N: N distinct free TCP ports on 127.0.0.1, chosen by the kernel.
@@ -197,34 +215,73 @@ try: s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError: sys.exit(1)' "$1"
 }
 
-for prog in tunnel-relay localproxy; do
+# tunnelctl ARGS...: the operator's CLI against our relay, its output in tunnelctl.out and
+# tunnelctl.log. The API key travels in the environment, as tunnelctl --help advises.
+tunnelctl() {
+    TUNNEL_API_URL="https://127.0.0.1:$RELAY_PORT" TUNNEL_API_CA="$WORK/pki/ca.pem" \
+    TUNNEL_API_KEY="$API_KEY" \
+        in_background "$WORK/tunnelctl.out" "$WORK/tunnelctl.log" timeout 30 "$BIN_DIR/tunnelctl" "$@"
+}
+
+for prog in tunnel-relay localproxy tunnel-agent tunnelctl; do
     [[ -x $BIN_DIR/$prog ]] || fail "$BIN_DIR/$prog not found; run 'make all' first"
 done
 for cmd in openssl python3; do
     command -v "$cmd" > /dev/null || fail "$cmd not found; run 'make deps' first"
 done
+MOSQUITTO=$(PATH=$PATH:/usr/sbin:/sbin command -v mosquitto) \
+    || fail "mosquitto not found; run 'make deps' first"
 
 # ---- 1. work dir and dev PKI -------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tunnel-demo.XXXXXX")
-"$ROOT/certs/mkpki.sh" -o "$WORK/pki" > "$WORK/pki.log" 2>&1 || fail "mkpki.sh failed" pki.log
-say 1 "dev PKI ready in $WORK/pki"
+export TUNNEL_DEMO=$WORK     # the tag of every process started from here on
+"$ROOT/certs/mkpki.sh" -o "$WORK/pki" --device "$THING" > "$WORK/pki.log" 2>&1 \
+    || fail "mkpki.sh failed" pki.log
+(umask 077; openssl rand -hex 32 > "$WORK/api.key")
+API_KEY=$(< "$WORK/api.key")
+read -r MQTT_PORT RELAY_PORT DEV_PORT SRC_FALLBACK < <(free_ports 4)
+say 1 "dev PKI (CA, relay, broker, thing $THING) and an API key in $WORK"
 
-# ---- 2. tunnel: tokens and ports ---------------------------------------------------------------
-SRC_TOKEN=$(openssl rand -hex 32)
-DST_TOKEN=$(openssl rand -hex 32)
-read -r RELAY_PORT DEV_PORT SRC_FALLBACK < <(free_ports 3)
-if port_free 2222; then
-    SRC_PORT=2222
-    note=""
-else
-    SRC_PORT=$SRC_FALLBACK
-    note=" (2222 is taken, using $SRC_PORT instead)"
-fi
-(umask 077; printf '{"tunnels":[{"id":"demo","services":["SSH"],"sourceAccessToken":"%s","destinationAccessToken":"%s"}]}\n' \
-    "$SRC_TOKEN" "$DST_TOKEN" > "$WORK/tunnels.json")
-say 2 "tunnel \"demo\" with two random access tokens (not shown): relay port $RELAY_PORT, source port $SRC_PORT$note"
+# ---- 2. mosquitto ------------------------------------------------------------------------------
+# The shipped configuration and ACL, with our port, address and files (as tests/e2e/test_mqtt.py).
+cp "$ROOT/packaging/mosquitto/acl" "$WORK/acl"
+{
+    # As root, mosquitto would switch to the user "mosquitto", who cannot read the 0600 keys.
+    (( EUID == 0 )) && echo "user root"
+    echo "persistence false"
+    echo "log_dest stderr"
+    echo "log_type all"
+    echo "connection_messages true"
+    awk -v port="$MQTT_PORT" -v pki="$WORK/pki" -v acl="$WORK/acl" '
+        $1 == "listener" { n++; print "listener " port " 127.0.0.1"; next }
+        $1 == "cafile"   { print "cafile " pki "/ca.pem"; next }
+        $1 == "certfile" { print "certfile " pki "/broker.pem"; next }
+        $1 == "keyfile"  { print "keyfile " pki "/broker.key"; next }
+        $1 == "acl_file" { print "acl_file " acl; next }
+        { print }
+        END { if (n != 1) { print "expected 1 listener line, found " n > "/dev/stderr"; exit 1 } }
+    ' "$ROOT/packaging/mosquitto/mosquitto.conf"
+} > "$WORK/mosquitto.conf" 2> "$WORK/mosquitto-conf.log" \
+    || fail "cannot adapt packaging/mosquitto/mosquitto.conf" mosquitto-conf.log
+start mosquitto mosquitto.log "$MOSQUITTO" -c "$WORK/mosquitto.conf"
+MQTT_PID=$LAST_PID
+wait_log "$MQTT_PID" mosquitto.log "Opening ipv4 listen socket on port $MQTT_PORT"
+wait_log "$MQTT_PID" mosquitto.log "mosquitto version .* running"
+say 2 "mosquitto on 127.0.0.1:$MQTT_PORT: TLS, client certificates only, per-thing ACL"
 
-# ---- 3. the device's service: sshd, or an echo server -----------------------------------------
+# ---- 3. tunnel-relay ---------------------------------------------------------------------------
+start tunnel-relay relay.log "$BIN_DIR/tunnel-relay" --bind 127.0.0.1 --port "$RELAY_PORT" \
+    --cert "$WORK/pki/relay.pem" --key "$WORK/pki/relay.key" \
+    --db "$WORK/tunnels.db" --api-key-file "$WORK/api.key" \
+    --mqtt-uri "ssl://localhost:$MQTT_PORT" --mqtt-ca "$WORK/pki/ca.pem" \
+    --mqtt-cert "$WORK/pki/relay-mqtt.pem" --mqtt-key "$WORK/pki/relay-mqtt.key" \
+    --public-endpoint "127.0.0.1:$RELAY_PORT"
+RELAY_PID=$LAST_PID
+wait_log "$RELAY_PID" relay.log "listening on"
+wait_log "$RELAY_PID" relay.log "MQTT: connected to broker" "connected to the broker" mosquitto.log
+say 3 "tunnel-relay on 127.0.0.1:$RELAY_PORT: tunnels in SQLite, management API, MQTT client"
+
+# ---- 4. the device's service: sshd, or an echo server -----------------------------------------
 MODE=ssh
 why=""
 if (( EUID != 0 )); then
@@ -259,15 +316,18 @@ EOF
         || why="sshd rejects its config: $(head -n 1 "$WORK/sshd-check.log")"
 fi
 if [[ -z $why ]]; then
+    SERVICE=SSH
     start sshd sshd.log /usr/sbin/sshd -D -e -f "$WORK/sshd_config"
-    DEV_PID=$LAST_PID DEV_LOG=sshd.log DEV_NAME=sshd
-    wait_ready "$DEV_PID" sshd.log "Server listening on 127.0.0.1 port $DEV_PORT"
-    say 3 "the device's sshd is listening on 127.0.0.1:$DEV_PORT (throwaway host and client keys)"
+    DEV_PID=$LAST_PID DEV_LOG=sshd.log
+    DEV_STOP_OK=255   # older sshds exit with 255 on SIGTERM
+    wait_log "$DEV_PID" sshd.log "Server listening on 127.0.0.1 port $DEV_PORT"
+    say 4 "the device's sshd on 127.0.0.1:$DEV_PORT (throwaway host and client keys)"
 else
     MODE="echo"
+    SERVICE=ECHO
     echo "demo: cannot run sshd ($why); tunnelling to an echo service instead"
     cat > "$WORK/echo_server.py" <<'EOF'
-import socketserver, sys
+import signal, socketserver, sys
 class Echo(socketserver.BaseRequestHandler):
     def handle(self):
         while data := self.request.recv(65536):
@@ -275,48 +335,110 @@ class Echo(socketserver.BaseRequestHandler):
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 with Server(("127.0.0.1", int(sys.argv[1])), Echo) as srv:
     print("echo server listening on 127.0.0.1 port", sys.argv[1], flush=True)
     srv.serve_forever()
 EOF
     start "echo server" echo.log python3 "$WORK/echo_server.py" "$DEV_PORT"
-    DEV_PID=$LAST_PID DEV_LOG=echo.log DEV_NAME="echo server"
-    wait_ready "$DEV_PID" echo.log "listening on"
-    say 3 "the device's echo service is listening on 127.0.0.1:$DEV_PORT"
+    DEV_PID=$LAST_PID DEV_LOG=echo.log
+    DEV_STOP_OK=0
+    wait_log "$DEV_PID" echo.log "listening on"
+    say 4 "the device's echo service on 127.0.0.1:$DEV_PORT"
 fi
 
-# ---- 4. relay, destination ("the device") and source ("the operator's PC") --------------------
-start tunnel-relay relay.log "$BIN_DIR/tunnel-relay" --bind 127.0.0.1 --port "$RELAY_PORT" \
-    --cert "$WORK/pki/relay.pem" --key "$WORK/pki/relay.key" --tunnels "$WORK/tunnels.json"
-RELAY_PID=$LAST_PID
-wait_ready "$RELAY_PID" relay.log "listening on"
+# ---- 5. tunnel-agent: the device -------------------------------------------------------------
+python3 - "$WORK/agent.json" "$THING" "$MQTT_PORT" "$WORK/pki" "$RELAY_PORT" \
+    "$BIN_DIR/localproxy" "$SERVICE" "$DEV_PORT" <<'EOF'
+import json, sys
+path, thing, mqtt_port, pki, relay_port, localproxy, service, dev_port = sys.argv[1:]
+conf = {
+    "thingName": thing,
+    "broker": {"uri": "ssl://localhost:%s" % mqtt_port, "ca": pki + "/ca.pem",
+               "cert": "%s/device-%s.pem" % (pki, thing), "key": "%s/device-%s.key" % (pki, thing)},
+    "relay": {"endpoint": "127.0.0.1:%s" % relay_port, "ca": pki + "/ca.pem"},
+    "localproxy": localproxy,
+    "services": {service: "127.0.0.1:%s" % dev_port},
+}
+with open(path, "w") as f:
+    json.dump(conf, f, indent=2)
+EOF
+"$BIN_DIR/tunnel-agent" -c "$WORK/agent.json" --check > "$WORK/agent-check.log" 2>&1 \
+    || fail "tunnel-agent --check refuses its configuration" agent-check.log
+start tunnel-agent agent.log "$BIN_DIR/tunnel-agent" -c "$WORK/agent.json"
+AGENT_PID=$LAST_PID
+wait_log "$AGENT_PID" agent.log "subscribed to " "subscribed" mosquitto.log
+say 5 "tunnel-agent, the device $THING, subscribed to \$aws/things/$THING/tunnels/notify"
 
-AWSIOT_TUNNEL_ACCESS_TOKEN=$DST_TOKEN start "destination localproxy" destination.log \
-    "$BIN_DIR/localproxy" -d "127.0.0.1:$DEV_PORT" -e "127.0.0.1:$RELAY_PORT" -c "$WORK/pki/ca.pem"
-DST_PID=$LAST_PID
-wait_ready "$DST_PID" destination.log "tunnel ready"
+# ---- 6. tunnelctl open -------------------------------------------------------------------------
+# --json, because that answer has the source token in a form a script can take; the token goes
+# to a private file and a variable, never to the screen.
+tunnelctl --json open --thing "$THING" --service "$SERVICE" --lifetime 10 \
+    || fail "tunnelctl open failed" tunnelctl.log tunnelctl.out relay.log
+mv "$WORK/tunnelctl.out" "$WORK/open.json"
+{ read -r TUNNEL_ID; read -r SRC_TOKEN; read -r NOTIFIED; } < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+n = d.get("notification") or {}
+print(d["tunnelId"])
+print(d["sourceAccessToken"])
+print("%s (%s)" % ("yes" if n.get("delivered") else "no", n.get("detail", "")))' "$WORK/open.json") \
+    || fail "cannot read tunnelctl's answer" tunnelctl.log
+rm -f -- "$WORK/open.json"
+say 6 "tunnelctl open --thing $THING --service $SERVICE --lifetime 10: tunnel $TUNNEL_ID"
+detail "Device notified over MQTT: $NOTIFIED"
+[[ $NOTIFIED == yes* ]] || fail "the relay could not notify the device" relay.log mosquitto.log
 
+# ---- 7. the agent's destination localproxy ----------------------------------------------------
+wait_log "$AGENT_PID" agent.log "notification accepted for tunnel $TUNNEL_ID" \
+    "notified" mosquitto.log relay.log
+AGENT_LP=$(grep -o -E "notification accepted for tunnel $TUNNEL_ID .*started localproxy pid [0-9]+" \
+    "$WORK/agent.log" | grep -o -E '[0-9]+$' | head -n 1) || true
+deadline=$(( $(date +%s) + READY_TIMEOUT ))
+until grep -q -F "tunnel $TUNNEL_ID: destination connected" "$WORK/relay.log"; do
+    if grep -q -F "localproxy for tunnel $TUNNEL_ID exited" "$WORK/agent.log"; then
+        fail "the agent's localproxy exited before it connected to the relay" agent.log relay.log
+    fi
+    alive "$AGENT_PID" || fail "tunnel-agent exited" agent.log
+    alive "$RELAY_PID" || fail "tunnel-relay exited" relay.log
+    (( $(date +%s) < deadline )) \
+        || fail "the agent's localproxy not connected after ${READY_TIMEOUT}s" agent.log relay.log
+    sleep 0.05
+done
+say 7 "the agent started localproxy${AGENT_LP:+ pid $AGENT_LP} (-d $SERVICE=127.0.0.1:$DEV_PORT): destination connected"
+
+# ---- 8. the source localproxy on the operator's PC --------------------------------------------
+if port_free 2222; then
+    SRC_PORT=2222
+    note=""
+else
+    SRC_PORT=$SRC_FALLBACK
+    note=" (2222 is taken)"
+fi
+# This is `localproxy -s PORT -t TOKEN`, with the token in AWSIOT_TUNNEL_ACCESS_TOKEN instead of
+# -t: a token on a command line is visible to every local user in ps (localproxy wipes it from
+# its argv, but only once it runs), while the environment is readable by its owner only.
 AWSIOT_TUNNEL_ACCESS_TOKEN=$SRC_TOKEN start "source localproxy" source.log \
     "$BIN_DIR/localproxy" -s "$SRC_PORT" -b 127.0.0.1 -e "127.0.0.1:$RELAY_PORT" -c "$WORK/pki/ca.pem"
 SRC_PID=$LAST_PID
-wait_ready "$SRC_PID" source.log "tunnel ready"
-unset SRC_TOKEN DST_TOKEN
-say 4 "tunnel up: :$SRC_PORT source localproxy => :$RELAY_PORT tunnel-relay => destination localproxy => :$DEV_PORT $DEV_NAME"
+unset SRC_TOKEN
+wait_log "$SRC_PID" source.log "tunnel ready" ready relay.log
+say 8 "the operator's localproxy -s $SRC_PORT$note, source token in its environment: connected"
 
-TUNNEL_LOGS=(source.log relay.log destination.log "$DEV_LOG")
+TUNNEL_LOGS=(source.log relay.log agent.log "$DEV_LOG")
 SSH=(ssh -F /dev/null -p "$SRC_PORT" -i "$WORK/client_key" -o IdentitiesOnly=yes
-     -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-     -o BatchMode=yes -o ConnectTimeout=10 root@127.0.0.1)
+     -o AddressFamily=inet -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+     -o LogLevel=ERROR -o BatchMode=yes -o ConnectTimeout=10 localhost)
 
-# ---- 5. one command through the tunnel ---------------------------------------------------------
+# ---- 9. one command through the tunnel ---------------------------------------------------------
 if [[ $MODE == ssh ]]; then
-    say 5 "ssh -p $SRC_PORT root@127.0.0.1 through the tunnel says:"
+    say 9 "ssh -p $SRC_PORT localhost through the tunnel says:"
     # shellcheck disable=SC2016  # expanded on the far side
     in_background "$WORK/ssh.out" "$WORK/ssh.log" \
         timeout 30 "${SSH[@]}" 'echo "hello from $(hostname) via the tunnel"; uname -sr' \
         || fail "ssh through the tunnel failed" ssh.log "${TUNNEL_LOGS[@]}"
 else
-    say 5 "a line sent to 127.0.0.1:$SRC_PORT comes back through the tunnel as:"
+    say 9 "a line sent to 127.0.0.1:$SRC_PORT comes back through the tunnel as:"
     in_background "$WORK/ssh.out" "$WORK/ssh.log" timeout 30 python3 -c '
 import socket, sys
 with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10) as s:
@@ -333,7 +455,7 @@ sys.exit(0 if got == line else 1)' "$SRC_PORT" \
 fi
 sed 's/^/        /' "$WORK/ssh.out"
 
-# ---- 6. parallel transfers ---------------------------------------------------------------------
+# ---- 10. parallel transfers --------------------------------------------------------------------
 if [[ $MODE == echo ]]; then
     cat > "$WORK/echo_client.py" <<'EOF'
 # Sends SIZE random bytes and reads them back at the same time. No half-close: the tunnel
@@ -375,9 +497,20 @@ transfer() {   # transfer N: writes t-N.sums ("LOCAL REMOTE"), errors to t-N.log
     fi
 }
 
+# The connection of step 9 must be gone from the relay's count before 10 more may start.
+deadline=$(( $(date +%s) + READY_TIMEOUT ))
+while :; do
+    tunnelctl --json describe "$TUNNEL_ID" || fail "tunnelctl describe failed" tunnelctl.log
+    live=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["tunnel"]["liveConnections"])' \
+        "$WORK/tunnelctl.out") || fail "cannot read tunnelctl's answer" tunnelctl.log
+    (( live == 0 )) && break
+    (( $(date +%s) < deadline )) || fail "the tunnel still has $live live connections" "${TUNNEL_LOGS[@]}"
+    sleep 0.05
+done
+
 what="$TRANSFER_MIB MiB of random data each into sha256sum over ssh"
 [[ $MODE == echo ]] && what="$TRANSFER_MIB MiB of random data each through the echo service and back"
-say 6 "$NTRANSFERS parallel transfers through the same tunnel, $what:"
+say 10 "$NTRANSFERS parallel transfers through the same tunnel, $what:"
 t_start=$(date +%s.%N)
 declare -A TPID=()
 for ((i = 1; i <= NTRANSFERS; i++)); do
@@ -408,13 +541,40 @@ total_mib=$(( NTRANSFERS * TRANSFER_MIB ))
 if (( bad )); then
     fail "$bad of $NTRANSFERS transfers did not come back intact" "${TUNNEL_LOGS[@]}"
 fi
-printf '        all %d transfers intact: %d MiB in %ss\n' "$ok" "$total_mib" "$elapsed"
+detail "all $ok transfers intact: $total_mib MiB in ${elapsed}s"
 
-# ---- 7. stop -----------------------------------------------------------------------------------
-stop "$SRC_PID" source.log
-stop "$DST_PID" destination.log
+# ---- 11. tunnelctl close -----------------------------------------------------------------------
+tunnelctl close "$TUNNEL_ID" || fail "tunnelctl close failed" tunnelctl.log relay.log
+# The relay sends both localproxies a close frame; each exits with status 0.
+wait_log "$AGENT_PID" agent.log "localproxy for tunnel $TUNNEL_ID exited with status" \
+    "told that its localproxy exited" relay.log
+agent_line=$(grep -F "localproxy for tunnel $TUNNEL_ID exited with status" "$WORK/agent.log" | tail -n 1)
+agent_line=${agent_line#* tunnel-agent INFO }   # without the time stamp and level,
+agent_line=${agent_line%% \[*}                   # and without "[pid N, ran N s; ...]"
+[[ $agent_line == *"exited with status 0" ]] \
+    || fail "the agent's localproxy did not exit with status 0" agent.log relay.log
+deadline=$(( $(date +%s) + READY_TIMEOUT ))
+while alive "$SRC_PID"; do
+    (( $(date +%s) < deadline )) || fail "the source localproxy still runs after the close" source.log relay.log
+    sleep 0.05
+done
+rc=0
+wait "$SRC_PID" || rc=$?
+forget "$SRC_PID"
+(( rc == 0 )) || fail "the source localproxy exited with status $rc after the close" source.log relay.log
+tunnelctl describe "$TUNNEL_ID" || fail "tunnelctl describe failed" tunnelctl.log
+status=$(awk '$1 == "Status:" { print $2 }' "$WORK/tunnelctl.out")
+[[ $status == CLOSED ]] || fail "tunnelctl describe says status '$status', not CLOSED" tunnelctl.out relay.log
+say 11 "tunnelctl close: both localproxies exited with status 0, tunnelctl describe says CLOSED"
+detail "tunnel-agent: $agent_line"
+
+# ---- 12. stop ----------------------------------------------------------------------------------
+stop "$AGENT_PID" agent.log
 stop "$RELAY_PID" relay.log
-say 7 "source and destination localproxy and tunnel-relay stopped on SIGTERM, each with exit status 0"
+stop "$DEV_PID" "$DEV_LOG" "$DEV_STOP_OK"
+stop "$MQTT_PID" mosquitto.log
+statuses=$(printf '%s, ' "${STOPPED[@]}")
+say 12 "stopped with SIGTERM, exit statuses: ${statuses%, }"
 
 total=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-echo "demo: OK in ${total}s; the device's $DEV_NAME and the work dir are removed on exit"
+echo "demo: OK in ${total}s; the work dir is removed on exit"
