@@ -374,7 +374,7 @@ say 5 "tunnel-agent, the device $THING, subscribed to \$aws/things/$THING/tunnel
 # --json, because that answer has the source token in a form a script can take; the token goes
 # to a private file and a variable, never to the screen.
 tunnelctl --json open --thing "$THING" --service "$SERVICE" --lifetime 10 \
-    || fail "tunnelctl open failed" tunnelctl.log tunnelctl.out relay.log
+    || fail "tunnelctl open failed" tunnelctl.log relay.log
 mv "$WORK/tunnelctl.out" "$WORK/open.json"
 { read -r TUNNEL_ID; read -r SRC_TOKEN; read -r NOTIFIED; } < <(python3 -c '
 import json, sys
@@ -547,7 +547,7 @@ detail "all $ok transfers intact: $total_mib MiB in ${elapsed}s"
 tunnelctl close "$TUNNEL_ID" || fail "tunnelctl close failed" tunnelctl.log relay.log
 # The relay sends both localproxies a close frame; each exits with status 0.
 wait_log "$AGENT_PID" agent.log "localproxy for tunnel $TUNNEL_ID exited with status" \
-    "told that its localproxy exited" relay.log
+    "told of its localproxy's exit" relay.log
 agent_line=$(grep -F "localproxy for tunnel $TUNNEL_ID exited with status" "$WORK/agent.log" | tail -n 1)
 agent_line=${agent_line#* tunnel-agent INFO }   # without the time stamp and level,
 agent_line=${agent_line%% \[*}                   # and without "[pid N, ran N s; ...]"
