@@ -34,7 +34,9 @@ struct local_conn *conn_find(struct proxy *p, size_t service, int32_t stream_id,
 		connection_id = 1;
 	for (size_t i = 0; i < p->max_conns; i++) {
 		struct local_conn *c = p->conns[i];
-		if (c && c->service == service && c->stream_id == stream_id &&
+		/* A closing one may share its key with a newer connection
+		 * (stream ids restart after a reconnect): it takes nothing more. */
+		if (c && !c->ending && c->service == service && c->stream_id == stream_id &&
 		    c->connection_id == connection_id)
 			return c;
 	}

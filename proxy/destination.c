@@ -40,15 +40,19 @@ static void open_connection(struct proxy *p, const struct tunnel_msg *m, size_t 
 
 void destination_on_connect_failed(struct proxy *p, struct local_conn *c)
 {
+	/* The first connection of a stream failing ends the stream. */
+	bool whole_stream = c->started_stream || p->version < 3;
+	size_t service = c->service;
+	int32_t stream_id = c->stream_id;
 	if (!c->peer_knows && p->ready) {
-		/* The first connection of a stream failing ends the stream. */
-		bool whole_stream = c->started_stream || p->version < 3;
 		tunnel_send_conn_msg(p, whole_stream ? TMSG_STREAM_RESET : TMSG_CONNECTION_RESET, c);
-		if (whole_stream && p->services[c->service].stream_id == c->stream_id)
-			p->services[c->service].stream_id = 0;
+		if (whole_stream && p->services[service].stream_id == stream_id)
+			p->services[service].stream_id = 0;
 	}
 	c->peer_knows = true;
 	conn_remove(p, c);
+	if (whole_stream)
+		conn_end_stream(p, service, stream_id); /* the source dropped them too */
 }
 
 void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)

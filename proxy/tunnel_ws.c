@@ -280,7 +280,6 @@ static void on_established(struct proxy *p, struct lws *wsi)
 	p->version = p->opt->client_version; /* the one subprotocol we asked for */
 	p->ready = false;
 	p->ws_rx_paused = false;
-	p->n_local_over_high = 0;
 	frame_decoder_init(&p->decoder);
 	bytequeue_consume(&p->to_tunnel, bytequeue_len(&p->to_tunnel));
 	log_info("connected to relay %s:%d (%s)", p->opt->endpoint.host, p->opt->endpoint.port,

@@ -15,10 +15,17 @@
 
 /* ---- responses ---------------------------------------------------------- */
 
+/* Response bodies may hold fresh tokens: wipe them before freeing. */
+static void free_body(char *body)
+{
+	secret_wipe(body);
+	free(body);
+}
+
 static void set_body(struct api_response *res, int status, cJSON *json)
 {
 	res->status = status;
-	free(res->body);
+	free_body(res->body);
 	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
 	cJSON_Delete(json);
 	if (!res->body) {
@@ -84,7 +91,7 @@ int api_add_notification(struct api_response *res, bool delivered, const char *d
 
 void api_response_free(struct api_response *res)
 {
-	free(res->body);
+	free_body(res->body);
 	res->body = NULL;
 	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
 }
@@ -295,11 +302,13 @@ static const char *status_of(const struct registry_tunnel *t)
 /* The value of name=… in a query string, copied into out; false if absent. */
 static bool query_value(const char *query, const char *name, char *out, size_t cap)
 {
+	/* Arguments are separated by '&' (or ',', as libwebsockets joins them);
+	 * neither can occur in a thing name. */
 	size_t nlen = strlen(name);
-	for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+	for (const char *p = query; p && *p; p += strcspn(p, "&,"), p += *p ? 1 : 0) {
 		if (!strncmp(p, name, nlen) && p[nlen] == '=') {
 			const char *v = p + nlen + 1;
-			size_t len = strcspn(v, "&");
+			size_t len = strcspn(v, "&,");
 			if (len >= cap)
 				len = cap - 1;
 			memcpy(out, v, len);

@@ -38,6 +38,8 @@ size_t http_session_size(void)
 static void respond(struct http_session *s, int status, const char *content_type, const char *text)
 {
 	size_t len = text ? strlen(text) : 0;
+	if (s->out)
+		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len);
 	free(s->out);
 	s->out = malloc(LWS_PRE + len + 1);
 	s->out_len = s->out ? len : 0;
@@ -126,8 +128,10 @@ static int on_request(struct http_session *s, struct lws *wsi, const char *uri)
 		strcpy(s->method, "DELETE");
 	else
 		strcpy(s->method, "OTHER");
-	if (lws_hdr_copy(wsi, s->query, sizeof(s->query), WSI_TOKEN_HTTP_URI_ARGS) < 0)
-		s->query[0] = '\0';
+	if (lws_hdr_copy(wsi, s->query, sizeof(s->query), WSI_TOKEN_HTTP_URI_ARGS) < 0) {
+		respond(s, 400, "text/plain", "query string too long\n");
+		return 0;
+	}
 
 	if (!strcmp(s->path, "/metrics") && !strcmp(s->method, "GET")) {
 		struct metrics_gauges g;
@@ -218,6 +222,8 @@ static void on_closed(struct http_session *s)
 		s->phase = HP_DONE;
 	api_response_free(&s->res);
 	free(s->body);
+	if (s->out)
+		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len); /* may hold new tokens */
 	free(s->out);
 	s->body = s->out = NULL;
 }

@@ -28,6 +28,8 @@ struct relay_server {
 	 * ESTABLISHED: lws runs both in one call chain for the same wsi. */
 	struct lws *pending_wsi;
 	struct admit_result pending;
+	char pending_client_token[TUNNEL_MAX_CLIENT_TOKEN + 1];
+	size_t pending_client_token_len;
 };
 
 /* ws_server.c: what the API needs from the data plane. */

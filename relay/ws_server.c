@@ -123,12 +123,16 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 		subprotocols[0] = '\0';
 
 	int token_len = copy_custom_header(wsi, "access-token:", token, sizeof(token));
-	if (token_len == -2)
+	if (token_len == -2) {
+		OPENSSL_cleanse(token, sizeof(token));
 		return refuse_http(wsi, 401, "access-token longer than 4096 characters", "malformed_token");
+	}
 	int ct_len = copy_custom_header(wsi, "client-token:", client_token, sizeof(client_token));
-	if (ct_len == -2)
+	if (ct_len == -2) {
+		OPENSSL_cleanse(token, sizeof(token));
 		return refuse_http(wsi, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])",
 				   "malformed_client_token");
+	}
 
 	struct admit_request req = {
 		.path = path,
@@ -140,15 +144,18 @@ static int on_confirm_upgrade(struct lws *wsi, const char *upgrade)
 		.client_token_len = ct_len >= 0 ? (size_t)ct_len : 0,
 	};
 	struct admit_result res = admit_decide(srv->registry, &req);
+	OPENSSL_cleanse(token, sizeof(token));
 	if (res.http_status) {
-		OPENSSL_cleanse(token, sizeof(token));
+		OPENSSL_cleanse(client_token, sizeof(client_token));
 		return refuse_http(wsi, res.http_status, res.reason, res.label ? res.label : "other");
 	}
-	admit_commit(&res, &req);
-	OPENSSL_cleanse(token, sizeof(token));
-	save_tunnel(srv, res.tunnel);
+	/* The token is marked used only in ESTABLISHED: lws may still fail the
+	 * upgrade after this point, and the token must not be lost then. */
 	srv->pending_wsi = wsi;
 	srv->pending = res;
+	srv->pending_client_token_len = ct_len > 0 ? (size_t)ct_len : 0;
+	memcpy(srv->pending_client_token, client_token, srv->pending_client_token_len);
+	OPENSSL_cleanse(client_token, sizeof(client_token));
 	return 0;
 }
 
@@ -161,6 +168,8 @@ static void request_close(struct peer *p, int code, const char *reason)
 	p->close_code = code;
 	snprintf(p->close_reason, sizeof(p->close_reason), "%s", reason);
 	lws_callback_on_writable(p->wsi);
+	/* A peer that stopped reading never becomes writeable: drop it then. */
+	lws_set_timeout(p->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
 
 static int queue_frame(struct peer *to, const uint8_t *frame, size_t len)
@@ -252,6 +261,12 @@ static int on_established(struct lws *wsi, struct peer *p)
 	}
 	struct admit_result res = srv->pending;
 	srv->pending_wsi = NULL;
+	struct admit_request committed = {
+		.client_token = srv->pending_client_token_len ? srv->pending_client_token : NULL,
+		.client_token_len = srv->pending_client_token_len,
+	};
+	admit_commit(&res, &committed);
+	OPENSSL_cleanse(srv->pending_client_token, sizeof(srv->pending_client_token));
 
 	memset(p, 0, sizeof(*p));
 	p->wsi = wsi;
@@ -436,6 +451,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return on_confirm_upgrade(wsi, in);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		/* lws binds the first listed name it knows, and "http" is one of
+		 * ours: a WebSocket must speak a tunnel subprotocol. */
+		log_warn("rejected handshake: the client listed \"http\" as a WebSocket subprotocol");
+		return -1;
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
 		/* The MQTT client's threads woke us: run what it finished. */
 		struct relay_server *srv = server_of(wsi);
