@@ -1,3 +1,4 @@
+#include "common/threads.h"
 #include "agent/mqtt.h"
 
 #include <MQTTAsync.h>
@@ -308,4 +309,5 @@ void agent_mqtt_stop(struct agent_mqtt *m)
 	}
 	MQTTAsync_destroy(&m->client);
 	free_mqtt(m);
+	wait_until_single_threaded(STOP_WAIT_MS);
 }

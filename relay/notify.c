@@ -7,6 +7,7 @@
  * publish sent before the event was queued: every event gets a sequence
  * number, and each publish remembers the next sequence number taken just
  * before MQTTAsync_sendMessage(). */
+#include "common/threads.h"
 #include "relay/notify.h"
 
 #include "common/hostport.h"
@@ -870,4 +871,5 @@ void notifier_stop(struct notifier *n)
 	if (atomic_load(&n->connected) || n->ever_connected)
 		log_info("MQTT: disconnected from broker %s", n->uri);
 	free_notifier(n);
+	wait_until_single_threaded(STOP_WAIT_MS);
 }

@@ -10,11 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,16 +93,31 @@ static void child_state(void **state)
 	if (pid < 0)
 		fail_msg("spawn failed: %s", err);
 
-	/* Read everything first, stop the child, then check. */
+	/* Read everything first, stop the child, then check. The child may
+	 * still be starting (/proc refusing access for a moment, the loader
+	 * holding a library open): retry for up to 1 s. */
 	static char env[8192], cmd[1024], status[8192], fds[64][256];
-	size_t env_len = read_proc(pid, "environ", env, sizeof(env));
-	size_t cmd_len = read_proc(pid, "cmdline", cmd, sizeof(cmd));
-	read_proc(pid, "status", status, sizeof(status));
-	for (int fd = 0; fd < 64; fd++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-		ssize_t len = readlink(path, fds[fd], sizeof(fds[fd]) - 1);
-		fds[fd][len > 0 ? len : 0] = '\0';
+	size_t env_len = 0, cmd_len = 0;
+	for (int tries = 0; tries < 100; tries++) {
+		env_len = read_proc(pid, "environ", env, sizeof(env));
+		cmd_len = read_proc(pid, "cmdline", cmd, sizeof(cmd));
+		read_proc(pid, "status", status, sizeof(status));
+		for (int fd = 0; fd < 64; fd++) {
+			char path[64];
+			snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+			ssize_t len = readlink(path, fds[fd], sizeof(fds[fd]) - 1);
+			fds[fd][len > 0 ? len : 0] = '\0';
+		}
+		/* Also give the dynamic loader of the new program time to close
+		 * the libraries it opened: a descriptor still open after 1 s is
+		 * a real leak. */
+		bool extra = false;
+		for (int fd = 3; fd < 64; fd++)
+			extra |= fds[fd][0] != '\0';
+		if (fds[1][0] != '\0' && fds[2][0] != '\0' && !extra)
+			break;
+		struct timespec pause = { 0, 10 * 1000000L };
+		nanosleep(&pause, NULL);
 	}
 	stop_child(pid);
 
