@@ -18,14 +18,16 @@ int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message)
 	return 0;
 }
 
-static struct lws_context *signal_ctx;
+/* volatile: read by the signal handler, cleared before the context dies. */
+static struct lws_context *volatile signal_ctx;
 static volatile sig_atomic_t signal_seen;
 
 static void on_stop_signal(int sig)
 {
 	signal_seen = sig;
-	if (signal_ctx)
-		lws_cancel_service(signal_ctx);
+	struct lws_context *ctx = signal_ctx; /* read once */
+	if (ctx)
+		lws_cancel_service(ctx);
 }
 
 void stop_signals_install(struct lws_context *ctx)
@@ -39,6 +41,11 @@ void stop_signals_install(struct lws_context *ctx)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+}
+
+void stop_signals_detach(void)
+{
+	signal_ctx = NULL;
 }
 
 bool stop_requested(void)

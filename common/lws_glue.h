@@ -21,6 +21,9 @@ int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message);
 
 /* SIGINT/SIGTERM set a flag and wake the event loop; SIGPIPE is ignored. */
 void stop_signals_install(struct lws_context *ctx);
+/* Call before lws_context_destroy: a signal arriving then must not wake a
+ * context that is being freed. */
+void stop_signals_detach(void);
 bool stop_requested(void);
 /* The signal that asked us to stop, or 0. */
 int stop_signal(void);

@@ -468,6 +468,7 @@ void tunnel_ws_shutdown(struct proxy *p)
 	lws_sul_cancel(&p->ping_timer);
 	p->exiting = true;
 	p->destroying = true;
+	stop_signals_detach();
 	if (p->ctx)
 		lws_context_destroy(p->ctx);
 	p->ctx = NULL;

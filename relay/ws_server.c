@@ -635,6 +635,7 @@ void relay_server_stop(struct relay_server *srv)
 	if (srv->notifier)
 		notifier_stop(srv->notifier);
 	srv->notifier = NULL;
+	stop_signals_detach();
 	lws_context_destroy(srv->ctx);
 	/* Closing every connection has released each tunnel's live state. */
 	free(srv);
