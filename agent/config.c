@@ -1,56 +1,14 @@
 /* The pure half of agent/config.h: the JSON text to a checked
  * struct agent_config. No file is touched here (see config_files.c). */
 #include "agent/config.h"
-
+#include "agent/config_report.h"
 #include "common/hostport.h"
+#include "common/text.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-
-/* ---- error lines ----------------------------------------------------------- */
-
-struct pctx {
-	const char *name; /* the config file, first on every line */
-	char *err;
-	size_t err_cap;
-};
-
-/* "NAME: KEY: reason" (or "NAME: reason" when key is NULL). Returns -1. */
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct pctx *c, const char *key, const char *fmt, ...)
-{
-	char why[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (c->err != NULL && c->err_cap > 0) {
-		if (key != NULL)
-			snprintf(c->err, c->err_cap, "%s: %s: %s", c->name, key, why);
-		else
-			snprintf(c->err, c->err_cap, "%s: %s", c->name, why);
-	}
-	return -1;
-}
-
-static const char *type_name(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	return "something else";
-}
 
 /* ---- syntax helpers (pure) ------------------------------------------------- */
 
@@ -110,7 +68,7 @@ static int get_string(const struct pctx *c, const cJSON *obj, const char *key, c
 	if (it == NULL)
 		return 0;
 	if (!cJSON_IsString(it) || it->valuestring == NULL)
-		return fail(c, path, "want a string, got %s", type_name(it));
+		return fail(c, path, "want a string, got %s", json_type_name(it));
 	if (it->valuestring[0] == '\0')
 		return fail(c, path, "is empty");
 	if (strlen(it->valuestring) >= cap)
@@ -129,7 +87,7 @@ static int get_int(const struct pctx *c, const cJSON *obj, const char *key, cons
 		return 0;
 	if (!cJSON_IsNumber(it))
 		return fail(c, path, "want an integer from %d to %d, got %s", min, max,
-			    type_name(it));
+			    json_type_name(it));
 	double v = it->valuedouble;
 	if (!(v >= min && v <= max) || v != (double)(int)v)
 		return fail(c, path, "want an integer from %d to %d, got %g", min, max, v);
@@ -144,7 +102,7 @@ static int get_bool(const struct pctx *c, const cJSON *obj, const char *key, con
 	if (it == NULL)
 		return 0;
 	if (!cJSON_IsBool(it))
-		return fail(c, path, "want true or false, got %s", type_name(it));
+		return fail(c, path, "want true or false, got %s", json_type_name(it));
 	*out = cJSON_IsTrue(it);
 	return 1;
 }
@@ -157,7 +115,7 @@ static int get_object(const struct pctx *c, const cJSON *obj, const char *key,
 	if (it == NULL)
 		return 0;
 	if (!cJSON_IsObject(it))
-		return fail(c, key, "want an object, got %s", type_name(it));
+		return fail(c, key, "want an object, got %s", json_type_name(it));
 	*out = it;
 	return 1;
 }
@@ -256,7 +214,7 @@ static int parse_target(const struct pctx *c, const char *path, const cJSON *it,
 {
 	if (!cJSON_IsString(it) || it->valuestring == NULL)
 		return fail(c, path, "want a string (\"HOST:PORT\", \"PORT\" or a Unix socket "
-			    "path), got %s", type_name(it));
+			    "path), got %s", json_type_name(it));
 	const char *v = it->valuestring;
 	if (v[0] == '\0')
 		return fail(c, path, "is empty (want \"HOST:PORT\", e.g. \"127.0.0.1:22\")");
@@ -290,7 +248,7 @@ static int parse_services(const struct pctx *c, const cJSON *root, struct agent_
 		return fail(c, "services", "missing (required), e.g. {\"SSH\": \"127.0.0.1:22\"}");
 	if (!cJSON_IsObject(obj))
 		return fail(c, "services", "want an object such as {\"SSH\": \"127.0.0.1:22\"}, "
-			    "got %s", type_name(obj));
+			    "got %s", json_type_name(obj));
 	cfg->n_services = 0;
 	for (const cJSON *it = obj->child; it != NULL; it = it->next) {
 		char path[192];
@@ -417,7 +375,7 @@ static int parse_root(const struct pctx *c, const cJSON *root, struct agent_conf
 					   "localproxy", "services", "maxTunnels", "logLevel",
 					   "useNotifiedEndpoint", NULL};
 	if (!cJSON_IsObject(root))
-		return fail(c, NULL, "want a JSON object ({...}), got %s", type_name(root));
+		return fail(c, NULL, "want a JSON object ({...}), got %s", json_type_name(root));
 	if (check_keys(c, root, "", keys) != 0)
 		return -1;
 	/* thingName first: broker.clientId and notifyTopic default to it. */

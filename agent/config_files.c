@@ -1,6 +1,7 @@
 /* The I/O half of agent/config.h: reading the config file and checking the
  * files it names with OpenSSL (PEM_read_X509 / PEM_read_PrivateKey). */
 #include "agent/config.h"
+#include "agent/config_report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,30 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-struct pctx {
-	const char *name; /* the config file, first on every line */
-	char *err;
-	size_t err_cap;
-};
-
-/* "NAME: KEY: reason" (or "NAME: reason" when key is NULL). Returns -1. */
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct pctx *c, const char *key, const char *fmt, ...)
-{
-	char why[768];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (c->err != NULL && c->err_cap > 0) {
-		if (key != NULL)
-			snprintf(c->err, c->err_cap, "%s: %s: %s", c->name, key, why);
-		else
-			snprintf(c->err, c->err_cap, "%s: %s", c->name, why);
-	}
-	return -1;
-}
 
 /* Opens path for reading; a directory or other non-file is refused too. */
 static FILE *open_file(const struct pctx *c, const char *key, const char *path)

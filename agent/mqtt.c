@@ -1,4 +1,5 @@
 #include "common/threads.h"
+#include "common/text.h"
 #include "agent/mqtt.h"
 
 #include <MQTTAsync.h>
@@ -138,20 +139,7 @@ static int on_ssl_error(const char *str, size_t len, void *u)
 	struct agent_mqtt *m = u;
 	char line[2 * EVQUEUE_TEXT];
 	textf(line, sizeof(line), "%.*s", (int)len, str);
-	line[strcspn(line, "\r\n")] = '\0';
-	const char *reason = line;
-	char *field = line;
-	for (int i = 0; i < 5 && field != NULL; i++) {
-		field = strchr(field, ':');
-		if (field != NULL)
-			field++;
-	}
-	if (field != NULL && *field != '\0') {
-		char *end = strchr(field, ':');
-		if (end != NULL)
-			*end = '\0';
-		reason = field;
-	}
+	const char *reason = openssl_error_reason(line);
 	pthread_mutex_lock(&m->lock);
 	if (m->tls_error[0] == '\0') /* the first line is the cause */
 		textf(m->tls_error, sizeof(m->tls_error), "%s", reason);

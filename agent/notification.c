@@ -1,4 +1,5 @@
 #include "agent/notification.h"
+#include "common/text.h"
 
 #include "common/hostport.h"
 
@@ -36,22 +37,6 @@ static void printable(char *out, size_t cap, const char *s, size_t max)
 	out[w] = '\0';
 }
 
-static const char *type_name(const cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	return "something else";
-}
 
 static bool tunnel_id_valid(const char *s)
 {
@@ -98,7 +83,7 @@ static bool check_services(const struct agent_config *cfg, const cJSON *root,
 	if (list == NULL)
 		return refuse(why, cap, "no \"services\"");
 	if (!cJSON_IsArray(list))
-		return refuse(why, cap, "\"services\" is %s, not an array", type_name(list));
+		return refuse(why, cap, "\"services\" is %s, not an array", json_type_name(list));
 	int count = cJSON_GetArraySize(list);
 	if (count == 0)
 		return refuse(why, cap, "\"services\" is empty");
@@ -108,7 +93,7 @@ static bool check_services(const struct agent_config *cfg, const cJSON *root,
 	int i = 0;
 	for (const cJSON *it = list->child; it != NULL; it = it->next, i++) {
 		if (!cJSON_IsString(it) || it->valuestring == NULL)
-			return refuse(why, cap, "services[%d] is %s, not a string", i, type_name(it));
+			return refuse(why, cap, "services[%d] is %s, not a string", i, json_type_name(it));
 		char shown[80];
 		printable(shown, sizeof(shown), it->valuestring, 64);
 		if (!agent_id_valid(it->valuestring, TUNNEL_MAX_SERVICE_ID))
@@ -134,7 +119,7 @@ static bool check_token(const cJSON *root, struct notification *n, char *why, si
 	if (tok == NULL)
 		return refuse(why, cap, "no \"clientAccessToken\"");
 	if (!cJSON_IsString(tok) || tok->valuestring == NULL)
-		return refuse(why, cap, "\"clientAccessToken\" is %s, not a string", type_name(tok));
+		return refuse(why, cap, "\"clientAccessToken\" is %s, not a string", json_type_name(tok));
 	size_t len = strlen(tok->valuestring);
 	if (len == 0)
 		return refuse(why, cap, "\"clientAccessToken\" is empty");
@@ -160,7 +145,7 @@ static bool check_endpoint(const struct agent_config *cfg, const cJSON *root,
 	const cJSON *ep = cJSON_GetObjectItemCaseSensitive(root, "endpoint");
 	if (cfg->use_notified_endpoint && ep != NULL) {
 		if (!cJSON_IsString(ep) || ep->valuestring == NULL)
-			return refuse(why, cap, "\"endpoint\" is %s, not \"HOST:PORT\"", type_name(ep));
+			return refuse(why, cap, "\"endpoint\" is %s, not \"HOST:PORT\"", json_type_name(ep));
 		if (!endpoint_valid(ep->valuestring)) {
 			char shown[80];
 			printable(shown, sizeof(shown), ep->valuestring, 64);
@@ -181,12 +166,12 @@ static bool decide(const struct agent_config *cfg, const cJSON *root, struct not
 		   char *why, size_t cap)
 {
 	if (!cJSON_IsObject(root))
-		return refuse(why, cap, "payload is %s, not a JSON object", type_name(root));
+		return refuse(why, cap, "payload is %s, not a JSON object", json_type_name(root));
 	/* The tunnel id first, so that every later refusal can name it. */
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "tunnelId");
 	if (id != NULL) {
 		if (!cJSON_IsString(id) || id->valuestring == NULL)
-			return refuse(why, cap, "\"tunnelId\" is %s, not a string", type_name(id));
+			return refuse(why, cap, "\"tunnelId\" is %s, not a string", json_type_name(id));
 		if (!tunnel_id_valid(id->valuestring)) {
 			char shown[80];
 			printable(shown, sizeof(shown), id->valuestring, 64);
@@ -200,7 +185,7 @@ static bool decide(const struct agent_config *cfg, const cJSON *root, struct not
 	if (mode == NULL)
 		return refuse(why, cap, "no \"clientMode\" (want \"destination\")");
 	if (!cJSON_IsString(mode) || mode->valuestring == NULL)
-		return refuse(why, cap, "\"clientMode\" is %s, not \"destination\"", type_name(mode));
+		return refuse(why, cap, "\"clientMode\" is %s, not \"destination\"", json_type_name(mode));
 	if (strcmp(mode->valuestring, "destination") != 0) {
 		char shown[48];
 		printable(shown, sizeof(shown), mode->valuestring, 32);

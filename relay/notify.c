@@ -8,6 +8,7 @@
  * number, and each publish remembers the next sequence number taken just
  * before MQTTAsync_sendMessage(). */
 #include "common/threads.h"
+#include "common/text.h"
 #include "relay/notify.h"
 
 #include "common/hostport.h"
@@ -280,20 +281,7 @@ static int on_ssl_error(const char *str, size_t len, void *u)
 	enter(n);
 	char line[TEXT_CAP * 2];
 	textf(line, sizeof(line), "%.*s", (int)len, str);
-	line[strcspn(line, "\r\n")] = '\0';
-	const char *reason = line;
-	char *field = line;
-	for (int i = 0; i < 5 && field != NULL; i++) {
-		field = strchr(field, ':');
-		if (field != NULL)
-			field++;
-	}
-	if (field != NULL && *field != '\0') {
-		char *end = strchr(field, ':');
-		if (end != NULL)
-			*end = '\0';
-		reason = field;
-	}
+	const char *reason = openssl_error_reason(line);
 	pthread_mutex_lock(&n->lock);
 	/* The first line is the cause; later ones are consequences. */
 	if (n->tls_error[0] == '\0')

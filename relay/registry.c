@@ -1,4 +1,5 @@
 #include "relay/registry.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,20 +15,6 @@
 /* A registry file is a handful of tunnels: anything bigger is a mistake. */
 #define REGISTRY_FILE_MAX (1024u * 1024u)
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-	if (err == NULL || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-}
 
 void registry_init(struct registry *r)
 {
@@ -69,19 +56,19 @@ static int check_services(const char *id, const char *const *services, size_t n,
 			  char *err, size_t err_cap)
 {
 	if (n == 0 || n > TUNNEL_MAX_SERVICES) {
-		set_err(err, err_cap, "tunnel '%s': needs 1 to %u services, got %zu", id,
+		errf(err, err_cap, "tunnel '%s': needs 1 to %u services, got %zu", id,
 			TUNNEL_MAX_SERVICES, n);
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (services[i] == NULL || !tunnel_service_id_valid(services[i])) {
-			set_err(err, err_cap,
+			errf(err, err_cap,
 				"tunnel '%s': service %zu must match [A-Za-z0-9_:-]{1,128}", id, i);
 			return -1;
 		}
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(services[i], services[j]) == 0) {
-				set_err(err, err_cap, "tunnel '%s': service '%s' is listed twice",
+				errf(err, err_cap, "tunnel '%s': service '%s' is listed twice",
 					id, services[i]);
 				return -1;
 			}
@@ -107,23 +94,23 @@ static int hash_tokens(const struct registry *r, const char *id, const char *con
 		const char *side = tunnel_side_name((enum tunnel_side)s);
 		size_t len = tok[s] ? strnlen(tok[s], TUNNEL_MAX_ACCESS_TOKEN + 1) : 0;
 		if (tok[s] == NULL || !access_token_valid(tok[s], len)) {
-			set_err(err, err_cap,
+			errf(err, err_cap,
 				"tunnel '%s': %s access token must be 1-%u printable characters without spaces",
 				id, side, TUNNEL_MAX_ACCESS_TOKEN);
 			return -1;
 		}
 		if (token_hash(tok[s], len, hash[s]) != 0) {
-			set_err(err, err_cap, "tunnel '%s': cannot hash the %s access token", id, side);
+			errf(err, err_cap, "tunnel '%s': cannot hash the %s access token", id, side);
 			return -1;
 		}
 		if (registry_hash_in_use(r, hash[s])) {
-			set_err(err, err_cap,
+			errf(err, err_cap,
 				"tunnel '%s': %s access token is already used by another tunnel", id, side);
 			return -1;
 		}
 	}
 	if (token_hash_equal(hash[0], hash[1])) {
-		set_err(err, err_cap, "tunnel '%s': source and destination access tokens must differ",
+		errf(err, err_cap, "tunnel '%s': source and destination access tokens must differ",
 			id);
 		return -1;
 	}
@@ -137,7 +124,7 @@ static int grow(struct registry *r, char *err, size_t err_cap)
 	size_t cap = r->cap ? r->cap * 2 : 8;
 	struct registry_tunnel **t = realloc(r->tunnels, cap * sizeof(*t));
 	if (t == NULL) {
-		set_err(err, err_cap, "out of memory");
+		errf(err, err_cap, "out of memory");
 		return -1;
 	}
 	r->tunnels = t;
@@ -148,12 +135,12 @@ static int grow(struct registry *r, char *err, size_t err_cap)
 int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, size_t err_cap)
 {
 	if (registry_find_id(r, t->id) != NULL) {
-		set_err(err, err_cap, "tunnel '%s' is defined twice", t->id);
+		errf(err, err_cap, "tunnel '%s' is defined twice", t->id);
 		return -1;
 	}
 	for (int s = 0; s < 2; s++) {
 		if (registry_hash_in_use(r, t->side[s].token_hash)) {
-			set_err(err, err_cap, "tunnel '%s': %s access token is already used by another tunnel",
+			errf(err, err_cap, "tunnel '%s': %s access token is already used by another tunnel",
 				t->id, tunnel_side_name((enum tunnel_side)s));
 			return -1;
 		}
@@ -169,12 +156,12 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		 const char *destination_token, char *err, size_t err_cap)
 {
 	if (id == NULL || !tunnel_id_valid(id)) {
-		set_err(err, err_cap, "tunnel id must be 1-%u characters of [A-Za-z0-9_-]",
+		errf(err, err_cap, "tunnel id must be 1-%u characters of [A-Za-z0-9_-]",
 			REGISTRY_MAX_ID);
 		return -1;
 	}
 	if (registry_find_id(r, id) != NULL) {
-		set_err(err, err_cap, "tunnel '%s' is defined twice", id);
+		errf(err, err_cap, "tunnel '%s' is defined twice", id);
 		return -1;
 	}
 	if (check_services(id, services, n_services, err, err_cap) != 0)
@@ -185,7 +172,7 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		return -1;
 	struct registry_tunnel *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
-		set_err(err, err_cap, "out of memory");
+		errf(err, err_cap, "out of memory");
 		return -1;
 	}
 	memcpy(t->id, id, strlen(id) + 1);
@@ -210,12 +197,12 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_cap)
 {
 	FILE *f = fopen(path, "rb");
 	if (f == NULL) {
-		set_err(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
+		errf(err, err_cap, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;
 	}
 	char *buf = malloc(REGISTRY_FILE_MAX + 2);
 	if (buf == NULL) {
-		set_err(err, err_cap, "%s: out of memory", path);
+		errf(err, err_cap, "%s: out of memory", path);
 		fclose(f);
 		return NULL;
 	}
@@ -226,9 +213,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_cap)
 	fclose(f); /* read-only: nothing to lose if closing fails */
 	if (read_errno != 0 || n > REGISTRY_FILE_MAX) {
 		if (read_errno != 0)
-			set_err(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
+			errf(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
 		else
-			set_err(err, err_cap, "%s: larger than %u bytes", path, REGISTRY_FILE_MAX);
+			errf(err, err_cap, "%s: larger than %u bytes", path, REGISTRY_FILE_MAX);
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 		return NULL;
@@ -261,13 +248,13 @@ static int load_entry(struct registry *r, const char *path, size_t idx,
 					     "destinationAccessToken" };
 	const char *val[3];
 	if (!cJSON_IsObject(e)) {
-		set_err(err, err_cap, "%s: tunnels[%zu]: must be an object", path, idx);
+		errf(err, err_cap, "%s: tunnels[%zu]: must be an object", path, idx);
 		return -1;
 	}
 	for (size_t k = 0; k < 3; k++) {
 		val[k] = json_string(e, keys[k]);
 		if (val[k] == NULL) {
-			set_err(err, err_cap, "%s: tunnels[%zu].%s: missing or not a string",
+			errf(err, err_cap, "%s: tunnels[%zu].%s: missing or not a string",
 				path, idx, keys[k]);
 			return -1;
 		}
@@ -275,7 +262,7 @@ static int load_entry(struct registry *r, const char *path, size_t idx,
 	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(e, "services");
 	int n = cJSON_GetArraySize(svc);
 	if (!cJSON_IsArray(svc) || n < 1 || n > (int)TUNNEL_MAX_SERVICES) {
-		set_err(err, err_cap, "%s: tunnels[%zu].services: must be an array of 1 to %u strings",
+		errf(err, err_cap, "%s: tunnels[%zu].services: must be an array of 1 to %u strings",
 			path, idx, TUNNEL_MAX_SERVICES);
 		return -1;
 	}
@@ -283,7 +270,7 @@ static int load_entry(struct registry *r, const char *path, size_t idx,
 	for (int i = 0; i < n; i++) {
 		const cJSON *s = cJSON_GetArrayItem(svc, i);
 		if (!cJSON_IsString(s)) {
-			set_err(err, err_cap, "%s: tunnels[%zu].services[%d]: must be a string",
+			errf(err, err_cap, "%s: tunnels[%zu].services[%d]: must be a string",
 				path, idx, i);
 			return -1;
 		}
@@ -291,7 +278,7 @@ static int load_entry(struct registry *r, const char *path, size_t idx,
 	}
 	char why[256];
 	if (registry_add(r, val[0], services, (size_t)n, val[1], val[2], why, sizeof(why)) != 0) {
-		set_err(err, err_cap, "%s: tunnels[%zu]: %s", path, idx, why);
+		errf(err, err_cap, "%s: tunnels[%zu]: %s", path, idx, why);
 		return -1;
 	}
 	return 0;
@@ -302,7 +289,7 @@ static int load_tree(struct registry *r, const char *path, const cJSON *root,
 {
 	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "tunnels");
 	if (!cJSON_IsObject(root) || !cJSON_IsArray(list)) {
-		set_err(err, err_cap, "%s: want an object with a \"tunnels\" array", path);
+		errf(err, err_cap, "%s: want an object with a \"tunnels\" array", path);
 		return -1;
 	}
 	size_t idx = 0;
@@ -324,7 +311,7 @@ int registry_load_file(struct registry *r, const char *path, char *err, size_t e
 	int added = -1;
 	if (root == NULL) {
 		size_t at = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : 0;
-		set_err(err, err_cap, "%s: not valid JSON (near byte %zu)", path, at);
+		errf(err, err_cap, "%s: not valid JSON (near byte %zu)", path, at);
 	} else {
 		size_t before = r->n;
 		added = load_tree(r, path, root, err, err_cap);

@@ -1,4 +1,5 @@
 #include "relay/store.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -79,26 +80,12 @@ struct store {
 	char path[];            /* for error messages */
 };
 
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t cap, const char *fmt, ...)
-{
-	if (err == NULL || cap == 0)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
-}
 
 /* "PATH: WHAT: sqlite's reason". SQLite's messages never quote bound
  * values, so no token can end up here. */
 static void db_err(const struct store *s, const char *what, char *err, size_t err_cap)
 {
-	set_err(err, err_cap, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	errf(err, err_cap, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
 /* ---- validation shared by save and load ---------------------------------- */
@@ -160,7 +147,7 @@ static int pragma_text(struct store *s, const char *sql, char *out, size_t cap,
 	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		set_err(err, err_cap, "%s: %s: %s", s->path, sql, sqlite3_errmsg(s->db));
+		errf(err, err_cap, "%s: %s: %s", s->path, sql, sqlite3_errmsg(s->db));
 		sqlite3_finalize(st);
 		return -1;
 	}
@@ -190,7 +177,7 @@ static int set_pragmas(struct store *s, char *err, size_t err_cap)
 	if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err, err_cap) != 0)
 		return -1;
 	if (strcasecmp(mode, "wal") != 0) {
-		set_err(err, err_cap, "%s: cannot switch to WAL mode (journal mode is '%s')",
+		errf(err, err_cap, "%s: cannot switch to WAL mode (journal mode is '%s')",
 			s->path, mode);
 		return -1;
 	}
@@ -211,7 +198,7 @@ static int migrate(struct store *s, char *err, size_t err_cap)
 		return -1;
 	long version = strtol(text, NULL, 10);
 	if (version > STORE_SCHEMA_VERSION) {
-		set_err(err, err_cap,
+		errf(err, err_cap,
 			"%s: schema version %ld is newer than this relay knows (%d); use a newer tunnel-relay",
 			s->path, version, STORE_SCHEMA_VERSION);
 		return -1;
@@ -238,7 +225,7 @@ static int create_private(const char *path, char *err, size_t err_cap)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		set_err(err, err_cap, "%s: cannot open or create: %s", path, strerror(errno));
+		errf(err, err_cap, "%s: cannot open or create: %s", path, strerror(errno));
 		return -1;
 	}
 	close(fd); /* nothing written: a failing close loses nothing */
@@ -252,13 +239,13 @@ struct store *store_open(const char *path, char *err, size_t err_cap)
 	size_t len = strlen(path);
 	struct store *s = calloc(1, sizeof(*s) + len + 1);
 	if (s == NULL) {
-		set_err(err, err_cap, "%s: out of memory", path);
+		errf(err, err_cap, "%s: out of memory", path);
 		return NULL;
 	}
 	memcpy(s->path, path, len + 1);
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(err, err_cap, "%s: cannot open: %s", path,
+		errf(err, err_cap, "%s: cannot open: %s", path,
 			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		store_close(s);
 		return NULL;
@@ -341,17 +328,17 @@ int store_save(struct store *s, const struct registry_tunnel *t, char *err, size
 		return 0; /* --tunnels file entries are configuration, not state */
 	/* The id goes into messages below, so it is checked first. */
 	if (!id_valid(t->id)) {
-		set_err(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);
+		errf(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);
 		return -1;
 	}
 	const char *problem = tunnel_problem(t);
 	if (problem != NULL) {
-		set_err(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, problem);
+		errf(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, problem);
 		return -1;
 	}
 	char *services = services_json(t);
 	if (services == NULL) {
-		set_err(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
+		errf(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
 		return -1;
 	}
 	int ret = 0;
@@ -485,25 +472,25 @@ static int load_row(struct store *s, sqlite3_stmt *st, struct registry *r, int r
 {
 	struct registry_tunnel *t = calloc(1, sizeof(*t));
 	if (t == NULL) {
-		set_err(err, err_cap, "%s: out of memory", s->path);
+		errf(err, err_cap, "%s: out of memory", s->path);
 		return -1;
 	}
 	if (!get_text(st, COL_ID, t->id, sizeof(t->id)) || !id_valid(t->id)) {
 		/* Not a usable name: point at the row instead. */
-		set_err(err, err_cap, "%s: row %d: tunnel id must be 1-%d characters of [A-Za-z0-9_-]",
+		errf(err, err_cap, "%s: row %d: tunnel id must be 1-%d characters of [A-Za-z0-9_-]",
 			s->path, row, REGISTRY_MAX_ID);
 		free_tunnel(t);
 		return -1;
 	}
 	const char *problem = get_row(st, t);
 	if (problem != NULL) {
-		set_err(err, err_cap, "%s: tunnel '%s': %s", s->path, t->id, problem);
+		errf(err, err_cap, "%s: tunnel '%s': %s", s->path, t->id, problem);
 		free_tunnel(t);
 		return -1;
 	}
 	char why[256];
 	if (registry_insert(r, t, why, sizeof(why)) != 0) {
-		set_err(err, err_cap, "%s: %s", s->path, why);
+		errf(err, err_cap, "%s: %s", s->path, why);
 		free_tunnel(t);
 		return -1;
 	}

@@ -1,0 +1,21 @@
+/* Small text helpers shared by the programs. Pure. */
+#ifndef COMMON_TEXT_H
+#define COMMON_TEXT_H
+
+#include <stddef.h>
+
+struct cJSON;
+
+/* snprintf into err (if err and cap are set). */
+void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* "a string", "a number", ... for error messages about JSON values. */
+const char *json_type_name(const struct cJSON *item);
+
+/* The reason field of an OpenSSL error line
+ * ("...:error:0A000086:SSL routines::certificate verify failed" →
+ * "certificate verify failed"): cuts line in place and returns a pointer
+ * into it, or line itself when it has no such field. */
+const char *openssl_error_reason(char *line);
+
+#endif
