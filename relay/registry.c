@@ -38,7 +38,7 @@ void registry_free(struct registry *r)
 	registry_init(r);
 }
 
-static bool tunnel_id_valid(const char *id)
+bool registry_id_valid(const char *id)
 {
 	size_t len = strnlen(id, REGISTRY_MAX_ID + 1);
 	if (len == 0 || len > REGISTRY_MAX_ID)
@@ -155,7 +155,7 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		 size_t n_services, const char *source_token,
 		 const char *destination_token, char *err, size_t err_cap)
 {
-	if (id == NULL || !tunnel_id_valid(id)) {
+	if (id == NULL || !registry_id_valid(id)) {
 		errf(err, err_cap, "tunnel id must be 1-%u characters of [A-Za-z0-9_-]",
 			REGISTRY_MAX_ID);
 		return -1;

@@ -81,6 +81,9 @@ struct registry_tunnel *registry_find_id(struct registry *r, const char *id);
  * already taken (t is then not taken). */
 int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, size_t err_cap);
 
+/* A tunnel id: 1..64 of [A-Za-z0-9_-]. */
+bool registry_id_valid(const char *id);
+
 /* True when another side of any tunnel already has this hash. */
 bool registry_hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN]);
 

@@ -90,20 +90,6 @@ static void db_err(const struct store *s, const char *what, char *err, size_t er
 
 /* ---- validation shared by save and load ---------------------------------- */
 
-/* Same rule as registry_add: 1..64 of [A-Za-z0-9_-]. */
-static bool id_valid(const char *id)
-{
-	size_t len = strnlen(id, REGISTRY_MAX_ID + 1);
-	if (len == 0 || len > REGISTRY_MAX_ID)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
 
 /* What is wrong with t, or NULL. Checked before saving too, so that a row
  * we write is always a row we can load back (a bad row stops the relay). */
@@ -115,7 +101,7 @@ static const char *tunnel_problem(const struct registry_tunnel *t)
 	if (t->n_services < 1 || t->n_services > TUNNEL_MAX_SERVICES)
 		return "needs 1 to 3 services";
 	for (size_t i = 0; i < t->n_services; i++) {
-		if (!tunnel_service_id_valid(t->services[i]))
+		if (!tunnel_service_registry_id_valid(t->services[i]))
 			return "service id must match [A-Za-z0-9_:-]{1,128}";
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(t->services[i], t->services[j]) == 0)
@@ -327,7 +313,7 @@ int store_save(struct store *s, const struct registry_tunnel *t, char *err, size
 	if (t->from_file)
 		return 0; /* --tunnels file entries are configuration, not state */
 	/* The id goes into messages below, so it is checked first. */
-	if (!id_valid(t->id)) {
+	if (!registry_id_valid(t->id)) {
 		errf(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);
 		return -1;
 	}
@@ -475,7 +461,7 @@ static int load_row(struct store *s, sqlite3_stmt *st, struct registry *r, int r
 		errf(err, err_cap, "%s: out of memory", s->path);
 		return -1;
 	}
-	if (!get_text(st, COL_ID, t->id, sizeof(t->id)) || !id_valid(t->id)) {
+	if (!get_text(st, COL_ID, t->id, sizeof(t->id)) || !registry_id_valid(t->id)) {
 		/* Not a usable name: point at the row instead. */
 		errf(err, err_cap, "%s: row %d: tunnel id must be 1-%d characters of [A-Za-z0-9_-]",
 			s->path, row, REGISTRY_MAX_ID);
