@@ -101,7 +101,7 @@ static const char *tunnel_problem(const struct registry_tunnel *t)
 	if (t->n_services < 1 || t->n_services > TUNNEL_MAX_SERVICES)
 		return "needs 1 to 3 services";
 	for (size_t i = 0; i < t->n_services; i++) {
-		if (!tunnel_service_registry_id_valid(t->services[i]))
+		if (!tunnel_service_id_valid(t->services[i]))
 			return "service id must match [A-Za-z0-9_:-]{1,128}";
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(t->services[i], t->services[j]) == 0)
