@@ -174,6 +174,13 @@ static void request_close(struct peer *p, int code, const char *reason)
 
 static int queue_frame(struct peer *to, const uint8_t *frame, size_t len)
 {
+	/* Forwarded data stops at PEER_QUEUE_HIGH plus a message in flight
+	 * (the sender is paused); only a peer that keeps asking for replies
+	 * (resets) without reading them gets past this. */
+	if (bytequeue_len(&to->out) > PEER_QUEUE_HIGH + 2 * TUNNEL_MAX_WS_MESSAGE) {
+		request_close(to, LWS_CLOSE_STATUS_POLICY_VIOLATION, "not reading what the relay sends");
+		return -1;
+	}
 	if (bytequeue_append(&to->out, frame, len)) {
 		request_close(to, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
 		return -1;
@@ -398,7 +405,8 @@ static int on_writeable(struct lws *wsi, struct peer *p)
 	if (p->close_code) {
 		if (p->close_code == LWS_CLOSE_STATUS_PROTOCOL_ERR ||
 		    p->close_code == LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE ||
-		    p->close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE)
+		    p->close_code == LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE ||
+		    p->close_code == LWS_CLOSE_STATUS_POLICY_VIOLATION)
 			log_warn("tunnel %s: closing %s %s with %d: %s", tunnel_id(p),
 				 tunnel_side_name(p->side), p->addr, p->close_code, p->close_reason);
 		lws_close_reason(wsi, (enum lws_close_status)p->close_code,
