@@ -31,7 +31,8 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/lws_glue.c common/threads.c common/text.c
+              common/lws_glue.c common/threads.c common/text.c \
+              common/mqtt_tls.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c
@@ -92,7 +93,8 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson
 
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
-                     $(OBJ)/common/hostport.o $(OBJ)/common/threads.o $(OBJ)/common/text.o
+                     $(OBJ)/common/hostport.o $(OBJ)/common/threads.o $(OBJ)/common/text.o \
+                     $(OBJ)/common/mqtt_tls.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,6 +1,8 @@
-#include "common/threads.h"
-#include "common/text.h"
 #include "agent/mqtt.h"
+
+#include "common/mqtt_tls.h"
+#include "common/text.h"
+#include "common/threads.h"
 
 #include <MQTTAsync.h>
 #include <pthread.h>
@@ -226,14 +228,7 @@ struct agent_mqtt *agent_mqtt_start(const struct agent_config *cfg, struct evque
 		return NULL;
 	}
 
-	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-	ssl.trustStore = m->ca;
-	ssl.keyStore = m->cert;
-	ssl.privateKey = m->key;
-	ssl.enableServerCertAuth = 1;
-	ssl.verify = 1; /* the broker's host name (or IP) must be in its certificate */
-	ssl.ssl_error_cb = on_ssl_error;
-	ssl.ssl_error_context = m;
+	MQTTAsync_SSLOptions ssl = mqtt_tls_options(m->ca, m->cert, m->key, on_ssl_error, m);
 
 	MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
 	opts.keepAliveInterval = cfg->keepalive_s;

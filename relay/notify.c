@@ -7,6 +7,7 @@
  * publish sent before the event was queued: every event gets a sequence
  * number, and each publish remembers the next sequence number taken just
  * before MQTTAsync_sendMessage(). */
+#include "common/mqtt_tls.h"
 #include "common/threads.h"
 #include "common/text.h"
 #include "relay/notify.h"
@@ -761,14 +762,7 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct lws_cont
 		return NULL;
 	}
 
-	MQTTAsync_SSLOptions ssl = MQTTAsync_SSLOptions_initializer;
-	ssl.trustStore = n->ca;
-	ssl.keyStore = n->cert;
-	ssl.privateKey = n->key;
-	ssl.enableServerCertAuth = 1;
-	ssl.verify = 1; /* host name (or IP address) in the broker's certificate */
-	ssl.ssl_error_cb = on_ssl_error;
-	ssl.ssl_error_context = n;
+	MQTTAsync_SSLOptions ssl = mqtt_tls_options(n->ca, n->cert, n->key, on_ssl_error, n);
 
 	/* Clean start off plus a session expiry: the MQTT 5 form of a
 	 * persistent session (cleansession false). */

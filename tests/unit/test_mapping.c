@@ -12,6 +12,21 @@
 #include "proxy/mapping.h"
 
 /* Asserts that err holds a non-empty message containing needle. */
+typedef int (*mapping_parser)(const char *text, struct mapping *m, char *err, size_t err_cap);
+
+/* Every text must be refused, with a reason. */
+static void expect_all_rejected(mapping_parser parse, const char *const *bad, size_t n)
+{
+	struct mapping m;
+	for (size_t i = 0; i < n; i++) {
+		char err[256] = "";
+		if (parse(bad[i], &m, err, sizeof(err)) != -1)
+			fail_msg("'%s' was accepted", bad[i]);
+		if (err[0] == '\0')
+			fail_msg("'%s' rejected without a reason", bad[i]);
+	}
+}
+
 static void assert_err_has(const char *err, const char *needle)
 {
 	if (err[0] == '\0' || strstr(err, needle) == NULL)
@@ -110,15 +125,8 @@ static void test_source_bad_ports(void **state)
 		"0", "65536", "abc", "", "-1", "22a", "SSH=", "SSH=0", "SSH=65536", "SSH=x",
 		" 22", "22 ", "100000",
 	};
-	struct mapping m;
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char err[256] = "";
-		if (mapping_parse_source(bad[i], &m, err, sizeof(err)) != -1)
-			fail_msg("'%s' was accepted", bad[i]);
-		if (err[0] == '\0')
-			fail_msg("'%s' rejected without a reason", bad[i]);
-	}
+	expect_all_rejected(mapping_parse_source, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_source_port_edges(void **state)
@@ -163,15 +171,8 @@ static void test_source_bad_service_names(void **state)
 static void test_source_empty_entries(void **state)
 {
 	static const char *const bad[] = { "", ",", ",2222", "SSH=1,,HTTP=2" };
-	struct mapping m;
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char err[256] = "";
-		if (mapping_parse_source(bad[i], &m, err, sizeof(err)) != -1)
-			fail_msg("'%s' was accepted", bad[i]);
-		if (err[0] == '\0')
-			fail_msg("'%s' rejected without a reason", bad[i]);
-	}
+	expect_all_rejected(mapping_parse_source, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* A reason never runs past err_cap (it is truncated and NUL-terminated). */
@@ -284,15 +285,8 @@ static void test_dest_bad(void **state)
 		"host", "host:", "host:0", "host:65536", "[::1]", "[::1", "0", "",
 		"SSH=22,HTTP=80,X=81,Y=82", "SSH=22,SSH=23", "SSH=22,80",
 	};
-	struct mapping m;
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char err[256] = "";
-		if (mapping_parse_destination(bad[i], &m, err, sizeof(err)) != -1)
-			fail_msg("'%s' was accepted", bad[i]);
-		if (err[0] == '\0')
-			fail_msg("'%s' rejected without a reason", bad[i]);
-	}
+	expect_all_rejected(mapping_parse_destination, bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 /* Destinations may share a port (different hosts, or even the same one). */
