@@ -29,13 +29,13 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
-PROTO_SRC  := proto/frame.c proto/message.c
+PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
               common/lws_glue.c common/threads.c common/text.c \
               common/mqtt_tls.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
-              proxy/destination.c proxy/backoff.c
+              proxy/destination.c proxy/backoff.c proxy/ws_client.c proxy/tls_client.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
               relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/notify.c relay/notify_payload.c

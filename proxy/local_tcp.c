@@ -24,8 +24,8 @@ static void set_ws_rx(struct proxy *p, bool enable)
 	p->ws_rx_paused = !enable;
 	log_debug("%s reading the tunnel (%zu local queue(s) over %u KiB)", enable ? "resuming" : "pausing",
 		  p->n_local_over_high, LOCAL_QUEUE_HIGH / 1024);
-	if (p->ws)
-		lws_rx_flow_control(p->ws, enable ? 1 : 0);
+	if (p->connected)
+		ws_client_pause_rx(p->wc, !enable);
 }
 
 void local_queue_drained(struct local_conn *c)

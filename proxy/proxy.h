@@ -16,6 +16,7 @@
 #include "proxy/backoff.h"
 #include "proxy/mapping.h"
 #include "proxy/options.h"
+#include "proxy/ws_client.h"
 
 /* Bounded buffering (see docs/operations.md, "Memory"):
  * - frames waiting for the WebSocket: above TUNNEL_QUEUE_HIGH every local
@@ -63,7 +64,9 @@ struct proxy {
 	struct lws_context *ctx;
 	struct lws_vhost *client_vhost;
 	struct lws_vhost *listeners[TUNNEL_MAX_SERVICES]; /* source, by mapping entry */
-	struct lws *ws;            /* the tunnel WebSocket, NULL while disconnected */
+	struct ws_client *wc;      /* the tunnel WebSocket */
+	bool connected;            /* wc is open */
+	char ws_path[64];
 	int version;               /* protocol version spoken: 1..3 */
 	bool ready;                /* services known; connections may start */
 	struct frame_decoder decoder;
@@ -95,7 +98,6 @@ void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data
 void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, const struct local_conn *c);
 /* Tells the relay a connection ended (CONNECTION_RESET or, before V3, STREAM_RESET). */
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c);
-extern const struct lws_protocols tunnel_ws_protocol;
 
 /* local_tcp.c */
 extern const struct lws_protocols local_tcp_protocol;

@@ -1,14 +1,15 @@
 /* The tunnel WebSocket: connecting to the relay (TLS, access token and
  * client token headers), keep-alive pings, reassembling frames, sending
- * queued frames, and reconnecting with back-off. */
+ * queued frames, and reconnecting with back-off. The WebSocket itself is
+ * proxy/ws_client.c. */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "common/lws_glue.h"
+#include "proto/ws_codec.h"
 #include "proxy/proxy.h"
 
 static const char *const subprotocol_names[] = {
@@ -16,17 +17,12 @@ static const char *const subprotocol_names[] = {
 	"aws.iot.securetunneling-3.0",
 };
 
-static struct proxy *proxy_of(struct lws *wsi)
-{
-	return lws_context_user(lws_get_context(wsi));
-}
-
 /* ---- sending ---------------------------------------------------------------- */
 
 static void after_queue(struct proxy *p)
 {
-	if (p->ws)
-		lws_callback_on_writable(p->ws);
+	if (p->connected)
+		ws_client_want_write(p->wc);
 	if (!p->locals_paused && bytequeue_len(&p->to_tunnel) > TUNNEL_QUEUE_HIGH)
 		local_pause_reads(p, true); /* the relay is slower than our local readers */
 }
@@ -65,7 +61,7 @@ static struct tunnel_msg conn_msg(const struct proxy *p, enum tunnel_msg_type ty
 
 void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m)
 {
-	if (p->ws && queue_encoded(p, m) == 0)
+	if (p->connected && queue_encoded(p, m) == 0)
 		after_queue(p);
 }
 
@@ -77,7 +73,7 @@ void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, const stru
 
 void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len)
 {
-	if (!p->ws)
+	if (!p->connected)
 		return;
 	while (len > 0) {
 		size_t chunk = len > TUNNEL_MAX_PAYLOAD ? TUNNEL_MAX_PAYLOAD : len;
@@ -177,13 +173,14 @@ static void handle_message(struct proxy *p, const struct tunnel_msg *m)
 		destination_on_message(p, m, (size_t)service);
 }
 
-static int on_receive(struct proxy *p, struct lws *wsi, const uint8_t *in, size_t len)
+static int on_receive(void *user, const uint8_t *in, size_t len, bool first, bool binary)
 {
-	if (!lws_frame_is_binary(wsi)) {
+	struct proxy *p = user;
+	if (!binary) {
 		log_error("the relay sent a text message; closing the connection");
 		return -1;
 	}
-	enum frame_status fs = frame_decoder_account(&p->decoder, len, lws_is_first_fragment(wsi));
+	enum frame_status fs = frame_decoder_account(&p->decoder, len, first);
 	struct frame f;
 	while (fs == FRAME_NEED_MORE &&
 	       (fs = frame_decoder_next(&p->decoder, &in, &len, &f)) == FRAME_READY) {
@@ -222,61 +219,30 @@ static void schedule_reconnect(struct proxy *p)
 static void send_ping_soon(lws_sorted_usec_list_t *sul)
 {
 	struct proxy *p = lws_container_of(sul, struct proxy, ping_timer);
-	if (!p->ws)
+	if (!p->connected)
 		return;
-	p->ping_due = true;
-	lws_callback_on_writable(p->ws);
+	/* AWS's localproxy puts the epoch time in ms, as text, in its pings. */
+	char text[32];
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int n = snprintf(text, sizeof(text), "%lld", (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	ws_client_ping(p->wc, (const uint8_t *)text, (size_t)n);
 	lws_sul_schedule(p->ctx, 0, &p->ping_timer, send_ping_soon, PING_INTERVAL_US);
 }
 
 static void connect_now(lws_sorted_usec_list_t *sul)
 {
 	struct proxy *p = lws_container_of(sul, struct proxy, reconnect_timer);
-	const struct proxy_options *o = p->opt;
-	char path[64];
-	snprintf(path, sizeof(path), "/tunnel?local-proxy-mode=%s",
-		 o->mode == PROXY_MODE_SOURCE ? "source" : "destination");
-	struct lws_client_connect_info ci;
-	memset(&ci, 0, sizeof(ci));
-	ci.context = p->ctx;
-	ci.vhost = p->client_vhost;
-	ci.address = o->endpoint.host;
-	ci.port = o->endpoint.port;
-	ci.path = path;
-	ci.host = o->endpoint.host; /* AWS's relay wants Host without a port */
-	ci.origin = o->endpoint.host;
-	ci.protocol = subprotocol_names[o->client_version];
-	ci.local_protocol_name = "tunnel";
-	ci.alpn = "http/1.1";
-	ci.ssl_connection = LCCSCF_USE_SSL;
-	if (o->no_verify)
-		ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
-				     LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
-	log_debug("connecting to wss://%s:%d%s", o->endpoint.host, o->endpoint.port, path);
-	if (!lws_client_connect_via_info(&ci)) {
-		log_warn("cannot start a connection to %s:%d", o->endpoint.host, o->endpoint.port);
+	log_debug("connecting to wss://%s:%d%s", p->opt->endpoint.host, p->opt->endpoint.port,
+		  p->ws_path);
+	if (ws_client_connect(p->wc))
 		schedule_reconnect(p);
-	}
 }
 
-static int add_handshake_headers(struct proxy *p, struct lws *wsi, unsigned char **pos, size_t len)
+static void on_established(void *user)
 {
-	unsigned char *end = *pos + len;
-	const char *token = p->opt->access_token;
-	if (lws_add_http_header_by_name(wsi, (const unsigned char *)"access-token:",
-					(const unsigned char *)token, (int)strlen(token), pos, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"client-token:",
-					(const unsigned char *)p->opt->client_token,
-					(int)strlen(p->opt->client_token), pos, end)) {
-		log_error("the handshake headers do not fit");
-		return -1;
-	}
-	return 0;
-}
-
-static void on_established(struct proxy *p, struct lws *wsi)
-{
-	p->ws = wsi;
+	struct proxy *p = user;
+	p->connected = true;
 	p->version = p->opt->client_version; /* the one subprotocol we asked for */
 	p->ready = false;
 	p->ws_rx_paused = false;
@@ -290,10 +256,9 @@ static void on_established(struct proxy *p, struct lws *wsi)
 		become_ready_v1(p);
 }
 
-static void on_disconnected(struct proxy *p, const char *why)
+static void on_disconnected(struct proxy *p, bool was_connected, const char *why)
 {
-	bool was_connected = p->ws != NULL;
-	p->ws = NULL;
+	p->connected = false;
 	p->ready = false;
 	lws_sul_cancel(&p->ping_timer);
 	conn_end_all(p);
@@ -312,148 +277,113 @@ static void on_disconnected(struct proxy *p, const char *why)
 
 /* A close frame from the relay: 1000 means the tunnel was closed (exit 0);
  * 1001 (going away) is retried; anything else will not heal by retrying. */
-static void on_peer_close(struct proxy *p, const uint8_t *in, size_t len)
+static void on_peer_close(void *user, int code, const char *reason, size_t len)
 {
-	int code = len >= 2 ? (in[0] << 8) | in[1] : 1005;
-	const char *reason = len > 2 ? (const char *)in + 2 : "";
-	int reason_len = len > 2 ? (int)(len - 2) : 0;
-	if (code == LWS_CLOSE_STATUS_GOINGAWAY) {
+	struct proxy *p = user;
+	int reason_len = len > 123 ? 123 : (int)len;
+	if (code == WS_CLOSE_GOING_AWAY) {
 		log_info("the relay is going away (%d %.*s); will reconnect", code, reason_len, reason);
 		return;
 	}
 	p->exiting = true;
-	p->exit_code = code == LWS_CLOSE_STATUS_NORMAL ? 0 : 1;
-	if (code == LWS_CLOSE_STATUS_NORMAL)
+	p->exit_code = code == WS_CLOSE_NORMAL ? 0 : 1;
+	if (code == WS_CLOSE_NORMAL)
 		log_info("the relay closed the tunnel (%.*s); exiting", reason_len, reason);
 	else
 		log_error("the relay closed the connection with %d: %.*s; exiting", code, reason_len, reason);
 }
 
-static void on_connection_error(struct proxy *p, struct lws *wsi, const char *in, size_t len)
+static void on_ended(void *user, bool opened, int http_status, const char *why)
 {
-	unsigned int status = lws_http_client_http_response(wsi);
-	if (status >= 400 && status < 500) {
+	struct proxy *p = user;
+	if (opened) {
+		on_disconnected(p, true, why);
+		return;
+	}
+	if (http_status >= 400 && http_status < 500) {
 		/* 4xx: the relay refused us for good (token, mode, path...). */
-		log_fatal("the relay refused the connection: HTTP %u (%s); not retrying", status,
-			  status == 401 ? "access token not recognised" :
-			  status == 403 ? "access token already in use, or for the other mode" :
+		log_fatal("the relay refused the connection: HTTP %d (%s); not retrying", http_status,
+			  http_status == 401 ? "access token not recognised" :
+			  http_status == 403 ? "access token already in use, or for the other mode" :
 			  "bad request");
 		p->exiting = true;
 		p->exit_code = 1;
-		lws_cancel_service(p->ctx);
+		if (!p->destroying)
+			lws_cancel_service(p->ctx);
 		return;
 	}
-	if (status)
-		log_warn("the relay answered HTTP %u", status);
-	else
-		log_warn("cannot connect to the relay %s:%d: %.*s", p->opt->endpoint.host,
-			 p->opt->endpoint.port, in ? (int)len : 7, in ? in : "unknown");
-	on_disconnected(p, "connection failed");
+	if (!p->destroying)
+		log_warn("cannot connect to the relay %s:%d: %s", p->opt->endpoint.host,
+			 p->opt->endpoint.port, why);
+	on_disconnected(p, false, why);
 }
 
-static int on_writeable(struct proxy *p, struct lws *wsi)
+static void on_writeable(void *user)
 {
-	if (p->ping_due) {
-		/* AWS's localproxy puts the epoch time in ms, as text, in its pings. */
-		uint8_t buf[LWS_PRE + 32];
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		int n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE, "%lld",
-				 (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
-		p->ping_due = false;
-		if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_PING) < n)
-			return -1;
-		if (bytequeue_len(&p->to_tunnel))
-			lws_callback_on_writable(wsi);
-		return 0;
-	}
-	if (ws_send_queued(wsi, &p->to_tunnel, TUNNEL_MAX_WS_MESSAGE))
-		return -1;
+	struct proxy *p = user;
+	size_t len = bytequeue_len(&p->to_tunnel);
+	if (len == 0)
+		return;
+	size_t sent = ws_client_send(p->wc, bytequeue_peek(&p->to_tunnel), len);
+	bytequeue_consume(&p->to_tunnel, sent);
 	if (bytequeue_len(&p->to_tunnel))
-		lws_callback_on_writable(wsi);
+		ws_client_want_write(p->wc);
 	if (p->locals_paused && bytequeue_len(&p->to_tunnel) < TUNNEL_QUEUE_LOW)
 		local_pause_reads(p, false);
-	return 0;
 }
-
-static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			   void *in, size_t len)
-{
-	struct proxy *p = proxy_of(wsi);
-	switch (reason) {
-	case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS: {
-		/* A CA directory, or the system's CAs when none was named. */
-		struct stat st;
-		if (!p->opt->capath[0])
-			SSL_CTX_set_default_verify_paths(user);
-		else if (stat(p->opt->capath, &st) == 0 && S_ISDIR(st.st_mode) &&
-			 !SSL_CTX_load_verify_locations(user, NULL, p->opt->capath))
-			log_error("cannot load CA certificates from %s", p->opt->capath);
-		return 0;
-	}
-	case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-		return add_handshake_headers(p, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		on_established(p, wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return on_receive(p, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return on_writeable(p, wsi);
-	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-		on_peer_close(p, in, len);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		on_connection_error(p, wsi, in, len);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		on_disconnected(p, "connection closed");
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-const struct lws_protocols tunnel_ws_protocol = {
-	"tunnel", tunnel_callback, 0, TUNNEL_MAX_WS_MESSAGE, 0, NULL, 0
-};
 
 int tunnel_ws_init(struct proxy *p)
 {
 	const struct proxy_options *o = p->opt;
 	static const struct lws_protocols *protocols[] = {
-		&tunnel_ws_protocol, &local_tcp_protocol, NULL
+		&ws_client_protocol, &local_tcp_protocol, NULL
 	};
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
 	info.port = CONTEXT_PORT_NO_LISTEN;
 	info.pprotocols = protocols;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
 	info.user = p;
-	/* lws reads at most this much per socket per event (and builds the
-	 * handshake, with its 4096-character token, in it): small values cost
-	 * a poll() per few KiB. */
+	/* lws reads at most this much per local socket per event: small values
+	 * cost a poll() per few KiB. */
 	info.pt_serv_buf_size = LWS_IO_BUFFER_SIZE;
 	p->ctx = lws_create_context(&info);
 	if (!p->ctx) {
 		log_fatal("cannot create the event loop");
 		return -1;
 	}
-	struct stat st;
-	info.vhost_name = "relay-client";
-	info.ssl_client_options_set = TLS_MIN_1_2_OPTIONS;
-	if (o->capath[0] && stat(o->capath, &st) == 0 && !S_ISDIR(st.st_mode))
-		info.client_ssl_ca_filepath = o->capath;
-	if (o->https_proxy.host[0]) {
-		info.http_proxy_address = o->https_proxy.host;
-		info.http_proxy_port = (unsigned int)o->https_proxy.port;
-	}
+	info.vhost_name = "local";
 	p->client_vhost = lws_create_vhost(p->ctx, &info);
 	if (!p->client_vhost) {
-		log_fatal("cannot set up TLS for the relay connection (CA file %s)",
-			  o->capath[0] ? o->capath : "system default");
+		log_fatal("cannot create the event loop's client side");
 		return -1;
 	}
+	snprintf(p->ws_path, sizeof(p->ws_path), "/tunnel?local-proxy-mode=%s",
+		 o->mode == PROXY_MODE_SOURCE ? "source" : "destination");
+	struct ws_client_config cfg = {
+		.host = o->endpoint.host,
+		.port = o->endpoint.port,
+		.path = p->ws_path,
+		.subprotocol = subprotocol_names[o->client_version],
+		.access_token = o->access_token,
+		.client_token = o->client_token,
+		.ca_path = o->capath,
+		.no_verify = o->no_verify,
+		.proxy_host = o->https_proxy.host,
+		.proxy_port = o->https_proxy.port,
+		.max_message = TUNNEL_MAX_WS_MESSAGE,
+	};
+	struct ws_client_handler handler = {
+		.user = p,
+		.on_open = on_established,
+		.on_data = on_receive,
+		.on_writeable = on_writeable,
+		.on_close_frame = on_peer_close,
+		.on_ended = on_ended,
+	};
+	p->wc = ws_client_new(p->ctx, p->client_vhost, &cfg, &handler);
+	if (!p->wc)
+		return -1;
 	if (o->no_verify)
 		log_warn("TLS verification of the relay is OFF (-k): anyone on the path can "
 			 "impersonate the relay and read the tunnel");
@@ -467,9 +397,13 @@ void tunnel_ws_shutdown(struct proxy *p)
 	lws_sul_cancel(&p->reconnect_timer);
 	lws_sul_cancel(&p->ping_timer);
 	p->exiting = true;
+	if (p->wc && p->connected)
+		ws_client_close(p->wc, WS_CLOSE_GOING_AWAY); /* best effort: one try to send it */
 	p->destroying = true;
 	stop_signals_detach();
 	if (p->ctx)
 		lws_context_destroy(p->ctx);
 	p->ctx = NULL;
+	ws_client_free(p->wc);
+	p->wc = NULL;
 }
