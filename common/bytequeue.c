@@ -6,6 +6,8 @@
 /* Storage above this size is released once the queue drains; below it, kept
  * to spare a malloc/free pair (an mmap/munmap for big blocks) per frame. */
 #define BYTEQUEUE_KEEP (160u * 1024u)
+#define BYTEQUEUE_STEP_FROM (64u * 1024u)
+#define BYTEQUEUE_STEP (16u * 1024u)
 
 void bytequeue_init(struct bytequeue *q, size_t headroom)
 {
@@ -38,9 +40,13 @@ uint8_t *bytequeue_reserve(struct bytequeue *q, size_t len)
 		return q->data + q->tail;
 	}
 	size_t want = q->headroom + used + len;
+	/* Doubling while small; past 64 KiB only what is needed, in 16 KiB
+	 * steps: a queue just over 128 KiB should not take 256 KiB. */
 	size_t cap = q->cap ? q->cap : 1024;
-	while (cap < want)
+	while (cap < want && cap < BYTEQUEUE_STEP_FROM)
 		cap *= 2;
+	if (cap < want)
+		cap = (want + BYTEQUEUE_STEP - 1) / BYTEQUEUE_STEP * BYTEQUEUE_STEP;
 	uint8_t *grown = malloc(cap);
 	if (!grown)
 		return NULL;

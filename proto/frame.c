@@ -102,6 +102,14 @@ enum frame_status frame_decoder_next(struct frame_decoder *dec,
 	return FRAME_READY;
 }
 
+size_t frame_whole_size(const uint8_t *buf, size_t len)
+{
+	if (len < TUNNEL_FRAME_PREFIX)
+		return 0;
+	size_t size = TUNNEL_FRAME_PREFIX + ((size_t)buf[0] << 8 | buf[1]);
+	return size <= len ? size : 0;
+}
+
 bool frame_decoder_idle(const struct frame_decoder *dec)
 {
 	return dec->have == 0;

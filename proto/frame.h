@@ -54,6 +54,10 @@ enum frame_status frame_decoder_next(struct frame_decoder *dec,
 				     const uint8_t **in, size_t *in_len,
 				     struct frame *out);
 
+/* The size (prefix included) of the frame starting at buf when all of it
+ * is within len bytes, else 0. For walking a buffer of whole frames. */
+size_t frame_whole_size(const uint8_t *buf, size_t len);
+
 /* True when no partial frame is pending (a clean frame boundary). */
 bool frame_decoder_idle(const struct frame_decoder *dec);
 

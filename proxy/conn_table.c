@@ -21,6 +21,7 @@ struct local_conn *conn_add(struct proxy *p, size_t service, int32_t stream_id,
 		c->stream_id = stream_id;
 		c->connection_id = connection_id ? connection_id : 1;
 		bytequeue_init(&c->to_local, 0);
+		bytequeue_init(&c->to_tunnel, 0);
 		p->conns[i] = c;
 		return c;
 	}
@@ -53,6 +54,7 @@ void conn_remove(struct proxy *p, struct local_conn *c)
 		local_queue_drained(c);
 	}
 	bytequeue_free(&c->to_local);
+	bytequeue_free(&c->to_tunnel);
 	free(c);
 }
 

@@ -37,10 +37,31 @@ void local_queue_drained(struct local_conn *c)
 		set_ws_rx(p, true);
 }
 
+/* send() without blocking: the bytes taken, 0 when the socket is full, -1
+ * on an error (errno set). */
+static ssize_t send_now(struct local_conn *c, const uint8_t *data, size_t len)
+{
+	ssize_t n = send(lws_get_socket_fd(c->wsi), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	return n;
+}
+
 void local_send(struct local_conn *c, const uint8_t *data, size_t len)
 {
 	if (c->ending)
 		return;
+	if (c->connected && bytequeue_len(&c->to_local) == 0) {
+		/* Usually the socket takes it all now: no copy, no extra poll. An
+		 * error is left to the writeable callback, which closes the socket. */
+		ssize_t n = send_now(c, data, len);
+		if (n > 0) {
+			data += n;
+			len -= (size_t)n;
+		}
+		if (len == 0)
+			return;
+	}
 	if (bytequeue_append(&c->to_local, data, len)) {
 		log_error("out of memory queueing data for a local connection; closing it");
 		local_end(c);
@@ -68,18 +89,6 @@ void local_end(struct local_conn *c)
 		lws_callback_on_writable(c->wsi); /* flushes, then closes */
 	}
 	/* else: a dial in flight; it closes as soon as it completes or fails. */
-}
-
-void local_pause_reads(struct proxy *p, bool pause)
-{
-	p->locals_paused = pause;
-	log_debug("%s reading local sockets (%zu bytes wait for the tunnel)", pause ? "pausing" : "resuming",
-		  bytequeue_len(&p->to_tunnel));
-	for (size_t i = 0; i < p->max_conns; i++) {
-		struct local_conn *c = p->conns[i];
-		if (c && c->wsi && c->connected && !c->ending)
-			lws_rx_flow_control(c->wsi, pause ? 0 : 1);
-	}
 }
 
 static void resolve_bind(const char *bind, char *out, size_t cap)
@@ -168,18 +177,12 @@ static int on_writeable(struct local_conn *c)
 	size_t len = bytequeue_len(&c->to_local);
 	if (len > LOCAL_WRITE_CHUNK)
 		len = LOCAL_WRITE_CHUNK;
-	ssize_t n = 0;
-	if (len) {
-		n = send(lws_get_socket_fd(c->wsi), bytequeue_peek(&c->to_local), len,
-			 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			log_debug("service %s: connection %u of stream %d: write failed: %s",
-				  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
-				  strerror(errno));
-			return -1;
-		}
-		if (n < 0)
-			n = 0;
+	ssize_t n = len ? send_now(c, bytequeue_peek(&c->to_local), len) : 0;
+	if (n < 0) {
+		log_debug("service %s: connection %u of stream %d: write failed: %s",
+			  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
+			  strerror(errno));
+		return -1;
 	}
 	bytequeue_consume(&c->to_local, (size_t)n);
 	if (c->over_high && bytequeue_len(&c->to_local) < LOCAL_QUEUE_LOW) {
@@ -218,8 +221,6 @@ static int local_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		c->wsi = wsi;
 		c->connected = true;
 		lws_set_opaque_user_data(wsi, c);
-		if (p->locals_paused)
-			lws_rx_flow_control(wsi, 0);
 		return 0;
 	}
 	case LWS_CALLBACK_RAW_CONNECTED:
@@ -231,8 +232,6 @@ static int local_callback(struct lws *wsi, enum lws_callback_reasons reason, voi
 		log_debug("service %s: connection %u of stream %d connected to %s",
 			  p->services[c->service].id, c->connection_id, c->stream_id,
 			  target_text(p, c, where, sizeof(where)));
-		if (p->locals_paused)
-			lws_rx_flow_control(wsi, 0);
 		if (bytequeue_len(&c->to_local))
 			lws_callback_on_writable(wsi);
 		return 0;

@@ -1,4 +1,5 @@
 /* localproxy: parse options, build the event loop, run it. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +19,19 @@ static int parse_mapping(const struct proxy_options *o, struct mapping *m)
 	return rc;
 }
 
+/* glibc keeps freed memory for reuse and, above 128 KiB, adapts its mmap
+ * threshold upwards, so a burst of queued data would stay resident for
+ * good. Buffers of 64 KiB and more (queues under load) are mapped on their
+ * own and given back when freed; the heap is trimmed above 64 KiB free. */
+static void keep_memory_small(void)
+{
+	if (!mallopt(M_MMAP_THRESHOLD, 64 * 1024) || !mallopt(M_TRIM_THRESHOLD, 64 * 1024))
+		fprintf(stderr, "localproxy: cannot tune malloc; memory use may be higher\n");
+}
+
 int main(int argc, char **argv)
 {
+	keep_memory_small();
 	struct proxy_options opt;
 	int rc = proxy_options_parse(argc, argv, &opt);
 	if (rc)
@@ -32,7 +44,7 @@ int main(int argc, char **argv)
 	}
 	p->opt = &opt;
 	p->max_conns = TUNNEL_DEFAULT_MAX_CONNECTIONS;
-	bytequeue_init(&p->to_tunnel, LWS_PRE);
+	bytequeue_init(&p->to_tunnel, 0);
 	if (parse_mapping(&opt, &p->mapping)) {
 		free(p);
 		proxy_options_free(&opt);

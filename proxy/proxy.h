@@ -19,17 +19,27 @@
 #include "proxy/ws_client.h"
 
 /* Bounded buffering (see docs/operations.md, "Memory"):
- * - frames waiting for the WebSocket: above TUNNEL_QUEUE_HIGH every local
- *   socket stops being read until the queue is below TUNNEL_QUEUE_LOW;
+ * - DATA frames of one local connection waiting for the WebSocket: above
+ *   CONN_QUEUE_HIGH that socket stops being read until its queue is below
+ *   CONN_QUEUE_LOW (tunnel_send.c);
  * - bytes waiting for one local socket: above LOCAL_QUEUE_HIGH the
  *   WebSocket stops being read until every such queue is below
  *   LOCAL_QUEUE_LOW. */
-#define TUNNEL_QUEUE_HIGH (256u * 1024u)
-#define TUNNEL_QUEUE_LOW (64u * 1024u)
-#define LOCAL_QUEUE_HIGH (128u * 1024u)
+#define CONN_QUEUE_HIGH (64u * 1024u)
+#define CONN_QUEUE_LOW (32u * 1024u)
+#define LOCAL_QUEUE_HIGH (64u * 1024u)
 #define LOCAL_QUEUE_LOW (32u * 1024u)
 /* One read from a local socket fills at most one DATA frame. */
 #define LOCAL_READ_SIZE TUNNEL_MAX_PAYLOAD
+/* The largest WebSocket message we send: one whole frame of the biggest
+ * kind (the relay takes up to TUNNEL_MAX_WS_MESSAGE). Smaller than that
+ * limit to keep the send buffer, which every message passes through, small. */
+#define SEND_MESSAGE_MAX TUNNEL_MAX_FRAME
+/* lws's read buffer for local sockets: one read fills one DATA frame. */
+#define LOCAL_IO_BUFFER_SIZE (64u * 1024u)
+/* Descriptors the event loop tracks: the tunnel, up to 10 local
+ * connections, up to 3 listeners, lws's own wake-up pipe, and room to spare. */
+#define LOCALPROXY_MAX_FDS 64
 #define PING_INTERVAL_US (20 * LWS_USEC_PER_SEC)
 
 struct proxy;
@@ -41,6 +51,8 @@ struct local_conn {
 	int32_t stream_id;
 	uint32_t connection_id;
 	struct bytequeue to_local; /* tunnel -> local socket */
+	struct bytequeue to_tunnel; /* its DATA frames for the relay */
+	bool tunnel_full;          /* to_tunnel is over CONN_QUEUE_HIGH: not read */
 	bool connected;            /* the local socket is up */
 	bool dialing;              /* inside local_connect's lws call */
 	bool dial_failed;          /* destination dial failed */
@@ -70,8 +82,8 @@ struct proxy {
 	int version;               /* protocol version spoken: 1..3 */
 	bool ready;                /* services known; connections may start */
 	struct frame_decoder decoder;
-	struct bytequeue to_tunnel;
-	bool locals_paused;
+	struct bytequeue to_tunnel; /* every other message for the relay */
+	size_t next_turn;          /* the connection served first in the next message */
 	size_t n_local_over_high;
 	bool ws_rx_paused;
 	struct proxy_service services[TUNNEL_MAX_SERVICES];
@@ -90,14 +102,21 @@ struct proxy {
 /* tunnel_ws.c */
 int tunnel_ws_init(struct proxy *p);          /* context + first connect */
 void tunnel_ws_shutdown(struct proxy *p);
-/* Queues a control message (reset/start) for the relay. */
+
+/* tunnel_send.c */
+/* Queues a message that is about no connection in particular. */
 void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m);
 /* Queues DATA for a connection, split at TUNNEL_MAX_PAYLOAD. */
 void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len);
-/* Queues a message about connection c (start, reset) in the negotiated version's form. */
-void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, const struct local_conn *c);
+/* Queues a message about connection c (start, reset) in the negotiated
+ * version's form, after any DATA c still has queued. */
+void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct local_conn *c);
 /* Tells the relay a connection ended (CONNECTION_RESET or, before V3, STREAM_RESET). */
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c);
+/* The WebSocket can take a message: sends the next one. */
+void tunnel_send_next(struct proxy *p);
+/* Drops everything queued for the relay (the connection is gone). */
+void tunnel_send_drop_all(struct proxy *p);
 
 /* local_tcp.c */
 extern const struct lws_protocols local_tcp_protocol;
@@ -106,7 +125,6 @@ int local_connect(struct proxy *p, struct local_conn *c); /* destination dial */
 void local_send(struct local_conn *c, const uint8_t *data, size_t len);
 /* The tunnel side of c is done: write what is queued, then close. */
 void local_end(struct local_conn *c);
-void local_pause_reads(struct proxy *p, bool pause);
 /* Called by a local queue crossing its marks. */
 void local_queue_drained(struct local_conn *c);
 

@@ -17,86 +17,6 @@ static const char *const subprotocol_names[] = {
 	"aws.iot.securetunneling-3.0",
 };
 
-/* ---- sending ---------------------------------------------------------------- */
-
-static void after_queue(struct proxy *p)
-{
-	if (p->connected)
-		ws_client_want_write(p->wc);
-	if (!p->locals_paused && bytequeue_len(&p->to_tunnel) > TUNNEL_QUEUE_HIGH)
-		local_pause_reads(p, true); /* the relay is slower than our local readers */
-}
-
-static int queue_encoded(struct proxy *p, const struct tunnel_msg *m)
-{
-	size_t need = tunnel_msg_encoded_size(m);
-	uint8_t *dst = bytequeue_reserve(&p->to_tunnel, need);
-	if (!dst) {
-		log_error("out of memory queueing a message for the relay");
-		return -1;
-	}
-	size_t len = tunnel_msg_encode(m, dst, need);
-	if (len == 0) {
-		log_error("cannot encode %s for the relay", tunnel_msg_type_str(m->type));
-		return -1;
-	}
-	bytequeue_commit(&p->to_tunnel, len);
-	return 0;
-}
-
-/* Fills the fields every message about a connection carries, as the
- * negotiated version wants them (V1: no service id; before V3: no
- * connection id). */
-static struct tunnel_msg conn_msg(const struct proxy *p, enum tunnel_msg_type type,
-				  const struct local_conn *c)
-{
-	struct tunnel_msg m = {
-		.type = type,
-		.stream_id = c->stream_id,
-		.service_id = p->version >= 2 ? p->services[c->service].id : "",
-		.connection_id = p->version >= 3 ? c->connection_id : 0,
-	};
-	return m;
-}
-
-void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m)
-{
-	if (p->connected && queue_encoded(p, m) == 0)
-		after_queue(p);
-}
-
-void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, const struct local_conn *c)
-{
-	struct tunnel_msg m = conn_msg(p, type, c);
-	tunnel_send_msg(p, &m);
-}
-
-void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len)
-{
-	if (!p->connected)
-		return;
-	while (len > 0) {
-		size_t chunk = len > TUNNEL_MAX_PAYLOAD ? TUNNEL_MAX_PAYLOAD : len;
-		struct tunnel_msg m = conn_msg(p, TMSG_DATA, c);
-		m.payload = data;
-		m.payload_len = chunk;
-		if (queue_encoded(p, &m)) {
-			local_end(c);
-			break;
-		}
-		data += chunk;
-		len -= chunk;
-	}
-	after_queue(p);
-}
-
-void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c)
-{
-	/* Before V3 a stream holds one connection: ending it ends the stream. */
-	tunnel_send_conn_msg(p, p->version >= 3 ? TMSG_CONNECTION_RESET : TMSG_STREAM_RESET, c);
-	c->peer_knows = true;
-}
-
 /* ---- receiving ----------------------------------------------------------- */
 
 static void on_service_ids(struct proxy *p, const struct tunnel_msg *m)
@@ -247,7 +167,7 @@ static void on_established(void *user)
 	p->ready = false;
 	p->ws_rx_paused = false;
 	frame_decoder_init(&p->decoder);
-	bytequeue_consume(&p->to_tunnel, bytequeue_len(&p->to_tunnel));
+	tunnel_send_drop_all(p);
 	log_info("connected to relay %s:%d (%s)", p->opt->endpoint.host, p->opt->endpoint.port,
 		 subprotocol_names[p->version]);
 	/* Ping right away, then every 20 s. */
@@ -261,10 +181,8 @@ static void on_disconnected(struct proxy *p, bool was_connected, const char *why
 	p->connected = false;
 	p->ready = false;
 	lws_sul_cancel(&p->ping_timer);
+	tunnel_send_drop_all(p);
 	conn_end_all(p);
-	bytequeue_consume(&p->to_tunnel, bytequeue_len(&p->to_tunnel));
-	if (p->locals_paused)
-		local_pause_reads(p, false);
 	if (p->exiting) {
 		if (!p->destroying)
 			lws_cancel_service(p->ctx); /* wake the loop so main() sees it */
@@ -320,16 +238,7 @@ static void on_ended(void *user, bool opened, int http_status, const char *why)
 
 static void on_writeable(void *user)
 {
-	struct proxy *p = user;
-	size_t len = bytequeue_len(&p->to_tunnel);
-	if (len == 0)
-		return;
-	size_t sent = ws_client_send(p->wc, bytequeue_peek(&p->to_tunnel), len);
-	bytequeue_consume(&p->to_tunnel, sent);
-	if (bytequeue_len(&p->to_tunnel))
-		ws_client_want_write(p->wc);
-	if (p->locals_paused && bytequeue_len(&p->to_tunnel) < TUNNEL_QUEUE_LOW)
-		local_pause_reads(p, false);
+	tunnel_send_next(user);
 }
 
 int tunnel_ws_init(struct proxy *p)
@@ -346,7 +255,11 @@ int tunnel_ws_init(struct proxy *p)
 	info.user = p;
 	/* lws reads at most this much per local socket per event: small values
 	 * cost a poll() per few KiB. */
-	info.pt_serv_buf_size = LWS_IO_BUFFER_SIZE;
+	info.pt_serv_buf_size = LOCAL_IO_BUFFER_SIZE;
+	/* Left at 0, lws sizes (and zeroes) its descriptor tables for the
+	 * process's whole file limit: 320 KiB of RSS for 20000 descriptors. We
+	 * need the tunnel, the local connections and the listeners. */
+	info.fd_limit_per_thread = LOCALPROXY_MAX_FDS;
 	p->ctx = lws_create_context(&info);
 	if (!p->ctx) {
 		log_fatal("cannot create the event loop");
@@ -371,7 +284,7 @@ int tunnel_ws_init(struct proxy *p)
 		.no_verify = o->no_verify,
 		.proxy_host = o->https_proxy.host,
 		.proxy_port = o->https_proxy.port,
-		.max_message = TUNNEL_MAX_WS_MESSAGE,
+		.max_message = SEND_MESSAGE_MAX,
 	};
 	struct ws_client_handler handler = {
 		.user = p,

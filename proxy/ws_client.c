@@ -27,8 +27,9 @@
 #include "proxy/tls_client.h"
 
 /* Each direction of the BIO pair: the most ciphertext held between the
- * socket and OpenSSL, and the most one recv or send moves. */
-#define BIO_PAIR_SIZE (64u * 1024u)
+ * socket and OpenSSL, and the most one recv or send moves: two TLS
+ * records. */
+#define BIO_PAIR_SIZE (32u * 1024u)
 /* The plaintext read per SSL_read: one TLS record at most. */
 #define READ_CHUNK (16u * 1024u)
 /* Work per event, so local sockets get their turn. */
@@ -465,17 +466,34 @@ static void app_read(struct ws_client *wc, bool *progress)
 
 static void on_timeout(lws_sorted_usec_list_t *sul);
 
-static void put_frame(struct ws_client *wc, enum ws_opcode op, const uint8_t *payload, size_t len)
+/* Writes one masked frame of the pieces' bytes into out. */
+static void put_frame(struct ws_client *wc, enum ws_opcode op, const struct ws_piece *pieces,
+		      size_t n, size_t total)
 {
 	uint8_t mask[4];
 	if (RAND_bytes(mask, sizeof(mask)) != 1) {
 		end_connection(wc, "no random bytes for a frame mask");
 		return;
 	}
-	size_t header = ws_frame_header(wc->out, op, len, mask);
-	ws_mask_copy(wc->out + header, payload, len, mask);
-	wc->out_len = header + len;
+	size_t at = ws_frame_header(wc->out, op, total, mask);
+	size_t payload_at = at;
+	for (size_t i = 0; i < n; i++) {
+		/* The mask runs on across pieces: rotate it to this piece's offset. */
+		size_t phase = at - payload_at;
+		uint8_t rotated[4];
+		for (size_t k = 0; k < 4; k++)
+			rotated[k] = mask[(phase + k) & 3];
+		ws_mask_copy(wc->out + at, pieces[i].data, pieces[i].len, rotated);
+		at += pieces[i].len;
+	}
+	wc->out_len = at;
 	wc->out_sent = 0;
+}
+
+static void put_control(struct ws_client *wc, enum ws_opcode op, const uint8_t *payload, size_t len)
+{
+	struct ws_piece piece = { payload, len };
+	put_frame(wc, op, &piece, 1, len);
 }
 
 /* Fills out with the next control frame; false when none is due. */
@@ -484,7 +502,7 @@ static bool next_control_frame(struct ws_client *wc)
 	if (wc->close_due) {
 		uint8_t code[2] = { (uint8_t)(wc->close_code >> 8), (uint8_t)wc->close_code };
 		wc->close_due = false;
-		put_frame(wc, WS_OP_CLOSE, code, sizeof(code));
+		put_control(wc, WS_OP_CLOSE, code, sizeof(code));
 		lws_sul_schedule(context_of(wc), 0, &wc->timeout, on_timeout, CLOSE_TIMEOUT_US);
 		return true;
 	}
@@ -492,12 +510,12 @@ static bool next_control_frame(struct ws_client *wc)
 		return false; /* nothing follows a close */
 	if (wc->pong_due) {
 		wc->pong_due = false;
-		put_frame(wc, WS_OP_PONG, wc->pong, wc->pong_len);
+		put_control(wc, WS_OP_PONG, wc->pong, wc->pong_len);
 		return true;
 	}
 	if (wc->ping_due) {
 		wc->ping_due = false;
-		put_frame(wc, WS_OP_PING, wc->ping, wc->ping_len);
+		put_control(wc, WS_OP_PING, wc->ping, wc->ping_len);
 		return true;
 	}
 	return false;
@@ -839,14 +857,17 @@ void ws_client_want_write(struct ws_client *wc)
 		lws_callback_on_writable(wc->wsi);
 }
 
-size_t ws_client_send(struct ws_client *wc, const uint8_t *data, size_t len)
+size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n)
 {
 	if (wc->state != WC_OPEN || wc->out_len || wc->kill)
 		return 0;
-	if (len > wc->cfg.max_message)
-		len = wc->cfg.max_message;
-	put_frame(wc, WS_OP_BINARY, data, len);
-	return wc->kill ? 0 : len;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += pieces[i].len;
+	if (total > wc->cfg.max_message)
+		return 0;
+	put_frame(wc, WS_OP_BINARY, pieces, n, total);
+	return wc->kill ? 0 : total;
 }
 
 void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)

@@ -5,7 +5,7 @@
  * call and masks sent frames byte by byte, which was three quarters of
  * localproxy's CPU under load (docs/benchmarks.md). Here TLS runs over an
  * OpenSSL BIO pair, so we choose the syscalls (one recv or send per up to
- * 64 KiB), frames are parsed in bulk (proto/ws_codec.c) and masked a word
+ * 32 KiB), frames are parsed in bulk (proto/ws_codec.c) and masked a word
  * at a time. */
 #ifndef PROXY_WS_CLIENT_H
 #define PROXY_WS_CLIENT_H
@@ -60,10 +60,16 @@ struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost
 int ws_client_connect(struct ws_client *wc);
 /* Asks for an on_writeable call soon. */
 void ws_client_want_write(struct ws_client *wc);
-/* From on_writeable: sends data as one binary message. Returns the bytes
- * taken (at most max_message), or 0 when the previous message is still
- * going out (on_writeable comes again when it is gone). */
-size_t ws_client_send(struct ws_client *wc, const uint8_t *data, size_t len);
+struct ws_piece {
+	const uint8_t *data;
+	size_t len;
+};
+
+/* From on_writeable: sends the pieces, in order, as one binary message.
+ * Returns the bytes taken: all of them, or 0 when they exceed max_message
+ * or the previous message is still going out (on_writeable comes again
+ * when it is gone). */
+size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n);
 /* Sends a ping with this payload (at most 125 bytes) after the current message. */
 void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len);
 /* Stops or resumes delivering received data (backpressure). */
