@@ -73,6 +73,7 @@ struct ws_client {
 	struct ws_parser parser;
 	bool opened, peer_eof, rx_paused, pollin_on;
 	bool in_writeable_callback, kill;
+	bool in_pump;             /* pump() or send_now() is running */
 	bool end_when_flushed;    /* end once the close frame is out */
 	int http_status;
 	char why[256];
@@ -579,6 +580,7 @@ static void set_pollin(struct ws_client *wc, bool on)
 
 static void pump(struct ws_client *wc)
 {
+	wc->in_pump = true;
 	for (int round = 0; round < PUMP_ROUNDS && !wc->kill; round++) {
 		bool progress = false;
 		if (wc->state == WC_PROXY_REQUEST || wc->state == WC_PROXY_ANSWER)
@@ -601,6 +603,7 @@ static void pump(struct ws_client *wc)
 		if (!progress)
 			break;
 	}
+	wc->in_pump = false;
 	if (wc->kill || !wc->wsi)
 		return;
 	bool ring_full = wc->net && BIO_ctrl_get_write_guarantee(wc->net) == 0;
@@ -614,6 +617,20 @@ static void pump(struct ws_client *wc)
 	}
 	if (!wc->rx_paused && input_buffered(wc))
 		lws_sul_schedule(context_of(wc), 0, &wc->later, pump_later, 1);
+}
+
+/* Sends what can go now, without reading. For callers outside our own
+ * callbacks (a local socket's): there, delivering received data could end
+ * the very connection that is calling. Saves a poll() round per message. */
+static void send_now(struct ws_client *wc)
+{
+	bool progress = false;
+	wc->in_pump = true;
+	app_write(wc, &progress);
+	net_send(wc, &progress);
+	wc->in_pump = false;
+	if (!wc->kill && wc->wsi && wants_output(wc))
+		lws_callback_on_writable(wc->wsi);
 }
 
 static void pump_later(lws_sorted_usec_list_t *sul)
@@ -853,8 +870,8 @@ void ws_client_want_write(struct ws_client *wc)
 	if (wc->state != WC_OPEN || wc->want_write)
 		return;
 	wc->want_write = true;
-	if (wc->wsi && !wc->kill)
-		lws_callback_on_writable(wc->wsi);
+	if (wc->wsi && !wc->kill && !wc->in_pump) /* else the running pump sends it */
+		send_now(wc);
 }
 
 size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n)
