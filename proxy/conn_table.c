@@ -1,4 +1,5 @@
 /* The local connections of a tunnel, keyed by (service, stream, connection). */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,9 @@ void conn_remove(struct proxy *p, struct local_conn *c)
 	bytequeue_free(&c->to_local);
 	bytequeue_free(&c->to_tunnel);
 	free(c);
+	/* Its queues may have left free pages inside the heap, where glibc
+	 * keeps them: give them back, so memory falls after a burst. */
+	malloc_trim(0);
 }
 
 size_t conn_count(const struct proxy *p)
