@@ -46,9 +46,11 @@ static void on_service_ids(struct proxy *p, const struct tunnel_msg *m)
 	}
 	p->ready = true;
 	backoff_reset(&p->backoff);
-	log_info("tunnel ready: services %s", list);
+	/* Listen first: whoever waits for "tunnel ready" may connect at once. */
 	if (p->opt->mode == PROXY_MODE_SOURCE)
 		source_on_ready(p);
+	if (!p->exiting)
+		log_info("tunnel ready: services %s", list);
 }
 
 /* V1 has no SERVICE_IDS: the tunnel has one unnamed service. */
@@ -59,9 +61,10 @@ static void become_ready_v1(struct proxy *p)
 	p->services[0].entry = 0;
 	p->ready = true;
 	backoff_reset(&p->backoff);
-	log_info("tunnel ready: V1, one service");
 	if (p->opt->mode == PROXY_MODE_SOURCE)
 		source_on_ready(p);
+	if (!p->exiting)
+		log_info("tunnel ready: V1, one service");
 }
 
 static void handle_message(struct proxy *p, const struct tunnel_msg *m)

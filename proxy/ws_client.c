@@ -11,6 +11,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -74,6 +76,8 @@ struct ws_client {
 	bool opened, peer_eof, rx_paused, pollin_on;
 	bool in_writeable_callback, kill;
 	bool in_pump;             /* pump() or send_now() is running */
+	bool heard;               /* bytes came from the relay since the last ping */
+	bool pinged;              /* a ping went out on this connection */
 	bool end_when_flushed;    /* end once the close frame is out */
 	int http_status;
 	char why[256];
@@ -139,6 +143,7 @@ static void net_receive(struct ws_client *wc, bool *progress)
 		}
 		BIO_nwrite(wc->net, &space, (int)n);
 		*progress = true;
+		wc->heard = true;
 		if (n < room)
 			return;
 	}
@@ -676,6 +681,10 @@ static int dial_next(struct ws_client *wc)
 		}
 		char where[80]; /* a numeric address and port */
 		describe_address(a, where, sizeof(where));
+		/* Small messages (keystrokes) must not wait for the previous one's ACK. */
+		int one = 1;
+		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+			log_debug("TCP_NODELAY: %s", strerror(errno));
 		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
 			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, strerror(errno));
 			close(fd);
@@ -714,6 +723,7 @@ static void reset_connection(struct ws_client *wc)
 	wc->net = NULL;
 	wc->fd = -1;
 	wc->peer_eof = wc->kill = wc->rx_paused = wc->end_when_flushed = false;
+	wc->heard = wc->pinged = false;
 	wc->out_len = wc->out_sent = 0;
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
 	if (wc->hs)
@@ -891,6 +901,16 @@ void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 {
 	if (wc->state != WC_OPEN || len > WS_MAX_CONTROL)
 		return;
+	/* Nothing at all since the last ping, not even its pong: the relay or
+	 * the path (a NAT that forgot us) is gone without a word. While we
+	 * hold reads back the relay's bytes may wait unread, so that is not
+	 * counted. */
+	if (wc->pinged && !wc->heard && !wc->rx_paused) {
+		end_connection(wc, "no answer from the relay since the last ping");
+		return;
+	}
+	wc->pinged = true;
+	wc->heard = false;
 	memcpy(wc->ping, payload, len);
 	wc->ping_len = len;
 	wc->ping_due = true;
@@ -903,6 +923,8 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 	if (wc->rx_paused == pause)
 		return;
 	wc->rx_paused = pause;
+	if (pause)
+		wc->heard = true; /* unread bytes may wait: do not judge this ping interval */
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
 	if (!pause && wc->wsi && !wc->kill)
 		lws_sul_schedule(context_of(wc), 0, &wc->later, pump_later, 1);
