@@ -481,17 +481,26 @@ class Proc:
 # local services
 # --------------------------------------------------------------------------
 
+def listening_socket(port=None, backlog=16, accept_timeout=None):
+    """A TCP socket listening on 127.0.0.1 (a free port unless one is given).
+    accept_timeout lets an accept loop wake up to notice it should stop."""
+    ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind(("127.0.0.1", port or 0))
+    ls.listen(backlog)
+    if accept_timeout is not None:
+        ls.settimeout(accept_timeout)
+    return ls
+
+
 class EchoServer:
     """Threaded TCP echo server on 127.0.0.1. `banner` is sent first on each
     connection (to tell services apart)."""
 
     def __init__(self, t, port=None, banner=b""):
-        self.port = port or free_port()
         self.banner = banner
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", self.port))
-        self.lsock.listen(64)
+        self.lsock = listening_socket(port, backlog=64)
+        self.port = self.lsock.getsockname()[1]
         self.accepted = 0
         self.active = 0
         self.conns = set()

@@ -17,7 +17,7 @@ import threading
 import time
 
 from harness import (MiB, READY, expect, expect_echo, expect_eq,
-                     fail, free_port, localproxy, pki, scaled, timeout,
+                     fail, free_port, listening_socket, localproxy, pki, scaled, timeout,
                      wait_until)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -59,12 +59,8 @@ class ConnectProxy:
 
     def __init__(self, t, answer="HTTP/1.1 200 Connection established"):
         self.answer = answer
-        self.port = free_port()
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", self.port))
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
+        self.lsock = listening_socket(accept_timeout=0.2)
+        self.port = self.lsock.getsockname()[1]
         self.lock = threading.Lock()
         self.requests = []       # (request line, head bytes) per connection
         self.targets = []        # (host, port) per CONNECT
@@ -354,12 +350,8 @@ class FakeRelay:
         p = pki()
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(p.cert, p.key)
-        self.port = free_port()
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.lsock.bind(("127.0.0.1", self.port))
-        self.lsock.listen(16)
-        self.lsock.settimeout(0.2)
+        self.lsock = listening_socket(accept_timeout=0.2)
+        self.port = self.lsock.getsockname()[1]
         self.lock = threading.Lock()
         self.queue = queue.Queue()
         self.accepted = 0
