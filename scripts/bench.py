@@ -70,19 +70,19 @@ class BenchError(Exception):
 
 
 LIMITS_TEXT = """\
-The tunnel is CPU-bound on a 2-core machine, and the CPU goes to libwebsockets' WebSocket
-*client* code in the two localproxy processes, not to TLS: a profile (`perf record` on the three
-processes during a one-way transfer) puts about three quarters of the destination localproxy's
-time and half of the source's inside libwebsockets, against about 5% in libcrypto. libwebsockets
-4.1 parses incoming frames on the client side one byte at a time (a function call per payload
-byte) and masks outgoing client frames one byte at a time, fetching each 4-byte mask from
-/dev/urandom with a system call; its server side, which the relay uses, has a bulk path, which
-is why the relay costs least although it does two TLS hops. The fix is a WebSocket client
-transport of our own in localproxy (bulk frame parsing, word-wise masking over an OpenSSL
-connection in the same event loop); it is the next step for the throughput target. Why ten
-connections share the tunnel unevenly is not understood yet: making each local connection wait
-its turn to read did not change the spread. Resident memory of each process is mostly shared library pages (libwebsockets,
-OpenSSL, libc); the processes' own memory (RssAnon) stays near 3-4 MiB under load and flat.
+The tunnel is CPU-bound on a 2-core machine: five processes (load generator, source localproxy,
+relay, destination localproxy, sink) share two cores, and the data crosses TLS twice. A profile
+(`perf record` on the three tunnel processes during a one-way transfer) now puts their time in the
+kernel's TCP path (about 40%) and in libcrypto's AES-GCM (about 35%), with libwebsockets at about
+7% (the relay's server side) and localproxy's own code at about 3%. Earlier, three quarters of
+the destination localproxy's time went to libwebsockets' WebSocket *client* code (a function call
+per received payload byte, a byte-by-byte mask with a /dev/urandom read per frame); localproxy
+now has its own client (proxy/ws_client.c: TLS over an OpenSSL BIO pair, bulk frame parsing,
+word-wise masking), which cut its CPU per GB by about four. Ten connections share the tunnel
+evenly because each has its own send queue and messages take one frame from each in turn; the
+earlier single queue with a global pause favoured whichever socket the event loop served first.
+The relay is now the busiest process. Resident memory is mostly shared library pages (libcrypto
+alone is about 4 MiB of them); RssAnon is each process's own memory.
 """
 
 def say(msg):
