@@ -19,16 +19,17 @@
 #include "proxy/ws_client.h"
 
 /* Bounded buffering (see docs/operations.md, "Memory"):
- * - DATA frames of one local connection waiting for the WebSocket: above
- *   CONN_QUEUE_HIGH that socket stops being read until its queue is below
- *   CONN_QUEUE_LOW (tunnel_send.c);
+ * - DATA frames of one local connection waiting for the WebSocket (the
+ *   relay's socket was full): above CONN_QUEUE_HIGH that socket stops being
+ *   read until its queue is below CONN_QUEUE_LOW (tunnel_send.c). As one
+ *   read is up to 64 KiB, a connection holds at most about one read;
  * - bytes waiting for one local socket: above LOCAL_QUEUE_HIGH the
  *   WebSocket stops being read until every such queue is below
  *   LOCAL_QUEUE_LOW. */
-#define CONN_QUEUE_HIGH (64u * 1024u)
-#define CONN_QUEUE_LOW (32u * 1024u)
-#define LOCAL_QUEUE_HIGH (64u * 1024u)
-#define LOCAL_QUEUE_LOW (32u * 1024u)
+#define CONN_QUEUE_HIGH (16u * 1024u)
+#define CONN_QUEUE_LOW (16u * 1024u)
+#define LOCAL_QUEUE_HIGH (32u * 1024u)
+#define LOCAL_QUEUE_LOW (16u * 1024u)
 /* One read from a local socket fills at most one DATA frame. */
 #define LOCAL_READ_SIZE TUNNEL_MAX_PAYLOAD
 /* The largest WebSocket message we send: one whole frame of the biggest

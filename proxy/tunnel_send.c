@@ -82,11 +82,11 @@ void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data
 		data += chunk;
 		len -= chunk;
 	}
+	ws_client_want_write(p->wc); /* sends at once when the socket can take it */
 	if (!c->tunnel_full && bytequeue_len(&c->to_tunnel) > CONN_QUEUE_HIGH) {
 		c->tunnel_full = true; /* the relay is slower than this local reader */
 		lws_rx_flow_control(c->wsi, 0);
 	}
-	ws_client_want_write(p->wc);
 }
 
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c)
