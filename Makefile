@@ -35,8 +35,8 @@ COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
               common/mqtt_tls.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
-              proxy/destination.c proxy/backoff.c proxy/ws_client.c proxy/tls_client.c \
-              proxy/tunnel_send.c
+              proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
+              proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
               relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/notify.c relay/notify_payload.c

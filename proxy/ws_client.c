@@ -6,8 +6,10 @@
  *
  * The socket is an lws "raw file" descriptor: lws only polls it and calls
  * us; we do the reading and writing. Every event runs pump(): socket ->
- * BIO pair, the state's TLS work, BIO pair -> socket. */
-#include "proxy/ws_client.h"
+ * BIO pair, the state's TLS work, BIO pair -> socket. This file has the
+ * socket, the pump, connecting and the API; the handshake states are in
+ * ws_handshake.c, the frames of an open connection in ws_frames.c. */
+#include "proxy/ws_client_internal.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -15,7 +17,6 @@
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,86 +24,8 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "common/text.h"
-#include "proto/limits.h"
-#include "proto/ws_codec.h"
 #include "proxy/tls_client.h"
-
-/* Each direction of the BIO pair: the most ciphertext held between the
- * socket and OpenSSL, and the most one recv or send moves: two TLS
- * records. */
-#define BIO_PAIR_SIZE (32u * 1024u)
-/* The plaintext read per SSL_read: one TLS record at most. */
-#define READ_CHUNK (16u * 1024u)
-/* Work per event, so local sockets get their turn. */
-#define PUMP_ROUNDS 4
-#define READ_BUDGET (256u * 1024u)
-#define MESSAGES_PER_ROUND 2
-#define CONNECT_TIMEOUT_US (20 * LWS_USEC_PER_SEC)
-#define CLOSE_TIMEOUT_US (5 * LWS_USEC_PER_SEC)
-/* The request (with a token of up to 4096 characters) or an answer's head. */
-#define HANDSHAKE_BUFFER (TUNNEL_MAX_ACCESS_TOKEN + WS_MAX_RESPONSE_HEAD)
-
-enum wc_state {
-	WC_IDLE,
-	WC_CONNECTING,
-	WC_PROXY_REQUEST,
-	WC_PROXY_ANSWER,
-	WC_TLS_HANDSHAKE,
-	WC_UPGRADE_REQUEST,
-	WC_UPGRADE_ANSWER,
-	WC_OPEN,
-	WC_CLOSING,     /* our close frame is queued or sent */
-};
-
-struct ws_client {
-	struct lws_context *ctx;
-	struct lws_vhost *vhost;
-	struct ws_client_config cfg;
-	struct ws_client_handler h;
-	SSL_CTX *ssl_ctx;
-
-	/* one connection */
-	enum wc_state state;
-	struct lws *wsi;
-	int fd;
-	struct addrinfo *addrs, *next_addr;
-	SSL *ssl;
-	BIO *net;                 /* our end of the BIO pair: ciphertext */
-	char key[WS_KEY_LEN + 1];
-	uint8_t *hs;              /* handshake text (request out, answer in) */
-	size_t hs_len, hs_done;
-	struct ws_parser parser;
-	bool opened, peer_eof, rx_paused, pollin_on;
-	bool in_writeable_callback, kill;
-	bool in_pump;             /* pump() or send_now() is running */
-	bool heard;               /* bytes came from the relay since the last ping */
-	bool pinged;              /* a ping went out on this connection */
-	bool end_when_flushed;    /* end once the close frame is out */
-	int http_status;
-	char why[256];
-
-	/* sending: one frame at a time in out, then control frames by priority */
-	uint8_t *out;
-	size_t out_cap, out_len, out_sent;
-	bool want_write;
-	bool pong_due, ping_due, close_due;
-	uint8_t pong[WS_MAX_CONTROL], ping[WS_MAX_CONTROL];
-	size_t pong_len, ping_len;
-	int close_code;
-
-	uint8_t in[READ_CHUNK];
-	lws_sorted_usec_list_t later;   /* re-runs pump() (or asks for POLLOUT) */
-	lws_sorted_usec_list_t retry;   /* tries the next address */
-	lws_sorted_usec_list_t timeout; /* connect or close takes too long */
-};
-
-static void end_connection(struct ws_client *wc, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-/* Ends the connection: lws closes the socket and LWS_CALLBACK_RAW_CLOSE_FILE
- * reports it. The first reason given is the one reported. */
-static void end_connection(struct ws_client *wc, const char *fmt, ...)
+void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 {
 	if (!wc->why[0]) {
 		va_list ap;
@@ -115,9 +38,24 @@ static void end_connection(struct ws_client *wc, const char *fmt, ...)
 		lws_set_timeout(wc->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
-static struct lws_context *context_of(struct ws_client *wc)
+
+int wc_ssl_failed(struct ws_client *wc, int rc, const char *doing)
 {
-	return wc->ctx;
+	int err = SSL_get_error(wc->ssl, rc);
+	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+		ERR_clear_error();
+		return 0;
+	}
+	char buf[256];
+	if (err == SSL_ERROR_ZERO_RETURN)
+		wc_end_connection(wc, "the relay ended the TLS session");
+	else if (wc->state == WC_TLS_HANDSHAKE)
+		wc_end_connection(wc, "TLS handshake failed: %s", tls_client_failure(wc->ssl, buf, sizeof(buf)));
+	else
+		wc_end_connection(wc, "TLS failed while %s: %s", doing,
+			       err == SSL_ERROR_SYSCALL ? "connection lost" :
+			       tls_client_failure(wc->ssl, buf, sizeof(buf)));
+	return -1;
 }
 
 /* ---- the socket ------------------------------------------------------------ */
@@ -138,7 +76,7 @@ static void net_receive(struct ws_client *wc, bool *progress)
 		}
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				end_connection(wc, "read failed: %s", strerror(errno));
+				wc_end_connection(wc, "read failed: %s", strerror(errno));
 			return;
 		}
 		BIO_nwrite(wc->net, &space, (int)n);
@@ -160,396 +98,12 @@ static void net_send(struct ws_client *wc, bool *progress)
 		ssize_t n = send(wc->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				end_connection(wc, "write failed: %s", strerror(errno));
+				wc_end_connection(wc, "write failed: %s", strerror(errno));
 			return;
 		}
 		BIO_nread(wc->net, &data, (int)n);
 		*progress = true;
 		if (n < len)
-			return;
-	}
-}
-
-/* ---- the handshake ------------------------------------------------------- */
-
-static int begin_tls(struct ws_client *wc)
-{
-	BIO *inner = NULL;
-	if (BIO_new_bio_pair(&inner, BIO_PAIR_SIZE, &wc->net, BIO_PAIR_SIZE) != 1) {
-		end_connection(wc, "cannot set up TLS: out of memory");
-		return -1;
-	}
-	wc->ssl = tls_client_ssl_new(wc->ssl_ctx, wc->cfg.host, wc->cfg.no_verify, inner);
-	if (!wc->ssl) {
-		end_connection(wc, "cannot set up TLS");
-		return -1;
-	}
-	wc->state = WC_TLS_HANDSHAKE;
-	return 0;
-}
-
-static void after_connected(struct ws_client *wc)
-{
-	if (!wc->cfg.proxy_host[0]) {
-		begin_tls(wc);
-		return;
-	}
-	wc->hs_len = http_connect_build(wc->cfg.host, wc->cfg.port, (char *)wc->hs, HANDSHAKE_BUFFER);
-	wc->hs_done = 0;
-	if (!wc->hs_len) {
-		end_connection(wc, "cannot build the proxy's CONNECT request");
-		return;
-	}
-	wc->state = WC_PROXY_REQUEST;
-}
-
-/* Plain text to and from the HTTP proxy. */
-static void proxy_exchange(struct ws_client *wc, bool *progress)
-{
-	if (wc->state == WC_PROXY_REQUEST) {
-		ssize_t n = send(wc->fd, wc->hs + wc->hs_done, wc->hs_len - wc->hs_done,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				end_connection(wc, "cannot talk to the proxy: %s", strerror(errno));
-			return;
-		}
-		*progress = true;
-		wc->hs_done += (size_t)n;
-		if (wc->hs_done == wc->hs_len) {
-			wc->state = WC_PROXY_ANSWER;
-			wc->hs_len = 0;
-		}
-		return;
-	}
-	/* Read byte-exact up to the blank line: what follows is the relay's TLS. */
-	while (wc->hs_len < WS_MAX_RESPONSE_HEAD) {
-		ssize_t n = recv(wc->fd, wc->hs + wc->hs_len, 1, MSG_DONTWAIT);
-		if (n == 0) {
-			end_connection(wc, "the proxy closed the connection");
-			return;
-		}
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-				end_connection(wc, "cannot talk to the proxy: %s", strerror(errno));
-			return;
-		}
-		*progress = true;
-		wc->hs_len++;
-		size_t head = http_head_length(wc->hs, wc->hs_len);
-		if (!head)
-			continue;
-		int status = http_head_status((const char *)wc->hs, head);
-		if (status / 100 != 2) {
-			end_connection(wc, "the proxy %s:%d refused to connect to %s:%d: HTTP %d",
-				       wc->cfg.proxy_host, wc->cfg.proxy_port, wc->cfg.host, wc->cfg.port,
-				       status);
-			return;
-		}
-		log_debug("the proxy connected us to %s:%d", wc->cfg.host, wc->cfg.port);
-		begin_tls(wc);
-		return;
-	}
-	end_connection(wc, "the proxy's answer is longer than %u bytes", WS_MAX_RESPONSE_HEAD);
-}
-
-static int build_upgrade_request(struct ws_client *wc)
-{
-	uint8_t nonce[WS_NONCE_LEN];
-	if (RAND_bytes(nonce, sizeof(nonce)) != 1) {
-		end_connection(wc, "no random bytes for the WebSocket key");
-		return -1;
-	}
-	ws_key_from_nonce(nonce, wc->key);
-	struct ws_request r = {
-		.host = wc->cfg.host, .path = wc->cfg.path, .subprotocol = wc->cfg.subprotocol,
-		.key = wc->key, .access_token = wc->cfg.access_token,
-		.client_token = wc->cfg.client_token,
-	};
-	wc->hs_len = ws_request_build(&r, (char *)wc->hs, HANDSHAKE_BUFFER);
-	wc->hs_done = 0;
-	if (!wc->hs_len) {
-		end_connection(wc, "the upgrade request does not fit (token too long?)");
-		return -1;
-	}
-	return 0;
-}
-
-/* Classifies a failed SSL call: 0 = retry later, -1 = the connection ended. */
-static int ssl_failed(struct ws_client *wc, int rc, const char *doing)
-{
-	int err = SSL_get_error(wc->ssl, rc);
-	if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
-		ERR_clear_error();
-		return 0;
-	}
-	char buf[256];
-	if (err == SSL_ERROR_ZERO_RETURN)
-		end_connection(wc, "the relay ended the TLS session");
-	else if (wc->state == WC_TLS_HANDSHAKE)
-		end_connection(wc, "TLS handshake failed: %s", tls_client_failure(wc->ssl, buf, sizeof(buf)));
-	else
-		end_connection(wc, "TLS failed while %s: %s", doing,
-			       err == SSL_ERROR_SYSCALL ? "connection lost" :
-			       tls_client_failure(wc->ssl, buf, sizeof(buf)));
-	return -1;
-}
-
-static void deliver(struct ws_client *wc, const uint8_t *data, size_t len);
-
-static void upgrade_answer(struct ws_client *wc, bool *progress)
-{
-	for (;;) {
-		if (wc->hs_len >= WS_MAX_RESPONSE_HEAD) {
-			end_connection(wc, "the relay's answer is longer than %u bytes", WS_MAX_RESPONSE_HEAD);
-			return;
-		}
-		int n = SSL_read(wc->ssl, wc->hs + wc->hs_len, (int)(WS_MAX_RESPONSE_HEAD - wc->hs_len));
-		if (n <= 0) {
-			ssl_failed(wc, n, "reading the upgrade answer");
-			return;
-		}
-		*progress = true;
-		wc->hs_len += (size_t)n;
-		size_t head = http_head_length(wc->hs, wc->hs_len);
-		if (!head)
-			continue;
-		char err[128] = "";
-		enum ws_upgrade_result r = ws_upgrade_check((const char *)wc->hs, head, wc->key,
-							    wc->cfg.subprotocol, &wc->http_status,
-							    err, sizeof(err));
-		if (r == WS_UPGRADE_REFUSED) {
-			end_connection(wc, "the relay refused the upgrade: HTTP %d", wc->http_status);
-			return;
-		}
-		if (r == WS_UPGRADE_INVALID) {
-			wc->http_status = 0;
-			end_connection(wc, "bad upgrade answer from the relay: %s", err);
-			return;
-		}
-		wc->http_status = 0;
-		wc->state = WC_OPEN;
-		wc->opened = true;
-		lws_sul_cancel(&wc->timeout);
-		ws_parser_init(&wc->parser);
-		wc->h.on_open(wc->h.user);
-		/* Frames that came in the same read as the answer. */
-		if (wc->hs_len > head && !wc->kill)
-			deliver(wc, wc->hs + head, wc->hs_len - head);
-		return;
-	}
-}
-
-static void handshake(struct ws_client *wc, bool *progress)
-{
-	if (wc->state == WC_TLS_HANDSHAKE) {
-		int rc = SSL_do_handshake(wc->ssl);
-		if (rc != 1) {
-			ssl_failed(wc, rc, "connecting");
-			return;
-		}
-		*progress = true;
-		log_debug("TLS up with %s (%s, %s)", wc->cfg.host, SSL_get_version(wc->ssl),
-			  SSL_get_cipher_name(wc->ssl));
-		if (build_upgrade_request(wc))
-			return;
-		wc->state = WC_UPGRADE_REQUEST;
-	}
-	if (wc->state == WC_UPGRADE_REQUEST) {
-		int n = SSL_write(wc->ssl, wc->hs + wc->hs_done, (int)(wc->hs_len - wc->hs_done));
-		if (n <= 0) {
-			ssl_failed(wc, n, "sending the upgrade request");
-			return;
-		}
-		*progress = true;
-		wc->hs_done += (size_t)n;
-		if (wc->hs_done < wc->hs_len)
-			return;
-		OPENSSL_cleanse(wc->hs, wc->hs_len); /* it held the access token */
-		wc->hs_len = 0;
-		wc->state = WC_UPGRADE_ANSWER;
-	}
-	if (wc->state == WC_UPGRADE_ANSWER)
-		upgrade_answer(wc, progress);
-}
-
-/* ---- receiving --------------------------------------------------------- */
-
-static void queue_close(struct ws_client *wc, int code)
-{
-	if (wc->state == WC_CLOSING)
-		return;
-	wc->state = WC_CLOSING;
-	wc->close_due = true;
-	wc->close_code = code;
-}
-
-static void on_control(struct ws_client *wc, const struct ws_event *ev)
-{
-	if (ev->opcode == WS_OP_PING) {
-		memcpy(wc->pong, ev->data, ev->len);
-		wc->pong_len = ev->len;
-		wc->pong_due = true;
-		return;
-	}
-	if (ev->opcode != WS_OP_CLOSE)
-		return; /* a pong: the connection is alive, nothing to do */
-	if (ev->len == 1) {
-		queue_close(wc, WS_CLOSE_PROTOCOL_ERROR);
-		wc->end_when_flushed = true;
-		snprintf(wc->why, sizeof(wc->why), "the relay sent a close frame of one byte");
-		return;
-	}
-	int code = ev->len >= 2 ? (ev->data[0] << 8) | ev->data[1] : WS_CLOSE_NO_STATUS;
-	const char *reason = ev->len > 2 ? (const char *)ev->data + 2 : "";
-	size_t reason_len = ev->len > 2 ? ev->len - 2 : 0;
-	if (wc->state == WC_CLOSING && !wc->close_due) {
-		/* It answers our close. */
-		end_connection(wc, "closed (%d)", code);
-		return;
-	}
-	wc->h.on_close_frame(wc->h.user, code, reason, reason_len);
-	snprintf(wc->why, sizeof(wc->why), "the relay closed the connection (%d %.*s)", code,
-		 (int)(reason_len > 100 ? 100 : reason_len), reason);
-	queue_close(wc, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NORMAL : code);
-	wc->end_when_flushed = true; /* the server closes first; we need not wait */
-}
-
-/* Received bytes through the frame parser to the handler. */
-static void deliver(struct ws_client *wc, const uint8_t *data, size_t len)
-{
-	for (;;) {
-		struct ws_event ev = ws_parser_next(&wc->parser, &data, &len);
-		switch (ev.type) {
-		case WS_EV_NONE:
-			return;
-		case WS_EV_DATA:
-			if (wc->state == WC_CLOSING)
-				break; /* data after a close is dropped */
-			if (wc->h.on_data(wc->h.user, ev.data, ev.len, ev.first,
-					  ev.opcode == WS_OP_BINARY)) {
-				queue_close(wc, WS_CLOSE_PROTOCOL_ERROR);
-				wc->end_when_flushed = true;
-				snprintf(wc->why, sizeof(wc->why), "unacceptable data from the relay");
-				return;
-			}
-			break;
-		case WS_EV_CONTROL:
-			on_control(wc, &ev);
-			if (wc->kill || wc->state == WC_CLOSING)
-				return;
-			break;
-		case WS_EV_ERROR:
-			queue_close(wc, ev.close_code);
-			wc->end_when_flushed = true;
-			snprintf(wc->why, sizeof(wc->why), "the relay broke the WebSocket protocol: %s",
-				 ev.error);
-			return;
-		}
-		if (wc->kill)
-			return;
-	}
-}
-
-static void app_read(struct ws_client *wc, bool *progress)
-{
-	size_t budget = READ_BUDGET;
-	while (!wc->rx_paused && !wc->kill && budget > 0) {
-		int n = SSL_read(wc->ssl, wc->in, sizeof(wc->in));
-		if (n <= 0) {
-			if (ssl_failed(wc, n, "reading") == 0 && wc->peer_eof &&
-			    BIO_ctrl_pending(SSL_get_rbio(wc->ssl)) == 0)
-				end_connection(wc, "the relay dropped the connection");
-			return;
-		}
-		*progress = true;
-		budget = (size_t)n > budget ? 0 : budget - (size_t)n;
-		deliver(wc, wc->in, (size_t)n);
-	}
-}
-
-/* ---- sending ------------------------------------------------------------- */
-
-static void on_timeout(lws_sorted_usec_list_t *sul);
-
-/* Writes one masked frame of the pieces' bytes into out. */
-static void put_frame(struct ws_client *wc, enum ws_opcode op, const struct ws_piece *pieces,
-		      size_t n, size_t total)
-{
-	uint8_t mask[4];
-	if (RAND_bytes(mask, sizeof(mask)) != 1) {
-		end_connection(wc, "no random bytes for a frame mask");
-		return;
-	}
-	size_t at = ws_frame_header(wc->out, op, total, mask);
-	size_t payload_at = at;
-	for (size_t i = 0; i < n; i++) {
-		/* The mask runs on across pieces: rotate it to this piece's offset. */
-		size_t phase = at - payload_at;
-		uint8_t rotated[4];
-		for (size_t k = 0; k < 4; k++)
-			rotated[k] = mask[(phase + k) & 3];
-		ws_mask_copy(wc->out + at, pieces[i].data, pieces[i].len, rotated);
-		at += pieces[i].len;
-	}
-	wc->out_len = at;
-	wc->out_sent = 0;
-}
-
-static void put_control(struct ws_client *wc, enum ws_opcode op, const uint8_t *payload, size_t len)
-{
-	struct ws_piece piece = { payload, len };
-	put_frame(wc, op, &piece, 1, len);
-}
-
-/* Fills out with the next control frame; false when none is due. */
-static bool next_control_frame(struct ws_client *wc)
-{
-	if (wc->close_due) {
-		uint8_t code[2] = { (uint8_t)(wc->close_code >> 8), (uint8_t)wc->close_code };
-		wc->close_due = false;
-		put_control(wc, WS_OP_CLOSE, code, sizeof(code));
-		lws_sul_schedule(context_of(wc), 0, &wc->timeout, on_timeout, CLOSE_TIMEOUT_US);
-		return true;
-	}
-	if (wc->state == WC_CLOSING)
-		return false; /* nothing follows a close */
-	if (wc->pong_due) {
-		wc->pong_due = false;
-		put_control(wc, WS_OP_PONG, wc->pong, wc->pong_len);
-		return true;
-	}
-	if (wc->ping_due) {
-		wc->ping_due = false;
-		put_control(wc, WS_OP_PING, wc->ping, wc->ping_len);
-		return true;
-	}
-	return false;
-}
-
-static void app_write(struct ws_client *wc, bool *progress)
-{
-	int messages = 0;
-	while (!wc->kill) {
-		if (wc->out_sent < wc->out_len) {
-			int n = SSL_write(wc->ssl, wc->out + wc->out_sent, (int)(wc->out_len - wc->out_sent));
-			if (n <= 0) {
-				ssl_failed(wc, n, "writing");
-				return;
-			}
-			*progress = true;
-			wc->out_sent += (size_t)n;
-			if (wc->out_sent < wc->out_len)
-				return; /* the BIO pair is full: the socket must take some first */
-		}
-		wc->out_len = wc->out_sent = 0;
-		if (next_control_frame(wc))
-			continue;
-		if (wc->state != WC_OPEN || !wc->want_write || messages++ == MESSAGES_PER_ROUND)
-			return;
-		wc->want_write = false;
-		wc->h.on_writeable(wc->h.user);
-		if (!wc->out_len)
 			return;
 	}
 }
@@ -589,21 +143,21 @@ static void pump(struct ws_client *wc)
 	for (int round = 0; round < PUMP_ROUNDS && !wc->kill; round++) {
 		bool progress = false;
 		if (wc->state == WC_PROXY_REQUEST || wc->state == WC_PROXY_ANSWER)
-			proxy_exchange(wc, &progress);
+			wc_proxy_exchange(wc, &progress);
 		if (wc->ssl) {
 			net_receive(wc, &progress);
 			if (wc->state >= WC_TLS_HANDSHAKE && wc->state <= WC_UPGRADE_ANSWER)
-				handshake(wc, &progress);
+				wc_handshake(wc, &progress);
 			if (wc->state >= WC_OPEN) {
-				app_read(wc, &progress);
-				app_write(wc, &progress);
+				wc_app_read(wc, &progress);
+				wc_app_write(wc, &progress);
 			}
 			net_send(wc, &progress);
 			if (wc->end_when_flushed && !wc->close_due && wc->out_len == 0 &&
 			    BIO_ctrl_pending(wc->net) == 0)
-				end_connection(wc, "%s", wc->why); /* our last frame is out */
+				wc_end_connection(wc, "%s", wc->why); /* our last frame is out */
 			if (wc->peer_eof && wc->state < WC_OPEN && !wc->kill)
-				end_connection(wc, "the relay dropped the connection during the handshake");
+				wc_end_connection(wc, "the relay dropped the connection during the handshake");
 		}
 		if (!progress)
 			break;
@@ -616,12 +170,12 @@ static void pump(struct ws_client *wc)
 	if (wants_output(wc)) {
 		/* lws clears POLLOUT after a writeable callback: ask again after it. */
 		if (wc->in_writeable_callback)
-			lws_sul_schedule(context_of(wc), 0, &wc->later, pump_later, 1);
+			lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
 		else
 			lws_callback_on_writable(wc->wsi);
 	}
 	if (!wc->rx_paused && input_buffered(wc))
-		lws_sul_schedule(context_of(wc), 0, &wc->later, pump_later, 1);
+		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
 }
 
 /* Sends what can go now, without reading. For callers outside our own
@@ -631,7 +185,7 @@ static void send_now(struct ws_client *wc)
 {
 	bool progress = false;
 	wc->in_pump = true;
-	app_write(wc, &progress);
+	wc_app_write(wc, &progress);
 	net_send(wc, &progress);
 	wc->in_pump = false;
 	if (!wc->kill && wc->wsi && wants_output(wc))
@@ -647,13 +201,13 @@ static void pump_later(lws_sorted_usec_list_t *sul)
 
 /* ---- connecting ------------------------------------------------------------ */
 
-static void on_timeout(lws_sorted_usec_list_t *sul)
+void wc_on_timeout(lws_sorted_usec_list_t *sul)
 {
 	struct ws_client *wc = lws_container_of(sul, struct ws_client, timeout);
 	if (wc->state == WC_CLOSING)
-		end_connection(wc, "%s", wc->why[0] ? wc->why : "the relay did not answer our close");
+		wc_end_connection(wc, "%s", wc->why[0] ? wc->why : "the relay did not answer our close");
 	else
-		end_connection(wc, "no answer from %s:%d within %d s", wc->cfg.host, wc->cfg.port,
+		wc_end_connection(wc, "no answer from %s:%d within %d s", wc->cfg.host, wc->cfg.port,
 			       (int)(CONNECT_TIMEOUT_US / LWS_USEC_PER_SEC));
 }
 
@@ -770,7 +324,7 @@ int ws_client_connect(struct ws_client *wc)
 		log_warn("cannot connect to %s:%d: %s", host, port, wc->why);
 		return -1;
 	}
-	lws_sul_schedule(context_of(wc), 0, &wc->timeout, on_timeout, CONNECT_TIMEOUT_US);
+	lws_sul_schedule(wc->ctx, 0, &wc->timeout, wc_on_timeout, CONNECT_TIMEOUT_US);
 	return 0;
 }
 
@@ -782,7 +336,7 @@ static void check_connected(struct ws_client *wc)
 	if (getsockopt(wc->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		err = errno;
 	if (err == 0) {
-		after_connected(wc);
+		wc_after_connected(wc);
 		return;
 	}
 	snprintf(wc->why, sizeof(wc->why), "%s", strerror(err));
@@ -806,7 +360,7 @@ static void on_closed(struct ws_client *wc)
 	if (try_next) {
 		reset_connection(wc);
 		wc->why[0] = '\0';
-		lws_sul_schedule(context_of(wc), 0, &wc->retry, retry_next_address, 1);
+		lws_sul_schedule(wc->ctx, 0, &wc->retry, retry_next_address, 1);
 		return;
 	}
 	lws_sul_cancel(&wc->timeout);
@@ -884,19 +438,6 @@ void ws_client_want_write(struct ws_client *wc)
 		send_now(wc);
 }
 
-size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n)
-{
-	if (wc->state != WC_OPEN || wc->out_len || wc->kill)
-		return 0;
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++)
-		total += pieces[i].len;
-	if (total > wc->cfg.max_message)
-		return 0;
-	put_frame(wc, WS_OP_BINARY, pieces, n, total);
-	return wc->kill ? 0 : total;
-}
-
 void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 {
 	if (wc->state != WC_OPEN || len > WS_MAX_CONTROL)
@@ -906,7 +447,7 @@ void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 	 * hold reads back the relay's bytes may wait unread, so that is not
 	 * counted. */
 	if (wc->pinged && !wc->heard && !wc->rx_paused) {
-		end_connection(wc, "no answer from the relay since the last ping");
+		wc_end_connection(wc, "no answer from the relay since the last ping");
 		return;
 	}
 	wc->pinged = true;
@@ -927,18 +468,18 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 		wc->heard = true; /* unread bytes may wait: do not judge this ping interval */
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
 	if (!pause && wc->wsi && !wc->kill)
-		lws_sul_schedule(context_of(wc), 0, &wc->later, pump_later, 1);
+		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
 }
 
 void ws_client_close(struct ws_client *wc, int code)
 {
 	if (wc->state == WC_OPEN) {
-		queue_close(wc, code);
+		wc_queue_close(wc, code);
 		snprintf(wc->why, sizeof(wc->why), "closed by us (%d)", code);
 		if (wc->wsi && !wc->kill)
 			pump(wc);
 	} else if (wc->wsi) {
-		end_connection(wc, "closed by us");
+		wc_end_connection(wc, "closed by us");
 	}
 }
 
