@@ -228,6 +228,12 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t ma
 		dst[i] = src[i] ^ mask[i & 3];
 }
 
+bool ws_close_code_valid(int code)
+{
+	return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+	       (code >= 3000 && code <= 4999);
+}
+
 void ws_parser_init(struct ws_parser *p)
 {
 	memset(p, 0, sizeof(*p));

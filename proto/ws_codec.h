@@ -91,6 +91,11 @@ void ws_mask_copy(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t ma
 
 /* ---- frames we receive ------------------------------------------------- */
 
+/* Whether a close frame may carry this code (RFC 6455 section 7.4): the
+ * defined codes that may be sent, and 3000-4999 for libraries and
+ * applications. 1005, 1006 and 1015 only ever stand for "no code". */
+bool ws_close_code_valid(int code);
+
 enum ws_event_type {
 	WS_EV_NONE,     /* the input is used up */
 	WS_EV_DATA,     /* a piece of a text or binary message */

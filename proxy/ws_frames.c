@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "proxy/ws_client_internal.h"
 
 /* ---- receiving --------------------------------------------------------- */
@@ -36,8 +35,19 @@ static void on_control(struct ws_client *wc, const struct ws_event *ev)
 		return;
 	}
 	int code = ev->len >= 2 ? (ev->data[0] << 8) | ev->data[1] : WS_CLOSE_NO_STATUS;
-	const char *reason = ev->len > 2 ? (const char *)ev->data + 2 : "";
+	if (ev->len >= 2 && !ws_close_code_valid(code)) {
+		wc_queue_close(wc, WS_CLOSE_PROTOCOL_ERROR);
+		wc->end_when_flushed = true;
+		snprintf(wc->why, sizeof(wc->why), "the relay sent close code %d, which is not allowed", code);
+		return;
+	}
+	/* The reason goes into our log: control characters could forge lines. */
+	char reason[WS_MAX_CONTROL];
 	size_t reason_len = ev->len > 2 ? ev->len - 2 : 0;
+	for (size_t i = 0; i < reason_len; i++) {
+		uint8_t b = ev->data[2 + i];
+		reason[i] = (char)(b < 0x20 || b == 0x7f ? '?' : b);
+	}
 	if (wc->state == WC_CLOSING && !wc->close_due) {
 		/* It answers our close. */
 		wc_end_connection(wc, "closed (%d)", code);

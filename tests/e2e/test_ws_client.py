@@ -666,3 +666,29 @@ def test_fake_relay_silent_is_dropped(t):
                  scaled(10) + 25, what="the silent relay being given up")
     fake.next_conn(scaled(15), "a reconnect after the silent relay was given up")
     src.expect_alive()
+
+
+def test_fake_relay_close_bad_code(t):
+    """Close code 1005 may not be sent in a frame: localproxy answers 1002,
+    drops the connection and reconnects (it does not exit)."""
+    fake, src, conn, head = open_fake(t)
+    conn.send(answer_101(head))
+    src.wait_log(r"connected to relay", scaled(10))
+    conn.send(server_frame(OP_CLOSE, struct.pack(">H", 1005)))
+    frames = conn.frames_until(lambda f: f[1] == OP_CLOSE, scaled(10), "close frame")
+    expect_eq(close_code_of(frames[-1]), 1002, "close code answering a forbidden code")
+    src.wait_log(r"disconnected from the relay: the relay sent close code 1005", scaled(10))
+    fake.next_conn(scaled(10), "a reconnect after the forbidden close code")
+    src.expect_alive("after close code 1005")
+
+
+def test_fake_relay_close_reason_cannot_forge_log_lines(t):
+    """A close reason with a line break is logged on one line."""
+    fake, src, conn, head = open_fake(t)
+    conn.send(answer_101(head))
+    src.wait_log(r"connected to relay", scaled(10))
+    conn.send(server_frame(OP_CLOSE, struct.pack(">H", 1000) + b"bye\nFATAL forged"))
+    expect_eq(src.wait_exit(scaled(10)), 0, "localproxy exit code after close 1000")
+    expect(src.has_log(r"closed the tunnel \(bye\?FATAL forged\)"),
+           "the reason is not logged on one line with the break replaced:\n%s" % src.tail(20))
+    expect(not src.has_log(r"^FATAL forged"), "a forged log line:\n%s" % src.tail(20))

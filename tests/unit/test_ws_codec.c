@@ -1055,9 +1055,21 @@ static void test_parser_errors(void **state)
 	}
 }
 
+static void test_close_code_valid(void **state)
+{
+	(void)state;
+	static const int ok[] = { 1000, 1001, 1002, 1003, 1007, 1008, 1011, 1014, 3000, 4000, 4999 };
+	static const int bad[] = { -1, 0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535 };
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		assert_true(ws_close_code_valid(ok[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_false(ws_close_code_valid(bad[i]));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_close_code_valid),
 		cmocka_unit_test(test_accept_rfc_example),
 		cmocka_unit_test(test_key_from_nonce),
 		cmocka_unit_test(test_request_build),
