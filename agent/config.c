@@ -3,7 +3,7 @@
 #include "agent/config.h"
 #include "agent/config_report.h"
 #include "common/hostport.h"
-#include "common/text.h"
+#include "agent/json_type.h"
 
 #include <cjson/cJSON.h>
 #include <stdarg.h>

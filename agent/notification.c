@@ -1,5 +1,5 @@
 #include "agent/notification.h"
-#include "common/text.h"
+#include "agent/json_type.h"
 
 #include "common/hostport.h"
 

@@ -1,6 +1,5 @@
 #include "common/text.h"
 
-#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,23 +14,6 @@ void errf(char *err, size_t cap, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		err[0] = '\0';
-}
-
-const char *json_type_name(const struct cJSON *item)
-{
-	if (cJSON_IsString(item))
-		return "a string";
-	if (cJSON_IsNumber(item))
-		return "a number";
-	if (cJSON_IsBool(item))
-		return "a boolean";
-	if (cJSON_IsNull(item))
-		return "null";
-	if (cJSON_IsArray(item))
-		return "an array";
-	if (cJSON_IsObject(item))
-		return "an object";
-	return "something else";
 }
 
 const char *openssl_error_reason(char *line)

@@ -4,13 +4,8 @@
 
 #include <stddef.h>
 
-struct cJSON;
-
 /* snprintf into err (if err and cap are set). */
 void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* "a string", "a number", ... for error messages about JSON values. */
-const char *json_type_name(const struct cJSON *item);
 
 /* The reason field of an OpenSSL error line
  * ("...:error:0A000086:SSL routines::certificate verify failed" →

@@ -280,8 +280,6 @@ static void reset_connection(struct ws_client *wc)
 	wc->heard = wc->pinged = false;
 	wc->out_len = wc->out_sent = 0;
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
-	if (wc->hs)
-		OPENSSL_cleanse(wc->hs, HANDSHAKE_BUFFER);
 }
 
 static void retry_next_address(lws_sorted_usec_list_t *sul)
@@ -289,6 +287,8 @@ static void retry_next_address(lws_sorted_usec_list_t *sul)
 	struct ws_client *wc = lws_container_of(sul, struct ws_client, retry);
 	if (dial_next(wc) == 0)
 		return;
+	lws_sul_cancel(&wc->timeout);
+	wc_free_handshake_buffer(wc);
 	wc->state = WC_IDLE;
 	wc->h.on_ended(wc->h.user, false, 0, wc->why);
 }
@@ -320,6 +320,12 @@ int ws_client_connect(struct ws_client *wc)
 		return -1;
 	}
 	wc->next_addr = wc->addrs;
+	wc_free_handshake_buffer(wc);
+	wc->hs = malloc(HANDSHAKE_BUFFER); /* freed once the upgrade is done */
+	if (!wc->hs) {
+		log_warn("cannot connect: out of memory");
+		return -1;
+	}
 	if (dial_next(wc)) {
 		log_warn("cannot connect to %s:%d: %s", host, port, wc->why);
 		return -1;
@@ -365,6 +371,7 @@ static void on_closed(struct ws_client *wc)
 	}
 	lws_sul_cancel(&wc->timeout);
 	reset_connection(wc);
+	wc_free_handshake_buffer(wc);
 	enum wc_state was = wc->state;
 	wc->state = WC_IDLE;
 	wc->h.on_ended(wc->h.user, wc->opened, was >= WC_UPGRADE_ANSWER ? wc->http_status : 0,
@@ -418,10 +425,9 @@ struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost
 	wc->fd = -1;
 	wc->out_cap = WS_MAX_HEADER + cfg->max_message;
 	wc->out = malloc(wc->out_cap);
-	wc->hs = malloc(HANDSHAKE_BUFFER);
 	wc->ssl_ctx = tls_client_ctx_new(cfg->ca_path, cfg->no_verify);
-	if (!wc->out || !wc->hs || !wc->ssl_ctx) {
-		if (!wc->out || !wc->hs)
+	if (!wc->out || !wc->ssl_ctx) {
+		if (!wc->out)
 			log_fatal("out of memory");
 		ws_client_free(wc);
 		return NULL;
@@ -488,10 +494,10 @@ void ws_client_free(struct ws_client *wc)
 	if (!wc)
 		return;
 	reset_connection(wc);
+	wc_free_handshake_buffer(wc);
 	if (wc->addrs)
 		freeaddrinfo(wc->addrs);
 	SSL_CTX_free(wc->ssl_ctx);
-	free(wc->hs);
 	free(wc->out);
 	free(wc);
 }

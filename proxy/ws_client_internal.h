@@ -92,6 +92,8 @@ void wc_on_timeout(lws_sorted_usec_list_t *sul);
 void wc_after_connected(struct ws_client *wc);
 void wc_proxy_exchange(struct ws_client *wc, bool *progress);
 void wc_handshake(struct ws_client *wc, bool *progress);
+/* Wipes and frees the handshake buffer (it held the token). */
+void wc_free_handshake_buffer(struct ws_client *wc);
 
 /* ws_frames.c: frames in and out of an open connection */
 void wc_deliver(struct ws_client *wc, const uint8_t *data, size_t len);

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -154,6 +155,7 @@ static void upgrade_answer(struct ws_client *wc, bool *progress)
 		/* Frames that came in the same read as the answer. */
 		if (wc->hs_len > head && !wc->kill)
 			wc_deliver(wc, wc->hs + head, wc->hs_len - head);
+		wc_free_handshake_buffer(wc);
 		return;
 	}
 }
@@ -189,4 +191,14 @@ void wc_handshake(struct ws_client *wc, bool *progress)
 	}
 	if (wc->state == WC_UPGRADE_ANSWER)
 		upgrade_answer(wc, progress);
+}
+
+void wc_free_handshake_buffer(struct ws_client *wc)
+{
+	if (!wc->hs)
+		return;
+	OPENSSL_cleanse(wc->hs, HANDSHAKE_BUFFER); /* the request held the access token */
+	free(wc->hs);
+	wc->hs = NULL;
+	wc->hs_len = wc->hs_done = 0;
 }
