@@ -1325,7 +1325,7 @@ def report(R, args):
         ["%d connections within 20%% of each other" % MULTI_CONNS,
          "spread %.0f%%" % (100 * spread), verdict(spread <= 0.20)],
         ["destination localproxy < 8 MiB RSS under load (peak VmRSS)",
-         "%s MiB" % mib(d_load), verdict(d_load < 8 * 1024)],
+         "%.2f MiB (%d KiB)" % (d_load / 1024.0, d_load), verdict(d_load < 8 * 1024)],
         ["destination localproxy RSS flat over time (last - first <= 1 MiB)",
          "%s -> %s MiB (max %s)" % (mib(d[0]), mib(d[-1]), mib(max(d))), verdict(flat)],
     ]
