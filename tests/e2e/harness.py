@@ -493,18 +493,30 @@ def listening_socket(port=None, backlog=16, accept_timeout=None):
     return ls
 
 
-class EchoServer:
-    """Threaded TCP echo server on 127.0.0.1. `banner` is sent first on each
-    connection (to tell services apart)."""
+def close_quietly(s):
+    """Shuts a socket down both ways and closes it, ignoring errors."""
+    try:
+        s.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    try:
+        s.close()
+    except OSError:
+        pass
 
-    def __init__(self, t, port=None, banner=b""):
-        self.banner = banner
-        self.lsock = listening_socket(port, backlog=64)
+
+class LocalServer:
+    """A listening socket on 127.0.0.1 with an accept thread. Subclasses set
+    their own fields, then call this __init__, and handle each connection in
+    on_accept(c), on the accept thread (use spawn() for long work). stop(),
+    deferred, closes the listener and every socket passed to track()."""
+
+    def __init__(self, t, port=None, backlog=16):
+        self.lsock = listening_socket(port, backlog=backlog, accept_timeout=0.2)
         self.port = self.lsock.getsockname()[1]
-        self.accepted = 0
-        self.active = 0
-        self.conns = set()
         self.lock = threading.Lock()
+        self.socks = []
+        self.threads = []
         self.running = True
         self.thread = threading.Thread(target=self._accept_loop, daemon=True)
         self.thread.start()
@@ -514,13 +526,64 @@ class EchoServer:
         while self.running:
             try:
                 c, _ = self.lsock.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
-            with self.lock:
-                self.accepted += 1
-                self.active += 1
-                self.conns.add(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+            if not self.track(c):
+                return
+            self.on_accept(c)
+
+    def on_accept(self, c):
+        raise NotImplementedError
+
+    def track(self, s):
+        """Registers s for stop(); False (s closed) when already stopping."""
+        with self.lock:
+            if self.running:
+                self.socks.append(s)
+                return True
+        close_quietly(s)
+        return False
+
+    def spawn(self, fn, *args):
+        th = threading.Thread(target=fn, args=args, daemon=True)
+        with self.lock:
+            self.threads.append(th)
+        th.start()
+        return th
+
+    def stop(self):
+        with self.lock:
+            self.running = False
+            socks = list(self.socks)
+            threads = list(self.threads)
+        try:
+            self.lsock.close()
+        except OSError:
+            pass
+        for s in socks:
+            close_quietly(s)
+        self.thread.join(5)
+        for th in threads:
+            th.join(5)
+
+
+class EchoServer(LocalServer):
+    """Threaded TCP echo server on 127.0.0.1. `banner` is sent first on each
+    connection (to tell services apart)."""
+
+    def __init__(self, t, port=None, banner=b""):
+        self.banner = banner
+        self.accepted = 0
+        self.active = 0
+        super().__init__(t, port, backlog=64)
+
+    def on_accept(self, c):
+        with self.lock:
+            self.accepted += 1
+            self.active += 1
+        self.spawn(self._serve, c)
 
     def _serve(self, c):
         try:
@@ -536,25 +599,7 @@ class EchoServer:
         finally:
             with self.lock:
                 self.active -= 1
-                self.conns.discard(c)
-            try:
-                c.close()
-            except OSError:
-                pass
-
-    def stop(self):
-        self.running = False
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        with self.lock:
-            conns = list(self.conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            close_quietly(c)
 
 
 # --------------------------------------------------------------------------

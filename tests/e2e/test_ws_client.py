@@ -13,11 +13,10 @@ import secrets
 import socket
 import ssl
 import struct
-import threading
 import time
 
-from harness import (MiB, READY, expect, expect_echo, expect_eq,
-                     fail, free_port, listening_socket, localproxy, pki, scaled, timeout,
+from harness import (MiB, READY, LocalServer, close_quietly, expect, expect_echo,
+                     expect_eq, fail, free_port, localproxy, pki, scaled, timeout,
                      wait_until)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -37,58 +36,25 @@ def new_token(t):
     return tok
 
 
-def close_quietly(s):
-    try:
-        s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    try:
-        s.close()
-    except OSError:
-        pass
-
-
 # --------------------------------------------------------------------------
 # an HTTP CONNECT proxy
 # --------------------------------------------------------------------------
 
-class ConnectProxy:
+class ConnectProxy(LocalServer):
     """Threaded HTTP CONNECT proxy. `answer` is the status line it gives;
     anything but 200 closes the connection after answering. Records each
     request's target and every byte each client sent it."""
 
     def __init__(self, t, answer="HTTP/1.1 200 Connection established"):
         self.answer = answer
-        self.lsock = listening_socket(accept_timeout=0.2)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
         self.requests = []       # (request line, head bytes) per connection
         self.targets = []        # (host, port) per CONNECT
         self.from_client = []    # bytearray per connection: all it sent us
         self.errors = []
-        self.socks = []
-        self.threads = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self.thread.start()
-        t.defer(self.stop)
+        super().__init__(t)
 
-    def _accept_loop(self):
-        while self.running:
-            try:
-                c, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                if not self.running:
-                    close_quietly(c)
-                    return
-                self.socks.append(c)
-                th = threading.Thread(target=self._serve, args=(c,), daemon=True)
-                self.threads.append(th)
-            th.start()
+    def on_accept(self, c):
+        self.spawn(self._serve, c)
 
     def _serve(self, c):
         seen = bytearray()
@@ -125,17 +91,14 @@ class ConnectProxy:
             except OSError:
                 c.sendall(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
                 return
-            with self.lock:
-                self.socks.append(u)
+            if not self.track(u):
+                return
             c.sendall(self.answer.encode() + b"\r\n\r\n")
             if rest:
                 u.sendall(rest)
             c.settimeout(None)
             u.settimeout(None)
-            back = threading.Thread(target=self._copy, args=(u, c, None), daemon=True)
-            with self.lock:
-                self.threads.append(back)
-            back.start()
+            back = self.spawn(self._copy, u, c, None)
             self._copy(c, u, seen)
             back.join(scaled(10))
         except OSError:
@@ -158,21 +121,6 @@ class ConnectProxy:
             # No half-close through the tunnel: end both sides.
             close_quietly(src)
             close_quietly(dst)
-
-    def stop(self):
-        with self.lock:
-            self.running = False
-            socks = list(self.socks)
-            threads = list(self.threads)
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        for s in socks:
-            close_quietly(s)
-        self.thread.join(5)
-        for th in threads:
-            th.join(5)
 
 
 # --------------------------------------------------------------------------
@@ -342,7 +290,7 @@ def answer_101(head, accept=None, protocol=None):
             "\r\n" % (accept, protocol)).encode()
 
 
-class FakeRelay:
+class FakeRelay(LocalServer):
     """TLS listener on 127.0.0.1 with the relay's certificate. Each accepted
     connection (TLS handshake done) is queued for the test to drive."""
 
@@ -350,42 +298,24 @@ class FakeRelay:
         p = pki()
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.ctx.load_cert_chain(p.cert, p.key)
-        self.lsock = listening_socket(accept_timeout=0.2)
-        self.port = self.lsock.getsockname()[1]
-        self.lock = threading.Lock()
         self.queue = queue.Queue()
         self.accepted = 0
         self.tls_errors = []
-        self.socks = []
-        self.running = True
-        self.thread = threading.Thread(target=self._accept_loop, daemon=True)
-        self.thread.start()
-        t.defer(self.stop)
+        super().__init__(t)
 
-    def _accept_loop(self):
-        while self.running:
-            try:
-                c, _ = self.lsock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
-                return
-            with self.lock:
-                if not self.running:
-                    close_quietly(c)
-                    return
-                self.socks.append(c)
-            c.settimeout(scaled(10))
-            try:
-                s = self.ctx.wrap_socket(c, server_side=True)
-            except (OSError, ssl.SSLError) as e:
-                self.tls_errors.append(repr(e))
-                close_quietly(c)
-                continue
-            with self.lock:
-                self.socks.append(s)
-                self.accepted += 1
-            self.queue.put(FakeConn(s))
+    def on_accept(self, c):
+        c.settimeout(scaled(10))
+        try:
+            s = self.ctx.wrap_socket(c, server_side=True)
+        except (OSError, ssl.SSLError) as e:
+            self.tls_errors.append(repr(e))
+            close_quietly(c)
+            return
+        if not self.track(s):
+            return
+        with self.lock:
+            self.accepted += 1
+        self.queue.put(FakeConn(s))
 
     def next_conn(self, timeout, what="a connection from localproxy"):
         try:
@@ -393,18 +323,6 @@ class FakeRelay:
         except queue.Empty:
             fail("fake relay: no %s within %.1fs (accepted so far: %d, TLS errors: %r)" %
                  (what, timeout, self.accepted, self.tls_errors))
-
-    def stop(self):
-        with self.lock:
-            self.running = False
-            socks = list(self.socks)
-        try:
-            self.lsock.close()
-        except OSError:
-            pass
-        for s in socks:
-            close_quietly(s)
-        self.thread.join(5)
 
 
 def source_against(t, relay_port, token, name="source", extra_args=(), env_extra=None):
