@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "proxy/proxy.h"
 
@@ -42,7 +43,7 @@ void local_queue_drained(struct local_conn *c)
 static ssize_t send_now(struct local_conn *c, const uint8_t *data, size_t len)
 {
 	ssize_t n = send(lws_get_socket_fd(c->wsi), data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+	if (n < 0 && io_try_again(errno))
 		return 0;
 	return n;
 }

@@ -108,11 +108,10 @@ static size_t next_frame(struct bytequeue *q, size_t at, size_t room)
 
 void tunnel_send_next(struct proxy *p)
 {
-	size_t total = 0, f;
-	size_t shared = 0;
+	size_t shared = 0, f;
 	while ((f = next_frame(&p->to_tunnel, shared, SEND_MESSAGE_MAX - shared)))
 		shared += f;
-	total = shared;
+	size_t total = shared;
 	/* Then one frame per connection per turn, starting one further on each
 	 * message. A connection's frames stay in order in its own piece. */
 	size_t taken[TUNNEL_DEFAULT_MAX_CONNECTIONS] = { 0 };

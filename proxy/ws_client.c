@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "proxy/tls_client.h"
 void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
@@ -75,7 +76,7 @@ static void net_receive(struct ws_client *wc, bool *progress)
 			return;
 		}
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (!io_try_again(errno))
 				wc_end_connection(wc, "read failed: %s", strerror(errno));
 			return;
 		}
@@ -97,7 +98,7 @@ static void net_send(struct ws_client *wc, bool *progress)
 			return;
 		ssize_t n = send(wc->fd, data, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (!io_try_again(errno))
 				wc_end_connection(wc, "write failed: %s", strerror(errno));
 			return;
 		}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/io.h"
 #include "common/log.h"
 #include "proxy/tls_client.h"
 #include "proxy/ws_client_internal.h"
@@ -51,7 +52,7 @@ void wc_proxy_exchange(struct ws_client *wc, bool *progress)
 		ssize_t n = send(wc->fd, wc->hs + wc->hs_done, wc->hs_len - wc->hs_done,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (!io_try_again(errno))
 				wc_end_connection(wc, "cannot talk to the proxy: %s", strerror(errno));
 			return;
 		}
@@ -71,7 +72,7 @@ void wc_proxy_exchange(struct ws_client *wc, bool *progress)
 			return;
 		}
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			if (!io_try_again(errno))
 				wc_end_connection(wc, "cannot talk to the proxy: %s", strerror(errno));
 			return;
 		}

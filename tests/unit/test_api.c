@@ -21,6 +21,7 @@
 #include "common/token.h"
 #include "relay/api.h"
 #include "relay/registry.h"
+#include "tests/unit/tunnel_asserts.h"
 #include "relay/store.h"
 
 #define KEY "test-api-key-0123456789"
@@ -1391,27 +1392,6 @@ static void test_format_time(void **state)
 }
 
 /* ---- with a real store ------------------------------------------------------------- */
-
-static void assert_same_tunnel(const struct registry_tunnel *a, const struct registry_tunnel *b)
-{
-	assert_string_equal(a->id, b->id);
-	assert_string_equal(a->thing, b->thing);
-	assert_string_equal(a->description, b->description);
-	assert_int_equal(a->n_services, b->n_services);
-	for (size_t i = 0; i < a->n_services; i++)
-		assert_string_equal(a->services[i], b->services[i]);
-	for (int s = 0; s < 2; s++) {
-		assert_memory_equal(a->side[s].token_hash, b->side[s].token_hash, TOKEN_HASH_LEN);
-		assert_int_equal(a->side[s].used, b->side[s].used);
-		assert_int_equal(a->side[s].has_client_token, b->side[s].has_client_token);
-		assert_string_equal(a->side[s].client_token, b->side[s].client_token);
-		assert_int_equal(a->side_changed_at[s], b->side_changed_at[s]);
-	}
-	assert_int_equal(a->lifetime_minutes, b->lifetime_minutes);
-	assert_int_equal(a->created_at, b->created_at);
-	assert_int_equal(a->expires_at, b->expires_at);
-	assert_int_equal(a->closed_at, b->closed_at);
-}
 
 /* Loads the store into a fresh registry and compares it with f->reg. */
 static void assert_store_matches(struct fx *f)
