@@ -138,6 +138,18 @@ static void set_pollin(struct ws_client *wc, bool on)
 	lws_rx_flow_control(wc->wsi, on ? 1 : 0);
 }
 
+/* Arranges to be called when the socket can take what waits to go out. */
+static void ask_for_output(struct ws_client *wc)
+{
+	if (!wants_output(wc))
+		return;
+	/* lws clears POLLOUT after a writeable callback: ask again after it. */
+	if (wc->in_writeable_callback)
+		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+	else
+		lws_callback_on_writable(wc->wsi);
+}
+
 static void pump(struct ws_client *wc)
 {
 	wc->in_pump = true;
@@ -168,13 +180,7 @@ static void pump(struct ws_client *wc)
 		return;
 	bool ring_full = wc->net && BIO_ctrl_get_write_guarantee(wc->net) == 0;
 	set_pollin(wc, !wc->peer_eof && !ring_full);
-	if (wants_output(wc)) {
-		/* lws clears POLLOUT after a writeable callback: ask again after it. */
-		if (wc->in_writeable_callback)
-			lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
-		else
-			lws_callback_on_writable(wc->wsi);
-	}
+	ask_for_output(wc);
 	if (!wc->rx_paused && input_buffered(wc))
 		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
 }
@@ -189,8 +195,8 @@ static void send_now(struct ws_client *wc)
 	wc_app_write(wc, &progress);
 	net_send(wc, &progress);
 	wc->in_pump = false;
-	if (!wc->kill && wc->wsi && wants_output(wc))
-		lws_callback_on_writable(wc->wsi);
+	if (!wc->kill && wc->wsi)
+		ask_for_output(wc);
 }
 
 static void pump_later(lws_sorted_usec_list_t *sul)
@@ -411,7 +417,8 @@ const struct lws_protocols ws_client_protocol = {
 
 /* ---- the API ----------------------------------------------------------------- */
 
-struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost, const struct ws_client_config *cfg,
+struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost,
+				const struct ws_client_config *cfg,
 				const struct ws_client_handler *handler)
 {
 	struct ws_client *wc = calloc(1, sizeof(*wc));

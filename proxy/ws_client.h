@@ -53,7 +53,8 @@ struct ws_client;
 
 /* Sets up TLS (CA, verification). NULL on error, logged. The config's
  * strings must outlive the client. */
-struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost, const struct ws_client_config *cfg,
+struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost,
+				const struct ws_client_config *cfg,
 				const struct ws_client_handler *handler);
 /* Starts a connection; on_open or on_ended follows. 0, or -1 when it could
  * not even start (logged; nothing follows). */
