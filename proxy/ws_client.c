@@ -82,7 +82,6 @@ static void net_receive(struct ws_client *wc, bool *progress)
 		}
 		BIO_nwrite(wc->net, &space, (int)n);
 		*progress = true;
-		wc->heard = true;
 		if (n < room)
 			return;
 	}
@@ -284,7 +283,6 @@ static void reset_connection(struct ws_client *wc)
 	wc->net = NULL;
 	wc->fd = -1;
 	wc->peer_eof = wc->kill = wc->rx_paused = wc->end_when_flushed = false;
-	wc->heard = wc->pinged = false;
 	wc->out_len = wc->out_sent = 0;
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
 }
@@ -456,16 +454,6 @@ void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 {
 	if (wc->state != WC_OPEN || len > WS_MAX_CONTROL)
 		return;
-	/* Nothing at all since the last ping, not even its pong: the relay or
-	 * the path (a NAT that forgot us) is gone without a word. While we
-	 * hold reads back the relay's bytes may wait unread, so that is not
-	 * counted. */
-	if (wc->pinged && !wc->heard && !wc->rx_paused) {
-		wc_end_connection(wc, "no answer from the relay since the last ping");
-		return;
-	}
-	wc->pinged = true;
-	wc->heard = false;
 	memcpy(wc->ping, payload, len);
 	wc->ping_len = len;
 	wc->ping_due = true;
@@ -478,8 +466,6 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 	if (wc->rx_paused == pause)
 		return;
 	wc->rx_paused = pause;
-	if (pause)
-		wc->heard = true; /* unread bytes may wait: do not judge this ping interval */
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
 	if (!pause && wc->wsi && !wc->kill)
 		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);

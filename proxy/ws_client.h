@@ -71,9 +71,7 @@ struct ws_piece {
  * or the previous message is still going out (on_writeable comes again
  * when it is gone). */
 size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n);
-/* Sends a ping with this payload (at most 125 bytes) after the current
- * message. Ends the connection instead when nothing at all came from the
- * server since the previous ping (call it every 20 s or so). */
+/* Sends a ping with this payload (at most 125 bytes) after the current message. */
 void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len);
 /* Stops or resumes delivering received data (backpressure). */
 void ws_client_pause_rx(struct ws_client *wc, bool pause);

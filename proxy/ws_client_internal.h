@@ -58,8 +58,6 @@ struct ws_client {
 	bool opened, peer_eof, rx_paused, pollin_on;
 	bool in_writeable_callback, kill;
 	bool in_pump;             /* pump() or send_now() is running */
-	bool heard;               /* bytes came from the relay since the last ping */
-	bool pinged;              /* a ping went out on this connection */
 	bool end_when_flushed;    /* end once the close frame is out */
 	int http_status;
 	char why[256];

@@ -573,19 +573,6 @@ def test_fake_relay_pings(t):
            "the pings upset the connection:\n%s" % src.tail(20))
 
 
-def test_fake_relay_silent_is_dropped(t):
-    """A relay that answers the upgrade and then says nothing, not even a
-    pong, is given up after one ping interval (20 s): a NAT that forgot the
-    connection looks like this. localproxy reconnects."""
-    fake, src, conn, head = open_fake(t)
-    conn.send(answer_101(head))
-    src.wait_log(r"connected to relay", scaled(10))
-    src.wait_log(r"disconnected from the relay: no answer from the relay since the last ping",
-                 scaled(10) + 25, what="the silent relay being given up")
-    fake.next_conn(scaled(15), "a reconnect after the silent relay was given up")
-    src.expect_alive()
-
-
 def test_fake_relay_close_bad_code(t):
     """Close code 1005 may not be sent in a frame: localproxy answers 1002,
     drops the connection and reconnects (it does not exit)."""
