@@ -17,7 +17,7 @@
 
 #include "agent/config.h"
 #include "common/token.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 /* Larger payloads are refused unparsed. */
 #define NOTIFICATION_MAX_PAYLOAD (64u * 1024u)

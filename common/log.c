@@ -1,6 +1,6 @@
 #include "common/log.h"
 
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 #include <libwebsockets.h>
 #include <stdarg.h>

@@ -5,7 +5,7 @@
 #include <openssl/rand.h>
 #include <string.h>
 
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 int token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN])
 {

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "proto/wire.h"
 
 enum frame_status {
 	FRAME_NEED_MORE = 0,      /* input consumed, no whole frame left */

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "proto/wire.h"
 
 enum tunnel_msg_type {
 	TMSG_UNKNOWN = 0,

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "common/hostport.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 #define MAPPING_MAX_UNIX_PATH 108
 

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "common/hostport.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 enum proxy_mode { PROXY_MODE_SOURCE, PROXY_MODE_DESTINATION };
 

@@ -13,8 +13,7 @@
 #include "proxy/proxy.h"
 
 static const char *const subprotocol_names[] = {
-	NULL, "aws.iot.securetunneling-1.0", "aws.iot.securetunneling-2.0",
-	"aws.iot.securetunneling-3.0",
+	NULL, SUBPROTOCOL_V1, SUBPROTOCOL_V2, SUBPROTOCOL_V3,
 };
 
 /* ---- receiving ----------------------------------------------------------- */

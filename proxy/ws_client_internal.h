@@ -6,7 +6,7 @@
 #include <netdb.h>
 #include <openssl/ssl.h>
 
-#include "proto/limits.h"
+#include "proto/wire.h"
 #include "proto/ws_codec.h"
 #include "proxy/ws_client.h"
 

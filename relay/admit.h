@@ -7,11 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "proto/wire.h"
 #include "relay/registry.h"
-
-#define SUBPROTOCOL_V1 "aws.iot.securetunneling-1.0"
-#define SUBPROTOCOL_V2 "aws.iot.securetunneling-2.0"
-#define SUBPROTOCOL_V3 "aws.iot.securetunneling-3.0"
 
 struct admit_request {
 	const char *path;           /* URI path, query excluded */

@@ -1,6 +1,6 @@
 #include "relay/notify_payload.h"
 
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "common/token.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 #define REGISTRY_MAX_ID 64
 

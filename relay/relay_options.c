@@ -7,7 +7,7 @@
 
 #include "common/hostport.h"
 #include "common/log.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"

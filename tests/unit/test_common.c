@@ -13,7 +13,7 @@
 #include "common/bytequeue.h"
 #include "common/hostport.h"
 #include "common/token.h"
-#include "proto/limits.h"
+#include "proto/wire.h"
 
 /* ---- port_parse --------------------------------------------------------- */
 

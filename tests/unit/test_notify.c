@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto/limits.h"
+#include "proto/wire.h"
 #include "relay/notify_payload.h"
 
 #define TOKEN "AQGAAXhzdGVzdC1kZXN0aW5hdGlvbi10b2tlbi0wMTIzNDU2Nzg5"

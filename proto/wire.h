@@ -1,6 +1,13 @@
-/* Limits of the AWS IoT Secure Tunneling V3 wire protocol (docs/protocol.md). */
-#ifndef TUNNEL_LIMITS_H
-#define TUNNEL_LIMITS_H
+/* Facts of the AWS IoT Secure Tunneling wire protocol (docs/protocol.md):
+ * its WebSocket subprotocol names and its limits. Every program takes them
+ * from here, so that no other file spells them again. */
+#ifndef PROTO_WIRE_H
+#define PROTO_WIRE_H
+
+/* Sec-WebSocket-Protocol of each protocol version (V1..V3). */
+#define SUBPROTOCOL_V1 "aws.iot.securetunneling-1.0"
+#define SUBPROTOCOL_V2 "aws.iot.securetunneling-2.0"
+#define SUBPROTOCOL_V3 "aws.iot.securetunneling-3.0"
 
 /* Largest payload of one DATA message (63 KiB). */
 #define TUNNEL_MAX_PAYLOAD 64512u
