@@ -54,21 +54,39 @@ AGENT_OBJ  := $(call obj,$(AGENT_SRC))
 
 PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent
 
-# ---- unit tests (cmocka): tests/unit/test_X.c links against the pure modules
-UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+# ---- unit tests (cmocka) ---------------------------------------------------
+# tests/unit/PROGRAM/test_MODULE.c tests PROGRAM/MODULE.c. Each program's
+# objects (main.o aside) go into an archive, so that a test binary links only
+# the objects it really calls (the linker takes an archive member only when
+# it is referenced), and --as-needed drops every shared library they do not
+# use. Other .c files in a test folder are that folder's shared test helpers.
+LIB        := $(BUILD)/lib
+UNIT_DIRS  := proto common relay proxy agent tunnelctl
+UNIT_SRC   := $(wildcard $(addsuffix /test_*.c,$(addprefix tests/unit/,$(UNIT_DIRS))))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
-# The pure modules only: nothing that needs a running event loop.
-UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) \
-              $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c) \
-              $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
-              $(TUNNELCTL_OBJ) $(AGENT_OBJ)
+unit_support = $(call obj,$(filter-out $(wildcard tests/unit/$(1)/test_*.c),$(wildcard tests/unit/$(1)/*.c)))
+ARCHIVE_OBJ_proto     := $(PROTO_OBJ)
+ARCHIVE_OBJ_common    := $(COMMON_OBJ)
+ARCHIVE_OBJ_relay     := $(RELAY_OBJ)
+ARCHIVE_OBJ_proxy     := $(PROXY_OBJ)
+ARCHIVE_OBJ_agent     := $(AGENT_OBJ)
+ARCHIVE_OBJ_tunnelctl := $(TUNNELCTL_OBJ)
+# Programs' archives first, then what they all stand on.
+UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl common proto))
+UNIT_LDLIBS   := -Wl,--as-needed $(LDLIBS) -lcurl -lcjson -lcmocka
+
+.SECONDEXPANSION:
+$(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $^
 
 .PHONY: all check unit e2e check-one deps demo bench clean install
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
 
-$(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h: proto/tunnel.proto
+$(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) $<
 
@@ -99,9 +117,9 @@ $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BIN)/tests/%: $(OBJ)/tests/unit/%.o $(UNIT_LINK)
+$(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(dir $$*))) $(UNIT_ARCHIVES)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcurl -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCHIVES) $(UNIT_LDLIBS)
 
 # ---- tests -----------------------------------------------------------------
 # check: deps, then the plain build's tests, then the sanitizer build's tests.

@@ -10,10 +10,9 @@ passed=0 failed=0 ran=0 bad=0
 log=$(mktemp) || exit 1
 trap 'rm -f "$log"' EXIT
 
-for t in "$dir"/*; do
-	[[ -f $t && -x $t ]] || continue
+while IFS= read -r t; do
 	ran=$((ran + 1))
-	echo "== ${t##*/}"
+	echo "== ${t#"$dir"/}"
 	"$t" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
 	# Last "[  PASSED  ] N test(s)." / "[  FAILED  ] N test(s)..." lines.
@@ -30,7 +29,7 @@ for t in "$dir"/*; do
 			echo "!! ${t##*/}: exit status $rc without a cmocka failure count"
 		fi
 	fi
-done
+done < <(find "$dir" -type f -perm -u+x | sort)
 
 echo "unit: $passed passed, $failed failed"
 if ((ran == 0)); then

@@ -21,7 +21,7 @@
 #include "common/token.h"
 #include "relay/api.h"
 #include "relay/registry.h"
-#include "tests/unit/tunnel_asserts.h"
+#include "tests/unit/relay/tunnel_asserts.h"
 #include "relay/store.h"
 
 #define KEY "test-api-key-0123456789"

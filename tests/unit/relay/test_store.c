@@ -17,7 +17,7 @@
 
 #include "relay/registry.h"
 #include "relay/store.h"
-#include "tests/unit/tunnel_asserts.h"
+#include "tests/unit/relay/tunnel_asserts.h"
 
 #define CLIENT_SRC "client-token-source-0123456789abcdef0123456789abcdef"
 #define CLIENT_DST "client-token-destination-0123456789abcdef0123456789"
