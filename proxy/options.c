@@ -361,6 +361,19 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 	return 0;
 }
 
+/* A token taken from the environment is copied; the copy is all we keep.
+ * Wipe and remove the variable, so that it is not readable in
+ * /proc/PID/environ for the proxy's whole life nor inherited by anything
+ * it might start. */
+static void forget_secret_env(enum setting s)
+{
+	char *env = getenv(settings[s].env);
+	if (!env)
+		return;
+	secret_wipe(env);
+	unsetenv(settings[s].env);
+}
+
 int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 {
 	enum { OPT_CONFIG = 256 };
@@ -444,6 +457,8 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 		if (env && *env)
 			rc = raw_set_if_unset(&raw, (enum setting)i, env, FROM_ENVIRONMENT);
 	}
+	forget_secret_env(S_TOKEN);
+	forget_secret_env(S_CLIENT_TOKEN);
 	if (rc == 0)
 		rc = load_config(config_path, &raw, o->config_used, sizeof(o->config_used));
 	if (rc == 0)

@@ -1,6 +1,7 @@
 /* tunnel-relay: parse options, load tunnels, run the server loop. */
 #include <errno.h>
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,28 +13,47 @@
 #include "relay/store.h"
 #include "relay/ws_server.h"
 
+/* The shortest API key accepted, from a file or the environment alike. */
+#define API_KEY_MIN 16
+
 /* Reads the API key: from --api-key-file, else TUNNEL_RELAY_API_KEY, else
- * none (the API is off). Returns 0, or -1 after logging why. */
+ * none (the API is off). A key that is too short or too long is an error
+ * wherever it comes from, never a silently disabled API. Returns 0, or -1
+ * after logging why (never the key itself). */
 static int read_api_key(const char *path, char *key, size_t cap)
 {
+	const char *source = "TUNNEL_RELAY_API_KEY";
 	key[0] = '\0';
 	if (!path) {
-		const char *env = getenv("TUNNEL_RELAY_API_KEY");
-		if (env && strlen(env) < cap)
-			strcpy(key, env);
-		return 0;
+		const char *env = getenv(source);
+		if (!env || !*env)
+			return 0;
+		if (strlen(env) >= cap) {
+			log_fatal("the API key in %s is longer than %zu characters", source, cap - 1);
+			return -1;
+		}
+		strcpy(key, env);
+	} else {
+		source = path;
+		FILE *f = fopen(path, "r");
+		if (!f) {
+			log_fatal("cannot read the API key file %s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (!fgets(key, (int)cap, f))
+			key[0] = '\0';
+		bool whole_line = strchr(key, '\n') || feof(f);
+		fclose(f);
+		if (!whole_line) {
+			OPENSSL_cleanse(key, cap);
+			log_fatal("the API key in %s is longer than %zu characters", path, cap - 2);
+			return -1;
+		}
+		key[strcspn(key, "\r\n")] = '\0';
 	}
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		log_fatal("cannot read the API key file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!fgets(key, (int)cap, f))
-		key[0] = '\0';
-	fclose(f);
-	key[strcspn(key, "\r\n")] = '\0';
-	if (strlen(key) < 16) {
-		log_fatal("the API key in %s is shorter than 16 characters", path);
+	if (strlen(key) < API_KEY_MIN) {
+		OPENSSL_cleanse(key, cap);
+		log_fatal("the API key in %s is shorter than %d characters", source, API_KEY_MIN);
 		return -1;
 	}
 	return 0;

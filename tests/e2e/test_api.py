@@ -683,6 +683,21 @@ def test_api_off_and_key_sources(t):
     rc = p.wait_exit(scaled(10))
     expect(rc is not None and rc > 0,
            "relay with a missing API key file: exit code %s, expected a non-zero exit" % rc)
+    # A key from the environment is held to the same bounds as a key file:
+    # too short or too long stops the relay with a reason, never a silently
+    # disabled API, and the key itself is never printed.
+    for what, key, want in (("15-character", "k" * 15, "shorter than 16"),
+                            ("256-character", "k" * 256, "longer than 255")):
+        bad = ApiRelay(t, api_key=None, env_key=key, name="relay-envkey-bad", start=False)
+        p = t.spawn("relay-envkey-bad", bad.argv(),
+                    env=child_env({"TUNNEL_RELAY_API_KEY": key}, home=t.tmp))
+        rc = p.wait_exit(scaled(10))
+        expect(rc is not None and rc > 0,
+               "relay with a %s API key in the environment: exit code %s, expected a non-zero "
+               "exit" % (what, rc))
+        expect(want in p.log() and key not in p.log(),
+               "relay with a %s API key in the environment does not say why (or shows the key):"
+               "\n%s" % (what, p.tail()))
 
 
 # ==========================================================================

@@ -357,3 +357,18 @@ def test_ssh_through_tunnel(t):
     expect(len(lines) > 1 and lines[1].split()[:1] == [want],
            "remote sha256 %r, expected %s" % (lines[1:2], want))
     tun.expect_alive()
+
+
+@timeout(60)
+def test_tokens_not_readable_from_proc(t):
+    # Both proxies got their token in the environment; once copied, it must
+    # not stay readable in /proc/PID/environ (nor ever be in cmdline).
+    tun = t.tunnel({"SSH": t.echo().port})
+    for proc, token in ((tun.source, tun.spec.source_token),
+                        (tun.dest, tun.spec.destination_token)):
+        for what in ("environ", "cmdline"):
+            data = open("/proc/%d/%s" % (proc.pid, what), "rb").read()
+            expect(token.encode() not in data,
+                   "%s: the access token is readable in /proc/PID/%s" % (proc.name, what))
+    expect_echo(tun.connect(), 4096)
+    tun.expect_alive()

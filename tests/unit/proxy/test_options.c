@@ -180,8 +180,22 @@ static void args_free(struct args *a)
 }
 
 /* Parses with stdout and stderr sent to path (or /dev/null). */
+/* Whether the last parse left AWSIOT_TUNNEL_ACCESS_TOKEN in the
+ * environment (it must not: localproxy forgets it once copied). */
+static bool env_token_left;
+
+/* Each parse starts from the environment the test set up, as each run of
+ * localproxy would: the token variables the parse removes are put back. */
 static int parse_to(struct args *a, struct proxy_options *o, const char *path)
 {
+	static const char *const secret_vars[] = { "AWSIOT_TUNNEL_ACCESS_TOKEN",
+						   "AWSIOT_TUNNEL_CLIENT_TOKEN" };
+	char *saved[2];
+	for (size_t i = 0; i < 2; i++) {
+		const char *v = getenv(secret_vars[i]);
+		saved[i] = v ? strdup(v) : NULL;
+		assert_true(!v || saved[i]);
+	}
 	fflush(stdout);
 	fflush(stderr);
 	int saved_out = dup(1), saved_err = dup(2);
@@ -196,6 +210,12 @@ static int parse_to(struct args *a, struct proxy_options *o, const char *path)
 	fflush(stderr);
 	dup2(saved_out, 1);
 	dup2(saved_err, 2);
+	env_token_left = getenv(secret_vars[0]) != NULL;
+	for (size_t i = 0; i < 2; i++) {
+		if (saved[i])
+			assert_int_equal(setenv(secret_vars[i], saved[i], 1), 0);
+		free(saved[i]);
+	}
 	close(saved_out);
 	close(saved_err);
 	return rc;
@@ -293,6 +313,8 @@ static void test_parse_source_basic(void **state)
 	assert_string_equal(o.bind_address, "localhost");
 	assert_non_null(o.access_token);
 	assert_string_equal(o.access_token, "env-token");
+	/* The copy is all that is kept: not readable in /proc/PID/environ. */
+	assert_false(env_token_left);
 	assert_true(is_hex64(o.client_token));
 	assert_true(client_token_valid(o.client_token, strlen(o.client_token)));
 	assert_int_equal(o.client_version, 3);
