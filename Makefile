@@ -31,8 +31,8 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/lws_glue.c common/threads.c common/text.c \
-              common/mqtt_tls.c
+              common/lws_glue.c common/threads.c common/text.c common/clock.c \
+              common/mqtt_client.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
@@ -95,7 +95,7 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/threads.o $(OBJ)/common/text.o \
-                     $(OBJ)/common/mqtt_tls.o
+                     $(OBJ)/common/clock.o $(OBJ)/common/mqtt_client.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
