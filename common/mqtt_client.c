@@ -358,17 +358,30 @@ static bool v5(const struct mqtt_client *c)
 	return c->cfg.protocol == MQTT_PROTOCOL_5;
 }
 
-int mqtt_client_subscribe(struct mqtt_client *c, const char *topic, int qos)
+/* Paho wants the callbacks of the client's MQTT version. */
+static MQTTAsync_responseOptions response_options(struct mqtt_client *c,
+						  MQTTAsync_onSuccess *on_success,
+						  MQTTAsync_onFailure *on_failure,
+						  MQTTAsync_onSuccess5 *on_success5,
+						  MQTTAsync_onFailure5 *on_failure5)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	if (v5(c)) {
-		ro.onSuccess5 = on_subscribe_success5;
-		ro.onFailure5 = on_subscribe_failure5;
+		ro.onSuccess5 = on_success5;
+		ro.onFailure5 = on_failure5;
 	} else {
-		ro.onSuccess = on_subscribe_success;
-		ro.onFailure = on_subscribe_failure;
+		ro.onSuccess = on_success;
+		ro.onFailure = on_failure;
 	}
 	ro.context = c;
+	return ro;
+}
+
+int mqtt_client_subscribe(struct mqtt_client *c, const char *topic, int qos)
+{
+	MQTTAsync_responseOptions ro =
+		response_options(c, on_subscribe_success, on_subscribe_failure,
+				 on_subscribe_success5, on_subscribe_failure5);
 	return MQTTAsync_subscribe(c->client, topic, qos, &ro);
 }
 
@@ -377,15 +390,8 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 {
 	if (len > INT32_MAX)
 		return MQTTASYNC_FAILURE;
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	if (v5(c)) {
-		ro.onSuccess5 = on_publish_success5;
-		ro.onFailure5 = on_publish_failure5;
-	} else {
-		ro.onSuccess = on_publish_success;
-		ro.onFailure = on_publish_failure;
-	}
-	ro.context = c;
+	MQTTAsync_responseOptions ro = response_options(c, on_publish_success, on_publish_failure,
+							on_publish_success5, on_publish_failure5);
 	MQTTAsync_message m = MQTTAsync_message_initializer;
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;
