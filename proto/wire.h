@@ -32,6 +32,7 @@
 #define TUNNEL_MAX_SERVICES 3u
 /* Access tokens travel in an HTTP header of at most this many characters. */
 #define TUNNEL_MAX_ACCESS_TOKEN 4096u
+#define TUNNEL_ACCESS_TOKEN_SYNTAX "1-4096 printable characters, no spaces"
 /* Client tokens: ^[a-zA-Z0-9-]{32,128}$ */
 #define TUNNEL_MIN_CLIENT_TOKEN 32u
 #define TUNNEL_MAX_CLIENT_TOKEN 128u

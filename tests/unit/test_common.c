@@ -9,13 +9,49 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/bytequeue.h"
+#include "common/clock.h"
 #include "common/hostport.h"
+#include "common/text.h"
 #include "common/token.h"
 #include "proto/wire.h"
 
 /* ---- port_parse --------------------------------------------------------- */
+
+/* ---- text and clock ------------------------------------------------------- */
+
+static void test_textf_truncates(void **state)
+{
+	char out[8];
+	textf(out, sizeof(out), "%s-%d", "abcdef", 42);
+	assert_string_equal(out, "abcdef-");
+	textf(out, sizeof(out), "%s", "ok");
+	assert_string_equal(out, "ok");
+	textf(NULL, 0, "%s", "nowhere"); /* no destination: nothing happens */
+	errf(out, sizeof(out), "e%d", 1);
+	assert_string_equal(out, "e1");
+}
+
+static void test_openssl_error_reason(void **state)
+{
+	char line[] = "4057E1F7B77F0000:error:0A000086:SSL routines::certificate verify failed\n";
+	assert_string_equal(openssl_error_reason(line), "certificate verify failed");
+	char plain[] = "no fields here\n";
+	assert_string_equal(openssl_error_reason(plain), "no fields here");
+}
+
+static void test_now_ms_monotonic(void **state)
+{
+	int64_t a = now_ms();
+	struct timespec ms = {0, 2000000L};
+	nanosleep(&ms, NULL);
+	int64_t b = now_ms();
+	assert_true(a > 0);
+	assert_true(b >= a + 2);
+	assert_true(b < a + 10000);
+}
 
 static void test_port_parse(void **state)
 {
@@ -517,6 +553,9 @@ static void test_bq_random_against_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_textf_truncates),
+		cmocka_unit_test(test_openssl_error_reason),
+		cmocka_unit_test(test_now_ms_monotonic),
 		cmocka_unit_test(test_port_parse),
 		cmocka_unit_test(test_hostport_ok),
 		cmocka_unit_test(test_hostport_bad),
