@@ -304,15 +304,6 @@ static void on_disconnect_failure(void *context, MQTTAsync_failureData *r)
 	disconnect_done(context);
 }
 
-static void on_disconnect_success5(void *context, MQTTAsync_successData5 *r)
-{
-	disconnect_done(context);
-}
-
-static void on_disconnect_failure5(void *context, MQTTAsync_failureData5 *r)
-{
-	disconnect_done(context);
-}
 
 /* ---- loop thread ------------------------------------------------------------------ */
 
@@ -584,18 +575,13 @@ struct mqtt_event *mqtt_client_stop(struct mqtt_client *c)
 	if (c == NULL)
 		return NULL;
 	atomic_store(&c->stopping, true);
+	/* Unlike the other requests', a disconnect's 3.1.1-style callbacks
+	 * serve both versions: Paho calls onSuccess (else onSuccess5). */
 	MQTTAsync_disconnectOptions d = MQTTAsync_disconnectOptions_initializer;
-	MQTTAsync_disconnectOptions d5 = MQTTAsync_disconnectOptions_initializer5;
-	if (v5(c)) {
-		d = d5;
-		d.onSuccess5 = on_disconnect_success5;
-		d.onFailure5 = on_disconnect_failure5;
-	} else {
-		d.onSuccess = on_disconnect_success;
-		d.onFailure = on_disconnect_failure;
-	}
 	d.timeout = DISCONNECT_TIMEOUT_MS;
 	d.context = c;
+	d.onSuccess = on_disconnect_success;
+	d.onFailure = on_disconnect_failure;
 	/* Also stops automatic reconnects when not connected right now. */
 	if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS)
 		wait_disconnected(c);
