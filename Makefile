@@ -25,14 +25,25 @@ CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
            $(SANFLAGS) -MMD -MP -I. -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDFLAGS += $(SANFLAGS)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as
+# Each program links only the libraries it calls (the agent runs on small
+# devices: no libwebsockets, SQLite or protobuf-c in its memory).
+libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+PAHO          := -lpaho-mqtt3as
+AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO)
+PROXY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c)
+TUNNELCTL_LIBS := -lcurl -lcjson
+# Unit tests may link any of them; --as-needed keeps only those they call.
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
+# common/: the pieces every program may use, then those tied to a library.
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/lws_glue.c common/threads.c common/text.c \
-              common/mqtt_tls.c
+              common/text.c common/clock.c
+LWS_GLUE_SRC := common/lws_glue.c
+MQTT_SRC   := common/mqtt_client.c common/threads.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
@@ -47,6 +58,8 @@ AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
+LWS_GLUE_OBJ := $(call obj,$(LWS_GLUE_SRC))
+MQTT_OBJ   := $(call obj,$(MQTT_SRC))
 PROXY_OBJ  := $(call obj,$(PROXY_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
@@ -66,14 +79,14 @@ UNIT_SRC   := $(wildcard $(addsuffix /test_*.c,$(addprefix tests/unit/,$(UNIT_DI
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 unit_support = $(call obj,$(filter-out $(wildcard tests/unit/$(1)/test_*.c),$(wildcard tests/unit/$(1)/*.c)))
 ARCHIVE_OBJ_proto     := $(PROTO_OBJ)
-ARCHIVE_OBJ_common    := $(COMMON_OBJ)
+ARCHIVE_OBJ_common    := $(COMMON_OBJ) $(LWS_GLUE_OBJ) $(MQTT_OBJ)
 ARCHIVE_OBJ_relay     := $(RELAY_OBJ)
 ARCHIVE_OBJ_proxy     := $(PROXY_OBJ)
 ARCHIVE_OBJ_agent     := $(AGENT_OBJ)
 ARCHIVE_OBJ_tunnelctl := $(TUNNELCTL_OBJ)
 # Programs' archives first, then what they all stand on.
 UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl common proto))
-UNIT_LDLIBS   := -Wl,--as-needed $(LDLIBS) -lcurl -lcjson -lcmocka
+UNIT_LDLIBS   := -Wl,--as-needed $(UNIT_LIBS)
 
 .SECONDEXPANSION:
 $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
@@ -99,23 +112,24 @@ $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
+$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ) $(LWS_GLUE_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)
 
-$(BIN)/tunnel-relay: $(OBJ)/relay/main.o $(RELAY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
+$(BIN)/tunnel-relay: $(OBJ)/relay/main.o $(RELAY_OBJ) $(COMMON_OBJ) $(LWS_GLUE_OBJ) $(MQTT_OBJ) \
+                     $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(RELAY_LIBS)
 
 $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ -lcurl -lcjson
+	$(CC) $(LDFLAGS) -o $@ $^ $(TUNNELCTL_LIBS)
 
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
-                     $(OBJ)/common/hostport.o $(OBJ)/common/threads.o $(OBJ)/common/text.o \
-                     $(OBJ)/common/mqtt_tls.o
+                     $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
+                     $(MQTT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
 
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(dir $$*))) $(UNIT_ARCHIVES)
 	@mkdir -p $(dir $@)

@@ -12,13 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/evqueue.h"
 #include "agent/launch.h"
 #include "agent/mqtt.h"
 #include "agent/notification.h"
 #include "agent/seen.h"
 #include "agent/spawn.h"
 #include "agent/supervisor.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 /* A refused subscription (the broker's ACL) is retried this often. */
@@ -29,22 +29,14 @@ struct agent {
 	struct agent_config cfg;
 	struct supervisor sup;
 	struct seen_tokens seen;
-	struct evqueue q;
 	struct agent_mqtt *mqtt;
 	int sig_fd;
 	bool stopping;
 	bool connected, ever_connected;
 	int64_t resubscribe_at_ms; /* 0: none due */
 	unsigned connect_failures;
-	char last_failure[EVQUEUE_TEXT + 64];
+	char last_failure[MQTT_EVENT_TEXT + 64];
 };
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- MQTT events ------------------------------------------------------------------ */
 
@@ -59,19 +51,19 @@ static void subscribe(struct agent *a)
 	}
 }
 
-static void on_connect_failed(struct agent *a, const struct agent_event *ev)
+static void on_connect_failed(struct agent *a, const struct mqtt_event *ev)
 {
-	char why[EVQUEUE_TEXT + 64];
+	char why[MQTT_EVENT_TEXT + 64];
 	if (ev->text[0] != '\0')
 		snprintf(why, sizeof(why), "%s", ev->text);
 	else
-		snprintf(why, sizeof(why), "%s (code %d)", agent_mqtt_strerror(ev->code), ev->code);
+		snprintf(why, sizeof(why), "%s (code %d)", mqtt_client_strerror(ev->code), ev->code);
 	a->connect_failures++;
 	/* Warn on the first failure and when the reason changes; the retries
 	 * in between go to debug. */
 	if (a->connect_failures == 1 || strncmp(why, a->last_failure, sizeof(a->last_failure)))
 		log_warn("cannot connect to broker %s: %s; retrying every %d-%d s",
-			 a->cfg.broker_uri, why, AGENT_MQTT_RETRY_MIN_S, AGENT_MQTT_RETRY_MAX_S);
+			 a->cfg.broker_uri, why, MQTT_RETRY_MIN_S, MQTT_RETRY_MAX_S);
 	else
 		log_debug("connect attempt %u to broker %s failed: %s", a->connect_failures,
 			  a->cfg.broker_uri, why);
@@ -80,7 +72,7 @@ static void on_connect_failed(struct agent *a, const struct agent_event *ev)
 
 /* ---- notifications --------------------------------------------------------------- */
 
-static void on_notification(struct agent *a, const struct agent_event *ev)
+static void on_notification(struct agent *a, const struct mqtt_event *ev)
 {
 	struct notification n;
 	char why[640];
@@ -146,12 +138,12 @@ static void on_notification(struct agent *a, const struct agent_event *ev)
 	notification_clear(&n);
 }
 
-static void handle_event(struct agent *a, const struct agent_event *ev)
+static void handle_event(struct agent *a, const struct mqtt_event *ev)
 {
 	if (a->stopping)
 		return; /* nothing new once stopping */
 	switch (ev->kind) {
-	case AGENT_EV_CONNECTED:
+	case MQTT_EV_CONNECTED:
 		log_info("%s broker %s as %s", a->ever_connected ? "reconnected to" : "connected to",
 			 a->cfg.broker_uri, a->cfg.client_id);
 		a->connected = a->ever_connected = true;
@@ -159,17 +151,17 @@ static void handle_event(struct agent *a, const struct agent_event *ev)
 		a->last_failure[0] = '\0';
 		subscribe(a); /* on every (re)connect */
 		break;
-	case AGENT_EV_CONNECTION_LOST:
+	case MQTT_EV_LOST:
 		a->connected = false;
 		a->resubscribe_at_ms = 0;
 		log_warn("disconnected from broker %s (%s); reconnecting every %d-%d s",
 			 a->cfg.broker_uri, ev->text[0] ? ev->text : "connection lost",
-			 AGENT_MQTT_RETRY_MIN_S, AGENT_MQTT_RETRY_MAX_S);
+			 MQTT_RETRY_MIN_S, MQTT_RETRY_MAX_S);
 		break;
-	case AGENT_EV_CONNECT_FAILED:
+	case MQTT_EV_CONNECT_FAILED:
 		on_connect_failed(a, ev);
 		break;
-	case AGENT_EV_SUBSCRIBED:
+	case MQTT_EV_SUBSCRIBED:
 		if (ev->code == 0)
 			log_warn("subscribed to %s, but the broker granted QoS 0 only: a "
 				 "notification sent while the device is offline can be lost",
@@ -177,32 +169,35 @@ static void handle_event(struct agent *a, const struct agent_event *ev)
 		else
 			log_info("subscribed to %s (QoS %d)", a->cfg.notify_topic, ev->code);
 		break;
-	case AGENT_EV_SUBSCRIBE_FAILED:
+	case MQTT_EV_SUBSCRIBE_FAILED:
 		log_error("broker %s refused the subscription to %s (%s): is the device "
 			  "certificate's CN the thing name, and does the broker's ACL allow it? "
 			  "Retrying in %d s", a->cfg.broker_uri, a->cfg.notify_topic,
-			  ev->text[0] ? ev->text : agent_mqtt_strerror(ev->code),
+			  ev->text[0] ? ev->text : mqtt_client_strerror(ev->code),
 			  RESUBSCRIBE_MS / 1000);
 		if (a->connected)
 			a->resubscribe_at_ms = now_ms() + RESUBSCRIBE_MS;
 		break;
-	case AGENT_EV_MESSAGE:
+	case MQTT_EV_MESSAGE:
 		on_notification(a, ev);
 		break;
+	case MQTT_EV_PUBLISHED:
+	case MQTT_EV_PUBLISH_FAILED:
+		break; /* the agent publishes nothing */
 	}
 }
 
 static void drain_events(struct agent *a)
 {
 	size_t dropped = 0;
-	struct agent_event *ev = evqueue_take_all(&a->q, &dropped);
+	struct mqtt_event *ev = agent_mqtt_take(a->mqtt, &dropped);
 	if (dropped > 0 && !a->stopping)
 		log_warn("dropped %zu notifications: more than %u were waiting", dropped,
-			 EVQUEUE_MAX_MESSAGES);
+			 AGENT_MQTT_MAX_QUEUED);
 	while (ev != NULL) {
-		struct agent_event *next = ev->next;
+		struct mqtt_event *next = ev->next;
 		handle_event(a, ev);
-		agent_event_free(ev);
+		mqtt_event_free(ev);
 		ev = next;
 	}
 }
@@ -356,7 +351,7 @@ static int loop(struct agent *a)
 			return 0;
 		struct pollfd fds[2] = {
 			{.fd = a->sig_fd, .events = POLLIN},
-			{.fd = a->q.efd, .events = POLLIN},
+			{.fd = a->mqtt != NULL ? agent_mqtt_fd(a->mqtt) : -1, .events = POLLIN},
 		};
 		int rc = poll(fds, 2, poll_timeout(a));
 		if (rc < 0 && errno != EINTR) {
@@ -408,16 +403,10 @@ int agent_run(const char *config_path, const struct agent_config *cfg)
 		log_fatal("cannot create a signalfd: %s", strerror(errno));
 		return 1;
 	}
-	if (evqueue_init(&a.q) != 0) {
-		log_fatal("cannot create an eventfd: %s", strerror(errno));
-		close(a.sig_fd);
-		return 1;
-	}
 	char err[512];
-	a.mqtt = agent_mqtt_start(&a.cfg, &a.q, err, sizeof(err));
+	a.mqtt = agent_mqtt_start(&a.cfg, err, sizeof(err));
 	if (a.mqtt == NULL) {
 		log_fatal("%s", err);
-		evqueue_destroy(&a.q);
 		close(a.sig_fd);
 		return 1;
 	}
@@ -441,7 +430,6 @@ int agent_run(const char *config_path, const struct agent_config *cfg)
 			kill(a.sup.child[i].pid, SIGKILL);
 	}
 	supervisor_free(&a.sup);
-	evqueue_destroy(&a.q);
 	close(a.sig_fd);
 	explicit_bzero(&a.seen, sizeof(a.seen));
 	if (rc == 0)

@@ -1,5 +1,5 @@
 /* tunnel-agent's event loop: ONE thread, one poll() over a signalfd
- * (SIGCHLD, SIGTERM, SIGINT, SIGHUP) and the evqueue's eventfd (Paho's
+ * (SIGCHLD, SIGTERM, SIGINT, SIGHUP) and agent/mqtt.c's eventfd (Paho's
  * threads), with a timeout for the next SIGKILL due. It owns every piece of
  * agent state: the config, the supervisor, the token history. */
 #ifndef AGENT_AGENT_H

@@ -3,11 +3,12 @@
  * or the raw payload, so they can be logged as they are.
  *
  * Acted on only when: the payload is a JSON object; "clientMode" is
- * "destination"; "clientAccessToken" is a non-empty string of at most 4096
- * printable characters; "services" is a non-empty array (at most 3) of
- * distinct service-id strings, each mapped in the agent's "services";
- * "tunnelId", if present, is a tunnel id; "endpoint", if present and used
- * (useNotifiedEndpoint), is HOST:PORT. Unknown keys are ignored. */
+ * "destination"; "clientAccessToken" is a non-empty string of at most
+ * TUNNEL_MAX_ACCESS_TOKEN printable characters; "services" is a non-empty
+ * array (at most TUNNEL_MAX_SERVICES) of distinct service-id strings,
+ * each mapped in the agent's "services"; "tunnelId", if present, is a
+ * tunnel id; "endpoint", if present and used (useNotifiedEndpoint), is
+ * HOST:PORT. Unknown keys are ignored. */
 #ifndef AGENT_NOTIFICATION_H
 #define AGENT_NOTIFICATION_H
 

@@ -17,8 +17,6 @@ enum log_level {
 /* Program name shown on each line, and the most verbose level printed. */
 void log_init(const char *program, int level);
 int log_level(void);
-/* Routes libwebsockets' own messages into our log at a matching level. */
-void log_route_lws(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -20,6 +20,10 @@
  * failed (close the connection). */
 int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message);
 
+/* Routes libwebsockets' own messages into our log (common/log.h) at a
+ * matching level; call after log_init. */
+void log_route_lws(void);
+
 /* SIGINT/SIGTERM set a flag and wake the event loop; SIGPIPE is ignored. */
 void stop_signals_install(struct lws_context *ctx);
 /* Call before lws_context_destroy: a signal arriving then must not wake a

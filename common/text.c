@@ -4,16 +4,29 @@
 #include <stdio.h>
 #include <string.h>
 
-void errf(char *err, size_t cap, const char *fmt, ...)
+__attribute__((format(printf, 3, 0)))
+static void vtextf(char *dst, size_t cap, const char *fmt, va_list ap)
 {
-	if (err == NULL || cap == 0)
+	if (dst == NULL || cap == 0)
 		return;
+	if (vsnprintf(dst, cap, fmt, ap) < 0)
+		dst[0] = '\0';
+}
+
+void textf(char *dst, size_t cap, const char *fmt, ...)
+{
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(err, cap, fmt, ap);
+	vtextf(dst, cap, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		err[0] = '\0';
+}
+
+void errf(char *err, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vtextf(err, cap, fmt, ap);
+	va_end(ap);
 }
 
 const char *openssl_error_reason(char *line)

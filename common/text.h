@@ -4,7 +4,10 @@
 
 #include <stddef.h>
 
-/* snprintf into err (if err and cap are set). */
+/* snprintf that truncates quietly (every text it makes is a bounded log or
+ * error line); does nothing if dst is NULL or cap 0. */
+void textf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The same, for an error message. */
 void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The reason field of an OpenSSL error line

@@ -15,7 +15,7 @@ int token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN]);
 bool token_hash_equal(const uint8_t a[TOKEN_HASH_LEN], const uint8_t b[TOKEN_HASH_LEN]);
 /* Client token syntax: ^[a-zA-Z0-9-]{32,128}$ */
 bool client_token_valid(const char *s, size_t len);
-/* Access token syntax: 1..4096 printable ASCII characters, no spaces. */
+/* Access token syntax: 1..TUNNEL_MAX_ACCESS_TOKEN printable ASCII characters, no spaces. */
 bool access_token_valid(const char *s, size_t len);
 /* Writes a fresh random client token (64 hex characters + NUL) from the
  * OpenSSL CSPRNG. cap must be at least 65. Returns 0 or -1. */

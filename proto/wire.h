@@ -9,6 +9,13 @@
 #define SUBPROTOCOL_V2 "aws.iot.securetunneling-2.0"
 #define SUBPROTOCOL_V3 "aws.iot.securetunneling-3.0"
 
+/* The upgrade request: its path, the query parameter that says which end
+ * connects ("source" or "destination"), and the two token headers. */
+#define WIRE_PATH "/tunnel"
+#define WIRE_MODE_PARAM "local-proxy-mode"
+#define WIRE_HEADER_ACCESS_TOKEN "access-token"
+#define WIRE_HEADER_CLIENT_TOKEN "client-token"
+
 /* Largest payload of one DATA message (63 KiB). */
 #define TUNNEL_MAX_PAYLOAD 64512u
 /* Largest WebSocket message payload, both directions. */
@@ -25,9 +32,11 @@
 #define TUNNEL_MAX_SERVICES 3u
 /* Access tokens travel in an HTTP header of at most this many characters. */
 #define TUNNEL_MAX_ACCESS_TOKEN 4096u
+#define TUNNEL_ACCESS_TOKEN_SYNTAX "1-4096 printable characters, no spaces"
 /* Client tokens: ^[a-zA-Z0-9-]{32,128}$ */
 #define TUNNEL_MIN_CLIENT_TOKEN 32u
 #define TUNNEL_MAX_CLIENT_TOKEN 128u
+#define TUNNEL_CLIENT_TOKEN_SYNTAX "32-128 of [A-Za-z0-9-]"
 /* The whole HTTP upgrade request. */
 #define TUNNEL_MAX_HTTP_REQUEST 4096u
 /* Default cap on concurrent TCP connections in one tunnel. */

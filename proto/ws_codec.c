@@ -1,5 +1,7 @@
 #include "proto/ws_codec.h"
 
+#include "proto/wire.h"
+
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,11 +53,11 @@ size_t ws_request_build(const struct ws_request *r, char *out, size_t cap)
 			 "Sec-WebSocket-Key: %s\r\n"
 			 "Sec-WebSocket-Version: 13\r\n"
 			 "Sec-WebSocket-Protocol: %s\r\n"
-			 "access-token: %s\r\n"
+			 WIRE_HEADER_ACCESS_TOKEN ": %s\r\n"
 			 "%s%s%s"
 			 "\r\n",
 			 r->path, ipv6 ? "[" : "", r->host, ipv6 ? "]" : "", r->key, r->subprotocol, r->access_token,
-			 r->client_token[0] ? "client-token: " : "", r->client_token,
+			 r->client_token[0] ? WIRE_HEADER_CLIENT_TOKEN ": " : "", r->client_token,
 			 r->client_token[0] ? "\r\n" : "");
 	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }

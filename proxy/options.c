@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "common/token.h"
+#include "proto/wire.h"
 
 static const char usage_text[] =
 	"Usage: localproxy -s PORT|SERVICE=PORT,... [options]   (source: on the operator's PC)\n"
@@ -274,7 +275,7 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 	}
 	if (!access_token_valid(v[S_TOKEN], strlen(v[S_TOKEN]))) {
 		fprintf(stderr, "localproxy: the access token is malformed "
-				"(1-4096 printable characters, no spaces)\n");
+				"(" TUNNEL_ACCESS_TOKEN_SYNTAX ")\n");
 		return -1;
 	}
 	o->access_token = strdup(v[S_TOKEN]);

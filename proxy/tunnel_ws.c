@@ -273,7 +273,7 @@ int tunnel_ws_init(struct proxy *p)
 		log_fatal("cannot create the event loop's client side");
 		return -1;
 	}
-	snprintf(p->ws_path, sizeof(p->ws_path), "/tunnel?local-proxy-mode=%s",
+	snprintf(p->ws_path, sizeof(p->ws_path), WIRE_PATH "?" WIRE_MODE_PARAM "=%s",
 		 o->mode == PROXY_MODE_SOURCE ? "source" : "destination");
 	struct ws_client_config cfg = {
 		.host = o->endpoint.host,

@@ -22,7 +22,7 @@
 #define MESSAGES_PER_ROUND 2
 #define CONNECT_TIMEOUT_US (20 * LWS_USEC_PER_SEC)
 #define CLOSE_TIMEOUT_US (5 * LWS_USEC_PER_SEC)
-/* The request (with a token of up to 4096 characters) or an answer's head. */
+/* The request (with a token of up to TUNNEL_MAX_ACCESS_TOKEN characters) or an answer's head. */
 #define HANDSHAKE_BUFFER (TUNNEL_MAX_ACCESS_TOKEN + WS_MAX_RESPONSE_HEAD)
 
 enum wc_state {

@@ -93,25 +93,26 @@ struct admit_result admit_decide(struct registry *r, const struct admit_request 
 	struct admit_result res = { .http_status = 0, .reason = NULL, .label = NULL, .tunnel = NULL,
 				    .side = SIDE_SOURCE, .version = 0,
 				    .subprotocol = NULL, .reconnect = false };
-	if (req->path == NULL || strcmp(req->path, "/tunnel") != 0)
-		return refuse(res, 400, "path must be /tunnel", "bad_path");
+	if (req->path == NULL || strcmp(req->path, WIRE_PATH) != 0)
+		return refuse(res, 400, "path must be " WIRE_PATH, "bad_path");
 	enum tunnel_side want;
 	if (!mode_side(req->mode, &want))
-		return refuse(res, 400, "local-proxy-mode must be source or destination", "bad_mode");
+		return refuse(res, 400, WIRE_MODE_PARAM " must be source or destination", "bad_mode");
 	res.side = want;
 	res.version = best_subprotocol(req->subprotocols);
 	if (res.version == 0)
 		return refuse(res, 400,
-			      "no supported Sec-WebSocket-Protocol (want aws.iot.securetunneling-3.0, -2.0 or -1.0)",
+			      "no supported Sec-WebSocket-Protocol (want " SUBPROTOCOL_V3 ", " SUBPROTOCOL_V2
+			      " or " SUBPROTOCOL_V1 ")",
 			      "bad_subprotocol");
 	res.subprotocol = subprotocol_names[res.version - 1];
 	if (req->access_token == NULL)
-		return refuse(res, 401, "missing access-token header", "missing_token");
+		return refuse(res, 401, "missing " WIRE_HEADER_ACCESS_TOKEN " header", "missing_token");
 	if (!access_token_valid(req->access_token, req->access_token_len))
-		return refuse(res, 401, "malformed access-token", "malformed_token");
+		return refuse(res, 401, "malformed " WIRE_HEADER_ACCESS_TOKEN, "malformed_token");
 	if (req->client_token != NULL &&
 	    !client_token_valid(req->client_token, req->client_token_len))
-		return refuse(res, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])",
+		return refuse(res, 400, "malformed " WIRE_HEADER_CLIENT_TOKEN " (want " TUNNEL_CLIENT_TOKEN_SYNTAX ")",
 			      "malformed_client_token");
 
 	enum tunnel_side token_side = SIDE_SOURCE;
@@ -129,7 +130,7 @@ struct admit_result admit_decide(struct registry *r, const struct admit_request 
 	if (side->used) {
 		if (!is_reconnect(side, req))
 			return refuse(res, 403,
-				      "access token already used (reconnect needs the same client-token)",
+				      "access token already used (reconnect needs the same " WIRE_HEADER_CLIENT_TOKEN ")",
 				      "token_reused");
 		res.reconnect = true;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/lws_glue.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
 #include "relay/relay_options.h"

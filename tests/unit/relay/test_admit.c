@@ -132,7 +132,8 @@ static void test_subprotocol_refused(void **state)
 	struct admit_request req = good_request("source", NULL);
 	req.subprotocols = "x"; /* before the token check */
 	expect_refused(*state, &req, 400,
-		       "no supported Sec-WebSocket-Protocol (want aws.iot.securetunneling-3.0, -2.0 or -1.0)");
+		       "no supported Sec-WebSocket-Protocol (want aws.iot.securetunneling-3.0, "
+		       "aws.iot.securetunneling-2.0 or aws.iot.securetunneling-1.0)");
 }
 
 static void test_subprotocol_choice(void **state)
