@@ -225,6 +225,14 @@ static void from(struct fx *f, int slot, enum tunnel_msg_type type, int32_t stre
 	peer_receive(f->peer[slot], buf, len, true, true);
 }
 
+static void assert_totals(struct fx *f, size_t want_peers, size_t want_live)
+{
+	size_t peers, live;
+	dataplane_totals(f->dp, &peers, &live);
+	assert_int_equal(peers, want_peers);
+	assert_int_equal(live, want_live);
+}
+
 /* Both sides connected (V3), SERVICE_IDS taken, a stream of SSH open. */
 static void pair_with_stream(struct fx *f)
 {
@@ -262,10 +270,7 @@ static void test_pairing(void **state)
 	assert_true(dataplane_side_connected(f->dp, f->t, SRC));
 	assert_int_equal(drain(f, SRC), 0);
 	expect_nothing(f, SRC);
-	size_t peers, live;
-	dataplane_totals(f->dp, &peers, &live);
-	assert_int_equal(peers, 2);
-	assert_int_equal(live, 0);
+	assert_totals(f, 2, 0);
 }
 
 static void test_forward_data_both_ways(void **state)
@@ -311,9 +316,7 @@ static void test_connection_limit(void **state)
 	expect_msg(f, SRC, TMSG_CONNECTION_RESET, 1, 3);
 	expect_nothing(f, DST);
 	assert_int_equal(dataplane_live_connections(f->dp, f->t), 2);
-	size_t peers, live;
-	dataplane_totals(f->dp, &peers, &live);
-	assert_int_equal(live, 2);
+	assert_totals(f, 2, 2);
 }
 
 static void test_leaving_resets_the_survivor(void **state)
@@ -331,9 +334,7 @@ static void test_leaving_resets_the_survivor(void **state)
 	assert_int_equal(drain(f, DST), 0);
 	expect_nothing(f, DST);
 	leave(f, DST);
-	size_t peers, live;
-	dataplane_totals(f->dp, &peers, &live);
-	assert_int_equal(peers, 0);
+	assert_totals(f, 0, 0);
 	assert_false(dataplane_side_connected(f->dp, f->t, DST));
 }
 
@@ -425,9 +426,7 @@ static void test_close_on_expiry(void **state)
 	expect_nothing(f, DST);
 	leave(f, SRC);
 	leave(f, DST);
-	size_t peers, live;
-	dataplane_totals(f->dp, &peers, &live);
-	assert_int_equal(peers, 0);
+	assert_totals(f, 0, 0);
 }
 
 static void test_close_one_side(void **state)
