@@ -18,6 +18,7 @@
 #include "proto/message.h"
 #include "relay/peer.h"
 #include "relay/registry.h"
+#include "relay/store.h"
 
 #define SRC SIDE_SOURCE
 #define DST SIDE_DESTINATION
@@ -78,6 +79,45 @@ static const struct peer_io mock_io = {
 	.close = mock_close,
 };
 
+/* ---- a fake store that answers later ---------------------------------------- */
+
+/* Records each save and answers it only when polled, as a real backend
+ * does from its thread or socket. */
+struct fake_store {
+	struct store base;
+	int saves;
+	struct registry_tunnel last;  /* the copy taken at store_save */
+	size_t n_pending;             /* saves not yet answered */
+	store_done_fn done[4];
+	void *ctx[4];
+	const char *fail;             /* non-NULL: every save fails with this */
+	int answered;
+};
+
+static int fake_save(struct store *s, const struct registry_tunnel *t, store_done_fn done,
+		     void *ctx, char *err, size_t err_cap)
+{
+	struct fake_store *fs = (struct fake_store *)s;
+	assert_true(fs->n_pending < 4); /* the tests poll after each step */
+	fs->saves++;
+	fs->last = *t;
+	fs->done[fs->n_pending] = done;
+	fs->ctx[fs->n_pending++] = ctx;
+	return 0;
+}
+
+static void fake_poll(struct store *s)
+{
+	struct fake_store *fs = (struct fake_store *)s;
+	for (size_t i = 0; i < fs->n_pending; i++) {
+		fs->answered++;
+		fs->done[i](fs->ctx[i], fs->fail);
+	}
+	fs->n_pending = 0;
+}
+
+static const struct store_ops fake_ops = { .save = fake_save, .poll = fake_poll };
+
 /* ---- fixture ---------------------------------------------------------------- */
 
 struct fx {
@@ -87,6 +127,7 @@ struct fx {
 	struct dataplane *dp;
 	struct mock_conn conn[3];    /* source, destination, a reconnecting source */
 	struct peer *peer[3];
+	struct fake_store store;
 };
 
 static int setup_with_limit(void **state, size_t limit)
@@ -101,12 +142,13 @@ static int setup_with_limit(void **state, size_t limit)
 			 err, sizeof(err)))
 		return -1;
 	f->t = registry_find_id(&f->reg, "t1");
+	f->store.base.ops = &fake_ops;
 	for (int i = 0; i < 3; i++)
 		bytequeue_init(&f->conn[i].sent, 0);
 	struct dataplane_config cfg = {
 		.io = &mock_io,
 		.queue_headroom = HEADROOM,
-		.store = NULL,
+		.store = &f->store.base,
 		.metrics = &f->metrics,
 		.max_connections = limit,
 	};
@@ -125,6 +167,7 @@ static int teardown(void **state)
 	struct fx *f = *state;
 	for (int i = 0; i < 3; i++) {
 		peer_closed(f->peer[i]);
+		store_poll(&f->store.base);
 		bytequeue_free(&f->conn[i].sent);
 	}
 	dataplane_free(f->dp);
@@ -141,6 +184,7 @@ static struct peer *join(struct fx *f, int slot, enum tunnel_side side, int vers
 				    .reconnect = reconnect };
 	f->peer[slot] = peer_join(f->dp, &f->conn[slot], &res, version, "127.0.0.1");
 	assert_non_null(f->peer[slot]);
+	store_poll(&f->store.base); /* the loop collects the save's answer */
 	return f->peer[slot];
 }
 
@@ -148,6 +192,7 @@ static void leave(struct fx *f, int slot)
 {
 	peer_closed(f->peer[slot]);
 	f->peer[slot] = NULL;
+	store_poll(&f->store.base);
 }
 
 /* Lets the connection write while it asks to. Returns peer_writeable's -1
@@ -467,6 +512,30 @@ static void test_message_too_large(void **state)
 	assert_int_equal(f->conn[SRC].close_code, 1009);
 }
 
+/* Joining and leaving save the tunnel through the store seam; a failed
+ * save is only logged and the data plane goes on. */
+static void test_join_and_leave_are_saved(void **state)
+{
+	struct fx *f = *state;
+	join(f, DST, DST, 3, false);
+	assert_int_equal(f->store.saves, 1);
+	assert_string_equal(f->store.last.id, "t1");
+	assert_true(f->store.last.side_changed_at[DST] > 0);
+	assert_int_equal(f->store.last.side_changed_at[SRC], 0);
+	f->store.fail = "disk full";
+	join(f, SRC, SRC, 3, false);
+	assert_int_equal(f->store.saves, 2);
+	assert_int_equal(f->store.answered, 2);
+	assert_true(dataplane_side_connected(f->dp, f->t, SRC));
+	assert_true(f->store.last.side_changed_at[SRC] > 0);
+	f->store.fail = NULL;
+	f->t->side_changed_at[SRC] = 1; /* so that leaving visibly sets it again */
+	leave(f, SRC);
+	assert_int_equal(f->store.saves, 3);
+	assert_true(f->store.last.side_changed_at[SRC] > 1);
+	assert_true(dataplane_side_connected(f->dp, f->t, DST));
+}
+
 static void test_failed_send_ends_the_connection(void **state)
 {
 	struct fx *f = *state;
@@ -490,6 +559,7 @@ int main(void)
 		T(test_close_one_side),
 		T(test_bad_input_closes),
 		T(test_message_too_large),
+		T(test_join_and_leave_are_saved),
 		T(test_failed_send_ends_the_connection),
 	};
 #undef T
