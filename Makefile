@@ -48,9 +48,11 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
-RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
-              relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
-              relay/store.c relay/notify.c relay/notify_payload.c
+RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
+              relay/handshake.c relay/peer.c relay/peer_lws.c \
+              relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
+              relay/store.c relay/store_worker.c relay/store_sqlite.c \
+              relay/notify.c relay/notify_payload.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

@@ -11,7 +11,6 @@
 
 #include "common/token.h"
 #include "proto/message.h"
-#include "relay/store.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -155,23 +154,43 @@ static bool thing_name_valid(const char *s)
 	return true;
 }
 
-static int save(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
+/* The response goes out once t is saved (api_saved). */
+static void save(struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
+		 struct api_response *res)
 {
-	char err[256];
-	if (env->store && store_save(env->store, t, err, sizeof(err))) {
-		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
-		return -1;
-	}
-	return 0;
+	res->save = t;
+	res->save_failure = failure;
+	res->now = env->now;
 }
 
-int api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason,
-		     char *err, size_t err_cap)
+void api_saved(struct api_response *res, const char *err)
+{
+	if (!err || !res->save)
+		return;
+	/* The body may hold fresh tokens nobody will get: set_body wipes it. */
+	res->notify = false;
+	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
+	res->log_line[0] = '\0';
+	switch (res->save_failure) {
+	case API_SAVE_OPEN:
+		/* Nobody got its tokens: leave it closed rather than dangling. */
+		res->save->closed_at = res->now;
+		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+		break;
+	case API_SAVE_ROTATE:
+		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+		break;
+	case API_SAVE_CLOSE:
+		set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
+		break;
+	}
+}
+
+void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason)
 {
 	t->closed_at = env->now;
 	if (env->hooks.close_side)
 		env->hooks.close_side(env->hooks.server, t, -1, 1000, reason);
-	return env->store ? store_save(env->store, t, err, err_cap) : 0;
 }
 
 /* ---- POST /api/v1/tunnels ------------------------------------------------ */
@@ -272,12 +291,6 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 		set_error(res, 500, "InternalError", NULL, "cannot create the tunnel");
 		return;
 	}
-	if (save(env, t, res)) {
-		/* Nobody got its tokens: leave it closed rather than dangling. */
-		t->closed_at = env->now;
-		OPENSSL_cleanse(tokens, sizeof(tokens));
-		return;
-	}
 	cJSON *out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
 	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[0]);
@@ -288,6 +301,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 	res->notify_tunnel = t;
 	memcpy(res->notify_token, tokens[1], sizeof(res->notify_token));
 	OPENSSL_cleanse(tokens, sizeof(tokens));
+	save(env, t, API_SAVE_OPEN, res);
 	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s opened for %s (%zu service%s, %d min)",
 		 t->id, t->thing, t->n_services, t->n_services > 1 ? "s" : "", t->lifetime_minutes);
 }
@@ -406,10 +420,6 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 		if (env->hooks.close_side)
 			env->hooks.close_side(env->hooks.server, t, side, 1000, "access token rotated");
 	}
-	if (save(env, t, res)) {
-		OPENSSL_cleanse(tokens, sizeof(tokens));
-		return;
-	}
 	cJSON *out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
 	if (src)
@@ -423,6 +433,7 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 		memcpy(res->notify_token, tokens[SIDE_DESTINATION], sizeof(res->notify_token));
 	}
 	OPENSSL_cleanse(tokens, sizeof(tokens));
+	save(env, t, API_SAVE_ROTATE, res);
 	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s: rotated the %s token%s", t->id,
 		 src && dst ? "source and destination" : src ? "source" : "destination",
 		 src && dst ? "s" : "");
@@ -431,11 +442,8 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
 {
 	if (!t->closed_at) {
-		char err[200];
-		if (api_close_tunnel(env, t, "tunnel closed", err, sizeof(err))) {
-			set_error(res, 500, "InternalError", NULL, "closed, but not saved: %s", err);
-			return;
-		}
+		api_close_tunnel(env, t, "tunnel closed");
+		save(env, t, API_SAVE_CLOSE, res);
 		snprintf(res->log_line, sizeof(res->log_line), "tunnel %s closed by the API", t->id);
 	}
 	cJSON *out = cJSON_CreateObject();

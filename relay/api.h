@@ -1,7 +1,8 @@
 /* The management API (JSON over HTTPS), as a function from a request to a
- * response. It validates, changes the registry and the store, and asks the
- * server (through hooks) to close connections or to notify a device; the
- * HTTP and MQTT I/O stay in the server. */
+ * response. It validates, changes the registry, and says what the server
+ * must do before answering: save a tunnel (the store answers later), notify
+ * a device. It asks the data plane (through hooks) to close connections.
+ * The HTTP, store and MQTT I/O stay in the server. */
 #ifndef RELAY_API_H
 #define RELAY_API_H
 
@@ -10,8 +11,6 @@
 #include <stdint.h>
 
 #include "relay/registry.h"
-
-struct store;
 
 /* Largest request body the API reads. */
 #define API_MAX_BODY (16u * 1024u)
@@ -32,7 +31,6 @@ struct api_hooks {
 
 struct api_env {
 	struct registry *registry;
-	struct store *store;       /* NULL: nothing is persisted */
 	const char *api_key;       /* NULL or "": the API is off */
 	int64_t now;               /* Unix seconds */
 	struct api_hooks hooks;
@@ -47,9 +45,18 @@ struct api_request {
 	size_t body_len;
 };
 
+/* What a failed save turns a response into (see api_saved). */
+enum api_save_failure { API_SAVE_OPEN = 1, API_SAVE_ROTATE, API_SAVE_CLOSE };
+
 struct api_response {
 	int status;
 	char *body;                /* malloc'd JSON text */
+	/* When set, the response may go out only once this tunnel is saved:
+	 * the server saves it (if it persists tunnels at all), then calls
+	 * api_saved with the outcome, before notifying. */
+	struct registry_tunnel *save;
+	enum api_save_failure save_failure;
+	int64_t now;               /* the env's time of the call */
 	/* When set, the server publishes the device notification for
 	 * notify_tunnel with notify_token, then calls api_add_notification. */
 	bool notify;
@@ -59,16 +66,19 @@ struct api_response {
 };
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);
+/* The save asked for by res->save is over: err is NULL when it succeeded,
+ * else the store's reason, and the response becomes a 500 (no
+ * notification; a tunnel that failed to save when opened is left closed,
+ * since nobody got its tokens). */
+void api_saved(struct api_response *res, const char *err);
 /* Adds "notification":{"delivered":…,"detail":…} to the response body. */
 int api_add_notification(struct api_response *res, bool delivered, const char *detail);
 /* Frees the body and wipes the token. */
 void api_response_free(struct api_response *res);
 
-/* Marks a tunnel closed (now), closes its peers with code 1000 and the
- * reason, and saves it. Used by DELETE and by expiry. Returns 0, or -1
- * when saving failed (reason in err; the tunnel is closed all the same). */
-int api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason,
-		     char *err, size_t err_cap);
+/* Marks a tunnel closed (now) and closes its peers with code 1000 and the
+ * reason. Used by DELETE and by expiry; the caller saves it. */
+void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason);
 
 /* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
 void api_format_time(int64_t t, char out[32]);

@@ -1,255 +1,195 @@
-/* Plain HTTP on the relay's listener: the management API under /api/v1,
- * GET /metrics, and a 400 for anything else. Requests are answered from the
- * event loop; a call that notifies a device waits for the MQTT result. */
+#include "relay/http_api.h"
+
 #include <openssl/crypto.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "relay/notify.h"
-#include "relay/server_state.h"
+#include "relay/store.h"
 
-enum http_phase { HP_READING, HP_NOTIFYING, HP_HEADERS, HP_BODY, HP_DONE };
-
-struct http_session {
-	struct lws *wsi;
-	struct relay_server *srv;
-	enum http_phase phase;
-	char method[8];
-	char path[256];
-	char query[512];
-	char *body;                 /* request body, at most API_MAX_BODY bytes */
-	size_t body_len;
-	bool body_too_big;
-	bool close_after;           /* do not read what else the client sent */
-	struct api_response res;
-	const char *content_type;
-	char *out;                  /* LWS_PRE headroom + response body */
-	size_t out_len;
+struct http_api {
+	struct http_api_deps deps;
 };
 
-size_t http_session_size(void)
+enum call_phase { CALL_SAVING, CALL_NOTIFYING, CALL_ANSWERING };
+
+/* One API request between its handling and its answer. */
+struct api_call {
+	struct http_api *api;
+	struct http_request *req;
+	enum call_phase phase;
+	struct api_response res;
+};
+
+struct http_api *http_api_new(const struct http_api_deps *deps)
 {
-	return sizeof(struct http_session);
+	struct http_api *api = calloc(1, sizeof(*api));
+	if (api)
+		api->deps = *deps;
+	return api;
 }
 
-/* Queues a response: text is copied (or taken over when owned). */
-static void respond(struct http_session *s, int status, const char *content_type, const char *text)
+void http_api_free(struct http_api *api)
 {
-	size_t len = text ? strlen(text) : 0;
-	if (s->out)
-		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len);
-	free(s->out);
-	s->out = malloc(LWS_PRE + len + 1);
-	s->out_len = s->out ? len : 0;
-	if (s->out && len)
-		memcpy(s->out + LWS_PRE, text, len);
-	s->res.status = s->out ? status : 500;
-	s->content_type = content_type;
-	s->phase = HP_HEADERS;
-	lws_callback_on_writable(s->wsi);
+	free(api);
 }
 
-static void respond_api(struct http_session *s)
+void http_api_forget_notifier(struct http_api *api)
 {
-	if (s->res.log_line[0])
-		log_info("%s", s->res.log_line);
-	log_debug("API %s %s -> %d", s->method, s->path, s->res.status);
-	respond(s, s->res.status, "application/json", s->res.body);
+	api->deps.notifier = NULL;
+}
+
+static void call_free(struct api_call *c)
+{
+	c->req->handler_ctx = NULL;
+	api_response_free(&c->res);
+	free(c);
+}
+
+/* Answers the request and ends the call. */
+static void answer(struct api_call *c)
+{
+	struct http_request *req = c->req;
+	if (c->res.log_line[0])
+		log_info("%s", c->res.log_line);
+	log_debug("API %s %s -> %d", req->method, req->path, c->res.status);
+	c->phase = CALL_ANSWERING;
+	http_respond(req, c->res.status, "application/json", c->res.body);
+	call_free(c);
 }
 
 static void on_notified(void *arg, bool delivered, const char *detail)
 {
-	struct http_session *s = arg;
-	if (api_add_notification(&s->res, delivered, detail))
+	struct api_call *c = arg;
+	if (api_add_notification(&c->res, delivered, detail))
 		log_error("cannot add the notification result to the response");
 	if (!delivered)
-		log_warn("tunnel %s: device %s not notified: %s", s->res.notify_tunnel->id,
-			 s->res.notify_tunnel->thing, detail);
+		log_warn("tunnel %s: device %s not notified: %s", c->res.notify_tunnel->id,
+			 c->res.notify_tunnel->thing, detail);
 	else
-		log_info("tunnel %s: notified device %s over MQTT", s->res.notify_tunnel->id,
-			 s->res.notify_tunnel->thing);
-	respond_api(s);
+		log_info("tunnel %s: notified device %s over MQTT", c->res.notify_tunnel->id,
+			 c->res.notify_tunnel->thing);
+	answer(c);
 }
 
-static void run_api(struct http_session *s)
+/* After the save (if any): notify the device if the call asks for it. */
+static void notify_or_answer(struct api_call *c)
 {
-	char auth[512] = "";
-	if (lws_hdr_copy(s->wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-		auth[0] = '\0';
-	struct api_env env;
-	relay_api_env(s->srv, &env);
-	struct api_request req = {
-		.method = s->method,
-		.path = s->path,
-		.query = s->query[0] ? s->query : NULL,
-		.authorization = auth[0] ? auth : NULL,
-		.body = s->body,
-		.body_len = s->body_too_big ? API_MAX_BODY + 1 : s->body_len,
-	};
-	api_handle(&env, &req, &s->res);
-	OPENSSL_cleanse(auth, sizeof(auth));
-	s->srv->metrics.api_requests++;
-	if (!s->res.notify) {
-		respond_api(s);
+	if (!c->res.notify) {
+		answer(c);
 		return;
 	}
-	const struct registry_tunnel *t = s->res.notify_tunnel;
+	struct notifier *n = c->api->deps.notifier;
+	const struct registry_tunnel *t = c->res.notify_tunnel;
 	const char *services[TUNNEL_MAX_SERVICES];
 	for (size_t i = 0; i < t->n_services; i++)
 		services[i] = t->services[i];
-	if (!s->srv->notifier) {
-		on_notified(s, false, "MQTT notification is not configured (tunnel-relay --mqtt-uri)");
+	if (!n) {
+		on_notified(c, false, "MQTT notification is not configured (tunnel-relay --mqtt-uri)");
 		return;
 	}
-	s->phase = HP_NOTIFYING;
-	if (notifier_publish(s->srv->notifier, t->thing, t->id, s->res.notify_token, services,
-			     t->n_services, on_notified, s))
-		on_notified(s, false, "could not queue the MQTT notification");
-	OPENSSL_cleanse(s->res.notify_token, sizeof(s->res.notify_token));
+	c->phase = CALL_NOTIFYING;
+	int rc = notifier_publish(n, t->thing, t->id, c->res.notify_token, services, t->n_services,
+				  on_notified, c);
+	OPENSSL_cleanse(c->res.notify_token, sizeof(c->res.notify_token));
+	if (rc)
+		on_notified(c, false, "could not queue the MQTT notification");
 }
 
-static void on_closed(struct http_session *s);
-
-static int on_request(struct http_session *s, struct lws *wsi, const char *uri)
+static void on_saved(void *ctx, const char *err)
 {
-	if (s->wsi)
-		on_closed(s); /* a keep-alive connection's previous request */
-	memset(s, 0, sizeof(*s));
-	s->wsi = wsi;
-	s->srv = lws_context_user(lws_get_context(wsi));
-	snprintf(s->path, sizeof(s->path), "%s", uri ? uri : "");
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
-		strcpy(s->method, "GET");
-	else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
-		strcpy(s->method, "POST");
-	else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
-		strcpy(s->method, "DELETE");
-	else
-		strcpy(s->method, "OTHER");
-	if (lws_hdr_copy(wsi, s->query, sizeof(s->query), WSI_TOKEN_HTTP_URI_ARGS) < 0) {
-		respond(s, 400, "text/plain", "query string too long\n");
-		return 0;
-	}
-
-	if (!strcmp(s->path, "/metrics") && !strcmp(s->method, "GET")) {
-		struct metrics_gauges g;
-		relay_gauges(s->srv, &g);
-		char *text = metrics_render(&s->srv->metrics, &g);
-		respond(s, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "out of memory\n");
-		free(text);
-		return 0;
-	}
-	if (strncmp(s->path, "/api/", 5)) {
-		log_warn("rejected HTTP %s %s: not an API path (WebSocket clients use /tunnel)", s->method, s->path);
-		respond(s, 400, "text/plain", "this server speaks WebSocket on /tunnel and JSON on /api/v1\n");
-		return 0;
-	}
-	if (!strcmp(s->method, "POST")) {
-		char cl[24] = "";
-		long long length = 0;
-		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-			length = atoll(cl);
-		if (length > (long long)API_MAX_BODY) {
-			s->body_too_big = true;
-			/* Up to 1 MiB is read and dropped, so the client is not
-			 * reset mid-send and sees the 413; beyond that we answer
-			 * at once and close. */
-			if (length <= 1024 * 1024)
-				return 0;
-			s->close_after = true;
-			run_api(s);
-			return 0;
-		}
-		if (length > 0)
-			return 0; /* wait for the body */
-	}
-	run_api(s);
-	return 0;
+	struct api_call *c = ctx;
+	api_saved(&c->res, err);
+	notify_or_answer(c);
 }
 
-static void on_body(struct http_session *s, const char *in, size_t len)
+static void handle_api(void *arg, struct http_request *req)
 {
-	if (len == 0 || s->phase != HP_READING)
-		return; /* lws may report an empty chunk with no buffer */
-	if (s->body_too_big || s->body_len + len > API_MAX_BODY) {
-		s->body_too_big = true;
+	struct http_api *api = arg;
+	struct api_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		http_respond(req, 500, "text/plain", "out of memory\n");
 		return;
 	}
-	char *grown = realloc(s->body, s->body_len + len + 1);
-	if (!grown) {
-		s->body_too_big = true;
+	c->api = api;
+	c->req = req;
+	req->handler_ctx = c;
+	char auth[512] = "";
+	if (lws_hdr_copy(req->wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		auth[0] = '\0';
+	struct api_env env = {
+		.registry = api->deps.registry,
+		.api_key = api->deps.api_key,
+		.now = time(NULL),
+		.hooks = api->deps.plane,
+	};
+	struct api_request areq = {
+		.method = req->method,
+		.path = req->path,
+		.query = req->query[0] ? req->query : NULL,
+		.authorization = auth[0] ? auth : NULL,
+		.body = req->body,
+		.body_len = req->body_too_big ? API_MAX_BODY + 1 : req->body_len,
+	};
+	api_handle(&env, &areq, &c->res);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	api->deps.metrics->api_requests++;
+	struct store *store = api->deps.store;
+	if (!c->res.save || !store) {
+		notify_or_answer(c);
 		return;
 	}
-	s->body = grown;
-	memcpy(s->body + s->body_len, in, len);
-	s->body_len += len;
-	s->body[s->body_len] = '\0';
+	/* The answer waits for the store's, which comes from the loop. */
+	char err[256];
+	c->phase = CALL_SAVING;
+	if (store_save(store, c->res.save, on_saved, c, err, sizeof(err)))
+		on_saved(c, err);
 }
 
-static int on_writeable(struct http_session *s, struct lws *wsi)
+/* The connection closed before the answer: nothing may call back for it. */
+static void abort_api(void *arg, struct http_request *req)
 {
-	if (s->phase == HP_HEADERS) {
-		uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
-		if (lws_add_http_common_headers(wsi, (unsigned int)s->res.status, s->content_type,
-						s->out_len, &p, end) ||
-		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-						(const unsigned char *)"no-store", 8, &p, end) ||
-		    lws_finalize_write_http_header(wsi, start, &p, end))
-			return -1;
-		s->phase = HP_BODY;
-		lws_callback_on_writable(wsi);
-		return 0;
-	}
-	if (s->phase == HP_BODY) {
-		s->phase = HP_DONE;
-		int n = lws_write(wsi, (uint8_t *)s->out + LWS_PRE, s->out_len, LWS_WRITE_HTTP_FINAL);
-		bool close_after = s->close_after;
-		on_closed(s); /* the request is over: release it now */
-		if (n < 0 || close_after || lws_http_transaction_completed(wsi))
-			return -1;
-	}
-	return 0;
+	struct http_api *api = arg;
+	struct api_call *c = req->handler_ctx;
+	if (!c)
+		return;
+	if (c->phase == CALL_SAVING)
+		store_forget(api->deps.store, c);
+	if (c->phase == CALL_NOTIFYING && api->deps.notifier)
+		notifier_forget(api->deps.notifier, c);
+	call_free(c);
 }
 
-/* Releases what a request holds; safe to call more than once. */
-static void on_closed(struct http_session *s)
+static void handle_metrics(void *arg, struct http_request *req)
 {
-	if (s->phase == HP_NOTIFYING && s->srv && s->srv->notifier)
-		notifier_forget(s->srv->notifier, s);
-	if (s->phase == HP_NOTIFYING)
-		s->phase = HP_DONE;
-	api_response_free(&s->res);
-	free(s->body);
-	if (s->out)
-		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len); /* may hold new tokens */
-	free(s->out);
-	s->body = s->out = NULL;
+	struct http_api *api = arg;
+	struct metrics_gauges g;
+	memset(&g, 0, sizeof(g));
+	const struct registry *r = api->deps.registry;
+	for (size_t i = 0; i < r->n; i++) {
+		if (r->tunnels[i]->closed_at)
+			g.tunnels_closed++;
+		else
+			g.tunnels_open++;
+	}
+	api->deps.plane_totals(api->deps.plane.server, &g.peers_connected, &g.live_connections);
+	char *text = metrics_render(api->deps.metrics, &g);
+	http_respond(req, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "out of memory\n");
+	free(text);
 }
 
-int http_api_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-		      void *in, size_t len)
+int http_api_register(struct http_api *api, struct http_router *router)
 {
-	struct http_session *s = user;
-	switch (reason) {
-	case LWS_CALLBACK_HTTP:
-		return on_request(s, wsi, in);
-	case LWS_CALLBACK_HTTP_BODY:
-		on_body(s, in, len);
-		return 0;
-	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-		if (s->phase == HP_READING) /* not answered already (413) */
-			run_api(s);
-		return 0;
-	case LWS_CALLBACK_HTTP_WRITEABLE:
-		return s ? on_writeable(s, wsi) : 0;
-	case LWS_CALLBACK_CLOSED_HTTP:
-	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-		if (s)
-			on_closed(s);
-		return 0;
-	default:
-		return lws_callback_http_dummy(wsi, reason, user, in, len);
-	}
+	const struct http_route metrics = {
+		.path = "/metrics", .method = "GET", .handle = handle_metrics, .arg = api,
+	};
+	const struct http_route calls = {
+		.path = "/api/", .max_body = API_MAX_BODY, .handle = handle_api, .abort = abort_api,
+		.arg = api,
+	};
+	return http_router_add(router, &metrics) || http_router_add(router, &calls) ? -1 : 0;
 }

@@ -11,8 +11,9 @@
 #include "relay/notify.h"
 #include "relay/registry.h"
 #include "relay/relay_options.h"
+#include "relay/server.h"
 #include "relay/store.h"
-#include "relay/ws_server.h"
+#include "relay/store_sqlite.h"
 
 /* The shortest API key accepted, from a file or the environment alike. */
 #define API_KEY_MIN 16
@@ -78,7 +79,7 @@ int main(int argc, char **argv)
 	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))
 		goto out;
 	if (opt.db) {
-		store = store_open(opt.db, err, sizeof(err));
+		store = store_sqlite_open(opt.db, err, sizeof(err));
 		if (!store || store_load(store, &reg, err, sizeof(err)) < 0) {
 			log_fatal("%s", err);
 			goto out;

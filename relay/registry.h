@@ -38,7 +38,6 @@ struct registry_tunnel {
 	int64_t closed_at;              /* 0 = open */
 	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
 	bool from_file;                 /* loaded from a --tunnels file: never stored */
-	void *live;                     /* runtime state owned by the server; NULL when idle */
 };
 
 /* Each tunnel is its own allocation, so a pointer to one stays valid while
@@ -50,7 +49,7 @@ struct registry {
 };
 
 void registry_init(struct registry *r);
-/* Frees the array (wiping hashes and client tokens); never frees `live`. */
+/* Frees the array (wiping hashes and client tokens). */
 void registry_free(struct registry *r);
 
 /* Adds a tunnel. id: 1..64 of [A-Za-z0-9_-], not already present; 1..3

@@ -1,29 +1,75 @@
-/* Durable tunnel state in SQLite (one file, WAL): every tunnel with its
- * token hashes, client tokens, times and status, so a relay restart loses
- * no open tunnel. Tokens themselves are never stored. */
+/* The seam between the relay and where tunnels persist. A backend is an
+ * ops table behind struct store; the relay calls only the functions below.
+ *
+ * Saving never blocks the event loop: store_save checks the tunnel, takes a
+ * copy of it and returns; the backend writes it later (SQLite on a worker
+ * thread, an asynchronous PostgreSQL client on its socket) and the outcome
+ * comes back through done(ctx, err) on the loop thread, from store_poll or
+ * store_flush, never from inside store_save. Saves complete in the order
+ * they were made, so the last save of a tunnel is what stays stored.
+ *
+ * Loading runs once at start-up, before the loop, and may block. */
 #ifndef RELAY_STORE_H
 #define RELAY_STORE_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "relay/registry.h"
 
 struct store;
 
-/* Opens (creating if needed) the database at path, sets WAL mode and a busy
- * timeout, and creates or checks the schema. Returns NULL with a reason
- * naming the file in err. */
-struct store *store_open(const char *path, char *err, size_t err_cap);
-void store_close(struct store *s);
+/* err: NULL when the tunnel was saved, else why not (names the store and the
+ * tunnel, never a token); valid only during the call. */
+typedef void (*store_done_fn)(void *ctx, const char *err);
+/* Wakes the event loop from any thread, so that it calls store_poll. */
+typedef void (*store_wake_fn)(void *arg);
+
+struct store_ops {
+	int (*load)(struct store *s, struct registry *r, char *err, size_t err_cap);
+	int (*save)(struct store *s, const struct registry_tunnel *t, store_done_fn done,
+		    void *ctx, char *err, size_t err_cap);
+	void (*poll)(struct store *s);
+	void (*flush)(struct store *s);
+	void (*forget)(struct store *s, void *ctx);
+	void (*set_waker)(struct store *s, store_wake_fn wake, void *arg);
+	void (*close)(struct store *s);
+};
+
+/* Every backend's state starts with this. */
+struct store {
+	const struct store_ops *ops;
+};
 
 /* Loads every tunnel into r (open and closed; closed ones for listing).
- * Returns the number loaded, or -1 with a reason. */
+ * Call before the first save. Returns the number loaded, or -1 with a
+ * reason. */
 int store_load(struct store *s, struct registry *r, char *err, size_t err_cap);
 
-/* Inserts or replaces the whole row of t (all fields of struct
- * registry_tunnel except `live`); does nothing for a tunnel from a
- * --tunnels file. Returns 0, or -1 with a reason. */
-int store_save(struct store *s, const struct registry_tunnel *t, char *err, size_t err_cap);
+/* Starts saving the whole row of t (every field of struct registry_tunnel);
+ * does nothing but report success for a tunnel from a --tunnels file.
+ * Returns 0 with done(ctx, …) to come exactly once, or -1 with a reason in
+ * err and no callback (t is invalid, or too many saves are waiting). */
+int store_save(struct store *s, const struct registry_tunnel *t, store_done_fn done, void *ctx,
+	       char *err, size_t err_cap);
+
+/* Saves t; a failure is logged ("tunnel ID: cannot save its state: …") and
+ * the relay goes on. t must outlive the store (registry tunnels do).
+ * NULL store: nothing is persisted. */
+void store_save_logged(struct store *s, struct registry_tunnel *t);
+
+/* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
+void store_poll(struct store *s);
+/* Waits until every save made so far is finished, then runs the callbacks.
+ * Blocks: for shutdown and tests. NULL does nothing. */
+void store_flush(struct store *s);
+/* No callback will be made for saves started with ctx (the save itself
+ * still happens). NULL does nothing. */
+void store_forget(struct store *s, void *ctx);
+/* wake(arg) is called from the backend's thread whenever a result waits
+ * for store_poll; NULL stops that (before the loop goes away). */
+void store_set_waker(struct store *s, store_wake_fn wake, void *arg);
+/* Finishes every waiting save (running its callback), then frees s. NULL
+ * does nothing. */
+void store_close(struct store *s);
 
 #endif

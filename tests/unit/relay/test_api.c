@@ -23,6 +23,7 @@
 #include "relay/registry.h"
 #include "tests/unit/relay/tunnel_asserts.h"
 #include "relay/store.h"
+#include "relay/store_sqlite.h"
 
 #define KEY "test-api-key-0123456789"
 #define AUTH "Bearer " KEY
@@ -99,7 +100,6 @@ static int setup(void **state)
 		return -1;
 	registry_init(&f->reg);
 	f->env.registry = &f->reg;
-	f->env.store = NULL;
 	f->env.api_key = KEY;
 	f->env.now = NOW;
 	f->env.hooks.server = &f->srv;
@@ -146,13 +146,40 @@ static void use_store(struct fx *f, char *path, size_t cap)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, cap, "%s/tunnels.db", f->dir);
 	char err[256] = "";
-	f->store = store_open(path, err, sizeof(err));
+	f->store = store_sqlite_open(path, err, sizeof(err));
 	if (!f->store)
-		fail_msg("store_open: %s", err);
-	f->env.store = f->store;
+		fail_msg("store_sqlite_open: %s", err);
 }
 
 /* ---- helpers ------------------------------------------------------------------- */
+
+struct saved {
+	bool done;
+	char err[256];
+};
+
+static void on_saved(void *ctx, const char *err)
+{
+	struct saved *sv = ctx;
+	sv->done = true;
+	snprintf(sv->err, sizeof(sv->err), "%s", err ? err : "");
+}
+
+/* Saves t in f->store and waits; hands the outcome to res when not NULL. */
+static void save_now(struct fx *f, struct registry_tunnel *t, struct api_response *res)
+{
+	struct saved sv = { false, "" };
+	char err[256] = "";
+	if (store_save(f->store, t, on_saved, &sv, err, sizeof(err)))
+		fail_msg("store_save: %s", err);
+	assert_false(sv.done); /* the answer comes from the loop, later */
+	store_flush(f->store);
+	assert_true(sv.done);
+	if (res)
+		api_saved(res, sv.err[0] ? sv.err : NULL);
+	else if (sv.err[0])
+		fail_msg("store_save: %s", sv.err);
+}
 
 static void call_len(struct fx *f, const char *method, const char *path, const char *query,
 		     const char *auth, const char *body, size_t body_len, struct api_response *res)
@@ -168,6 +195,9 @@ static void call_len(struct fx *f, const char *method, const char *path, const c
 	/* Garbage in the response: api_handle must set every field itself. */
 	memset(res, 0xA5, sizeof(*res));
 	api_handle(&f->env, &req, res);
+	/* As the server does: the answer waits for the save. */
+	if (res->save && f->store)
+		save_now(f, res->save, res);
 }
 
 static void call(struct fx *f, const char *method, const char *path, const char *query,
@@ -404,7 +434,6 @@ static void test_open_success(void **state)
 	assert_int_equal(t->created_at, NOW);
 	assert_int_equal(t->expires_at, NOW + 720 * 60);
 	assert_int_equal(t->closed_at, 0);
-	assert_null(t->live);
 	assert_hash_of(t->side[SIDE_SOURCE].token_hash, src);
 	assert_hash_of(t->side[SIDE_DESTINATION].token_hash, dst);
 	for (int s = 0; s < 2; s++) {
@@ -1320,10 +1349,9 @@ static void test_close_tunnel_direct(void **state)
 {
 	struct fx *f = *state;
 	struct opened o;
-	char err[128] = "";
 	open_ok(f, OPEN_BODY, &o);
 	f->env.now = NOW + 720 * 60;
-	assert_int_equal(api_close_tunnel(&f->env, o.t, "tunnel expired", err, sizeof(err)), 0);
+	api_close_tunnel(&f->env, o.t, "tunnel expired");
 	assert_int_equal(o.t->closed_at, NOW + 720 * 60);
 	assert_int_equal(f->srv.n_close, 1);
 	assert_int_equal(f->srv.close[0].side, -1);
@@ -1389,6 +1417,56 @@ static void test_format_time(void **state)
 	assert_string_equal(out, "");
 	api_format_time(-5, out);
 	assert_string_equal(out, "");
+}
+
+/* A save that fails turns the answer into a 500 with no token and no
+ * notification; one that succeeds leaves the answer as it was. */
+static void test_save_failure(void **state)
+{
+	struct fx *f = *state;
+	struct api_response res;
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(res.status, 201);
+	struct registry_tunnel *t = res.save;
+	assert_non_null(t);
+	assert_true(res.notify);
+	api_saved(&res, "disk full");
+	assert_error(&res, 500, "InternalError", NULL);
+	assert_non_null(strstr(res.body, "cannot save the tunnel: disk full"));
+	assert_null(strstr(res.body, "AccessToken"));
+	assert_string_equal(res.log_line, "");
+	assert_int_equal(t->closed_at, NOW); /* nobody got its tokens */
+	api_response_free(&res);
+
+	struct opened o;
+	open_ok(f, OPEN_BODY, &o);
+	rotate(f, o.id, "{\"clientMode\":\"ALL\"}", &res);
+	assert_int_equal(res.status, 200);
+	assert_ptr_equal(res.save, o.t);
+	api_saved(&res, NULL);
+	assert_int_equal(res.status, 200);
+	assert_true(res.notify);
+	api_saved(&res, "disk full");
+	assert_error(&res, 500, "InternalError", NULL);
+	assert_non_null(strstr(res.body, "cannot save the tunnel: disk full"));
+	assert_int_equal(o.t->closed_at, 0);
+	api_response_free(&res);
+
+	char path[128];
+	path_of(path, sizeof(path), o.id, "");
+	call(f, "DELETE", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	api_saved(&res, "disk full");
+	assert_error(&res, 500, "InternalError", NULL);
+	assert_non_null(strstr(res.body, "closed, but not saved: disk full"));
+	assert_int_equal(o.t->closed_at, NOW); /* closed all the same */
+	api_response_free(&res);
+
+	/* Closing a closed tunnel saves nothing. */
+	call(f, "DELETE", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	assert_null(res.save);
+	api_response_free(&res);
 }
 
 /* ---- with a real store ------------------------------------------------------------- */
@@ -1466,14 +1544,14 @@ static void test_store_persists(void **state)
 
 	/* Expiry through api_close_tunnel is saved too. */
 	f->env.now = NOW + 888;
-	assert_int_equal(api_close_tunnel(&f->env, p.t, "tunnel expired", err, sizeof(err)), 0);
+	api_close_tunnel(&f->env, p.t, "tunnel expired");
+	save_now(f, p.t, NULL);
 	assert_store_matches(f);
 
 	/* Reopening the file gives the same. */
 	store_close(f->store);
-	f->store = store_open(dbpath, err, sizeof(err));
+	f->store = store_sqlite_open(dbpath, err, sizeof(err));
 	assert_non_null(f->store);
-	f->env.store = f->store;
 	assert_store_matches(f);
 }
 
@@ -1504,6 +1582,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_tunnel_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_notification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_save_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_persists, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,7 +64,6 @@ static void test_add_and_find(void **state)
 	assert_string_equal(t->services[1], "HTTP:8080");
 	assert_false(t->side[SIDE_SOURCE].used);
 	assert_false(t->side[SIDE_DESTINATION].has_client_token);
-	assert_null(t->live);
 	assert_null(registry_find_id(&r, "tunnel"));
 	assert_null(registry_find_id(&r, NULL));
 

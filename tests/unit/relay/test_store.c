@@ -17,6 +17,7 @@
 
 #include "relay/registry.h"
 #include "relay/store.h"
+#include "relay/store_sqlite.h"
 #include "tests/unit/relay/tunnel_asserts.h"
 
 #define CLIENT_SRC "client-token-source-0123456789abcdef0123456789abcdef"
@@ -120,22 +121,48 @@ static void set_client_tokens(struct registry_tunnel *t)
 static void assert_tunnel_equal(const struct registry_tunnel *a, const struct registry_tunnel *b)
 {
 	assert_same_tunnel(a, b);
-	assert_null(b->live);
 }
 
 static struct store *open_ok(const char *path)
 {
 	char err[512] = "";
-	struct store *s = store_open(path, err, sizeof(err));
+	struct store *s = store_sqlite_open(path, err, sizeof(err));
 	if (s == NULL)
-		fail_msg("store_open: %s", err);
+		fail_msg("store_sqlite_open: %s", err);
 	return s;
+}
+
+struct outcome {
+	int calls;
+	char err[512];
+};
+
+static void on_saved(void *ctx, const char *err)
+{
+	struct outcome *o = ctx;
+	o->calls++;
+	snprintf(o->err, sizeof(o->err), "%s", err ? err : "");
+}
+
+/* Saves t and waits for the outcome: 0, or -1 with the reason in err. */
+static int save_wait(struct store *s, const struct registry_tunnel *t, char *err, size_t cap)
+{
+	struct outcome o = { 0, "" };
+	if (store_save(s, t, on_saved, &o, err, cap) != 0) {
+		store_flush(s);
+		assert_int_equal(o.calls, 0); /* refused at once: no callback */
+		return -1;
+	}
+	store_flush(s);
+	assert_int_equal(o.calls, 1);
+	snprintf(err, cap, "%s", o.err);
+	return o.err[0] ? -1 : 0;
 }
 
 static void save_ok(struct store *s, const struct registry_tunnel *t)
 {
 	char err[512] = "";
-	if (store_save(s, t, err, sizeof(err)) != 0)
+	if (save_wait(s, t, err, sizeof(err)) != 0)
 		fail_msg("store_save: %s", err);
 }
 
@@ -190,7 +217,7 @@ static void test_open_newer_version_fails(void **state)
 	char path[256], err[512] = "";
 	db_path(path, sizeof(path), "future.db");
 	raw_exec(path, "PRAGMA user_version = 99");
-	assert_null(store_open(path, err, sizeof(err)));
+	assert_null(store_sqlite_open(path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "schema version 99"));
 }
@@ -199,7 +226,7 @@ static void test_open_missing_dir_fails(void **state)
 {
 	char path[256], err[512] = "";
 	db_path(path, sizeof(path), "no-such-dir/tunnels.db");
-	assert_null(store_open(path, err, sizeof(err)));
+	assert_null(store_sqlite_open(path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 }
 
@@ -212,7 +239,7 @@ static void test_open_not_a_database_fails(void **state)
 	for (int i = 0; i < 200; i++)
 		fputs("this is not an SQLite database. ", f);
 	assert_int_equal(fclose(f), 0);
-	assert_null(store_open(path, err, sizeof(err)));
+	assert_null(store_sqlite_open(path, err, sizeof(err)));
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "not a database"));
 }
@@ -304,16 +331,16 @@ static void test_save_rejects_invalid(void **state)
 	struct registry_tunnel *t = make_tunnel(5, 1);
 	struct store *s = open_ok(path);
 	snprintf(t->services[0], sizeof(t->services[0]), "%s", "bad service");
-	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	assert_int_equal(save_wait(s, t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "tunnel-5"));
 	snprintf(t->services[0], sizeof(t->services[0]), "%s", "SSH");
 	set_client_tokens(t);
 	t->side[SIDE_SOURCE].client_token[3] = ' '; /* no longer a valid client token */
-	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	assert_int_equal(save_wait(s, t, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "client token"));
 	assert_null(strstr(err, "token-source")); /* the (broken) token itself is not shown */
 	t->id[0] = '\0';
-	assert_int_equal(store_save(s, t, err, sizeof(err)), -1);
+	assert_int_equal(save_wait(s, t, err, sizeof(err)), -1);
 	raw_text(path, "SELECT count(*) FROM tunnels", text, sizeof(text));
 	assert_string_equal(text, "0");
 	store_close(s);
@@ -429,6 +456,109 @@ static void test_many_tunnels(void **state)
 	store_close(s);
 }
 
+/* ---- the asynchronous seam ---------------------------------------------- */
+
+static int wakes;
+
+static void count_wake(void *arg)
+{
+	__atomic_add_fetch((int *)arg, 1, __ATOMIC_SEQ_CST);
+}
+
+/* The outcome comes from poll or flush on the caller's thread, never from
+ * inside store_save; the thread wakes the loop for it. */
+static void test_callback_comes_later(void **state)
+{
+	char path[256], err[512] = "", text[32];
+	db_path(path, sizeof(path), "later.db");
+	struct registry_tunnel *t = make_tunnel(11, 1);
+	struct store *s = open_ok(path);
+	store_set_waker(s, count_wake, &wakes);
+	struct outcome o = { 0, "" };
+	assert_int_equal(store_save(s, t, on_saved, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.calls, 0);
+	store_flush(s);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.err, "");
+	assert_true(__atomic_load_n(&wakes, __ATOMIC_SEQ_CST) >= 1);
+	store_poll(s); /* nothing left: no second call */
+	assert_int_equal(o.calls, 1);
+	raw_text(path, "SELECT count(*) FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "1");
+	store_set_waker(s, NULL, NULL);
+	store_close(s);
+	free(t);
+}
+
+/* A forgotten save is still written; only its callback is dropped. */
+static void test_forget_keeps_the_save(void **state)
+{
+	char path[256], err[512] = "", text[32];
+	db_path(path, sizeof(path), "forget.db");
+	struct registry_tunnel *t = make_tunnel(12, 1);
+	struct store *s = open_ok(path);
+	struct outcome o = { 0, "" }, other = { 0, "" };
+	assert_int_equal(store_save(s, t, on_saved, &o, err, sizeof(err)), 0);
+	t->closed_at = t->created_at + 1;
+	assert_int_equal(store_save(s, t, on_saved, &other, err, sizeof(err)), 0);
+	store_forget(s, &o);
+	store_flush(s);
+	assert_int_equal(o.calls, 0);
+	assert_int_equal(other.calls, 1);
+	/* In order: the later save is the one that stays. */
+	raw_text(path, "SELECT closed_at - created_at FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "1");
+	store_close(s);
+	free(t);
+}
+
+/* Closing writes what is still queued and runs its callbacks. */
+static void test_close_drains(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "drain.db");
+	struct store *s = open_ok(path);
+	enum { N = 50 };
+	struct outcome o[N];
+	struct registry_tunnel *t[N];
+	for (int i = 0; i < N; i++) {
+		o[i].calls = 0;
+		t[i] = make_tunnel(100 + (unsigned)i, 1);
+		assert_int_equal(store_save(s, t[i], on_saved, &o[i], err, sizeof(err)), 0);
+	}
+	store_close(s);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(o[i].calls, 1);
+		assert_string_equal(o[i].err, "");
+	}
+	s = open_ok(path);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), N);
+	for (int i = 0; i < N; i++) {
+		assert_tunnel_equal(t[i], registry_find_id(&r, t[i]->id));
+		free(t[i]);
+	}
+	registry_free(&r);
+	store_close(s);
+}
+
+/* A --tunnels file entry is configuration: saving it succeeds and writes
+ * nothing. */
+static void test_from_file_not_written(void **state)
+{
+	char path[256], text[32];
+	db_path(path, sizeof(path), "from-file.db");
+	struct registry_tunnel *t = make_tunnel(13, 1);
+	t->from_file = true;
+	struct store *s = open_ok(path);
+	save_ok(s, t);
+	raw_text(path, "SELECT count(*) FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "0");
+	store_close(s);
+	free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +576,10 @@ int main(void)
 		cmocka_unit_test(test_load_bad_fields),
 		cmocka_unit_test(test_load_duplicate_hash),
 		cmocka_unit_test(test_many_tunnels),
+		cmocka_unit_test(test_callback_comes_later),
+		cmocka_unit_test(test_forget_keeps_the_save),
+		cmocka_unit_test(test_close_drains),
+		cmocka_unit_test(test_from_file_not_written),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

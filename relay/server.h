@@ -1,7 +1,9 @@
-/* The relay's libwebsockets server: TLS listener, WebSocket handshake
- * admission, and the data plane that pairs the two sides of each tunnel. */
-#ifndef RELAY_WS_SERVER_H
-#define RELAY_WS_SERVER_H
+/* The relay's server: the libwebsockets context (TLS listener, the
+ * protocols table), the once-a-second tick (tunnel expiry, MQTT polling),
+ * and start/run/stop. It builds the parts and wires them together: the
+ * handshake, the data plane, the HTTP router with the API's routes. */
+#ifndef RELAY_SERVER_H
+#define RELAY_SERVER_H
 
 #include <stddef.h>
 

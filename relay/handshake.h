@@ -1,0 +1,43 @@
+/* The WebSocket handshake on the relay's listener, in libwebsockets terms:
+ * reads the upgrade request's headers, asks admit_decide, and either
+ * refuses it (the one place that writes a refusal: status line, body, log
+ * line, metric) or keeps the admission until the connection is
+ * established, when it is committed (the token marked used). */
+#ifndef RELAY_HANDSHAKE_H
+#define RELAY_HANDSHAKE_H
+
+#include <libwebsockets.h>
+#include <stddef.h>
+
+#include "relay/admit.h"
+#include "relay/metrics.h"
+#include "relay/registry.h"
+
+struct handshake {
+	struct registry *registry;
+	struct relay_metrics *metrics;
+	/* The handshake admitted in HTTP_CONFIRM_UPGRADE, consumed in
+	 * ESTABLISHED: lws runs both in one call chain for the same wsi. */
+	struct lws *pending_wsi;
+	struct admit_result pending;
+	char pending_client_token[TUNNEL_MAX_CLIENT_TOKEN + 1];
+	size_t pending_client_token_len;
+};
+
+void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m);
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade: the Upgrade header's value).
+ * Returns what the callback returns: 0 to go on with the upgrade, 1 when
+ * a refusal was written, -1 to drop the connection. */
+int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade);
+
+/* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION on the "http" protocol: a client
+ * that lists "http" as its WebSocket subprotocol. Returns -1 (refused). */
+int handshake_refuse_http_subprotocol(struct handshake *h, struct lws *wsi);
+
+/* LWS_CALLBACK_ESTABLISHED: commits the admission kept for wsi (marks the
+ * token used, remembers the client token) into *res. Returns 0, or -1
+ * (logged) when none was kept for wsi. */
+int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *res);
+
+#endif

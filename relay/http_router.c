@@ -1,0 +1,228 @@
+#include "relay/http_router.h"
+
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+/* A body announced as larger than the route takes is still read and
+ * dropped up to this size, so the client is not reset mid-send and sees
+ * the handler's answer (413); beyond it the answer goes out at once and
+ * the connection closes. */
+#define HTTP_DRAIN_MAX (1024 * 1024)
+
+struct http_router {
+	size_t n;
+	struct http_route route[HTTP_MAX_ROUTES];
+};
+
+enum http_phase { HP_READING, HP_HANDLING, HP_HEADERS, HP_BODY, HP_DONE };
+
+/* Per-connection state, allocated zeroed by lws. */
+struct http_session {
+	struct http_request req;
+	enum http_phase phase;
+	const struct http_route *route; /* NULL: no route took it */
+	bool close_after;           /* do not read what else the client sent */
+	int status;
+	const char *content_type;
+	char *out;                  /* LWS_PRE headroom + response body */
+	size_t out_len;
+};
+
+struct http_router *http_router_new(void)
+{
+	return calloc(1, sizeof(struct http_router));
+}
+
+void http_router_free(struct http_router *r)
+{
+	free(r);
+}
+
+int http_router_add(struct http_router *r, const struct http_route *route)
+{
+	if (r->n >= HTTP_MAX_ROUTES)
+		return -1;
+	r->route[r->n++] = *route;
+	return 0;
+}
+
+size_t http_router_session_size(void)
+{
+	return sizeof(struct http_session);
+}
+
+static const struct http_route *find_route(const struct http_router *r, const char *method,
+					   const char *path)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct http_route *rt = &r->route[i];
+		size_t len = strlen(rt->path);
+		bool prefix = len && rt->path[len - 1] == '/';
+		if (prefix ? strncmp(path, rt->path, len) : strcmp(path, rt->path))
+			continue;
+		if (rt->method && strcmp(method, rt->method))
+			continue;
+		return rt;
+	}
+	return NULL;
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *text)
+{
+	struct http_session *s = lws_container_of(req, struct http_session, req);
+	size_t len = text ? strlen(text) : 0;
+	if (s->out)
+		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len);
+	free(s->out);
+	s->out = malloc(LWS_PRE + len + 1);
+	s->out_len = s->out ? len : 0;
+	if (s->out && len)
+		memcpy(s->out + LWS_PRE, text, len);
+	s->status = s->out ? status : 500;
+	s->content_type = content_type;
+	s->phase = HP_HEADERS;
+	lws_callback_on_writable(req->wsi);
+}
+
+static void dispatch(struct http_session *s)
+{
+	s->phase = HP_HANDLING;
+	s->route->handle(s->route->arg, &s->req);
+}
+
+/* Releases what a request holds; safe to call more than once. */
+static void release(struct http_session *s)
+{
+	if (s->phase == HP_HANDLING && s->route && s->route->abort)
+		s->route->abort(s->route->arg, &s->req);
+	if (s->phase == HP_HANDLING)
+		s->phase = HP_DONE;
+	free(s->req.body);
+	if (s->out)
+		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len); /* may hold new tokens */
+	free(s->out);
+	s->req.body = s->out = NULL;
+}
+
+static int on_request(struct http_router *r, struct http_session *s, struct lws *wsi, const char *uri)
+{
+	if (s->req.wsi)
+		release(s); /* a keep-alive connection's previous request */
+	memset(s, 0, sizeof(*s));
+	struct http_request *req = &s->req;
+	req->wsi = wsi;
+	snprintf(req->path, sizeof(req->path), "%s", uri ? uri : "");
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI))
+		strcpy(req->method, "GET");
+	else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI))
+		strcpy(req->method, "POST");
+	else if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI))
+		strcpy(req->method, "DELETE");
+	else
+		strcpy(req->method, "OTHER");
+	if (lws_hdr_copy(wsi, req->query, sizeof(req->query), WSI_TOKEN_HTTP_URI_ARGS) < 0) {
+		http_respond(req, 400, "text/plain", "query string too long\n");
+		return 0;
+	}
+	s->route = find_route(r, req->method, req->path);
+	if (!s->route) {
+		log_warn("rejected HTTP %s %s: not an API path (WebSocket clients use /tunnel)",
+			 req->method, req->path);
+		http_respond(req, 400, "text/plain",
+			     "this server speaks WebSocket on /tunnel and JSON on /api/v1\n");
+		return 0;
+	}
+	if (!strcmp(req->method, "POST") && s->route->max_body) {
+		char cl[24] = "";
+		long long length = 0;
+		if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+			length = atoll(cl);
+		if (length > (long long)s->route->max_body) {
+			req->body_too_big = true;
+			if (length <= HTTP_DRAIN_MAX)
+				return 0;
+			s->close_after = true;
+			dispatch(s);
+			return 0;
+		}
+		if (length > 0)
+			return 0; /* wait for the body */
+	}
+	dispatch(s);
+	return 0;
+}
+
+static void on_body(struct http_session *s, const char *in, size_t len)
+{
+	struct http_request *req = &s->req;
+	if (len == 0 || s->phase != HP_READING || !s->route)
+		return; /* lws may report an empty chunk with no buffer */
+	if (req->body_too_big || req->body_len + len > s->route->max_body) {
+		req->body_too_big = true;
+		return;
+	}
+	char *grown = realloc(req->body, req->body_len + len + 1);
+	if (!grown) {
+		req->body_too_big = true;
+		return;
+	}
+	req->body = grown;
+	memcpy(req->body + req->body_len, in, len);
+	req->body_len += len;
+	req->body[req->body_len] = '\0';
+}
+
+static int on_writeable(struct http_session *s, struct lws *wsi)
+{
+	if (s->phase == HP_HEADERS) {
+		uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+		if (lws_add_http_common_headers(wsi, (unsigned int)s->status, s->content_type,
+						s->out_len, &p, end) ||
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+						(const unsigned char *)"no-store", 8, &p, end) ||
+		    lws_finalize_write_http_header(wsi, start, &p, end))
+			return -1;
+		s->phase = HP_BODY;
+		lws_callback_on_writable(wsi);
+		return 0;
+	}
+	if (s->phase == HP_BODY) {
+		s->phase = HP_DONE;
+		int n = lws_write(wsi, (uint8_t *)s->out + LWS_PRE, s->out_len, LWS_WRITE_HTTP_FINAL);
+		bool close_after = s->close_after;
+		release(s); /* the request is over: release it now */
+		if (n < 0 || close_after || lws_http_transaction_completed(wsi))
+			return -1;
+	}
+	return 0;
+}
+
+int http_router_callback(struct http_router *r, struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct http_session *s = user;
+	switch (reason) {
+	case LWS_CALLBACK_HTTP:
+		return on_request(r, s, wsi, in);
+	case LWS_CALLBACK_HTTP_BODY:
+		on_body(s, in, len);
+		return 0;
+	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+		if (s->phase == HP_READING && s->route) /* not answered already (413) */
+			dispatch(s);
+		return 0;
+	case LWS_CALLBACK_HTTP_WRITEABLE:
+		return s ? on_writeable(s, wsi) : 0;
+	case LWS_CALLBACK_CLOSED_HTTP:
+	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+		if (s)
+			release(s);
+		return 0;
+	default:
+		return lws_callback_http_dummy(wsi, reason, user, in, len);
+	}
+}

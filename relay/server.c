@@ -1,0 +1,253 @@
+#include "relay/server.h"
+
+#include <libwebsockets.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/lws_glue.h"
+#include "relay/api.h"
+#include "relay/handshake.h"
+#include "relay/http_api.h"
+#include "relay/http_router.h"
+#include "relay/metrics.h"
+#include "relay/notify.h"
+#include "relay/peer.h"
+#include "relay/peer_lws.h"
+#include "relay/store.h"
+
+struct relay_server {
+	struct lws_context *ctx;
+	struct registry *registry;
+	struct store *store;            /* NULL: tunnels are not persisted */
+	struct notifier *notifier;      /* NULL: no MQTT notification */
+	struct relay_metrics metrics;
+	struct handshake handshake;
+	struct dataplane *dataplane;
+	struct peer_lws peer_lws;       /* the tunnel protocols' user */
+	struct http_router *router;
+	struct http_api *api;
+	/* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
+	struct lws_protocols protocols[5];
+	lws_sorted_usec_list_t tick;    /* expiry and notifier polling, every second */
+};
+
+/* The "http" protocol: the upgrade handshake, wake-ups of the loop, and
+ * plain HTTP requests (to the router). */
+static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+			 void *user, void *in, size_t len)
+{
+	struct relay_server *srv = lws_context_user(lws_get_context(wsi));
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		return handshake_confirm(&srv->handshake, wsi, in);
+	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+		return handshake_refuse_http_subprotocol(&srv->handshake, wsi);
+	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+		/* The MQTT client's or the store's thread woke us: run what
+		 * they finished. */
+		if (srv && srv->notifier)
+			notifier_poll(srv->notifier);
+		if (srv)
+			store_poll(srv->store);
+		return 0;
+	default:
+		return http_router_callback(srv->router, wsi, reason, user, in, len);
+	}
+}
+
+static void init_protocols(struct relay_server *srv)
+{
+	static const char *const tunnel[] = { SUBPROTOCOL_V3, SUBPROTOCOL_V2, SUBPROTOCOL_V1 };
+	struct lws_protocols *p = srv->protocols;
+	memset(srv->protocols, 0, sizeof(srv->protocols));
+	p[0].name = "http";
+	p[0].callback = http_callback;
+	p[0].per_session_data_size = http_router_session_size();
+	p[0].rx_buffer_size = API_MAX_BODY;
+	for (size_t i = 0; i < 3; i++) {
+		p[1 + i].name = tunnel[i];
+		p[1 + i].callback = peer_lws_callback;
+		p[1 + i].per_session_data_size = sizeof(struct peer_lws_session);
+		p[1 + i].rx_buffer_size = TUNNEL_MAX_WS_MESSAGE;
+		p[1 + i].user = &srv->peer_lws;
+	}
+	/* p[4] stays zero: the end of the table. */
+}
+
+static struct api_hooks plane_hooks(struct dataplane *dp)
+{
+	struct api_hooks h = {
+		.server = dp,
+		.close_side = dataplane_close_side,
+		.side_connected = dataplane_side_connected,
+		.live_connections = dataplane_live_connections,
+	};
+	return h;
+}
+
+/* Once a second: close expired tunnels, let the MQTT client report. */
+static void on_tick(lws_sorted_usec_list_t *sul)
+{
+	struct relay_server *srv = lws_container_of(sul, struct relay_server, tick);
+	struct api_env env = {
+		.registry = srv->registry,
+		.now = time(NULL),
+		.hooks = plane_hooks(srv->dataplane),
+	};
+	for (size_t i = 0; i < srv->registry->n; i++) {
+		struct registry_tunnel *t = srv->registry->tunnels[i];
+		if (t->closed_at || !t->expires_at || t->expires_at > env.now)
+			continue;
+		log_info("tunnel %s: lifetime of %d min is over; closing it", t->id, t->lifetime_minutes);
+		api_close_tunnel(&env, t, "tunnel expired");
+		store_save_logged(srv->store, t);
+	}
+	if (srv->notifier)
+		notifier_poll(srv->notifier);
+	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
+}
+
+/* The store's thread finished a save: have the loop collect it. */
+static void wake_loop(void *arg)
+{
+	lws_cancel_service(arg);
+}
+
+/* Frees what start made; the context is gone or was never made. */
+static void free_parts(struct relay_server *srv)
+{
+	http_api_free(srv->api);
+	http_router_free(srv->router);
+	dataplane_free(srv->dataplane);
+	free(srv);
+}
+
+static struct lws_context *create_context(struct relay_server *srv,
+					  const struct relay_server_config *cfg)
+{
+	struct lws_context_creation_info info;
+	memset(&info, 0, sizeof(info));
+	info.port = cfg->port;
+	info.iface = cfg->bind;
+	info.protocols = srv->protocols;
+	info.user = srv;
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	if (cfg->bind && !strchr(cfg->bind, ':'))
+		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address */
+	info.ssl_cert_filepath = cfg->cert;
+	info.ssl_private_key_filepath = cfg->key;
+	info.ssl_options_set = TLS_MIN_1_2_OPTIONS;
+	info.alpn = "http/1.1"; /* the API and WebSockets speak HTTP/1.1 */
+	/* The whole upgrade request is capped at 4 KiB (PROTOCOL.md §2). */
+	info.max_http_header_data = TUNNEL_MAX_HTTP_REQUEST;
+	info.pt_serv_buf_size = LWS_IO_BUFFER_SIZE; /* bytes read per socket per event */
+	info.timeout_secs = 10;
+	info.ka_time = 60;
+	info.ka_probes = 3;
+	info.ka_interval = 10;
+	return lws_create_context(&info);
+}
+
+struct relay_server *relay_server_start(const struct relay_server_config *cfg,
+					struct registry *registry)
+{
+	struct relay_server *srv = calloc(1, sizeof(*srv));
+	if (!srv) {
+		log_error("out of memory");
+		return NULL;
+	}
+	srv->registry = registry;
+	srv->store = cfg->store;
+	handshake_init(&srv->handshake, registry, &srv->metrics);
+	struct dataplane_config dp = {
+		.io = &peer_lws_io,
+		.queue_headroom = LWS_PRE,
+		.store = cfg->store,
+		.metrics = &srv->metrics,
+		.max_connections = cfg->max_connections,
+	};
+	srv->dataplane = dataplane_new(&dp);
+	srv->router = http_router_new();
+	if (!srv->dataplane || !srv->router) {
+		log_error("out of memory");
+		free_parts(srv);
+		return NULL;
+	}
+	srv->peer_lws.handshake = &srv->handshake;
+	srv->peer_lws.dataplane = srv->dataplane;
+	init_protocols(srv);
+
+	srv->ctx = create_context(srv, cfg);
+	if (!srv->ctx) {
+		log_error("cannot listen on %s:%d with certificate %s and key %s "
+			  "(port in use, or unreadable certificate/key?)",
+			  cfg->bind ? cfg->bind : "*", cfg->port, cfg->cert, cfg->key);
+		free_parts(srv);
+		return NULL;
+	}
+	if (cfg->notify) {
+		char err[256];
+		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
+		if (!srv->notifier) {
+			log_error("MQTT: %s", err);
+			lws_context_destroy(srv->ctx);
+			free_parts(srv);
+			return NULL;
+		}
+	}
+	struct http_api_deps deps = {
+		.registry = registry,
+		.store = cfg->store,
+		.notifier = srv->notifier,
+		.api_key = cfg->api_key,
+		.metrics = &srv->metrics,
+		.plane = plane_hooks(srv->dataplane),
+		.plane_totals = dataplane_totals,
+	};
+	srv->api = http_api_new(&deps);
+	if (!srv->api || http_api_register(srv->api, srv->router)) {
+		log_error("out of memory");
+		notifier_stop(srv->notifier);
+		lws_context_destroy(srv->ctx);
+		free_parts(srv);
+		return NULL;
+	}
+	store_set_waker(srv->store, wake_loop, srv->ctx);
+	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
+		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
+		 cfg->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
+	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
+	return srv;
+}
+
+int relay_server_run(struct relay_server *srv)
+{
+	stop_signals_install(srv->ctx);
+	while (!stop_requested()) {
+		if (lws_service(srv->ctx, 0) < 0)
+			break;
+	}
+	log_info("stopping (signal %d)", stop_signal());
+	return 0;
+}
+
+void relay_server_stop(struct relay_server *srv)
+{
+	if (!srv)
+		return;
+	lws_sul_cancel(&srv->tick);
+	/* The store's thread must not wake a context that is being freed. */
+	store_set_waker(srv->store, NULL, NULL);
+	/* Pending API calls get their notification result before lws frees them. */
+	if (srv->notifier)
+		notifier_stop(srv->notifier);
+	srv->notifier = NULL;
+	http_api_forget_notifier(srv->api);
+	stop_signals_detach();
+	lws_context_destroy(srv->ctx);
+	/* Closing every connection saved its tunnel: write all that waits. */
+	store_flush(srv->store);
+	free_parts(srv);
+}

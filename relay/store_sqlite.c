@@ -1,0 +1,601 @@
+#include "relay/store_sqlite.h"
+#include "common/text.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include "proto/message.h"
+#include "relay/store_worker.h"
+
+/* Schema history (PRAGMA user_version):
+ *   1  table tunnels, index on thing.
+ * A later version adds a migration step from N-1 in migrate() and bumps
+ * STORE_SCHEMA_VERSION; a database newer than we know is refused.
+ *
+ * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
+ * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
+ * SQLite's json_each() for anyone inspecting the file. */
+#define STORE_SCHEMA_VERSION 1
+
+/* Column order shared by the INSERT and the SELECT: bind index = col + 1.
+ * The side columns come in blocks of three so side s starts at
+ * COL_SIDE + 3 * s. */
+enum store_col {
+	COL_ID,
+	COL_THING,
+	COL_DESCRIPTION,
+	COL_SERVICES,
+	COL_LIFETIME,
+	COL_CREATED,
+	COL_EXPIRES,
+	COL_CLOSED,
+	COL_SIDE,                   /* source_token_hash */
+	COL_CHANGED = COL_SIDE + 6, /* source_changed_at, then destination_changed_at */
+};
+
+/* Offsets inside a side block. */
+enum { COL_SIDE_HASH, COL_SIDE_USED, COL_SIDE_CLIENT };
+
+#define STORE_COLUMNS                                                              \
+	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
+	"closed_at, source_token_hash, source_used, source_client_token, "             \
+	"destination_token_hash, destination_used, destination_client_token, "         \
+	"source_changed_at, destination_changed_at"
+
+static const char schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS tunnels ("
+	" id TEXT PRIMARY KEY,"
+	" thing TEXT NOT NULL,"
+	" description TEXT NOT NULL,"
+	" services TEXT NOT NULL,"
+	" lifetime_minutes INTEGER NOT NULL,"
+	" created_at INTEGER NOT NULL,"
+	" expires_at INTEGER NOT NULL,"
+	" closed_at INTEGER NOT NULL,"
+	" source_token_hash BLOB NOT NULL,"
+	" source_used INTEGER NOT NULL,"
+	" source_client_token TEXT,"
+	" destination_token_hash BLOB NOT NULL,"
+	" destination_used INTEGER NOT NULL,"
+	" destination_client_token TEXT,"
+	" source_changed_at INTEGER NOT NULL,"
+	" destination_changed_at INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS tunnels_thing ON tunnels(thing);"
+	"PRAGMA user_version = 1;";
+
+/* Saves waiting for the thread at most: each holds a copy of a tunnel. */
+#define STORE_MAX_PENDING 1024
+
+/* The connection is used by the loop thread while loading (before any
+ * save) and by the worker thread afterwards, never by both at once. */
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
+	struct store_worker *worker;
+	char path[];            /* for error messages */
+};
+
+static const struct store_ops sqlite_ops;
+
+
+/* "PATH: WHAT: sqlite's reason". SQLite's messages never quote bound
+ * values, so no token can end up here. */
+static void db_err(const struct sqlite_store *s, const char *what, char *err, size_t err_cap)
+{
+	errf(err, err_cap, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+/* ---- validation shared by save and load ---------------------------------- */
+
+
+/* What is wrong with t, or NULL. Checked before saving too, so that a row
+ * we write is always a row we can load back (a bad row stops the relay). */
+static const char *tunnel_problem(const struct registry_tunnel *t)
+{
+	if (strnlen(t->thing, sizeof(t->thing)) == sizeof(t->thing) ||
+	    strnlen(t->description, sizeof(t->description)) == sizeof(t->description))
+		return "thing or description is not terminated";
+	if (t->n_services < 1 || t->n_services > TUNNEL_MAX_SERVICES)
+		return "needs 1 to 3 services";
+	for (size_t i = 0; i < t->n_services; i++) {
+		if (!tunnel_service_id_valid(t->services[i]))
+			return "service id must match [A-Za-z0-9_:-]{1,128}";
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(t->services[i], t->services[j]) == 0)
+				return "a service is listed twice";
+	}
+	for (int s = 0; s < 2; s++) {
+		const struct registry_side *side = &t->side[s];
+		if (side->has_client_token &&
+		    !client_token_valid(side->client_token,
+					strnlen(side->client_token, sizeof(side->client_token))))
+			return "client token must match [A-Za-z0-9-]{32,128}";
+		if (t->side_changed_at[s] < 0)
+			return "side change time is negative";
+	}
+	if (t->lifetime_minutes < 0 || t->created_at < 0 || t->expires_at < 0 ||
+	    t->closed_at < 0)
+		return "lifetime or times are negative";
+	return NULL;
+}
+
+/* ---- open ------------------------------------------------------------------ */
+
+/* Runs a PRAGMA that returns one value and copies it as text. */
+static int pragma_text(struct sqlite_store *s, const char *sql, char *out, size_t cap,
+		       char *err, size_t err_cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		errf(err, err_cap, "%s: %s: %s", s->path, sql, sqlite3_errmsg(s->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	const unsigned char *v = sqlite3_column_text(st, 0);
+	snprintf(out, cap, "%s", v ? (const char *)v : "");
+	sqlite3_finalize(st); /* a read-only pragma: nothing left to report */
+	return 0;
+}
+
+static int exec(struct sqlite_store *s, const char *sql, const char *what, char *err, size_t err_cap)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		db_err(s, what, err, err_cap);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_pragmas(struct sqlite_store *s, char *err, size_t err_cap)
+{
+	/* Switching to WAL takes a lock: wait for other users first. */
+	if (sqlite3_busy_timeout(s->db, 5000) != SQLITE_OK) {
+		db_err(s, "cannot set the busy timeout", err, err_cap);
+		return -1;
+	}
+	char mode[16];
+	if (pragma_text(s, "PRAGMA journal_mode=WAL", mode, sizeof(mode), err, err_cap) != 0)
+		return -1;
+	if (strcasecmp(mode, "wal") != 0) {
+		errf(err, err_cap, "%s: cannot switch to WAL mode (journal mode is '%s')",
+			s->path, mode);
+		return -1;
+	}
+	/* NORMAL is durable across a crash of the relay in WAL mode; only a
+	 * power loss can roll back the last commits. */
+	if (exec(s, "PRAGMA synchronous=NORMAL", "cannot set synchronous=NORMAL", err, err_cap) != 0 ||
+	    exec(s, "PRAGMA foreign_keys=ON", "cannot enable foreign keys", err, err_cap) != 0)
+		return -1;
+	return 0;
+}
+
+/* Brings the schema to STORE_SCHEMA_VERSION. Runs inside a write
+ * transaction, so two relays opening a new file cannot both create it. */
+static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
+{
+	char text[32];
+	if (pragma_text(s, "PRAGMA user_version", text, sizeof(text), err, err_cap) != 0)
+		return -1;
+	long version = strtol(text, NULL, 10);
+	if (version > STORE_SCHEMA_VERSION) {
+		errf(err, err_cap,
+			"%s: schema version %ld is newer than this relay knows (%d); use a newer tunnel-relay",
+			s->path, version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version < 1 && exec(s, schema_v1, "cannot create the schema", err, err_cap) != 0)
+		return -1;
+	return 0;
+}
+
+static int check_schema(struct sqlite_store *s, char *err, size_t err_cap)
+{
+	if (exec(s, "BEGIN IMMEDIATE", "cannot start a transaction", err, err_cap) != 0)
+		return -1;
+	if (migrate(s, err, err_cap) != 0) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* closing rolls back anyway */
+		return -1;
+	}
+	return exec(s, "COMMIT", "cannot commit the schema", err, err_cap);
+}
+
+/* The file holds client tokens: create it 0600 ourselves, since SQLite would
+ * use 0644. SQLite gives the -wal and -shm files the mode of the database. */
+static int create_private(const char *path, char *err, size_t err_cap)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		errf(err, err_cap, "%s: cannot open or create: %s", path, strerror(errno));
+		return -1;
+	}
+	close(fd); /* nothing written: a failing close loses nothing */
+	return 0;
+}
+
+static void sqlite_close(struct store *base);
+static int run_save(void *backend, void *job, char *err, size_t err_cap);
+static void free_snapshot(void *job);
+
+struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
+{
+	if (create_private(path, err, err_cap) != 0)
+		return NULL;
+	size_t len = strlen(path);
+	struct sqlite_store *s = calloc(1, sizeof(*s) + len + 1);
+	if (s == NULL) {
+		errf(err, err_cap, "%s: out of memory", path);
+		return NULL;
+	}
+	s->base.ops = &sqlite_ops;
+	memcpy(s->path, path, len + 1);
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc != SQLITE_OK) {
+		errf(err, err_cap, "%s: cannot open: %s", path,
+			s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	if (set_pragmas(s, err, err_cap) != 0 || check_schema(s, err, err_cap) != 0) {
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	rc = sqlite3_prepare_v2(s->db,
+				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ") VALUES "
+				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+				-1, &s->save, NULL);
+	if (rc != SQLITE_OK) {
+		db_err(s, "cannot prepare the insert", err, err_cap);
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	char why[128];
+	s->worker = store_worker_start(STORE_MAX_PENDING, run_save, free_snapshot, s, why, sizeof(why));
+	if (s->worker == NULL) {
+		errf(err, err_cap, "%s: %s", path, why);
+		sqlite_close(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}
+
+static void sqlite_close(struct store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	/* Every queued save is written (and its callback run) first. */
+	store_worker_stop(s->worker);
+	sqlite3_finalize(s->save);
+	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
+	 * the only one is gone. It also checkpoints and removes the WAL. */
+	sqlite3_close_v2(s->db);
+	free(s);
+}
+
+/* ---- save ------------------------------------------------------------------ */
+
+/* The services as a malloc'd JSON array, or NULL when memory runs out. */
+static char *services_json(const struct registry_tunnel *t)
+{
+	const char *names[TUNNEL_MAX_SERVICES];
+	for (size_t i = 0; i < t->n_services; i++)
+		names[i] = t->services[i];
+	cJSON *arr = cJSON_CreateStringArray(names, (int)t->n_services);
+	char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
+	cJSON_Delete(arr);
+	return text;
+}
+
+/* Binds every column. Values are bound SQLITE_STATIC (no copies of the
+ * client tokens outside SQLite): t must outlive the step. */
+static int bind_tunnel(sqlite3_stmt *st, const struct registry_tunnel *t, const char *services)
+{
+	int rc = SQLITE_OK;
+#define B(call) do { if (rc == SQLITE_OK) rc = (call); } while (0)
+	B(sqlite3_bind_text(st, COL_ID + 1, t->id, -1, SQLITE_STATIC));
+	B(sqlite3_bind_text(st, COL_THING + 1, t->thing, -1, SQLITE_STATIC));
+	B(sqlite3_bind_text(st, COL_DESCRIPTION + 1, t->description, -1, SQLITE_STATIC));
+	B(sqlite3_bind_text(st, COL_SERVICES + 1, services, -1, SQLITE_STATIC));
+	B(sqlite3_bind_int(st, COL_LIFETIME + 1, t->lifetime_minutes));
+	B(sqlite3_bind_int64(st, COL_CREATED + 1, t->created_at));
+	B(sqlite3_bind_int64(st, COL_EXPIRES + 1, t->expires_at));
+	B(sqlite3_bind_int64(st, COL_CLOSED + 1, t->closed_at));
+	for (int s = 0; s < 2; s++) {
+		const struct registry_side *side = &t->side[s];
+		int base = COL_SIDE + 3 * s + 1;
+		B(sqlite3_bind_blob(st, base + COL_SIDE_HASH, side->token_hash, TOKEN_HASH_LEN,
+				    SQLITE_STATIC));
+		B(sqlite3_bind_int(st, base + COL_SIDE_USED, side->used ? 1 : 0));
+		if (side->has_client_token)
+			B(sqlite3_bind_text(st, base + COL_SIDE_CLIENT, side->client_token, -1,
+					    SQLITE_STATIC));
+		else
+			B(sqlite3_bind_null(st, base + COL_SIDE_CLIENT));
+		B(sqlite3_bind_int64(st, COL_CHANGED + s + 1, t->side_changed_at[s]));
+	}
+#undef B
+	return rc;
+}
+
+/* On the worker thread: writes the row of a snapshot checked by sqlite_save. */
+static int run_save(void *backend, void *job, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = backend;
+	const struct registry_tunnel *t = job;
+	if (t->from_file)
+		return 0; /* --tunnels file entries are configuration, not state */
+	char *services = services_json(t);
+	if (services == NULL) {
+		errf(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
+		return -1;
+	}
+	int ret = 0;
+	int rc = bind_tunnel(s->save, t, services);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(s->save);
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_ID + 32];
+		snprintf(what, sizeof(what), "cannot save tunnel '%s'", t->id);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	/* Drop the pointers into t and services; the step's error is already
+	 * reported, so reset's copy of it is not needed. */
+	sqlite3_reset(s->save);
+	sqlite3_clear_bindings(s->save);
+	free(services);
+	return ret;
+}
+
+static void free_snapshot(void *job)
+{
+	struct registry_tunnel *t = job;
+	if (t != NULL)
+		OPENSSL_cleanse(t, sizeof(*t)); /* client tokens are secrets */
+	free(t);
+}
+
+static int sqlite_save(struct store *base, const struct registry_tunnel *t, store_done_fn done,
+		       void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	if (!t->from_file) { /* nothing of it is written: see run_save */
+		/* The id goes into messages below, so it is checked first. */
+		if (!registry_id_valid(t->id)) {
+			errf(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);
+			return -1;
+		}
+		const char *problem = tunnel_problem(t);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, problem);
+			return -1;
+		}
+	}
+	/* The thread writes a copy: the loop goes on changing t meanwhile. */
+	struct registry_tunnel *snapshot = malloc(sizeof(*snapshot));
+	if (snapshot == NULL) {
+		errf(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
+		return -1;
+	}
+	memcpy(snapshot, t, sizeof(*snapshot));
+	char why[128];
+	if (store_worker_submit(s->worker, snapshot, done, ctx, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- load ------------------------------------------------------------------ */
+
+/* Copies a TEXT column of at most cap-1 bytes without embedded NULs. */
+static bool get_text(sqlite3_stmt *st, int col, char *out, size_t cap)
+{
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
+		return false;
+	const unsigned char *v = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+	if (v == NULL || n < 0 || (size_t)n >= cap || strlen((const char *)v) != (size_t)n)
+		return false;
+	memcpy(out, v, (size_t)n + 1);
+	return true;
+}
+
+static bool get_int64(sqlite3_stmt *st, int col, int64_t *out)
+{
+	if (sqlite3_column_type(st, col) != SQLITE_INTEGER)
+		return false;
+	*out = sqlite3_column_int64(st, col);
+	return true;
+}
+
+static bool get_bool(sqlite3_stmt *st, int col, bool *out)
+{
+	int64_t v;
+	if (!get_int64(st, col, &v) || (v != 0 && v != 1))
+		return false;
+	*out = v == 1;
+	return true;
+}
+
+static const char *get_services(sqlite3_stmt *st, struct registry_tunnel *t)
+{
+	if (sqlite3_column_type(st, COL_SERVICES) != SQLITE_TEXT)
+		return "services is not text";
+	const char *text = (const char *)sqlite3_column_text(st, COL_SERVICES);
+	int len = sqlite3_column_bytes(st, COL_SERVICES);
+	cJSON *arr = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
+	const char *problem = NULL;
+	int n = cJSON_GetArraySize(arr);
+	if (!cJSON_IsArray(arr) || n < 1 || n > (int)TUNNEL_MAX_SERVICES)
+		problem = "services must be a JSON array of 1 to 3 strings";
+	for (int i = 0; problem == NULL && i < n; i++) {
+		const cJSON *e = cJSON_GetArrayItem(arr, i);
+		if (!cJSON_IsString(e) || strlen(e->valuestring) > TUNNEL_MAX_SERVICE_ID)
+			problem = "service id must match [A-Za-z0-9_:-]{1,128}";
+		else
+			memcpy(t->services[i], e->valuestring, strlen(e->valuestring) + 1);
+	}
+	if (problem == NULL)
+		t->n_services = (size_t)n;
+	cJSON_Delete(arr);
+	return problem;
+}
+
+static const char *get_side(sqlite3_stmt *st, int s, struct registry_tunnel *t)
+{
+	struct registry_side *side = &t->side[s];
+	int base = COL_SIDE + 3 * s;
+	if (sqlite3_column_type(st, base + COL_SIDE_HASH) != SQLITE_BLOB ||
+	    sqlite3_column_bytes(st, base + COL_SIDE_HASH) != TOKEN_HASH_LEN)
+		return "token hash must be a 32-byte blob";
+	memcpy(side->token_hash, sqlite3_column_blob(st, base + COL_SIDE_HASH), TOKEN_HASH_LEN);
+	if (!get_bool(st, base + COL_SIDE_USED, &side->used))
+		return "used flag must be 0 or 1";
+	side->has_client_token = sqlite3_column_type(st, base + COL_SIDE_CLIENT) != SQLITE_NULL;
+	if (side->has_client_token &&
+	    !get_text(st, base + COL_SIDE_CLIENT, side->client_token, sizeof(side->client_token)))
+		return "client token is not text of at most 128 characters";
+	if (!get_int64(st, COL_CHANGED + s, &t->side_changed_at[s]))
+		return "side change time is not an integer";
+	return NULL;
+}
+
+/* Fills t from the current row (id already read). What is wrong, or NULL. */
+static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
+{
+	int64_t lifetime;
+	if (!get_text(st, COL_THING, t->thing, sizeof(t->thing)))
+		return "thing is not text of at most 128 bytes";
+	if (!get_text(st, COL_DESCRIPTION, t->description, sizeof(t->description)))
+		return "description is not text of at most 256 bytes";
+	const char *problem = get_services(st, t);
+	if (problem != NULL)
+		return problem;
+	if (!get_int64(st, COL_LIFETIME, &lifetime) || lifetime < 0 || lifetime > INT_MAX)
+		return "lifetime_minutes is not a non-negative int";
+	t->lifetime_minutes = (int)lifetime;
+	if (!get_int64(st, COL_CREATED, &t->created_at) ||
+	    !get_int64(st, COL_EXPIRES, &t->expires_at) ||
+	    !get_int64(st, COL_CLOSED, &t->closed_at))
+		return "a time column is not an integer";
+	for (int s = 0; s < 2; s++) {
+		problem = get_side(st, s, t);
+		if (problem != NULL)
+			return problem;
+	}
+	return tunnel_problem(t);
+}
+
+static void free_tunnel(struct registry_tunnel *t)
+{
+	OPENSSL_cleanse(t, sizeof(*t)); /* client tokens are secrets */
+	free(t);
+}
+
+/* Reads the current row into a new tunnel and hands it to r. */
+static int load_row(struct sqlite_store *s, sqlite3_stmt *st, struct registry *r, int row,
+		    char *err, size_t err_cap)
+{
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		errf(err, err_cap, "%s: out of memory", s->path);
+		return -1;
+	}
+	if (!get_text(st, COL_ID, t->id, sizeof(t->id)) || !registry_id_valid(t->id)) {
+		/* Not a usable name: point at the row instead. */
+		errf(err, err_cap, "%s: row %d: tunnel id must be 1-%d characters of [A-Za-z0-9_-]",
+			s->path, row, REGISTRY_MAX_ID);
+		free_tunnel(t);
+		return -1;
+	}
+	const char *problem = get_row(st, t);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: tunnel '%s': %s", s->path, t->id, problem);
+		free_tunnel(t);
+		return -1;
+	}
+	char why[256];
+	if (registry_insert(r, t, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "%s: %s", s->path, why);
+		free_tunnel(t);
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_load(struct store *base, struct registry *r, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	/* The connection is the thread's while it writes. */
+	store_worker_wait_idle(s->worker);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT " STORE_COLUMNS " FROM tunnels ORDER BY created_at, id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, "cannot read the tunnels", err, err_cap);
+		return -1;
+	}
+	int loaded = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (load_row(s, st, r, loaded + 1, err, err_cap) != 0) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+		loaded++;
+	}
+	if (rc != SQLITE_DONE) {
+		db_err(s, "cannot read the tunnels", err, err_cap);
+		loaded = -1;
+	}
+	sqlite3_finalize(st);
+	return loaded;
+}
+
+/* ---- the ops table ------------------------------------------------------- */
+
+static void sqlite_poll(struct store *base)
+{
+	store_worker_poll(((struct sqlite_store *)base)->worker);
+}
+
+static void sqlite_flush(struct store *base)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	store_worker_wait_idle(s->worker);
+	store_worker_poll(s->worker);
+}
+
+static void sqlite_forget(struct store *base, void *ctx)
+{
+	store_worker_forget(((struct sqlite_store *)base)->worker, ctx);
+}
+
+static void sqlite_set_waker(struct store *base, store_wake_fn wake, void *arg)
+{
+	store_worker_set_waker(((struct sqlite_store *)base)->worker, wake, arg);
+}
+
+static const struct store_ops sqlite_ops = {
+	.load = sqlite_load,
+	.save = sqlite_save,
+	.poll = sqlite_poll,
+	.flush = sqlite_flush,
+	.forget = sqlite_forget,
+	.set_waker = sqlite_set_waker,
+	.close = sqlite_close,
+};

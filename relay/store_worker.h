@@ -1,0 +1,37 @@
+/* One thread that runs a blocking backend's jobs in order, for a store
+ * whose library cannot answer asynchronously (SQLite). The loop thread
+ * submits jobs; the thread runs them one at a time; finished jobs wait in a
+ * list until the loop thread collects them (store_worker_poll), and the
+ * loop is woken each time one finishes. At most `max_jobs` jobs are
+ * submitted and not yet collected, so memory stays bounded. */
+#ifndef RELAY_STORE_WORKER_H
+#define RELAY_STORE_WORKER_H
+
+#include <stddef.h>
+
+#include "relay/store.h"
+
+/* Runs on the worker thread: returns 0, or -1 with a reason in err. */
+typedef int (*store_job_fn)(void *backend, void *job, char *err, size_t err_cap);
+/* Frees a job (on the loop thread, after its callback). */
+typedef void (*store_job_free_fn)(void *job);
+
+struct store_worker;
+
+/* Starts the thread. NULL when memory or threads run out (reason in err). */
+struct store_worker *store_worker_start(size_t max_jobs, store_job_fn run, store_job_free_fn free_job,
+					void *backend, char *err, size_t err_cap);
+/* Queues job (taking it over). Returns 0 with done(ctx, …) to come from a
+ * later poll, or -1 with job freed and a reason in err when max_jobs are
+ * outstanding or memory runs out. */
+int store_worker_submit(struct store_worker *w, void *job, store_done_fn done, void *ctx,
+			char *err, size_t err_cap);
+void store_worker_poll(struct store_worker *w);
+/* Blocks until no job is queued or running (no callbacks run). */
+void store_worker_wait_idle(struct store_worker *w);
+void store_worker_forget(struct store_worker *w, void *ctx);
+void store_worker_set_waker(struct store_worker *w, store_wake_fn wake, void *arg);
+/* Runs what is queued, runs every callback, joins the thread, frees w. */
+void store_worker_stop(struct store_worker *w);
+
+#endif
