@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "proto/wire.h"
 
 void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m)
 {
@@ -53,20 +54,20 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 	if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
 		path[0] = '\0';
 	/* Points past "local-proxy-mode=" inside mode, or NULL when absent. */
-	const char *mode_value = lws_get_urlarg_by_name(wsi, "local-proxy-mode=", mode, sizeof(mode));
+	const char *mode_value = lws_get_urlarg_by_name(wsi, WIRE_MODE_PARAM "=", mode, sizeof(mode));
 	if (lws_hdr_copy(wsi, subprotocols, sizeof(subprotocols), WSI_TOKEN_PROTOCOL) <= 0)
 		subprotocols[0] = '\0';
 
-	int token_len = copy_custom_header(wsi, "access-token:", token, sizeof(token));
+	int token_len = copy_custom_header(wsi, WIRE_HEADER_ACCESS_TOKEN ":", token, sizeof(token));
 	if (token_len == -2) {
 		OPENSSL_cleanse(token, sizeof(token));
-		return refuse_http(h, wsi, 401, "access-token longer than 4096 characters",
+		return refuse_http(h, wsi, 401, "malformed " WIRE_HEADER_ACCESS_TOKEN " (want " TUNNEL_ACCESS_TOKEN_SYNTAX ")",
 				   "malformed_token");
 	}
-	int ct_len = copy_custom_header(wsi, "client-token:", client_token, sizeof(client_token));
+	int ct_len = copy_custom_header(wsi, WIRE_HEADER_CLIENT_TOKEN ":", client_token, sizeof(client_token));
 	if (ct_len == -2) {
 		OPENSSL_cleanse(token, sizeof(token));
-		return refuse_http(h, wsi, 400, "malformed client-token (want 32-128 of [A-Za-z0-9-])",
+		return refuse_http(h, wsi, 400, "malformed " WIRE_HEADER_CLIENT_TOKEN " (want " TUNNEL_CLIENT_TOKEN_SYNTAX ")",
 				   "malformed_client_token");
 	}
 

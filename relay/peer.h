@@ -20,8 +20,8 @@ struct store;
 
 /* A peer's outgoing queue above HIGH pauses reading from the other side of
  * its tunnel; below LOW reading resumes. With one WebSocket message
- * (<= 131076 bytes) in flight when the pause lands, a queue never holds more
- * than HIGH + 131076 bytes. */
+ * (<= TUNNEL_MAX_WS_MESSAGE bytes) in flight when the pause lands, a queue never holds more
+ * than HIGH + TUNNEL_MAX_WS_MESSAGE bytes. */
 #define PEER_QUEUE_HIGH (256u * 1024u)
 #define PEER_QUEUE_LOW (64u * 1024u)
 /* How long a peer told to close may take to take its close frame. */
