@@ -214,10 +214,14 @@ static void send_service_ids(struct peer *p)
 	queue_msg(p, &m);
 }
 
-static void send_session_reset(struct peer *p)
+/* session_peer_left's messages for the survivor. */
+static void tell_survivor(void *ctx, const struct tunnel_msg *m)
 {
-	struct tunnel_msg m = { .type = TMSG_SESSION_RESET, .service_id = "" };
-	queue_msg(p, &m);
+	struct peer *survivor = ctx;
+	log_debug("tunnel %s: telling the %s %s (stream %d, connection %u)", tunnel_id(survivor),
+		  tunnel_side_name(survivor->side), tunnel_msg_type_str(m->type), m->stream_id,
+		  m->connection_id);
+	queue_msg(survivor, m);
 }
 
 /* Resumes reading from `p`'s peer when p's queue has drained enough. */
@@ -241,7 +245,7 @@ static void detach(struct peer *p, const char *why)
 		return;
 	struct peer *o = live->peer[1 - p->side];
 	live->peer[p->side] = NULL;
-	session_peer_left(&live->session, p->side);
+	session_peer_left(&live->session, p->side, o ? tell_survivor : NULL, o);
 	p->tunnel->side_changed_at[p->side] = time(NULL);
 	save_tunnel(server_of(p->wsi), p->tunnel);
 	log_info("tunnel %s: %s disconnected (%s)", p->tunnel->id, tunnel_side_name(p->side), why);
@@ -249,7 +253,6 @@ static void detach(struct peer *p, const char *why)
 		if (p->throttling_other)
 			lws_rx_flow_control(o->wsi, 1);
 		o->throttling_other = false;
-		send_session_reset(o);
 	} else {
 		session_free(&live->session);
 		free(live);
@@ -343,6 +346,12 @@ static int handle_frame(struct peer *p, const struct frame *f)
 	switch (a.verdict) {
 	case SV_FORWARD:
 		queue_frame(live->peer[1 - p->side], f->raw, f->raw_len);
+		break;
+	case SV_FORWARD_AS:
+		log_info("tunnel %s: forwarding %s (stream %d, connection %u) as %s: %s",
+			 p->tunnel->id, tunnel_msg_type_str(m.type), m.stream_id, m.connection_id,
+			 tunnel_msg_type_str(a.reply.type), a.reason);
+		queue_msg(live->peer[1 - p->side], &a.reply);
 		break;
 	case SV_DROP:
 		log_debug("tunnel %s: dropped %s (stream %d, connection %u) from %s: %s",
