@@ -144,10 +144,14 @@ static void send_service_ids(struct peer *p)
 	queue_msg(p, &m);
 }
 
-static void send_session_reset(struct peer *p)
+/* session_peer_left's messages for the survivor. */
+static void tell_survivor(void *ctx, const struct tunnel_msg *m)
 {
-	struct tunnel_msg m = { .type = TMSG_SESSION_RESET, .service_id = "" };
-	queue_msg(p, &m);
+	struct peer *survivor = ctx;
+	log_debug("tunnel %s: telling the %s %s (stream %d, connection %u)", tunnel_id(survivor),
+		  tunnel_side_name(survivor->side), tunnel_msg_type_str(m->type), m->stream_id,
+		  m->connection_id);
+	queue_msg(survivor, m);
 }
 
 /* Resumes reading from `p`'s peer when p's queue has drained enough. */
@@ -172,7 +176,7 @@ static void detach(struct peer *p, const char *why)
 	struct registry_tunnel *t = live->tunnel;
 	struct peer *o = live->peer[1 - p->side];
 	live->peer[p->side] = NULL;
-	session_peer_left(&live->session, p->side);
+	session_peer_left(&live->session, p->side, o ? tell_survivor : NULL, o);
 	t->side_changed_at[p->side] = time(NULL);
 	store_save_logged(p->dp->cfg.store, t);
 	log_info("tunnel %s: %s disconnected (%s)", t->id, tunnel_side_name(p->side), why);
@@ -180,7 +184,6 @@ static void detach(struct peer *p, const char *why)
 		if (p->throttling_other)
 			p->dp->cfg.io->pause_reading(o->conn, false);
 		o->throttling_other = false;
-		send_session_reset(o);
 	} else {
 		live_remove(p->dp, live);
 	}
@@ -274,6 +277,12 @@ static int handle_frame(struct peer *p, const struct frame *f)
 	switch (a.verdict) {
 	case SV_FORWARD:
 		queue_frame(live->peer[1 - p->side], f->raw, f->raw_len);
+		break;
+	case SV_FORWARD_AS:
+		log_info("tunnel %s: forwarding %s (stream %d, connection %u) as %s: %s", id,
+			 tunnel_msg_type_str(m.type), m.stream_id, m.connection_id,
+			 tunnel_msg_type_str(a.reply.type), a.reason);
+		queue_msg(live->peer[1 - p->side], &a.reply);
 		break;
 	case SV_DROP:
 		log_debug("tunnel %s: dropped %s (stream %d, connection %u) from %s: %s",

@@ -23,14 +23,58 @@ void session_free(struct session *s)
 
 void session_peer_joined(struct session *s, enum tunnel_side side, int version)
 {
-	if (side == SIDE_SOURCE || side == SIDE_DESTINATION)
-		s->version[side] = version;
+	if (side != SIDE_SOURCE && side != SIDE_DESTINATION)
+		return;
+	s->version[side] = version;
+	/* Until it says otherwise, a peer writes in its version's style. */
+	s->style[side].omits_service_id = version < 2;
+	s->style[side].omits_connection_id = version < 3;
+	if (side == SIDE_SOURCE)
+		memset(s->dormant_stream, 0, sizeof(s->dormant_stream));
 }
 
-void session_peer_left(struct session *s, enum tunnel_side side)
+/* A reset for the survivor, in its style. */
+static struct tunnel_msg farewell(const struct session *s, enum tunnel_side to,
+				  enum tunnel_msg_type type, uint8_t svc, int32_t stream,
+				  uint32_t conn)
 {
-	if (side == SIDE_SOURCE || side == SIDE_DESTINATION)
-		s->version[side] = 0;
+	struct tunnel_msg m;
+	memset(&m, 0, sizeof(m));
+	m.type = type;
+	m.stream_id = stream;
+	m.service_id = s->style[to].omits_service_id ? "" : s->services[svc];
+	m.connection_id = s->style[to].omits_connection_id ? 0 : conn;
+	return m;
+}
+
+void session_peer_left(struct session *s, enum tunnel_side side, session_tell_fn tell,
+		       void *ctx)
+{
+	if (side != SIDE_SOURCE && side != SIDE_DESTINATION)
+		return;
+	enum tunnel_side to = side == SIDE_SOURCE ? SIDE_DESTINATION : SIDE_SOURCE;
+	s->version[side] = 0;
+	memset(s->dormant_stream, 0, sizeof(s->dormant_stream));
+	if (s->version[to] != 0 && tell) {
+		if (to == SIDE_SOURCE && s->version[to] >= 3) {
+			for (size_t i = 0; i < s->n_live; i++) {
+				const struct session_conn *c = &s->live[i];
+				struct tunnel_msg m = farewell(s, to, TMSG_CONNECTION_RESET, c->service,
+							       c->stream_id, c->connection_id);
+				tell(ctx, &m);
+			}
+			for (size_t i = 0; i < s->n_services; i++)
+				s->dormant_stream[i] = s->active_stream[i];
+		} else {
+			for (size_t i = 0; i < s->n_services; i++) {
+				if (s->active_stream[i] == 0)
+					continue;
+				struct tunnel_msg m = farewell(s, to, TMSG_STREAM_RESET, (uint8_t)i,
+							       s->active_stream[i], 0);
+				tell(ctx, &m);
+			}
+		}
+	}
 	s->n_live = 0;
 	memset(s->active_stream, 0, sizeof(s->active_stream));
 }
@@ -143,11 +187,32 @@ static struct session_action on_stream_start(struct session *s, const struct tun
 	/* A new stream replaces the old one: its connections are gone. */
 	live_remove_matching(s, svc, 0);
 	s->active_stream[svc] = 0;
+	s->dormant_stream[svc] = 0;
 	if (s->n_live >= s->max_live)
 		return reply(s, TMSG_STREAM_RESET, m, svc, "connection limit reached", true);
 	live_add(s, svc, m->stream_id, conn);
 	s->active_stream[svc] = m->stream_id;
 	return act(SV_FORWARD, NULL);
+}
+
+/* The source kept its stream through a destination change (see
+ * session_peer_left): the new destination has never heard of it, so the
+ * connection that continues it starts it there. */
+static struct session_action restart_dormant(struct session *s, const struct tunnel_msg *m,
+					     uint8_t svc, uint32_t conn)
+{
+	if (s->n_live >= s->max_live)
+		return reply(s, TMSG_CONNECTION_RESET, m, svc, "connection limit reached", true);
+	s->dormant_stream[svc] = 0;
+	live_add(s, svc, m->stream_id, conn);
+	s->active_stream[svc] = m->stream_id;
+	struct session_action a = act(SV_FORWARD_AS, "stream kept through a destination change");
+	a.reply = *m;
+	a.reply.type = TMSG_STREAM_START;
+	/* The frame's strings live in the sender's buffer: name the service
+	 * through the registry, as the sender did (or did not). */
+	a.reply.service_id = m->service_id && m->service_id[0] ? s->services[svc] : "";
+	return a;
 }
 
 static struct session_action on_connection_start(struct session *s, const struct tunnel_msg *m,
@@ -157,6 +222,8 @@ static struct session_action on_connection_start(struct session *s, const struct
 		return act(SV_PROTOCOL_ERROR, "CONNECTION_START needs protocol V3");
 	if (s->version[SIDE_DESTINATION] == 0)
 		return reply(s, TMSG_CONNECTION_RESET, m, svc, "no destination connected", false);
+	if (s->active_stream[svc] == 0 && m->stream_id == s->dormant_stream[svc])
+		return restart_dormant(s, m, svc, conn);
 	if (s->version[SIDE_DESTINATION] < 3)
 		return reply(s, TMSG_CONNECTION_RESET, m, svc,
 			     "destination speaks V1/V2: one connection per stream", false);
@@ -239,6 +306,12 @@ struct session_action session_on_message(struct session *s, enum tunnel_side fro
 	if (why != NULL)
 		return act(SV_PROTOCOL_ERROR, why);
 	uint32_t conn = m->connection_id ? m->connection_id : 1;
+	if (m->type == TMSG_STREAM_START || m->type == TMSG_CONNECTION_START ||
+	    m->type == TMSG_DATA) {
+		/* What this side writes is how it wants to be written to. */
+		s->style[from].omits_service_id = m->service_id == NULL || m->service_id[0] == '\0';
+		s->style[from].omits_connection_id = m->connection_id == 0;
+	}
 
 	switch (m->type) {
 	case TMSG_STREAM_START:

@@ -10,7 +10,7 @@ import time
 
 import wsprobe
 from wsprobe import (CONNECTION_RESET, CONNECTION_START, DATA, Msg,
-                     SERVICE_IDS, SESSION_RESET, STREAM_RESET, STREAM_START,
+                     SERVICE_IDS, STREAM_RESET, STREAM_START,
                      SUBPROTOCOL_V1, SUBPROTOCOL_V2, SUBPROTOCOL_V3,
                      ProbeClosed, ProbeTimeout, frame, frames)
 from harness import (MiB, expect, expect_echo, expect_eq, fail, scaled,
@@ -184,7 +184,7 @@ def test_length_prefix_past_limit_closes_1002(t):
     src.send_binary(b"\xff\xff" + os.urandom(1000), lenient=True)
     expect_close(S, src, 1002, "(?i:length|too big|too large|size|limit|frame)",
                  "length prefix 0xFFFF")
-    got = [m for m in msgs_within(dst, 1.0) if m != "closed" and m.type != SESSION_RESET]
+    got = [m for m in msgs_within(dst, 1.0) if m != "closed"]
     expect(not got, "destination received %r from a broken frame" % got)
     still_healthy(S)
 
@@ -385,30 +385,92 @@ def test_stream_start_without_destination_is_reset(t):
     still_healthy(S)
 
 
+def expect_no_more(w, what, seconds=1.0):
+    got = [m for m in msgs_within(w, seconds) if m != "closed"]
+    expect(not got, "%s got %r, expected nothing more" % (what, got))
+
+
+def expect_msg(w, want, what):
+    """want: (type, stream, connection, service)."""
+    m = next_msg(w)
+    got = (m.type, m.stream_id, m.connection_id, m.service_id)
+    expect(got == want, "%s got %r, expected %s" % (what, m, want))
+
+
 @timeout(60)
-def test_destination_close_sends_session_reset(t):
+def test_destination_leaves_source_keeps_its_stream(t):
+    # AWS's source stops reading after a STREAM_RESET or SESSION_RESET for
+    # its live stream; CONNECTION_RESETs keep it reading. Its next
+    # connection then continues the stream, which the new destination
+    # receives as a STREAM_START.
     S = setup(t)
-    src, dst = open_pair(S)
-    src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
-    expect(next_msg(dst).type == STREAM_START, "destination did not get STREAM_START")
+    ct = "c" * 40
+    dst = open_ws(S, "destination", "p0", client_token=ct)
+    src = open_ws(S, "source", "p0")
+    src.send_msgs(Msg(type=STREAM_START, stream_id=7, service_id="SSH", connection_id=1),
+                  Msg(type=CONNECTION_START, stream_id=7, service_id="SSH", connection_id=2))
+    expect_msg(dst, (STREAM_START, 7, 1, "SSH"), "destination")
+    expect_msg(dst, (CONNECTION_START, 7, 2, "SSH"), "destination")
     dst.send_close(1000)
     code = dst.wait_close(scaled(5))
     expect(code == 1000, "relay answered the destination's close 1000 with %s" % code)
     dst.close()
-    m = next_msg(src)
-    expect(m.type == SESSION_RESET, "source got %r, expected SESSION_RESET" % m)
-    expect_up(src, "source after SESSION_RESET")
+    resets = sorted((m.type, m.stream_id, m.connection_id, m.service_id)
+                    for m in (next_msg(src), next_msg(src)))
+    expect(resets == [(CONNECTION_RESET, 7, 1, "SSH"), (CONNECTION_RESET, 7, 2, "SSH")],
+           "source got %r, expected a CONNECTION_RESET for each connection" % resets)
+    expect_no_more(src, "source (no STREAM_RESET, no SESSION_RESET)")
+    expect_up(src, "source after its destination left")
+
+    # The destination reconnects with its client token; the source's next
+    # connection on stream 7 starts the stream there.
+    dst2 = open_ws(S, "destination", "p0", client_token=ct)
+    src.send_msgs(Msg(type=CONNECTION_START, stream_id=7, service_id="SSH", connection_id=3),
+                  Msg(type=DATA, stream_id=7, service_id="SSH", connection_id=3,
+                      payload=b"after"))
+    expect_msg(dst2, (STREAM_START, 7, 3, "SSH"), "new destination")
+    m = next_msg(dst2)
+    expect(m.type == DATA and m.payload == b"after", "new destination got %r, expected DATA" % m)
+    expect_up(src, "source")
     still_healthy(S)
 
 
 @timeout(60)
-def test_source_vanish_sends_session_reset(t):
+def test_source_vanish_resets_destination_stream(t):
     S = setup(t)
     src, dst = open_pair(S)
+    src.send_msgs(Msg(type=STREAM_START, stream_id=3, service_id="SSH", connection_id=1))
+    expect_msg(dst, (STREAM_START, 3, 1, "SSH"), "destination")
     src.abort()  # TCP reset, no close frame
     m = next_msg(dst, 10)
-    expect(m.type == SESSION_RESET, "destination got %r, expected SESSION_RESET" % m)
-    expect_up(dst, "destination after SESSION_RESET")
+    expect((m.type, m.stream_id, m.service_id) == (STREAM_RESET, 3, "SSH"),
+           "destination got %r, expected STREAM_RESET for stream 3" % m)
+    expect_no_more(dst, "destination (no SESSION_RESET)")
+    expect_up(dst, "destination after its source left")
+    still_healthy(S)
+
+
+@timeout(60)
+def test_survivor_told_in_its_own_style(t):
+    # A V2 source gets STREAM_RESET (CONNECTION_RESET is V3 only); a V3
+    # source writing V1-style messages (AWS's -y V1) gets resets without a
+    # service or connection id.
+    S = setup(t)
+    dst = open_ws(S, "destination", "p0", client_token="d" * 40)
+    src = open_ws(S, "source", "p0", version=SUBPROTOCOL_V2)
+    src.send_msgs(Msg(type=STREAM_START, stream_id=4, service_id="SSH"))
+    expect_msg(dst, (STREAM_START, 4, 0, "SSH"), "destination")
+    dst.abort()
+    expect_msg(src, (STREAM_RESET, 4, 0, "SSH"), "V2 source")
+    expect_no_more(src, "V2 source")
+
+    dst = open_ws(S, "destination", "p1")
+    src = open_ws(S, "source", "p1")
+    src.send_msgs(Msg(type=STREAM_START, stream_id=9))
+    expect_msg(dst, (STREAM_START, 9, 0, ""), "destination")
+    dst.abort()
+    expect_msg(src, (CONNECTION_RESET, 9, 0, ""), "V1-style source")
+    expect_no_more(src, "V1-style source")
     still_healthy(S)
 
 

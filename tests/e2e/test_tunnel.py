@@ -372,3 +372,38 @@ def test_tokens_not_readable_from_proc(t):
                    "%s: the access token is readable in /proc/PID/%s" % (proc.name, what))
     expect_echo(tun.connect(), 4096)
     tun.expect_alive()
+
+
+@timeout(120)
+def test_destination_restart_source_recovers(t):
+    """The destination restarts (same client token): the source, told of
+    each connection's end but keeping its stream, carries new connections
+    to the new destination without restarting."""
+    from harness import localproxy
+    echo = t.echo()
+    tun = t.tunnel({"SSH": echo.port}, start_destination=False)
+    ct = {"AWSIOT_TUNNEL_CLIENT_TOKEN": "f" * 64}
+    for round_ in range(3):
+        dest = localproxy(t, "dest-%d" % round_, tun.dest_args(), tun.relay.port,
+                          tun.spec.destination_token, env_extra=ct)
+        dest.wait_log(READY, scaled(10))
+        deadline = time.monotonic() + scaled(10)
+        while True:  # the first try may still meet the old destination's reset
+            s = tun.connect()
+            try:
+                expect_echo(s, 1 * MiB, "connection %d after destination start" % round_,
+                            timeout=scaled(20))
+                break
+            except AssertionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+        held = tun.connect()
+        expect_echo(held, 4096, "held connection %d" % round_)
+        rc = dest.stop()
+        expect(rc == 0, "destination: exit code %s after SIGTERM, expected 0" % rc)
+        expect_closed(held, scaled(5), "held connection after its destination stopped")
+        tun.source.expect_alive()
+    tun.relay.proc.expect_alive()
+    expect(tun.relay.proc.has_log(r"CONNECTION_START \(stream \d+, connection \d+\) as STREAM_START"),
+           "the source's kept stream never reached a new destination as a STREAM_START")

@@ -372,8 +372,10 @@ static void test_leaving_resets_the_survivor(void **state)
 	assert_false(dataplane_side_connected(f->dp, f->t, SRC));
 	assert_true(dataplane_side_connected(f->dp, f->t, DST));
 	assert_int_equal(dataplane_live_connections(f->dp, f->t), 0);
+	/* The destination hears of the stream, never SESSION_RESET. */
 	assert_int_equal(drain(f, DST), 0);
-	expect_msg(f, DST, TMSG_SESSION_RESET, 0, 0);
+	expect_msg(f, DST, TMSG_STREAM_RESET, 1, 0);
+	expect_nothing(f, DST);
 	/* Data for the old stream is dropped: nobody to forward it to. */
 	from(f, DST, TMSG_DATA, 1, 1, "SSH");
 	assert_int_equal(drain(f, DST), 0);
@@ -381,6 +383,28 @@ static void test_leaving_resets_the_survivor(void **state)
 	leave(f, DST);
 	assert_totals(f, 0, 0);
 	assert_false(dataplane_side_connected(f->dp, f->t, DST));
+}
+
+/* A V3 source whose destination leaves hears of each connection, so that
+ * it keeps reading; its stream then continues at the next destination. */
+static void test_destination_leaving_keeps_the_source_stream(void **state)
+{
+	struct fx *f = *state;
+	pair_with_stream(f);
+	from(f, SRC, TMSG_CONNECTION_START, 1, 2, "SSH");
+	assert_int_equal(drain(f, DST), 0);
+	expect_msg(f, DST, TMSG_CONNECTION_START, 1, 2);
+	leave(f, DST);
+	assert_int_equal(drain(f, SRC), 0);
+	expect_msg(f, SRC, TMSG_CONNECTION_RESET, 1, 1);
+	expect_msg(f, SRC, TMSG_CONNECTION_RESET, 1, 2);
+	expect_nothing(f, SRC);
+	join(f, 2, DST, 3, true);
+	assert_int_equal(drain(f, 2), 0);
+	expect_msg(f, 2, TMSG_SERVICE_IDS, 0, 0);
+	from(f, SRC, TMSG_CONNECTION_START, 1, 3, "SSH");
+	assert_int_equal(drain(f, 2), 0);
+	expect_msg(f, 2, TMSG_STREAM_START, 1, 3);
 }
 
 static void test_reconnect_replaces(void **state)
@@ -394,7 +418,7 @@ static void test_reconnect_replaces(void **state)
 	assert_string_equal(f->conn[SRC].close_reason, "replaced by a reconnect");
 	assert_int_equal(f->conn[SRC].close_within, PEER_CLOSE_TIMEOUT_S);
 	assert_int_equal(drain(f, DST), 0);
-	expect_msg(f, DST, TMSG_SESSION_RESET, 0, 0);
+	expect_msg(f, DST, TMSG_STREAM_RESET, 1, 0);
 	/* The old socket's close changes nothing for the new one. */
 	leave(f, SRC);
 	assert_true(dataplane_side_connected(f->dp, f->t, SRC));
@@ -552,6 +576,7 @@ int main(void)
 		T(test_forward_data_both_ways),
 		T(test_connection_limit),
 		T(test_leaving_resets_the_survivor),
+		T(test_destination_leaving_keeps_the_source_stream),
 		T(test_reconnect_replaces),
 		T(test_backpressure),
 		T(test_queue_bound),

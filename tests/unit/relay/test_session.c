@@ -198,7 +198,7 @@ static void test_unknown_service(void **state)
 static void test_stream_start_no_destination(void **state)
 {
 	struct fixture *f = *state;
-	session_peer_left(&f->s, DST);
+	session_peer_left(&f->s, DST, NULL, NULL);
 	struct session_action a = on(&f->s, SRC, TMSG_STREAM_START, 7, 0, "SSH");
 	/* connection id 0 stays 0 in the STREAM_RESET reply */
 	expect_reply(a, TMSG_STREAM_RESET, 7, 0, f->one->services[0], "no destination connected",
@@ -318,7 +318,7 @@ static void test_connection_start_no_destination(void **state)
 {
 	struct fixture *f = *state;
 	expect_forward(on(&f->s, SRC, TMSG_STREAM_START, 1, 1, "SSH"));
-	session_peer_left(&f->s, DST);
+	session_peer_left(&f->s, DST, NULL, NULL);
 	expect_reply(on(&f->s, SRC, TMSG_CONNECTION_START, 1, 2, "SSH"), TMSG_CONNECTION_RESET,
 		     1, 2, f->one->services[0], "no destination connected", false);
 }
@@ -516,10 +516,34 @@ static void test_peer_joined_records_version(void **state)
 	assert_null(s.live);
 }
 
+/* What session_peer_left tells the survivor, in order. */
+struct told {
+	size_t n;
+	struct tunnel_msg m[16];
+};
+
+static void record(void *ctx, const struct tunnel_msg *m)
+{
+	struct told *t = ctx;
+	assert_true(t->n < 16);
+	t->m[t->n++] = *m;
+}
+
+static void expect_told(const struct told *t, size_t i, enum tunnel_msg_type type,
+			int32_t stream, uint32_t conn, const char *service)
+{
+	assert_true(i < t->n);
+	assert_int_equal(t->m[i].type, type);
+	assert_int_equal(t->m[i].stream_id, stream);
+	assert_int_equal(t->m[i].connection_id, conn);
+	assert_string_equal(t->m[i].service_id, service);
+}
+
 static void test_peer_left_clears_everything(void **state)
 {
 	struct fixture *f = *state;
 	struct session s;
+	struct told told = { 0 };
 	assert_int_equal(session_init(&s, f->three, 10), 0);
 	session_peer_joined(&s, SRC, 3);
 	session_peer_joined(&s, DST, 3);
@@ -528,28 +552,109 @@ static void test_peer_left_clears_everything(void **state)
 	expect_forward(on(&s, SRC, TMSG_STREAM_START, 5, 1, "RDP"));
 	assert_int_equal(session_live_count(&s), 3);
 
-	session_peer_left(&s, DST);
+	/* The destination leaves: the V3 source hears of each connection,
+	 * never of the stream (after a STREAM_RESET, AWS's source stops
+	 * reading until its next local client) nor SESSION_RESET. */
+	session_peer_left(&s, DST, record, &told);
+	assert_int_equal(told.n, 3);
+	expect_told(&told, 0, TMSG_CONNECTION_RESET, 1, 1, "SSH");
+	expect_told(&told, 1, TMSG_CONNECTION_RESET, 1, 2, "SSH");
+	expect_told(&told, 2, TMSG_CONNECTION_RESET, 5, 1, "RDP");
+	assert_ptr_equal(told.m[0].service_id, f->three->services[0]);
 	assert_int_equal(s.version[DST], 0);
 	assert_int_equal(s.version[SRC], 3);
 	assert_int_equal(session_live_count(&s), 0);
 	for (size_t i = 0; i < TUNNEL_MAX_SERVICES; i++)
 		assert_int_equal(s.active_stream[i], 0);
 	expect_verdict(on(&s, SRC, TMSG_DATA, 1, 1, "SSH"), SV_DROP, "peer not connected");
-	expect_reply(on(&s, SRC, TMSG_STREAM_START, 2, 1, "SSH"), TMSG_STREAM_RESET, 2, 1,
+	/* Its answers to those resets are expected and go nowhere. */
+	expect_verdict(on(&s, SRC, TMSG_CONNECTION_RESET, 1, 1, "SSH"), SV_DROP,
+		       "unknown connection");
+	expect_reply(on(&s, SRC, TMSG_CONNECTION_START, 1, 3, "SSH"), TMSG_CONNECTION_RESET, 1, 3,
 		     f->three->services[0], "no destination connected", false);
 
-	/* The destination comes back: the old streams are not revived. */
+	/* A destination comes back: the source's next connection on its kept
+	 * stream starts that stream there; old connections stay gone. */
 	session_peer_joined(&s, DST, 3);
 	expect_verdict(on(&s, DST, TMSG_DATA, 1, 1, "SSH"), SV_DROP, "unknown connection");
-	expect_reply(on(&s, SRC, TMSG_CONNECTION_START, 1, 3, "SSH"), TMSG_CONNECTION_RESET, 1, 3,
-		     f->three->services[0], "stream not active", false);
-	expect_forward(on(&s, SRC, TMSG_STREAM_START, 1, 1, "SSH"));
+	struct session_action a = on(&s, SRC, TMSG_CONNECTION_START, 1, 4, "SSH");
+	expect_verdict(a, SV_FORWARD_AS, "kept through a destination change");
+	assert_int_equal(a.reply.type, TMSG_STREAM_START);
+	assert_int_equal(a.reply.stream_id, 1);
+	assert_int_equal(a.reply.connection_id, 4);
+	assert_ptr_equal(a.reply.service_id, f->three->services[0]);
+	expect_forward(on(&s, SRC, TMSG_DATA, 1, 4, "SSH"));
+	expect_forward(on(&s, DST, TMSG_DATA, 1, 4, "SSH"));
+	expect_forward(on(&s, SRC, TMSG_CONNECTION_START, 1, 5, "SSH"));
+	/* Only the kept stream of each service: RDP's 5 was not continued,
+	 * and a stream that is live again is not restarted twice. */
+	expect_reply(on(&s, SRC, TMSG_CONNECTION_START, 7, 1, "RDP"), TMSG_CONNECTION_RESET, 7, 1,
+		     f->three->services[2], "stream not active", false);
+	expect_verdict(on(&s, SRC, TMSG_CONNECTION_START, 1, 5, "SSH"), SV_DROP, "duplicate");
 
-	session_peer_left(&s, SRC);
+	/* The source leaves: the destination hears of each active stream. */
+	memset(&told, 0, sizeof(told));
+	session_peer_left(&s, SRC, record, &told);
+	assert_int_equal(told.n, 1);
+	expect_told(&told, 0, TMSG_STREAM_RESET, 1, 0, "SSH");
 	assert_int_equal(session_live_count(&s), 0);
 	assert_int_equal(s.version[SRC], 0);
 	expect_verdict(on(&s, DST, TMSG_DATA, 1, 1, "SSH"), SV_DROP, "peer not connected");
+
+	/* A new source starts over: nothing is kept for it. */
+	session_peer_joined(&s, SRC, 3);
+	expect_reply(on(&s, SRC, TMSG_CONNECTION_START, 1, 6, "SSH"), TMSG_CONNECTION_RESET, 1, 6,
+		     f->three->services[0], "stream not active", false);
+	expect_forward(on(&s, SRC, TMSG_STREAM_START, 2, 1, "SSH"));
 	session_free(&s);
+}
+
+static void test_peer_left_nobody_to_tell(void **state)
+{
+	struct fixture *f = *state;
+	struct told told = { 0 };
+	expect_forward(on(&f->s, SRC, TMSG_STREAM_START, 1, 1, "SSH"));
+	session_peer_left(&f->s, DST, record, &told);
+	session_peer_left(&f->s, SRC, record, &told);
+	/* The first departure told the source; the second had no survivor. */
+	assert_int_equal(told.n, 1);
+	expect_told(&told, 0, TMSG_CONNECTION_RESET, 1, 1, "SSH");
+	assert_int_equal(session_live_count(&f->s), 0);
+}
+
+/* Survivors that write V1- or V2-style messages are answered in kind. */
+static void test_peer_left_follows_survivor_style(void **state)
+{
+	struct fixture *f = *state;
+	struct told told = { 0 };
+
+	/* A V2 source (subprotocol 2.0): STREAM_RESET with the service, no
+	 * connection id. */
+	session_peer_joined(&f->s, SRC, 2);
+	expect_forward(on(&f->s, SRC, TMSG_STREAM_START, 4, 0, "SSH"));
+	session_peer_left(&f->s, DST, record, &told);
+	assert_int_equal(told.n, 1);
+	expect_told(&told, 0, TMSG_STREAM_RESET, 4, 0, "SSH");
+
+	/* A V3 source writing V1 style (AWS's -y V1: no service, no connection
+	 * id): CONNECTION_RESET in the same style. */
+	session_peer_joined(&f->s, DST, 3);
+	session_peer_joined(&f->s, SRC, 3);
+	expect_forward(on(&f->s, SRC, TMSG_STREAM_START, 9, 0, ""));
+	memset(&told, 0, sizeof(told));
+	session_peer_left(&f->s, DST, record, &told);
+	assert_int_equal(told.n, 1);
+	expect_told(&told, 0, TMSG_CONNECTION_RESET, 9, 0, "");
+
+	/* A V1 destination (AWS IoT Device Client): STREAM_RESET without
+	 * service or connection id. */
+	session_peer_joined(&f->s, DST, 1);
+	session_peer_joined(&f->s, SRC, 3);
+	expect_forward(on(&f->s, SRC, TMSG_STREAM_START, 11, 0, ""));
+	memset(&told, 0, sizeof(told));
+	session_peer_left(&f->s, SRC, record, &told);
+	assert_int_equal(told.n, 1);
+	expect_told(&told, 0, TMSG_STREAM_RESET, 11, 0, "");
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -584,6 +689,8 @@ int main(void)
 		T(test_stream_reset_peer_gone),
 		T(test_peer_joined_records_version),
 		T(test_peer_left_clears_everything),
+		T(test_peer_left_nobody_to_tell),
+		T(test_peer_left_follows_survivor_style),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
