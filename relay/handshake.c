@@ -1,10 +1,13 @@
 #include "relay/handshake.h"
 
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/log.h"
+#include "common/token.h"
 #include "proto/wire.h"
 
 void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m)
@@ -29,25 +32,88 @@ static int copy_custom_header(struct lws *wsi, const char *name, char *buf, int 
 	return len;
 }
 
-/* Every refused upgrade goes out here. */
-static int refuse_http(struct handshake *h, struct lws *wsi, int status, const char *reason,
-		       const char *label)
+static const char *status_text(int status)
 {
-	metrics_count_rejection(h->metrics, label);
-	char addr[64] = "?";
-	lws_get_peer_simple(wsi, addr, sizeof(addr));
-	log_warn("rejected handshake from %s: HTTP %d: %s", addr, status, reason);
-	char body[160];
-	snprintf(body, sizeof(body), "%s\n", reason);
-	if (lws_return_http_status(wsi, (unsigned int)status, body))
+	switch (status) {
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 429: return "Too Many Requests";
+	case 503: return "Service Unavailable";
+	default: return status >= 500 ? "Internal Server Error" : "Bad Request";
+	}
+}
+
+/* A refusal every WebSocket client can read: an HTTP/1.1 status line
+ * (strict clients such as python-websockets cannot parse lws's HTTP/1.0
+ * one) and one plain line of text (AWS's localproxy prints the body as it
+ * is; an HTML page there is noise). 4xx means "do not retry", 5xx "retry". */
+static int write_refusal(struct lws *wsi, int status, const char *reason)
+{
+	unsigned char buf[LWS_PRE + 512];
+	char *out = (char *)buf + LWS_PRE;
+	size_t cap = sizeof(buf) - LWS_PRE;
+	int body_len = (int)strlen(reason) + 1;
+	int n = snprintf(out, cap,
+			 "HTTP/1.1 %d %s\r\n"
+			 "Content-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Length: %d\r\n"
+			 "Connection: close\r\n"
+			 "\r\n"
+			 "%s\n",
+			 status, status_text(status), body_len, reason);
+	if (n < 0 || (size_t)n >= cap)
+		return -1;
+	if (lws_write(wsi, (unsigned char *)out, (size_t)n, LWS_WRITE_HTTP_HEADERS) != n)
 		return -1;
 	return 1; /* response written: lws ends the transaction */
+}
+
+/* The refusals a client retrying a token that is no longer good gets,
+ * which it may repeat for ever. Anything else is logged every time. */
+static bool is_dead_token(const char *label)
+{
+	return !strcmp(label, "unknown_token") || !strcmp(label, "tunnel_closed") ||
+	       !strcmp(label, "token_reused");
+}
+
+/* Every refused upgrade goes out here. token: the access token the client
+ * sent (NULL if none), so that a client retrying the same dead token is
+ * logged once per episode (relay/refusal_log.h); every refusal is counted
+ * in /metrics all the same. */
+static int refuse_http(struct handshake *h, struct lws *wsi, int status, const char *reason,
+		       const char *label, const char *token, size_t token_len)
+{
+	metrics_count_rejection(h->metrics, label);
+	uint64_t key = 0;
+	uint8_t hash[TOKEN_HASH_LEN];
+	if (is_dead_token(label) && token && token_len && token_hash(token, token_len, hash) == 0) {
+		memcpy(&key, hash, sizeof(key));
+		key ^= (uint64_t)label[0] << 56 ^ strlen(label); /* the same token, another reason */
+		key |= 1; /* never 0, which means "log it" */
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	uint32_t left_out = 0;
+	char addr[64] = "?";
+	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	if (refusal_log_note(&h->refusals, key, status, now_ms(), &left_out)) {
+		if (left_out)
+			log_warn("rejected handshake from %s: HTTP %d: %s (the same token was refused "
+				 "%u more times before, not logged)", addr, status, reason, left_out);
+		else
+			log_warn("rejected handshake from %s: HTTP %d: %s", addr, status, reason);
+	} else {
+		log_debug("rejected handshake from %s: HTTP %d: %s (again)", addr, status, reason);
+	}
+	return write_refusal(wsi, status, reason);
 }
 
 int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 {
 	if (strcasecmp(upgrade, "websocket"))
-		return refuse_http(h, wsi, 400, "only WebSocket upgrades are served", "bad_upgrade");
+		return refuse_http(h, wsi, 400, "only WebSocket upgrades are served", "bad_upgrade",
+				   NULL, 0);
 
 	char path[128] = "", mode[32], subprotocols[256] = "";
 	char token[TUNNEL_MAX_ACCESS_TOKEN + 1], client_token[TUNNEL_MAX_CLIENT_TOKEN + 2];
@@ -61,14 +127,18 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 	int token_len = copy_custom_header(wsi, WIRE_HEADER_ACCESS_TOKEN ":", token, sizeof(token));
 	if (token_len == -2) {
 		OPENSSL_cleanse(token, sizeof(token));
-		return refuse_http(h, wsi, 401, "malformed " WIRE_HEADER_ACCESS_TOKEN " (want " TUNNEL_ACCESS_TOKEN_SYNTAX ")",
-				   "malformed_token");
+		return refuse_http(h, wsi, 401,
+				   "malformed " WIRE_HEADER_ACCESS_TOKEN " (want " TUNNEL_ACCESS_TOKEN_SYNTAX ")",
+				   "malformed_token", NULL, 0);
 	}
 	int ct_len = copy_custom_header(wsi, WIRE_HEADER_CLIENT_TOKEN ":", client_token, sizeof(client_token));
 	if (ct_len == -2) {
+		int rc = refuse_http(h, wsi, 400,
+				     "malformed " WIRE_HEADER_CLIENT_TOKEN " (want " TUNNEL_CLIENT_TOKEN_SYNTAX ")",
+				     "malformed_client_token", token_len > 0 ? token : NULL,
+				     token_len > 0 ? (size_t)token_len : 0);
 		OPENSSL_cleanse(token, sizeof(token));
-		return refuse_http(h, wsi, 400, "malformed " WIRE_HEADER_CLIENT_TOKEN " (want " TUNNEL_CLIENT_TOKEN_SYNTAX ")",
-				   "malformed_client_token");
+		return rc;
 	}
 
 	struct admit_request req = {
@@ -81,11 +151,23 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 		.client_token_len = ct_len >= 0 ? (size_t)ct_len : 0,
 	};
 	struct admit_result res = admit_decide(h->registry, &req);
-	OPENSSL_cleanse(token, sizeof(token));
 	if (res.http_status) {
+		int rc = refuse_http(h, wsi, res.http_status, res.reason, res.label ? res.label : "other",
+				     req.access_token, req.access_token_len);
+		OPENSSL_cleanse(token, sizeof(token));
 		OPENSSL_cleanse(client_token, sizeof(client_token));
-		return refuse_http(h, wsi, res.http_status, res.reason, res.label ? res.label : "other");
+		return rc;
 	}
+	OPENSSL_cleanse(token, sizeof(token));
+	/* channel-id names this connection in both sides' logs: AWS's
+	 * localproxy logs it as its "session ID". */
+	uint8_t rnd[CHANNEL_ID_LEN / 2];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		OPENSSL_cleanse(client_token, sizeof(client_token));
+		return refuse_http(h, wsi, 500, "no randomness for a channel id", "internal", NULL, 0);
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(h->pending_channel_id + 2 * i, 3, "%02x", rnd[i]);
 	/* The token is marked used only in ESTABLISHED: lws may still fail the
 	 * upgrade after this point, and the token must not be lost then. */
 	h->pending_wsi = wsi;
@@ -104,7 +186,20 @@ int handshake_refuse_http_subprotocol(struct handshake *h, struct lws *wsi)
 	return -1;
 }
 
-int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *res)
+int handshake_add_headers(struct handshake *h, struct lws *wsi, unsigned char **p,
+			  unsigned char *end)
+{
+	if (h->pending_wsi != wsi)
+		return 0;
+	return lws_add_http_header_by_name(wsi, (const unsigned char *)"channel-id:",
+					   (const unsigned char *)h->pending_channel_id,
+					   (int)strlen(h->pending_channel_id), p, end)
+		       ? -1
+		       : 0;
+}
+
+int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *res,
+		   char channel_id[CHANNEL_ID_LEN + 1])
 {
 	if (h->pending_wsi != wsi) {
 		log_error("handshake state lost for a connection; closing it");
@@ -112,6 +207,7 @@ int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *re
 	}
 	*res = h->pending;
 	h->pending_wsi = NULL;
+	memcpy(channel_id, h->pending_channel_id, sizeof(h->pending_channel_id));
 	struct admit_request committed = {
 		.client_token = h->pending_client_token_len ? h->pending_client_token : NULL,
 		.client_token_len = h->pending_client_token_len,

@@ -11,7 +11,11 @@
 
 #include "relay/admit.h"
 #include "relay/metrics.h"
+#include "relay/refusal_log.h"
 #include "relay/registry.h"
+
+/* The channel-id response header: 128 random bits in hex. */
+#define CHANNEL_ID_LEN 32
 
 struct handshake {
 	struct registry *registry;
@@ -22,6 +26,8 @@ struct handshake {
 	struct admit_result pending;
 	char pending_client_token[TUNNEL_MAX_CLIENT_TOKEN + 1];
 	size_t pending_client_token_len;
+	char pending_channel_id[CHANNEL_ID_LEN + 1];
+	struct refusal_log refusals;
 };
 
 void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m);
@@ -35,9 +41,15 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
  * that lists "http" as its WebSocket subprotocol. Returns -1 (refused). */
 int handshake_refuse_http_subprotocol(struct handshake *h, struct lws *wsi);
 
+/* LWS_CALLBACK_ADD_HEADERS of an admitted upgrade: adds its channel-id
+ * header between *p and end. Returns 0, or -1 when there is no room. */
+int handshake_add_headers(struct handshake *h, struct lws *wsi, unsigned char **p,
+			  unsigned char *end);
+
 /* LWS_CALLBACK_ESTABLISHED: commits the admission kept for wsi (marks the
- * token used, remembers the client token) into *res. Returns 0, or -1
- * (logged) when none was kept for wsi. */
-int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *res);
+ * token used, remembers the client token) into *res, and gives its channel
+ * id. Returns 0, or -1 (logged) when none was kept for wsi. */
+int handshake_take(struct handshake *h, struct lws *wsi, struct admit_result *res,
+		   char channel_id[CHANNEL_ID_LEN + 1]);
 
 #endif

@@ -43,12 +43,17 @@ static int on_established(struct peer_lws *pl, struct lws *wsi, struct peer_lws_
 	struct admit_result res;
 	ps->peer = NULL;
 
-	if (handshake_take(pl->handshake, wsi, &res))
+	char channel[CHANNEL_ID_LEN + 1];
+	if (handshake_take(pl->handshake, wsi, &res, channel))
 		return -1;
 	const char *name = lws_get_protocol(wsi)->name;
 	char addr[64] = "";
 	lws_get_peer_simple(wsi, addr, sizeof(addr));
-	ps->peer = peer_join(pl->dataplane, wsi, &res, subprotocol_version(name, strlen(name)), addr);
+	/* "ADDR, channel ID": the log line then matches the channel-id the
+	 * client logs. */
+	char who[64 + CHANNEL_ID_LEN + 16];
+	snprintf(who, sizeof(who), "%s, channel %s", addr, channel);
+	ps->peer = peer_join(pl->dataplane, wsi, &res, subprotocol_version(name, strlen(name)), who);
 	return ps->peer ? 0 : -1;
 }
 
@@ -59,6 +64,16 @@ int peer_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 {
 	struct peer_lws_session *ps = user;
 	switch (reason) {
+	case LWS_CALLBACK_ADD_HEADERS: {
+		struct peer_lws *pl = lws_get_protocol(wsi)->user;
+		struct lws_process_html_args *args = in;
+		unsigned char *p = (unsigned char *)args->p;
+		if (handshake_add_headers(pl->handshake, wsi, &p, p + args->max_len))
+			return -1;
+		args->max_len -= (int)(p - (unsigned char *)args->p);
+		args->p = (char *)p;
+		return 0;
+	}
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_established(lws_get_protocol(wsi)->user, wsi, ps);
 	case LWS_CALLBACK_RECEIVE:

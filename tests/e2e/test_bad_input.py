@@ -4,6 +4,8 @@ and afterwards that a tunnel on the same relay -- one live connection and
 one new one -- still carries its bytes intact."""
 
 import os
+import re
+import ssl
 import secrets
 import struct
 import time
@@ -14,7 +16,7 @@ from wsprobe import (CONNECTION_RESET, CONNECTION_START, DATA, Msg,
                      SUBPROTOCOL_V1, SUBPROTOCOL_V2, SUBPROTOCOL_V3,
                      ProbeClosed, ProbeTimeout, frame, frames)
 from harness import (MiB, expect, expect_echo, expect_eq, fail, scaled,
-                     timeout)
+                     skip, timeout)
 
 # --------------------------------------------------------------------------
 # fixtures
@@ -61,17 +63,40 @@ def rejected_rx(status):
     return line_rx(r"\bWARN\b", "rejected", r"\b%d\b" % status)
 
 
-def expect_http(S, status, what, mode="source", tid=None, token=None, **kw):
+def expect_http(S, status, what, mode="source", tid=None, token=None, logged=True, **kw):
     """Handshake that must be refused with `status` and a WARN 'rejected'
-    log line carrying the status."""
+    log line carrying the status (logged=False: a repeat of a dead token's
+    refusal, which the relay logs once per episode)."""
     mark = S.relay.proc.mark()
     w = S.relay.ws(mode, tid, token=token, **kw)
     expect(w.status == status, "%s: HTTP status %s (%s), expected %d" %
            (what, w.status, w.reason, status))
-    S.relay.proc.wait_log(rejected_rx(status), scaled(5), since=mark,
-                          what="WARN 'rejected' line with %d for %s" % (status, what))
+    expect_plain_refusal(w, what)
+    if logged:
+        S.relay.proc.wait_log(rejected_rx(status), scaled(5), since=mark,
+                              what="WARN 'rejected' line with %d for %s" % (status, what))
     w.close()
     return w
+
+
+def expect_plain_refusal(w, what):
+    """HTTP/1.1 (strict clients cannot parse HTTP/1.0 here) with one plain
+    line of text, whole (AWS's localproxy prints the body as it is)."""
+    expect(w.status_line.startswith("HTTP/1.1 "),
+           "%s: status line %r, expected HTTP/1.1" % (what, w.status_line))
+    ctype = w.headers.get("content-type", "")
+    expect(ctype.startswith("text/plain"), "%s: Content-Type %r, expected text/plain" % (what, ctype))
+    body = w.body
+    deadline = time.monotonic() + scaled(5)
+    want = int(w.headers.get("content-length", "-1"))
+    while len(body) < want and time.monotonic() < deadline:
+        chunk = w.sock.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    expect(len(body) == want and body.endswith(b"\n") and body.count(b"\n") == 1
+           and b"<" not in body,
+           "%s: body %r (Content-Length %d), expected one plain line" % (what, body, want))
 
 
 def open_ws(S, mode, tid, version=SUBPROTOCOL_V3, **kw):
@@ -589,6 +614,90 @@ def test_missing_token_401(t):
 
 
 @timeout(60)
+def test_refusal_read_by_a_standard_client(t):
+    # python-websockets parses the status line strictly: it must see "401,
+    # do not retry", not a broken connection.
+    S = setup(t)
+    bogus = secrets.token_urlsafe(32)
+    t.secret(bogus)
+    script = r"""
+import asyncio, ssl, sys, websockets
+async def main():
+    ctx = ssl.create_default_context(cafile=sys.argv[2])
+    try:
+        async with websockets.connect(
+                "wss://127.0.0.1:%s/tunnel?local-proxy-mode=source" % sys.argv[1], ssl=ctx,
+                subprotocols=["aws.iot.securetunneling-3.0"],
+                extra_headers={"access-token": sys.argv[3]}, open_timeout=10):
+            print("ACCEPTED")
+    except websockets.exceptions.InvalidStatusCode as e:
+        print("STATUS", e.status_code)
+    except Exception as e:
+        print("BROKEN", type(e).__name__, e)
+asyncio.run(main())
+"""
+    import subprocess
+    from harness import pki
+    r = subprocess.run(["/usr/bin/python3", "-c", script, str(S.relay.port), pki().ca, bogus],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(30))
+    out = r.stdout.decode(errors="replace").strip()
+    if "No module named 'websockets'" in r.stderr.decode(errors="replace"):
+        skip("python3-websockets is not installed for /usr/bin/python3 (make deps installs it)")
+    expect(out == "STATUS 401", "python-websockets saw %r (stderr %r), expected STATUS 401" %
+           (out, r.stderr.decode(errors="replace")[-300:]))
+    still_healthy(S)
+
+
+@timeout(90)
+def test_dead_token_one_log_line_per_episode(t):
+    # AWS IoT Device Client retries a closed tunnel's token for ever: that
+    # costs one WARN line, while /metrics counts every attempt.
+    S = setup(t)
+    bogus = secrets.token_urlsafe(32)
+    t.secret(bogus)
+    mark = S.relay.proc.mark()
+    for _ in range(6):
+        w = S.relay.ws("source", token=bogus)
+        expect(w.status == 401, "dead token: HTTP %s, expected 401" % w.status)
+        w.close()
+    other = secrets.token_urlsafe(32)
+    t.secret(other)
+    w = S.relay.ws("source", token=other)
+    w.close()
+    S.relay.proc.wait_log(rejected_rx(401), scaled(5), since=mark)
+    time.sleep(0.5)
+    lines = [ln for ln in S.relay.proc.log_since(mark).splitlines()
+             if re.search(rejected_rx(401), ln)]
+    expect(len(lines) == 2, "expected one WARN line for the dead token and one for another "
+           "token, got %d:\n%s" % (len(lines), "\n".join(lines)))
+    import urllib.request
+    from harness import pki
+    ctx = ssl.create_default_context(cafile=pki().ca)
+    text = urllib.request.urlopen("https://127.0.0.1:%d/metrics" % S.relay.port, context=ctx,
+                                  timeout=scaled(5)).read().decode()
+    counts = [float(ln.split()[-1]) for ln in text.splitlines()
+              if ln.startswith("tunnel_relay_rejected_handshakes_total")]
+    expect(counts and sum(counts) >= 7,
+           "/metrics does not count every refused attempt: %r" % counts)
+    still_healthy(S)
+
+
+@timeout(60)
+def test_channel_id_on_upgrade(t):
+    # AWS's localproxy logs the channel-id header as its session id; the
+    # relay's log names the same id.
+    S = setup(t)
+    w = open_ws(S, "destination", "p0")
+    cid = w.headers.get("channel-id", "")
+    expect(re.fullmatch(r"[0-9a-f]{32}", cid) is not None,
+           "101 response channel-id %r, expected 32 hex digits" % cid)
+    S.relay.proc.wait_log(r"channel %s" % cid, scaled(5), what="relay log naming the channel")
+    w2 = open_ws(S, "source", "p0")
+    expect(w2.headers.get("channel-id") not in (None, cid), "two connections, one channel-id")
+    still_healthy(S)
+
+
+@timeout(60)
 def test_wrong_token_401(t):
     S = setup(t)
     bogus = secrets.token_urlsafe(32)
@@ -608,7 +717,8 @@ def test_reused_token_403(t):
     w1.wait_close(scaled(5))
     w1.close()
     time.sleep(0.3)
-    expect_http(S, 403, "reuse of a source token after its connection closed", tid="p0")
+    expect_http(S, 403, "reuse of a source token after its connection closed", tid="p0",
+                logged=False)
     still_healthy(S)
 
 
@@ -629,7 +739,7 @@ def test_reused_token_same_client_token_reconnects(t):
     expect_up(w2, "reconnected source")
     expect_http(S, 403, "same token, different client token", tid="p0",
                 client_token=secrets.token_hex(20))
-    expect_http(S, 403, "same token, no client token", tid="p0")
+    expect_http(S, 403, "same token, no client token", tid="p0", logged=False)
     still_healthy(S)
 
 

@@ -398,6 +398,7 @@ class WS:
         parts = lines[0].split(" ", 2)
         if len(parts) < 2 or not parts[0].startswith("HTTP/"):
             raise ProbeError("bad status line %r" % lines[0])
+        self.status_line = lines[0]
         self.status = int(parts[1])
         self.reason = parts[2] if len(parts) > 2 else ""
         for ln in lines[1:]:
