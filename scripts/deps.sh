@@ -10,7 +10,7 @@ BUILD_PACKAGES=(
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
 )
 RUNTIME_PACKAGES=(    # tests and demo
-    python3 openssl mosquitto mosquitto-clients
+    python3 python3-websockets openssl mosquitto mosquitto-clients
     openssh-server openssh-client curl procps iproute2
 )
 # ----------------------------------------------------------------------------------------------
