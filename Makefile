@@ -32,7 +32,7 @@ PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
               common/lws_glue.c common/threads.c common/text.c \
-              common/mqtt_tls.c
+              common/mqtt_tls.c common/tcp_liveness.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
               proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \

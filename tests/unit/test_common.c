@@ -1,5 +1,5 @@
 /* Unit tests for the pure helpers in common/: hostport.c, token.c and
- * bytequeue.c. */
+ * bytequeue.c, and tcp_liveness.c's verdict. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -12,8 +12,32 @@
 
 #include "common/bytequeue.h"
 #include "common/hostport.h"
+#include "common/tcp_liveness.h"
 #include "common/token.h"
 #include "proto/wire.h"
+
+/* ---- tcp_liveness_dead ---------------------------------------------------- */
+
+static void test_liveness_verdict(void **state)
+{
+	(void)state;
+	/* Data in flight, no ACK for the whole time: dead; a moment less: not yet. */
+	struct tcp_liveness_view v = {.unacked = 3, .probes = 0, .last_ack_ms = 45000};
+	assert_true(tcp_liveness_dead(&v, 45));
+	v.last_ack_ms = 44999;
+	assert_false(tcp_liveness_dead(&v, 45));
+	/* Idle for hours with nothing outstanding: alive (keepalive's job). */
+	struct tcp_liveness_view idle = {.unacked = 0, .probes = 0, .last_ack_ms = 7200000};
+	assert_false(tcp_liveness_dead(&idle, 45));
+	/* A frozen peer: window shut, one probe out, its answer on the way. */
+	struct tcp_liveness_view frozen = {.unacked = 0, .probes = 1, .last_ack_ms = 110000};
+	assert_false(tcp_liveness_dead(&frozen, 45));
+	/* Two probes in a row unanswered, and long silence: dead. */
+	struct tcp_liveness_view silent = {.unacked = 0, .probes = 2, .last_ack_ms = 60000};
+	assert_true(tcp_liveness_dead(&silent, 45));
+	silent.last_ack_ms = 1000;
+	assert_false(tcp_liveness_dead(&silent, 45));
+}
 
 /* ---- port_parse --------------------------------------------------------- */
 
@@ -517,6 +541,7 @@ static void test_bq_random_against_reference(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_liveness_verdict),
 		cmocka_unit_test(test_port_parse),
 		cmocka_unit_test(test_hostport_ok),
 		cmocka_unit_test(test_hostport_bad),
