@@ -16,7 +16,6 @@ import hashlib
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -288,19 +287,9 @@ def test_destination_frozen_one_minute(t):
     base = {p.name: rss_kib(p.pid) for p in watch}
     marks = {p.name: p.mark() for p in watch + [tun.dest]}
     total = 96 * MiB
-    h_sent, h_recv = hashlib.sha256(), hashlib.sha256()
-    sent, got, errs = [0], [0], []
-
-    def writer():
-        try:
-            s.settimeout(scaled(150))
-            while sent[0] < total:
-                b = os.urandom(min(65536, total - sent[0]))
-                h_sent.update(b)
-                s.sendall(b)
-                sent[0] += len(b)
-        except OSError as e:
-            errs.append("writer: %r after %d bytes" % (e, sent[0]))
+    h_recv = hashlib.sha256()
+    got, errs = [0], []
+    wt = harness.Writer(s, total, scaled(150))
 
     def reader():
         try:
@@ -315,14 +304,13 @@ def test_destination_frozen_one_minute(t):
         except OSError as e:
             errs.append("reader: %r after %d bytes" % (e, got[0]))
 
-    wt = threading.Thread(target=writer, daemon=True)
     rt = threading.Thread(target=reader, daemon=True)
     wt.start()
     rt.start()
     wait_until(lambda: got[0] >= 4 * MiB, scaled(30), "4 MiB to flow before the freeze")
     tun.dest.popen.send_signal(signal.SIGSTOP)
     t.defer(lambda: tun.dest.popen.poll() is None and tun.dest.popen.send_signal(signal.SIGCONT))
-    frozen_at = sent[0]
+    frozen_at = wt.sent
     peak = dict(base)
     t0 = time.monotonic()
     while time.monotonic() - t0 < 60:   # longer than TCP_LIVENESS_SECONDS on purpose
@@ -331,15 +319,15 @@ def test_destination_frozen_one_minute(t):
             if r and (peak[p.name] is None or r > peak[p.name]):
                 peak[p.name] = r
         time.sleep(1.0)
-    during = sent[0] - frozen_at
+    during = wt.sent - frozen_at
     tun.dest.popen.send_signal(signal.SIGCONT)
     wt.join(scaled(120))
     rt.join(scaled(120))
     t.note("frozen 60s: the writer got %.1f MiB in meanwhile; rss KiB before %s, peak %s" %
            (during / MiB, base, peak))
-    expect(not errs, "; ".join(errs))
+    expect(not errs and not wt.error, "; ".join(errs + [wt.error or ""]))
     expect(got[0] == total, "%d of %d bytes came back after SIGCONT" % (got[0], total))
-    expect(h_sent.hexdigest() == h_recv.hexdigest(), "sha256 of sent != received")
+    expect(wt.hash.hexdigest() == h_recv.hexdigest(), "sha256 of sent != received")
     # The kernel's socket buffers on the way (autotuned, several MiB each)
     # take some; the programs must take nothing more.
     expect(frozen_at + during < total, "all %d MiB were accepted while the destination was "
