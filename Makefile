@@ -39,7 +39,7 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
               relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
-              relay/store.c relay/notify.c relay/notify_payload.c
+              relay/store.c relay/notify.c relay/notify_payload.c relay/peer_liveness.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -60,7 +60,7 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 # The pure modules only: nothing that needs a running event loop.
 UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) \
               $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c) \
-              $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
+              $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o $(OBJ)/relay/peer_liveness.o,$(RELAY_OBJ)) \
               $(TUNNELCTL_OBJ) $(AGENT_OBJ)
 
 .PHONY: all check unit e2e check-one deps demo bench clean install

@@ -1,6 +1,5 @@
 #include "relay/ws_server.h"
 
-#include <errno.h>
 #include <libwebsockets.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -11,11 +10,11 @@
 #include "common/bytequeue.h"
 #include "common/log.h"
 #include "common/lws_glue.h"
-#include "common/tcp_liveness.h"
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "relay/admit.h"
 #include "relay/notify.h"
+#include "relay/peer_liveness.h"
 #include "relay/server_state.h"
 #include "relay/session.h"
 #include "relay/store.h"
@@ -26,8 +25,6 @@
  * than HIGH + 131076 bytes. */
 #define PEER_QUEUE_HIGH (256u * 1024u)
 #define PEER_QUEUE_LOW (64u * 1024u)
-/* How often each connection's path is checked (common/tcp_liveness.h). */
-#define LIVENESS_POLL_US (5 * LWS_USEC_PER_SEC)
 
 struct peer;
 
@@ -292,9 +289,7 @@ static int on_established(struct lws *wsi, struct peer *p)
 		return -1;
 	}
 	frame_decoder_init(p->decoder);
-	if (tcp_set_liveness(lws_get_socket_fd(wsi), TCP_LIVENESS_SECONDS) < 0)
-		log_debug("%s: TCP keepalive: %s", p->addr, strerror(errno));
-	lws_set_timer_usecs(wsi, LIVENESS_POLL_US);
+	peer_liveness_start(wsi, p->addr);
 
 	struct registry_tunnel *t = res.tunnel;
 	struct tunnel_live *live = t->live;
@@ -437,19 +432,6 @@ static void on_closed(struct peer *p)
 	p->decoder = NULL;
 }
 
-/* A peer whose path died (nothing ACKed for a while with data or probes
- * outstanding) is dropped, so that its tunnel side is free again. */
-static int on_liveness_timer(struct lws *wsi, struct peer *p)
-{
-	if (tcp_path_dead(lws_get_socket_fd(wsi), TCP_LIVENESS_SECONDS)) {
-		log_warn("%s: no ACK for %d s with data outstanding: dead path; dropping the connection",
-			 p->addr, TCP_LIVENESS_SECONDS);
-		return -1;
-	}
-	lws_set_timer_usecs(wsi, LIVENESS_POLL_US);
-	return 0;
-}
-
 /* ---- lws callbacks ------------------------------------------------------ */
 
 static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -466,7 +448,7 @@ static int tunnel_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_RECEIVE_PONG:
 		return 0;
 	case LWS_CALLBACK_TIMER:
-		return on_liveness_timer(wsi, p);
+		return peer_liveness_check(wsi, p->addr);
 	case LWS_CALLBACK_CLOSED:
 		on_closed(p);
 		return 0;

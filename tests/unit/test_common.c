@@ -9,6 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "common/bytequeue.h"
 #include "common/hostport.h"
@@ -37,6 +41,31 @@ static void test_liveness_verdict(void **state)
 	assert_true(tcp_liveness_dead(&silent, 45));
 	silent.last_ack_ms = 1000;
 	assert_false(tcp_liveness_dead(&silent, 45));
+}
+
+/* tcp_set_liveness on a real (unconnected) socket: the kernel keeps what we
+ * set, and idle + interval * count stays within the budget. */
+static void test_liveness_socket_options(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(tcp_set_liveness(fd, 45), 0);
+	int on = 0, idle = 0, intvl = 0, cnt = 0;
+	socklen_t len = sizeof(int);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, &len), 0);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len), 0);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, &len), 0);
+	assert_int_equal(getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, &len), 0);
+	assert_true(on);
+	assert_true(idle >= 1 && intvl >= 1 && cnt >= 1);
+	assert_true(idle + intvl * cnt <= 45);
+	/* Nothing sent, nothing outstanding: not dead. */
+	assert_false(tcp_path_dead(fd, 45));
+	close(fd);
+	/* A bad descriptor: an error, not a crash. */
+	assert_int_equal(tcp_set_liveness(-1, 45), -1);
+	assert_false(tcp_path_dead(-1, 45));
 }
 
 /* ---- port_parse --------------------------------------------------------- */
@@ -542,6 +571,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_liveness_verdict),
+		cmocka_unit_test(test_liveness_socket_options),
 		cmocka_unit_test(test_port_parse),
 		cmocka_unit_test(test_hostport_ok),
 		cmocka_unit_test(test_hostport_bad),
