@@ -13,6 +13,7 @@ skip (with the reason) without them.
 
 import ctypes
 import hashlib
+import json
 import os
 import random
 import signal
@@ -91,9 +92,9 @@ class LossyPath:
                                           self.edge, "ftun", self.relay_ns, "ftun",
                                           loss, delay_ms, random.randrange(1 << 30)])
         self.fwd.wait_log(r"^forwarding ", scaled(10))
-        # Into the edge namespace, back out at teardown (registered after
-        # the processes' teardown so that it runs before ours... LIFO: the
-        # namespaces are deleted last).
+        # Into the edge namespace; back out at teardown, after everything
+        # started later has stopped (cleanups run last registered first), and
+        # before the forwarder stops and the namespaces are deleted.
         home = os.open("/proc/self/ns/net", os.O_RDONLY)
         t.defer(self._go_home, home)
         _setns("/var/run/netns/%s" % self.edge)
@@ -114,7 +115,6 @@ class LossyPath:
         """The relay in the relay namespace, listening on its TUN address."""
         port = 4443
         tf = self.t.tmp / ("%s-tunnels.json" % name)
-        import json
         tf.write_text(json.dumps({"tunnels": [spec.json()]}))
         p = pki()
         proc = self.t.spawn(name, ["ip", "netns", "exec", self.relay_ns, binary("tunnel-relay"),
