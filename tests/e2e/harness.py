@@ -322,6 +322,18 @@ def rss_kib(pid):
     return None
 
 
+def expect_rss_flat(procs, base, peak, what, limit_mib=32):
+    """Fails if a process's RSS (KiB, by name, from rss_kib) grew by
+    limit_mib or more from base to peak. Skipped under the sanitizers, whose
+    quarantine makes RSS meaningless."""
+    if SAN:
+        return
+    for p in procs:
+        if base[p.name] and peak[p.name]:
+            grew = (peak[p.name] - base[p.name]) / 1024
+            expect(grew < limit_mib, "%s grew by %.1f MiB %s" % (p.name, grew, what))
+
+
 # --------------------------------------------------------------------------
 # processes
 # --------------------------------------------------------------------------

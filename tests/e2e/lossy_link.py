@@ -33,12 +33,18 @@ IFF_NO_PI = 0x1000
 libc = ctypes.CDLL(None, use_errno=True)
 
 
+def setns_fd(fd):
+    """Moves the calling thread into the network namespace open at fd."""
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: %s" % os.strerror(e))
+
+
 def enter_netns(name):
+    """Moves the calling thread into the namespace `ip netns add NAME` made."""
     fd = os.open("/var/run/netns/%s" % name, os.O_RDONLY)
     try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "setns %s: %s" % (name, os.strerror(e)))
+        setns_fd(fd)
     finally:
         os.close(fd)
 

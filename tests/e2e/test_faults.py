@@ -11,7 +11,6 @@ drops and delays IP packets. Those tests need root and /dev/net/tun, and
 skip (with the reason) without them.
 """
 
-import ctypes
 import hashlib
 import json
 import os
@@ -23,9 +22,10 @@ import threading
 import time
 
 import harness
-from harness import (MiB, READY, SAN, TunnelSpec, binary, child_env, connect, expect,
-                     expect_closed, expect_echo, fail, free_port, pki, rss_kib, scaled,
+from harness import (MiB, READY, TunnelSpec, binary, child_env, connect, expect,
+                     expect_closed, expect_echo, expect_rss_flat, fail, free_port, pki, rss_kib, scaled,
                      skip, timeout, wait_until)
+from lossy_link import enter_netns, setns_fd
 from test_agent import SUBSCRIBED, AgentRig, through_retry
 from test_api import ApiRelay, tunnel_with_proxies
 
@@ -39,7 +39,6 @@ DEAD_PATH_DEADLINE_S = 90
 # a slow, lossy (or dead) path between two network namespaces
 # --------------------------------------------------------------------------
 
-CLONE_NEWNET = 0x40000000
 EDGE_ADDR, RELAY_ADDR = "10.201.0.1", "10.201.0.2"
 
 
@@ -47,17 +46,6 @@ def _ip(*args):
     r = subprocess.run(["ip"] + list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=30)
     return r.returncode, r.stdout.decode(errors="replace").strip()
-
-
-def _setns(path):
-    libc = ctypes.CDLL(None, use_errno=True)
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET) != 0:
-            e = ctypes.get_errno()
-            raise OSError(e, "setns %s: %s" % (path, os.strerror(e)))
-    finally:
-        os.close(fd)
 
 
 class LossyPath:
@@ -97,13 +85,14 @@ class LossyPath:
         # before the forwarder stops and the namespaces are deleted.
         home = os.open("/proc/self/ns/net", os.O_RDONLY)
         t.defer(self._go_home, home)
-        _setns("/var/run/netns/%s" % self.edge)
+        enter_netns(self.edge)
 
     @staticmethod
     def _go_home(fd):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.setns(fd, CLONE_NEWNET)
-        os.close(fd)
+        try:
+            setns_fd(fd)
+        finally:
+            os.close(fd)
 
     def kill_path(self):
         self.fwd.popen.send_signal(signal.SIGUSR1)
@@ -332,12 +321,7 @@ def test_destination_frozen_one_minute(t):
     # take some; the programs must take nothing more.
     expect(frozen_at + during < total, "all %d MiB were accepted while the destination was "
            "frozen: nothing pushes back" % (total // MiB))
-    if not SAN:  # ASan's quarantine makes RSS meaningless
-        for p in watch:
-            if base[p.name] and peak[p.name]:
-                grew = (peak[p.name] - base[p.name]) / 1024
-                expect(grew < 32, "%s grew by %.1f MiB while the destination was frozen" %
-                       (p.name, grew))
+    expect_rss_flat(watch, base, peak, "while the destination was frozen")
     for p in watch + [tun.dest]:
         expect(not p.has_log(r"dead path|disconnected", since=marks[p.name]),
                "%s took the frozen destination for a dead path:\n%s" % (p.name, p.tail(10)))

@@ -9,7 +9,7 @@ import time
 
 from harness import (MiB, connect, expect, expect_closed, expect_echo,
                      fail, free_port, is_open, pump, rss_kib, scaled, skip,
-                     timeout, wait_until, READY, Writer)
+                     timeout, wait_until, READY, Writer, expect_rss_flat)
 
 
 @timeout(240)
@@ -278,13 +278,7 @@ def test_slow_reader_bounded_memory(t):
     expect(got == total, "%d of %d bytes came back after the reader resumed" % (got, total))
     expect(not th.error, "writer failed: %s" % th.error)
     expect(th.hash.hexdigest() == h_recv.hexdigest(), "sha256 mismatch")
-    from harness import SAN
-    if not SAN:  # ASan's quarantine makes RSS meaningless
-        for p in procs:
-            if base[p.name] and peak[p.name]:
-                grew = (peak[p.name] - base[p.name]) / 1024
-                expect(grew < 32, "%s grew by %.1f MiB while the reader was stalled" %
-                       (p.name, grew))
+    expect_rss_flat(procs, base, peak, "while the reader was stalled")
     tun.expect_alive()
 
 
