@@ -41,7 +41,7 @@ PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 # common/: the pieces every program may use, then those tied to a library.
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/text.c common/clock.c
+              common/text.c common/clock.c common/tcp_liveness.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
@@ -52,7 +52,7 @@ RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
               relay/handshake.c relay/peer.c relay/peer_lws.c \
               relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/refusal_log.c
+              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

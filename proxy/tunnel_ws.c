@@ -143,6 +143,7 @@ static void send_ping_soon(lws_sorted_usec_list_t *sul)
 	struct proxy *p = lws_container_of(sul, struct proxy, ping_timer);
 	if (!p->connected)
 		return;
+	ws_client_check_path(p->wc);
 	/* AWS's localproxy puts the epoch time in ms, as text, in its pings. */
 	char text[32];
 	struct timespec now;

@@ -25,6 +25,7 @@
 
 #include "common/io.h"
 #include "common/log.h"
+#include "common/tcp_liveness.h"
 #include "proxy/tls_client.h"
 void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 {
@@ -245,6 +246,8 @@ static int dial_next(struct ws_client *wc)
 		int one = 1;
 		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 			log_debug("TCP_NODELAY: %s", strerror(errno));
+		if (tcp_set_liveness(fd, TCP_LIVENESS_SECONDS) < 0)
+			log_debug("TCP keepalive: %s", strerror(errno));
 		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
 			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, strerror(errno));
 			close(fd);
@@ -469,6 +472,13 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
 	if (!pause && wc->wsi && !wc->kill)
 		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+}
+
+void ws_client_check_path(struct ws_client *wc)
+{
+	if (wc->state == WC_OPEN && wc->wsi && !wc->kill && tcp_path_dead(wc->fd, TCP_LIVENESS_SECONDS))
+		wc_end_connection(wc, "the relay ACKed nothing for %d s with data or probes outstanding "
+				  "(dead path)", TCP_LIVENESS_SECONDS);
 }
 
 void ws_client_close(struct ws_client *wc, int code)

@@ -73,6 +73,9 @@ struct ws_piece {
 size_t ws_client_sendv(struct ws_client *wc, const struct ws_piece *pieces, size_t n);
 /* Sends a ping with this payload (at most 125 bytes) after the current message. */
 void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len);
+/* Ends the connection when its path is dead (common/tcp_liveness.h); call
+ * every few seconds. */
+void ws_client_check_path(struct ws_client *wc);
 /* Stops or resumes delivering received data (backpressure). */
 void ws_client_pause_rx(struct ws_client *wc, bool pause);
 /* Sends a close frame and ends the connection once it is out. */

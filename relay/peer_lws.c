@@ -4,6 +4,7 @@
 
 #include "common/lws_glue.h"
 #include "proto/wire.h"
+#include "relay/peer_liveness.h"
 
 static void lws_want_write(void *conn)
 {
@@ -47,13 +48,16 @@ static int on_established(struct peer_lws *pl, struct lws *wsi, struct peer_lws_
 	if (handshake_take(pl->handshake, wsi, &res, channel))
 		return -1;
 	const char *name = lws_get_protocol(wsi)->name;
-	char addr[64] = "";
-	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	char *addr = ps->addr;
+	addr[0] = '\0';
+	lws_get_peer_simple(wsi, addr, sizeof(ps->addr));
 	/* "ADDR, channel ID": the log line then matches the channel-id the
 	 * client logs. */
 	char who[64 + CHANNEL_ID_LEN + 16];
 	snprintf(who, sizeof(who), "%s, channel %s", addr, channel);
 	ps->peer = peer_join(pl->dataplane, wsi, &res, subprotocol_version(name, strlen(name)), who);
+	if (ps->peer)
+		peer_liveness_start(wsi, addr);
 	return ps->peer ? 0 : -1;
 }
 
@@ -83,6 +87,8 @@ int peer_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ps->peer ? peer_writeable(ps->peer) : -1;
+	case LWS_CALLBACK_TIMER:
+		return ps->peer ? peer_liveness_check(wsi, ps->addr) : 0;
 	case LWS_CALLBACK_CLOSED:
 		peer_closed(ps->peer);
 		ps->peer = NULL;

@@ -22,6 +22,7 @@ struct peer_lws {
 /* Per-connection data lws allocates (per_session_data_size). */
 struct peer_lws_session {
 	struct peer *peer;
+	char addr[64];   /* the peer's address, for the dead-path log line */
 };
 
 int peer_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,

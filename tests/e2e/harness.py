@@ -242,6 +242,30 @@ def pump(sock, nbytes, timeout=60.0, chunk=65536, stall=None):
     return h_sent.hexdigest(), h_recv.hexdigest(), got[0]
 
 
+class Writer(threading.Thread):
+    """Writes `total` bytes of fresh random data to sock in the background
+    (start() it), hashing what it sends. `sent`: bytes the socket took so
+    far; `error`: what stopped it early, or None."""
+
+    def __init__(self, sock, total, timeout):
+        super().__init__(daemon=True)
+        self.sock, self.total, self.timeout = sock, total, timeout
+        self.hash = hashlib.sha256()
+        self.sent = 0
+        self.error = None
+
+    def run(self):
+        try:
+            self.sock.settimeout(self.timeout)
+            while self.sent < self.total:
+                b = os.urandom(min(65536, self.total - self.sent))
+                self.hash.update(b)
+                self.sock.sendall(b)
+                self.sent += len(b)
+        except OSError as e:
+            self.error = "writer: %r after %d bytes" % (e, self.sent)
+
+
 def expect_echo(sock, nbytes, what="connection", timeout=None):
     """pump() and fail unless every byte came back intact."""
     timeout = timeout if timeout is not None else scaled(30 + nbytes / MiB)
@@ -296,6 +320,18 @@ def rss_kib(pid):
     except OSError:
         return None
     return None
+
+
+def expect_rss_flat(procs, base, peak, what, limit_mib=32):
+    """Fails if a process's RSS (KiB, by name, from rss_kib) grew by
+    limit_mib or more from base to peak. Skipped under the sanitizers, whose
+    quarantine makes RSS meaningless."""
+    if SAN:
+        return
+    for p in procs:
+        if base[p.name] and peak[p.name]:
+            grew = (peak[p.name] - base[p.name]) / 1024
+            expect(grew < limit_mib, "%s grew by %.1f MiB %s" % (p.name, grew, what))
 
 
 # --------------------------------------------------------------------------
