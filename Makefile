@@ -33,10 +33,17 @@ PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
               common/lws_glue.c common/threads.c common/text.c \
               common/mqtt_tls.c
-PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
-              proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
-              proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
+# The event loop (localproxy's; general enough for others).
+EV_SRC     := common/ev_loop.c common/ev_timer.c common/ev_async.c common/ev_signal.c
+# localproxy's data plane: no I/O, unit-tested through a fake struct proxy_io.
+PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
+              proxy/source.c proxy/destination.c proxy/dispatch.c
+PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
+              proxy/local_sock.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
+# The common modules localproxy uses.
+PROXY_COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
+              common/text.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/ws_server.c \
               relay/relay_options.c relay/api.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/notify.c relay/notify_payload.c
@@ -48,6 +55,7 @@ obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
 COMMON_OBJ := $(call obj,$(COMMON_SRC))
 PROXY_OBJ  := $(call obj,$(PROXY_SRC))
+EV_OBJ     := $(call obj,$(EV_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
 AGENT_OBJ  := $(call obj,$(AGENT_SRC))
@@ -58,8 +66,8 @@ PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 # The pure modules only: nothing that needs a running event loop.
-UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) \
-              $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c) \
+UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) $(EV_OBJ) \
+              $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)) \
               $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
               $(TUNNELCTL_OBJ) $(AGENT_OBJ)
 
@@ -81,9 +89,15 @@ $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
+# localproxy needs OpenSSL and protobuf-c only (its event loop is common/ev*.c).
+# -lwebsockets only while common/log.c still routes lws's log lines; with
+# --as-needed it is not a dependency once log.c no longer calls lws.
+PROXY_LDLIBS := $(shell pkg-config --libs libprotobuf-c libssl libcrypto 2>/dev/null) \
+                -Wl,--as-needed -lwebsockets -Wl,--no-as-needed
+$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(EV_OBJ) $(call obj,$(PROXY_COMMON_SRC)) \
+                   $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LDLIBS)
 
 $(BIN)/tunnel-relay: $(OBJ)/relay/main.o $(RELAY_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)

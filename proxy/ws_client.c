@@ -4,8 +4,8 @@
  *   CONNECTING -> [PROXY_REQUEST -> PROXY_ANSWER] -> TLS_HANDSHAKE
  *     -> UPGRADE_REQUEST -> UPGRADE_ANSWER -> OPEN -> CLOSING
  *
- * The socket is an lws "raw file" descriptor: lws only polls it and calls
- * us; we do the reading and writing. Every event runs pump(): socket ->
+ * The socket is an io watcher on our event loop (common/ev.h); we do the
+ * reading and writing. Every event runs pump(): socket ->
  * BIO pair, the state's TLS work, BIO pair -> socket. This file has the
  * socket, the pump, connecting and the API; the handshake states are in
  * ws_handshake.c, the frames of an open connection in ws_frames.c. */
@@ -35,8 +35,16 @@ void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 		va_end(ap);
 	}
 	wc->kill = true;
-	if (wc->wsi)
-		lws_set_timeout(wc->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	/* Closed from the loop: the caller may be in the middle of using wc. */
+	if (wc->io.active)
+		wc_start_timer(&wc->later, 0);
+}
+
+void wc_start_timer(struct ev_timer *t, uint64_t after_us)
+{
+	/* The loop keeps room for a few timers: this fails only past them. */
+	if (ev_timer_start(t, after_us, 0))
+		log_error("out of memory for a timer");
 }
 
 
@@ -110,8 +118,6 @@ static void net_send(struct ws_client *wc, bool *progress)
 
 /* ---- one service pass ------------------------------------------------------ */
 
-static void pump_later(lws_sorted_usec_list_t *sul);
-
 static bool wants_output(const struct ws_client *wc)
 {
 	if (wc->state == WC_CONNECTING || wc->state == WC_PROXY_REQUEST)
@@ -129,24 +135,12 @@ static bool input_buffered(const struct ws_client *wc)
 	return wc->ssl && (SSL_has_pending(wc->ssl) || BIO_ctrl_pending(SSL_get_rbio(wc->ssl)) > 0);
 }
 
-static void set_pollin(struct ws_client *wc, bool on)
+/* Reading while pollin_on; writing while something waits to go out. */
+static void update_interest(struct ws_client *wc)
 {
-	if (wc->pollin_on == on)
-		return;
-	wc->pollin_on = on;
-	lws_rx_flow_control(wc->wsi, on ? 1 : 0);
-}
-
-/* Arranges to be called when the socket can take what waits to go out. */
-static void ask_for_output(struct ws_client *wc)
-{
-	if (!wants_output(wc))
-		return;
-	/* lws clears POLLOUT after a writeable callback: ask again after it. */
-	if (wc->in_writeable_callback)
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
-	else
-		lws_callback_on_writable(wc->wsi);
+	unsigned events = (wc->pollin_on ? EV_READ : 0u) | (wants_output(wc) ? EV_WRITE : 0u);
+	if (ev_io_set(&wc->io, events))
+		wc_end_connection(wc, "epoll: %s", strerror(errno));
 }
 
 static void pump(struct ws_client *wc)
@@ -175,13 +169,13 @@ static void pump(struct ws_client *wc)
 			break;
 	}
 	wc->in_pump = false;
-	if (wc->kill || !wc->wsi)
+	if (wc->kill || !wc->io.active)
 		return;
 	bool ring_full = wc->net && BIO_ctrl_get_write_guarantee(wc->net) == 0;
-	set_pollin(wc, !wc->peer_eof && !ring_full);
-	ask_for_output(wc);
+	wc->pollin_on = !wc->peer_eof && !ring_full;
+	update_interest(wc);
 	if (!wc->rx_paused && input_buffered(wc))
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+		wc_start_timer(&wc->later, 0);
 }
 
 /* Sends what can go now, without reading. For callers outside our own
@@ -194,27 +188,33 @@ static void send_now(struct ws_client *wc)
 	wc_app_write(wc, &progress);
 	net_send(wc, &progress);
 	wc->in_pump = false;
-	if (!wc->kill && wc->wsi)
-		ask_for_output(wc);
+	if (!wc->kill && wc->io.active)
+		update_interest(wc);
 }
 
-static void pump_later(lws_sorted_usec_list_t *sul)
+static void close_connection(struct ws_client *wc);
+
+static void pump_later(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, later);
-	if (wc->wsi && !wc->kill)
+	struct ws_client *wc = t->user;
+	if (!wc->io.active)
+		return;
+	if (!wc->kill)
 		pump(wc);
+	if (wc->kill)
+		close_connection(wc);
 }
 
 /* ---- connecting ------------------------------------------------------------ */
 
-void wc_on_timeout(lws_sorted_usec_list_t *sul)
+static void on_timeout(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, timeout);
+	struct ws_client *wc = t->user;
 	if (wc->state == WC_CLOSING)
 		wc_end_connection(wc, "%s", wc->why[0] ? wc->why : "the relay did not answer our close");
 	else
 		wc_end_connection(wc, "no answer from %s:%d within %d s", wc->cfg.host, wc->cfg.port,
-			       (int)(CONNECT_TIMEOUT_US / LWS_USEC_PER_SEC));
+			       (int)(CONNECT_TIMEOUT_US / 1000000u));
 }
 
 static void describe_address(const struct addrinfo *a, char *buf, size_t cap)
@@ -226,6 +226,8 @@ static void describe_address(const struct addrinfo *a, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 }
+
+static void on_socket(struct ev_io *w, unsigned events);
 
 /* Starts a non-blocking connect to the next address. -1 when none is left
  * or the socket cannot be made. */
@@ -250,24 +252,17 @@ static int dial_next(struct ws_client *wc)
 			close(fd);
 			continue;
 		}
-		lws_adopt_desc_t desc;
-		memset(&desc, 0, sizeof(desc));
-		desc.vh = wc->vhost;
-		desc.type = LWS_ADOPT_RAW_FILE_DESC;
-		desc.fd.filefd = fd;
-		desc.vh_prot_name = ws_client_protocol.name;
-		desc.opaque = wc;
+		/* Writable: the connect finished. */
+		if (ev_io_start(wc->loop, &wc->io, fd, EV_READ | EV_WRITE, on_socket, wc)) {
+			snprintf(wc->why, sizeof(wc->why), "cannot add the socket to the event loop");
+			close(fd);
+			continue;
+		}
 		wc->fd = fd;
 		wc->state = WC_CONNECTING;
 		wc->why[0] = '\0';
-		wc->wsi = lws_adopt_descriptor_vhost_via_info(&desc); /* closes fd on failure */
-		if (!wc->wsi) {
-			snprintf(wc->why, sizeof(wc->why), "cannot add the socket to the event loop");
-			continue;
-		}
 		wc->pollin_on = true;
 		log_debug("connecting to %s%s", where, wc->cfg.proxy_host[0] ? " (the proxy)" : "");
-		lws_callback_on_writable(wc->wsi); /* POLLOUT: the connect finished */
 		return 0;
 	}
 	return -1;
@@ -287,12 +282,12 @@ static void reset_connection(struct ws_client *wc)
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
 }
 
-static void retry_next_address(lws_sorted_usec_list_t *sul)
+static void retry_next_address(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, retry);
+	struct ws_client *wc = t->user;
 	if (dial_next(wc) == 0)
 		return;
-	lws_sul_cancel(&wc->timeout);
+	ev_timer_stop(&wc->timeout);
 	wc_free_handshake_buffer(wc);
 	wc->state = WC_IDLE;
 	wc->h.on_ended(wc->h.user, false, 0, wc->why);
@@ -335,7 +330,7 @@ int ws_client_connect(struct ws_client *wc)
 		log_warn("cannot connect to %s:%d: %s", host, port, wc->why);
 		return -1;
 	}
-	lws_sul_schedule(wc->ctx, 0, &wc->timeout, wc_on_timeout, CONNECT_TIMEOUT_US);
+	wc_start_timer(&wc->timeout, CONNECT_TIMEOUT_US);
 	return 0;
 }
 
@@ -351,30 +346,32 @@ static void check_connected(struct ws_client *wc)
 		return;
 	}
 	snprintf(wc->why, sizeof(wc->why), "%s", strerror(err));
-	wc->kill = true; /* the close callback tries the next address */
+	wc->kill = true; /* closing tries the next address */
 }
 
-/* ---- the lws side -------------------------------------------------------- */
+/* ---- the socket's events ----------------------------------------------------- */
 
-static void on_closed(struct ws_client *wc)
+static void close_socket(struct ws_client *wc)
 {
-	if (wc->state == WC_CONNECTING && !wc->why[0]) {
-		/* lws saw the failed connect (POLLHUP) before we did. */
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(wc->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
-			snprintf(wc->why, sizeof(wc->why), "%s", strerror(err));
-	}
+	ev_io_stop(&wc->io);
+	if (wc->fd >= 0)
+		close(wc->fd);
+	wc->fd = -1;
+	ev_timer_stop(&wc->later);
+}
+
+/* The connection is over: try the next address, or report the end. */
+static void close_connection(struct ws_client *wc)
+{
+	close_socket(wc);
 	bool try_next = wc->state == WC_CONNECTING && wc->next_addr;
-	wc->wsi = NULL;
-	lws_sul_cancel(&wc->later);
 	if (try_next) {
 		reset_connection(wc);
 		wc->why[0] = '\0';
-		lws_sul_schedule(wc->ctx, 0, &wc->retry, retry_next_address, 1);
+		wc_start_timer(&wc->retry, 0);
 		return;
 	}
-	lws_sul_cancel(&wc->timeout);
+	ev_timer_stop(&wc->timeout);
 	reset_connection(wc);
 	wc_free_handshake_buffer(wc);
 	enum wc_state was = wc->state;
@@ -383,40 +380,20 @@ static void on_closed(struct ws_client *wc)
 		       wc->why[0] ? wc->why : "connection lost");
 }
 
-static int ws_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			      void *in, size_t len)
+static void on_socket(struct ev_io *w, unsigned events)
 {
-	struct ws_client *wc = lws_get_opaque_user_data(wsi);
-	if (!wc)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (wc->state == WC_CONNECTING)
-			check_connected(wc);
-		if (!wc->kill) {
-			wc->in_writeable_callback = reason == LWS_CALLBACK_RAW_WRITEABLE_FILE;
-			pump(wc);
-			wc->in_writeable_callback = false;
-		}
-		return wc->kill ? -1 : 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		lws_set_opaque_user_data(wsi, NULL);
-		on_closed(wc);
-		return 0;
-	default:
-		return 0;
-	}
+	struct ws_client *wc = w->user;
+	if (wc->state == WC_CONNECTING)
+		check_connected(wc);
+	if (!wc->kill)
+		pump(wc);
+	if (wc->kill)
+		close_connection(wc);
 }
-
-const struct lws_protocols ws_client_protocol = {
-	"ws-client", ws_client_callback, 0, 0, 0, NULL, 0
-};
 
 /* ---- the API ----------------------------------------------------------------- */
 
-struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost,
-				const struct ws_client_config *cfg,
+struct ws_client *ws_client_new(struct ev_loop *loop, const struct ws_client_config *cfg,
 				const struct ws_client_handler *handler)
 {
 	struct ws_client *wc = calloc(1, sizeof(*wc));
@@ -424,8 +401,10 @@ struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost
 		log_fatal("out of memory");
 		return NULL;
 	}
-	wc->ctx = ctx;
-	wc->vhost = vhost;
+	wc->loop = loop;
+	ev_timer_init(&wc->later, loop, pump_later, wc);
+	ev_timer_init(&wc->retry, loop, retry_next_address, wc);
+	ev_timer_init(&wc->timeout, loop, on_timeout, wc);
 	wc->cfg = *cfg;
 	wc->h = *handler;
 	wc->fd = -1;
@@ -446,7 +425,7 @@ void ws_client_want_write(struct ws_client *wc)
 	if (wc->state != WC_OPEN || wc->want_write)
 		return;
 	wc->want_write = true;
-	if (wc->wsi && !wc->kill && !wc->in_pump) /* else the running pump sends it */
+	if (wc->io.active && !wc->kill && !wc->in_pump) /* else the running pump sends it */
 		send_now(wc);
 }
 
@@ -457,8 +436,8 @@ void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 	memcpy(wc->ping, payload, len);
 	wc->ping_len = len;
 	wc->ping_due = true;
-	if (wc->wsi && !wc->kill)
-		lws_callback_on_writable(wc->wsi);
+	if (wc->io.active && !wc->kill)
+		update_interest(wc);
 }
 
 void ws_client_pause_rx(struct ws_client *wc, bool pause)
@@ -467,8 +446,8 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 		return;
 	wc->rx_paused = pause;
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
-	if (!pause && wc->wsi && !wc->kill)
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+	if (!pause && wc->io.active && !wc->kill)
+		wc_start_timer(&wc->later, 0);
 }
 
 void ws_client_close(struct ws_client *wc, int code)
@@ -476,9 +455,9 @@ void ws_client_close(struct ws_client *wc, int code)
 	if (wc->state == WC_OPEN) {
 		wc_queue_close(wc, code);
 		snprintf(wc->why, sizeof(wc->why), "closed by us (%d)", code);
-		if (wc->wsi && !wc->kill)
+		if (wc->io.active && !wc->kill)
 			pump(wc);
-	} else if (wc->wsi) {
+	} else if (wc->io.active) {
 		wc_end_connection(wc, "closed by us");
 	}
 }
@@ -487,6 +466,9 @@ void ws_client_free(struct ws_client *wc)
 {
 	if (!wc)
 		return;
+	close_socket(wc);
+	ev_timer_stop(&wc->retry);
+	ev_timer_stop(&wc->timeout);
 	reset_connection(wc);
 	wc_free_handshake_buffer(wc);
 	if (wc->addrs)
