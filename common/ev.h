@@ -101,7 +101,8 @@ void ev_async_send(struct ev_async *a);
 void ev_async_stop(struct ev_async *a);
 
 /* Delivers the signals listed (n of them) to cb on the loop instead of
- * interrupting the program: they are blocked and read from a signalfd.
+ * interrupting the program: they are blocked and read from a signalfd
+ * (and no longer ignored, if they were).
  * 0, or -1 (errno set). */
 int ev_signal_start(struct ev_loop *loop, struct ev_signal *s, const int *signals, size_t n,
 		    ev_signal_cb cb, void *user);

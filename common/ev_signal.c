@@ -21,8 +21,12 @@ int ev_signal_start(struct ev_loop *loop, struct ev_signal *s, const int *signal
 {
 	sigset_t set;
 	sigemptyset(&set);
+	/* An ignored signal is dropped when sent, so it would never reach the
+	 * signalfd (a shell starts background jobs with SIGINT ignored). */
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigemptyset(&dfl.sa_mask);
 	for (size_t i = 0; i < n; i++)
-		if (sigaddset(&set, signals[i]))
+		if (sigaddset(&set, signals[i]) || sigaction(signals[i], &dfl, NULL))
 			return -1;
 	int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (fd < 0)

@@ -188,7 +188,9 @@ static void on_event(struct ev_io *w, unsigned events)
 		on_dial_event(s);
 		return;
 	}
-	if ((events & EV_WRITE) && on_writable(s))
+	/* An error or hang-up with bytes to write: the write reports it. */
+	bool write_now = (events & EV_WRITE) || ((events & EV_ERROR) && (s->io.events & EV_WRITE));
+	if (write_now && on_writable(s))
 		return;
 	if (!(events & (EV_READ | EV_ERROR)) || s->ending || s->read_paused)
 		return;
