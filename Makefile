@@ -39,7 +39,7 @@ EV_SRC     := common/ev_loop.c common/ev_timer.c common/ev_async.c common/ev_sig
 PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
               proxy/source.c proxy/destination.c proxy/dispatch.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
-              proxy/local_sock.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
+              proxy/dial.c proxy/local_sock.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 # The common modules localproxy uses.
 PROXY_COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \

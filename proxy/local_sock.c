@@ -18,6 +18,7 @@
 #include "common/bytequeue.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "proxy/dial.h"
 
 /* Most bytes handed to one socket per write event. */
 #define WRITE_CHUNK (64u * 1024u)
@@ -236,22 +237,9 @@ static int dial_next(struct local_sock *s)
 	while (s->next_addr) {
 		struct addrinfo *a = s->next_addr;
 		s->next_addr = a->ai_next;
-		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0) {
-			snprintf(s->why, sizeof(s->why), "socket: %s", strerror(errno));
+		int fd = dial_start(a, s->why, sizeof(s->why));
+		if (fd < 0)
 			continue;
-		}
-		if (a->ai_family != AF_UNIX) {
-			/* Keystrokes must not wait for the previous segment's ACK. */
-			int one = 1;
-			if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-				log_debug("TCP_NODELAY: %s", strerror(errno));
-		}
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			snprintf(s->why, sizeof(s->why), "%s", strerror(errno));
-			close(fd);
-			continue;
-		}
 		if (ev_io_start(s->io.loop, &s->io, fd, EV_WRITE, on_event, s)) {
 			snprintf(s->why, sizeof(s->why), "epoll: %s", strerror(errno));
 			close(fd);

@@ -25,6 +25,7 @@
 
 #include "common/io.h"
 #include "common/log.h"
+#include "proxy/dial.h"
 #include "proxy/tls_client.h"
 void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 {
@@ -236,20 +237,12 @@ static int dial_next(struct ws_client *wc)
 	while (wc->next_addr) {
 		struct addrinfo *a = wc->next_addr;
 		wc->next_addr = a->ai_next;
-		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0) {
-			snprintf(wc->why, sizeof(wc->why), "socket: %s", strerror(errno));
-			continue;
-		}
 		char where[80]; /* a numeric address and port */
 		describe_address(a, where, sizeof(where));
-		/* Small messages (keystrokes) must not wait for the previous one's ACK. */
-		int one = 1;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-			log_debug("TCP_NODELAY: %s", strerror(errno));
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, strerror(errno));
-			close(fd);
+		char why[sizeof(wc->why) - sizeof(where) - 2];
+		int fd = dial_start(a, why, sizeof(why));
+		if (fd < 0) {
+			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, why);
 			continue;
 		}
 		/* Writable: the connect finished. */
