@@ -1,7 +1,5 @@
 /* What both modes do with a local connection once it exists: bytes both
  * ways, backpressure from slow local readers, and its end. */
-#include <stdio.h>
-
 #include "common/log.h"
 #include "proxy/proxy.h"
 
@@ -112,15 +110,4 @@ void conn_on_local_closed(struct local_conn *c)
 	if (!c->peer_knows && p->ready)
 		tunnel_send_conn_reset(p, c);
 	release(c);
-}
-
-const char *conn_target_text(const struct local_conn *c, char *buf, size_t cap)
-{
-	const struct proxy *p = c->proxy;
-	const struct mapping_entry *e = &p->mapping.entry[p->services[c->service].entry];
-	if (e->unix_path[0])
-		snprintf(buf, cap, "%s", e->unix_path);
-	else
-		snprintf(buf, cap, "%s:%d", e->target.host, e->target.port);
-	return buf;
 }

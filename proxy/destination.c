@@ -1,11 +1,24 @@
 /* Destination mode (the device's side): each connection the source starts
- * becomes a local TCP connection to the mapped service. */
+ * becomes a local connection (TCP or Unix socket) to the mapped service. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "proxy/proxy.h"
 
 static void ended_before_connecting(struct local_conn *c);
+
+/* c's target (its mapping entry's), for logs. */
+static const char *target_text(const struct local_conn *c, char *buf, size_t cap)
+{
+	const struct proxy *p = c->proxy;
+	const struct mapping_entry *e = &p->mapping.entry[p->services[c->service].entry];
+	if (e->unix_path[0])
+		snprintf(buf, cap, "%s", e->unix_path);
+	else
+		snprintf(buf, cap, "%s:%d", e->target.host, e->target.port);
+	return buf;
+}
 
 /* Tells the source a connection could not be served. */
 static void refuse(struct proxy *p, const struct tunnel_msg *m, size_t service, bool whole_stream)
@@ -46,14 +59,14 @@ void destination_on_connected(struct local_conn *c)
 	char where[MAPPING_MAX_UNIX_PATH + 16];
 	log_debug("service %s: connection %u of stream %d connected to %s",
 		  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
-		  conn_target_text(c, where, sizeof(where)));
+		  target_text(c, where, sizeof(where)));
 }
 
 void destination_on_connect_failed(struct local_conn *c, const char *why)
 {
 	char where[MAPPING_MAX_UNIX_PATH + 16];
 	log_warn("service %s: cannot connect to %s: %s", c->proxy->services[c->service].id,
-		 conn_target_text(c, where, sizeof(where)), why);
+		 target_text(c, where, sizeof(where)), why);
 	c->sock = NULL;
 	ended_before_connecting(c);
 }

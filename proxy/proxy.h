@@ -158,8 +158,6 @@ void conn_on_local_data(struct local_conn *c, const uint8_t *data, size_t len);
 void conn_on_local_mark(struct local_conn *c, bool over);
 /* event: c's socket closed; c is removed. */
 void conn_on_local_closed(struct local_conn *c);
-/* The mapping entry's target, for logs. */
-const char *conn_target_text(const struct local_conn *c, char *buf, size_t cap);
 
 /* source.c */
 void source_on_ready(struct proxy *p);
