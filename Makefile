@@ -65,7 +65,7 @@ PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel
 # ---- unit tests (cmocka): tests/unit/test_X.c links against the pure modules
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
-# The pure modules only: nothing that needs a running event loop.
+# The modules without I/O, and the event loop (its tests use pipes and socketpairs).
 UNIT_LINK  := $(PROTO_OBJ) $(filter-out $(OBJ)/common/lws_glue.o,$(COMMON_OBJ)) $(EV_OBJ) \
               $(call obj,proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)) \
               $(filter-out $(OBJ)/relay/ws_server.o $(OBJ)/relay/http_api.o $(OBJ)/relay/notify.o,$(RELAY_OBJ)) \
