@@ -31,7 +31,7 @@ libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
 RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO)
-PROXY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c)
+PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # Unit tests may link any of them; --as-needed keeps only those they call.
 UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
@@ -44,9 +44,13 @@ COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
               common/text.c common/clock.c common/tcp_liveness.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
-PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/conn_table.c \
-              proxy/tunnel_ws.c proxy/local_tcp.c proxy/source.c \
-              proxy/destination.c proxy/backoff.c proxy/tunnel_send.c proxy/tls_client.c \
+# The event loop (localproxy's; general enough for others).
+EV_SRC     := common/ev_loop.c common/ev_timer.c common/ev_async.c common/ev_signal.c
+# localproxy's data plane: no I/O, unit-tested through a fake struct proxy_io.
+PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
+              proxy/source.c proxy/destination.c proxy/dispatch.c
+PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
+              proxy/dial.c proxy/local_sock.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
               relay/handshake.c relay/peer.c relay/peer_lws.c \
@@ -63,6 +67,7 @@ COMMON_OBJ := $(call obj,$(COMMON_SRC))
 LWS_GLUE_OBJ := $(call obj,$(LWS_GLUE_SRC))
 MQTT_OBJ   := $(call obj,$(MQTT_SRC))
 PROXY_OBJ  := $(call obj,$(PROXY_SRC))
+EV_OBJ     := $(call obj,$(EV_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
 AGENT_OBJ  := $(call obj,$(AGENT_SRC))
@@ -81,7 +86,7 @@ UNIT_SRC   := $(wildcard $(addsuffix /test_*.c,$(addprefix tests/unit/,$(UNIT_DI
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 unit_support = $(call obj,$(filter-out $(wildcard tests/unit/$(1)/test_*.c),$(wildcard tests/unit/$(1)/*.c)))
 ARCHIVE_OBJ_proto     := $(PROTO_OBJ)
-ARCHIVE_OBJ_common    := $(COMMON_OBJ) $(LWS_GLUE_OBJ) $(MQTT_OBJ)
+ARCHIVE_OBJ_common    := $(COMMON_OBJ) $(EV_OBJ) $(LWS_GLUE_OBJ) $(MQTT_OBJ)
 ARCHIVE_OBJ_relay     := $(RELAY_OBJ)
 ARCHIVE_OBJ_proxy     := $(PROXY_OBJ)
 ARCHIVE_OBJ_agent     := $(AGENT_OBJ)
@@ -114,7 +119,8 @@ $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
-$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(COMMON_OBJ) $(LWS_GLUE_OBJ) $(PROTO_OBJ)
+# localproxy needs OpenSSL and protobuf-c only (its event loop is common/ev*.c).
+$(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(EV_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PROXY_LIBS)
 

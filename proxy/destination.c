@@ -1,9 +1,24 @@
 /* Destination mode (the device's side): each connection the source starts
- * becomes a local TCP connection to the mapped service. */
+ * becomes a local connection (TCP or Unix socket) to the mapped service. */
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
 #include "proxy/proxy.h"
+
+static void ended_before_connecting(struct local_conn *c);
+
+/* c's target (its mapping entry's), for logs. */
+static const char *target_text(const struct local_conn *c, char *buf, size_t cap)
+{
+	const struct proxy *p = c->proxy;
+	const struct mapping_entry *e = &p->mapping.entry[p->services[c->service].entry];
+	if (e->unix_path[0])
+		snprintf(buf, cap, "%s", e->unix_path);
+	else
+		snprintf(buf, cap, "%s:%d", e->target.host, e->target.port);
+	return buf;
+}
 
 /* Tells the source a connection could not be served. */
 static void refuse(struct proxy *p, const struct tunnel_msg *m, size_t service, bool whole_stream)
@@ -34,12 +49,32 @@ static void open_connection(struct proxy *p, const struct tunnel_msg *m, size_t 
 	c->started_stream = starts_stream;
 	log_info("service %s: opening connection %u of stream %d", p->services[service].id,
 		 c->connection_id, c->stream_id);
-	if (local_connect(p, c))
-		destination_on_connect_failed(p, c);
+	char why[128];
+	if (p->io->dial(p->io->user, c, why, sizeof(why)))
+		destination_on_connect_failed(c, why);
 }
 
-void destination_on_connect_failed(struct proxy *p, struct local_conn *c)
+void destination_on_connected(struct local_conn *c)
 {
+	char where[MAPPING_MAX_UNIX_PATH + 16];
+	log_debug("service %s: connection %u of stream %d connected to %s",
+		  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
+		  target_text(c, where, sizeof(where)));
+}
+
+void destination_on_connect_failed(struct local_conn *c, const char *why)
+{
+	char where[MAPPING_MAX_UNIX_PATH + 16];
+	log_warn("service %s: cannot connect to %s: %s", c->proxy->services[c->service].id,
+		 target_text(c, where, sizeof(where)), why);
+	c->sock = NULL;
+	ended_before_connecting(c);
+}
+
+/* The dial failed: the source must drop the connection (or its stream). */
+static void ended_before_connecting(struct local_conn *c)
+{
+	struct proxy *p = c->proxy;
 	/* The first connection of a stream failing ends the stream. */
 	bool whole_stream = c->started_stream || p->version < 3;
 	size_t service = c->service;
@@ -50,12 +85,12 @@ void destination_on_connect_failed(struct proxy *p, struct local_conn *c)
 			p->services[service].stream_id = 0;
 	}
 	c->peer_knows = true;
-	conn_remove(p, c);
+	conn_end(c); /* it has no socket: removed now */
 	if (whole_stream)
 		conn_end_stream(p, service, stream_id); /* the source dropped them too */
 }
 
-void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)
+void destination_on_start(struct proxy *p, const struct tunnel_msg *m, size_t service)
 {
 	struct proxy_service *svc = &p->services[service];
 	switch (m->type) {
@@ -79,8 +114,7 @@ void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t 
 		open_connection(p, m, service, false);
 		return;
 	default:
-		if (!conn_on_message(p, m, service))
-			log_warn("ignoring %s: a destination does not expect it", tunnel_msg_type_str(m->type));
+		log_warn("ignoring %s: a destination does not expect it", tunnel_msg_type_str(m->type));
 		return;
 	}
 }

@@ -1,11 +1,14 @@
-/* localproxy's runtime state, shared by its parts: the tunnel WebSocket
- * (tunnel_ws.c), the local TCP sockets (local_tcp.c), the connection table
- * (conn_table.c) and the per-mode protocol logic (source.c, destination.c).
- * Everything runs on one libwebsockets event loop. */
+/* localproxy's runtime state and its data plane, from the bottom up:
+ * the connection table (conn_table.c), the send scheduler (tunnel_send.c),
+ * a connection's life common to both modes (conn_life.c), the modes
+ * (source.c, destination.c) and the dispatch of received messages
+ * (dispatch.c). None of them does I/O: they reach sockets through the
+ * struct proxy_io they are given (proxy/io_sockets.c on the event loop,
+ * fakes in the unit tests), and the sockets' events come back up through
+ * the functions marked "event" below. */
 #ifndef PROXY_PROXY_H
 #define PROXY_PROXY_H
 
-#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -36,30 +39,45 @@
  * kind (the relay takes up to TUNNEL_MAX_WS_MESSAGE). Smaller than that
  * limit to keep the send buffer, which every message passes through, small. */
 #define SEND_MESSAGE_MAX TUNNEL_MAX_FRAME
-/* lws's read buffer for local sockets: one read fills one DATA frame. */
-#define LOCAL_IO_BUFFER_SIZE (64u * 1024u)
-/* Descriptors the event loop tracks: the tunnel, up to 10 local
- * connections, up to 3 listeners, lws's own wake-up pipe, and room to spare. */
-#define LOCALPROXY_MAX_FDS 64
-#define PING_INTERVAL_US (20 * LWS_USEC_PER_SEC)
+#define PING_INTERVAL_US (20u * 1000000u)
 
 struct proxy;
+struct local_conn;
+
+/* The I/O the data plane asks for. Every call names a connection or the
+ * relay; user is the implementation's. */
+struct proxy_io {
+	void *user;
+	/* the relay's WebSocket (see ws_client.h) */
+	void (*relay_want_write)(void *user);
+	size_t (*relay_sendv)(void *user, const struct ws_piece *pieces, size_t n);
+	void (*relay_pause_rx)(void *user, bool pause);
+	/* Source: listens for a mapping entry. 0, or -1 (logged). */
+	int (*listen)(void *user, size_t entry);
+	/* Destination: dials c's target and sets c->sock. 0 (then
+	 * destination_on_connected or destination_on_connect_failed follows),
+	 * or -1 when it failed at once (why filled). */
+	int (*dial)(void *user, struct local_conn *c, char *why, size_t why_cap);
+	/* Bytes for c's socket. -1 when they cannot be queued. */
+	int (*send)(void *user, struct local_conn *c, const uint8_t *data, size_t len);
+	void (*pause_read)(void *user, struct local_conn *c, bool pause);
+	/* Writes what c still has queued, then closes; conn_on_local_closed follows. */
+	void (*end)(void *user, struct local_conn *c);
+	/* p->exiting was set: stop the event loop. */
+	void (*stop)(void *user);
+};
 
 struct local_conn {
 	struct proxy *proxy;
-	struct lws *wsi;           /* NULL until a destination connect is issued */
+	void *sock;                /* the I/O side's socket; NULL when there is none */
 	size_t service;            /* index into proxy->services */
 	int32_t stream_id;
 	uint32_t connection_id;
-	struct bytequeue to_local; /* tunnel -> local socket */
 	struct bytequeue to_tunnel; /* its DATA frames for the relay */
 	bool tunnel_full;          /* to_tunnel is over CONN_QUEUE_HIGH: not read */
-	bool connected;            /* the local socket is up */
-	bool dialing;              /* inside local_connect's lws call */
-	bool dial_failed;          /* destination dial failed */
 	bool started_stream;       /* opened by STREAM_START (else CONNECTION_START) */
-	bool over_high;            /* counted in proxy->n_local_over_high */
-	bool ending;               /* flush to_local, then close */
+	bool over_high;            /* its socket's queue is over LOCAL_QUEUE_HIGH */
+	bool ending;               /* flush what its socket has queued, then close */
 	bool peer_knows;           /* the tunnel peer already knows it ended */
 };
 
@@ -74,12 +92,8 @@ struct proxy_service {
 struct proxy {
 	const struct proxy_options *opt;
 	struct mapping mapping;
-	struct lws_context *ctx;
-	struct lws_vhost *client_vhost;
-	struct lws_vhost *listeners[TUNNEL_MAX_SERVICES]; /* source, by mapping entry */
-	struct ws_client *wc;      /* the tunnel WebSocket */
-	bool connected;            /* wc is open */
-	char ws_path[64];
+	const struct proxy_io *io;
+	bool connected;            /* the relay's WebSocket is open */
 	int version;               /* protocol version spoken: 1..3 */
 	bool ready;                /* services known; connections may start */
 	struct frame_decoder decoder;
@@ -92,64 +106,81 @@ struct proxy {
 	struct local_conn *conns[TUNNEL_DEFAULT_MAX_CONNECTIONS];
 	size_t max_conns;
 	struct backoff backoff;
-	lws_sorted_usec_list_t reconnect_timer;
-	lws_sorted_usec_list_t ping_timer;
-	bool ping_due;
 	bool exiting;
-	bool destroying;           /* lws_context_destroy is running: callbacks only clean up */
 	int exit_code;
 };
 
-/* tunnel_ws.c */
-int tunnel_ws_init(struct proxy *p);          /* context + first connect */
-void tunnel_ws_shutdown(struct proxy *p);
+/* Sets up the data plane's state (no I/O yet). */
+void proxy_init(struct proxy *p, const struct proxy_options *opt, const struct proxy_io *io);
+/* Frees every connection (their sockets must be gone) and the queues. */
+void proxy_free(struct proxy *p);
+/* Ends the program with exit_code (logged by the caller). */
+void proxy_exit(struct proxy *p, int exit_code);
+
+/* conn_table.c: stores the connections, keyed by (service, stream, connection). */
+struct local_conn *conn_add(struct proxy *p, size_t service, int32_t stream_id,
+			    uint32_t connection_id);
+/* A live connection (not ending) with this key; connection 0 = 1. */
+struct local_conn *conn_find(struct proxy *p, size_t service, int32_t stream_id,
+			     uint32_t connection_id);
+void conn_remove(struct proxy *p, struct local_conn *c);
+size_t conn_count(const struct proxy *p);
+/* The connection in slot i (0..max_conns-1), or NULL. */
+struct local_conn *conn_at(const struct proxy *p, size_t i);
 
 /* tunnel_send.c */
 /* Queues a message that is about no connection in particular. */
 void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m);
-/* Queues DATA for a connection, split at TUNNEL_MAX_PAYLOAD. */
-void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len);
+/* Queues DATA for a connection, split at TUNNEL_MAX_PAYLOAD. -1 when memory
+ * runs out (end the connection). */
+int tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len);
 /* Queues a message about connection c (start, reset) in the negotiated
  * version's form, after any DATA c still has queued. */
 void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct local_conn *c);
 /* Tells the relay a connection ended (CONNECTION_RESET or, before V3, STREAM_RESET). */
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c);
-/* The WebSocket can take a message: sends the next one. */
+/* event: the WebSocket can take a message: sends the next one. */
 void tunnel_send_next(struct proxy *p);
 /* Drops everything queued for the relay (the connection is gone). */
 void tunnel_send_drop_all(struct proxy *p);
 
-/* local_tcp.c */
-extern const struct lws_protocols local_tcp_protocol;
-int local_listen(struct proxy *p, size_t entry);   /* source listener for a mapping entry */
-int local_connect(struct proxy *p, struct local_conn *c); /* destination dial */
-void local_send(struct local_conn *c, const uint8_t *data, size_t len);
-/* The tunnel side of c is done: write what is queued, then close. */
-void local_end(struct local_conn *c);
-/* Called by a local queue crossing its marks. */
-void local_queue_drained(struct local_conn *c);
-
-/* conn_table.c */
-struct local_conn *conn_add(struct proxy *p, size_t service, int32_t stream_id,
-			    uint32_t connection_id);
-struct local_conn *conn_find(struct proxy *p, size_t service, int32_t stream_id,
-			     uint32_t connection_id);
-void conn_remove(struct proxy *p, struct local_conn *c);
-size_t conn_count(const struct proxy *p);
+/* conn_life.c: what both modes do with a connection */
+/* The tunnel side of c is done: its socket writes what it has, then closes. */
+void conn_end(struct local_conn *c);
+/* Bytes from the tunnel for c's socket. */
+void conn_deliver(struct local_conn *c, const uint8_t *data, size_t len);
 /* Ends every connection of a service's stream (stream_id 0: every stream). */
 void conn_end_stream(struct proxy *p, size_t service, int32_t stream_id);
 void conn_end_all(struct proxy *p);
-/* Handles what both modes do alike (DATA, CONNECTION_RESET, STREAM_RESET);
- * false for any other type. */
-bool conn_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service);
-/* Service index of a message's serviceId ("" = the only service); -1 if unknown. */
-int service_index(const struct proxy *p, const char *service_id);
+/* event: bytes read from c's socket. */
+void conn_on_local_data(struct local_conn *c, const uint8_t *data, size_t len);
+/* event: c's socket queue went over LOCAL_QUEUE_HIGH, or back under LOCAL_QUEUE_LOW. */
+void conn_on_local_mark(struct local_conn *c, bool over);
+/* event: c's socket closed; c is removed. */
+void conn_on_local_closed(struct local_conn *c);
 
-/* source.c / destination.c */
+/* source.c */
 void source_on_ready(struct proxy *p);
+/* event: a local client connected to the listener of a mapping entry: its
+ * new connection, or NULL to refuse (close) it. */
 struct local_conn *source_on_accept(struct proxy *p, size_t entry);
-void source_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service);
-void destination_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service);
-void destination_on_connect_failed(struct proxy *p, struct local_conn *c);
+
+/* destination.c */
+void destination_on_start(struct proxy *p, const struct tunnel_msg *m, size_t service);
+/* event: c's dial succeeded / failed (why: for the log). */
+void destination_on_connected(struct local_conn *c);
+void destination_on_connect_failed(struct local_conn *c, const char *why);
+
+/* dispatch.c: received tunnel messages to the modes */
+/* event: a piece of a WebSocket message from the relay (first: it starts a
+ * message). -1 when it is not acceptable (reconnect). */
+int dispatch_receive(struct proxy *p, const uint8_t *in, size_t len, bool first);
+void dispatch_message(struct proxy *p, const struct tunnel_msg *m);
+/* event: the WebSocket opened (a new session). */
+void dispatch_session_open(struct proxy *p);
+/* V1 has no SERVICE_IDS: once open, the tunnel has one unnamed service. */
+void dispatch_ready_v1(struct proxy *p);
+/* event: the WebSocket is gone: drops what was queued, ends every connection. */
+void dispatch_session_closed(struct proxy *p);
 
 #endif

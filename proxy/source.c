@@ -23,12 +23,9 @@ void source_on_ready(struct proxy *p)
 				 p->mapping.entry[i].listen_port, p->mapping.entry[i].service);
 			continue;
 		}
-		if (p->listeners[i])
-			continue; /* still open from an earlier session */
-		if (local_listen(p, i)) {
-			p->exiting = true;
-			p->exit_code = 1;
-			lws_cancel_service(p->ctx);
+		/* 0 also when it is still open from an earlier session. */
+		if (p->io->listen(p->io->user, i)) {
+			proxy_exit(p, 1);
 			return;
 		}
 		log_info("listening on %s:%d for service %s", p->opt->bind_address,
@@ -74,10 +71,4 @@ struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 	log_info("service %s: new connection on port %d (stream %d, connection %u, %zu open)",
 		 svc->id, port, stream_id, connection_id, conn_count(p));
 	return c;
-}
-
-void source_on_message(struct proxy *p, const struct tunnel_msg *m, size_t service)
-{
-	if (!conn_on_message(p, m, service))
-		log_warn("ignoring %s: a source does not expect it", tunnel_msg_type_str(m->type));
 }

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
-#include "common/lws_glue.h"
 #include "common/text.h"
 
 static const char *last_openssl_error(char *buf, size_t cap)
@@ -50,7 +49,8 @@ SSL_CTX *tls_client_ctx_new(const char *ca_path, bool no_verify)
 		log_fatal("cannot set up TLS: out of memory");
 		return NULL;
 	}
-	SSL_CTX_set_options(ctx, TLS_MIN_1_2_OPTIONS | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	/* TLS 1.2 or later. */
 	if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
 	    (!no_verify && load_cas(ctx, ca_path))) {
 		SSL_CTX_free(ctx);

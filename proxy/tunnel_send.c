@@ -47,7 +47,7 @@ static struct tunnel_msg conn_msg(const struct proxy *p, enum tunnel_msg_type ty
 void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m)
 {
 	if (p->connected && queue_encoded(&p->to_tunnel, m) == 0)
-		ws_client_want_write(p->wc);
+		p->io->relay_want_write(p->io->user);
 }
 
 void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct local_conn *c)
@@ -66,27 +66,26 @@ void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct loc
 	tunnel_send_msg(p, &m);
 }
 
-void tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len)
+int tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len)
 {
 	if (!p->connected)
-		return;
+		return 0;
 	while (len > 0) {
 		size_t chunk = len > TUNNEL_MAX_PAYLOAD ? TUNNEL_MAX_PAYLOAD : len;
 		struct tunnel_msg m = conn_msg(p, TMSG_DATA, c);
 		m.payload = data;
 		m.payload_len = chunk;
-		if (queue_encoded(&c->to_tunnel, &m)) {
-			local_end(c);
-			return;
-		}
+		if (queue_encoded(&c->to_tunnel, &m))
+			return -1;
 		data += chunk;
 		len -= chunk;
 	}
-	ws_client_want_write(p->wc); /* sends at once when the socket can take it */
+	p->io->relay_want_write(p->io->user); /* sends at once when the socket can take it */
 	if (!c->tunnel_full && bytequeue_len(&c->to_tunnel) > CONN_QUEUE_HIGH) {
 		c->tunnel_full = true; /* the relay is slower than this local reader */
-		lws_rx_flow_control(c->wsi, 0);
+		p->io->pause_read(p->io->user, c, true);
 	}
+	return 0;
 }
 
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c)
@@ -137,8 +136,8 @@ void tunnel_send_next(struct proxy *p)
 	for (size_t i = 0; i < p->max_conns; i++)
 		if (taken[i])
 			pieces[n++] = (struct ws_piece){ bytequeue_peek(&p->conns[i]->to_tunnel), taken[i] };
-	if (ws_client_sendv(p->wc, pieces, n) != total) {
-		ws_client_want_write(p->wc); /* the last message is still going out */
+	if (p->io->relay_sendv(p->io->user, pieces, n) != total) {
+		p->io->relay_want_write(p->io->user); /* the last message is still going out */
 		return;
 	}
 	bytequeue_consume(&p->to_tunnel, shared);
@@ -151,12 +150,12 @@ void tunnel_send_next(struct proxy *p)
 		left = left || bytequeue_len(&c->to_tunnel) > 0;
 		if (c->tunnel_full && bytequeue_len(&c->to_tunnel) < CONN_QUEUE_LOW) {
 			c->tunnel_full = false;
-			if (!c->ending && c->wsi)
-				lws_rx_flow_control(c->wsi, 1);
+			if (!c->ending && c->sock)
+				p->io->pause_read(p->io->user, c, false);
 		}
 	}
 	if (left)
-		ws_client_want_write(p->wc);
+		p->io->relay_want_write(p->io->user);
 }
 
 /* Drops everything queued (the connection to the relay is gone). */

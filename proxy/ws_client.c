@@ -4,8 +4,8 @@
  *   CONNECTING -> [PROXY_REQUEST -> PROXY_ANSWER] -> TLS_HANDSHAKE
  *     -> UPGRADE_REQUEST -> UPGRADE_ANSWER -> OPEN -> CLOSING
  *
- * The socket is an lws "raw file" descriptor: lws only polls it and calls
- * us; we do the reading and writing. Every event runs pump(): socket ->
+ * The socket is an io watcher on our event loop (common/ev.h); we do the
+ * reading and writing. Every event runs pump(): socket ->
  * BIO pair, the state's TLS work, BIO pair -> socket. This file has the
  * socket, the pump, connecting and the API; the handshake states are in
  * ws_handshake.c, the frames of an open connection in ws_frames.c. */
@@ -26,6 +26,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "common/tcp_liveness.h"
+#include "proxy/dial.h"
 #include "proxy/tls_client.h"
 void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 {
@@ -36,8 +37,16 @@ void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 		va_end(ap);
 	}
 	wc->kill = true;
-	if (wc->wsi)
-		lws_set_timeout(wc->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	/* Closed from the loop: the caller may be in the middle of using wc. */
+	if (wc->io.active)
+		wc_start_timer(&wc->later, 0);
+}
+
+void wc_start_timer(struct ev_timer *t, uint64_t after_us)
+{
+	/* The loop keeps room for a few timers: this fails only past them. */
+	if (ev_timer_start(t, after_us, 0))
+		log_error("out of memory for a timer");
 }
 
 
@@ -111,8 +120,6 @@ static void net_send(struct ws_client *wc, bool *progress)
 
 /* ---- one service pass ------------------------------------------------------ */
 
-static void pump_later(lws_sorted_usec_list_t *sul);
-
 static bool wants_output(const struct ws_client *wc)
 {
 	if (wc->state == WC_CONNECTING || wc->state == WC_PROXY_REQUEST)
@@ -130,24 +137,12 @@ static bool input_buffered(const struct ws_client *wc)
 	return wc->ssl && (SSL_has_pending(wc->ssl) || BIO_ctrl_pending(SSL_get_rbio(wc->ssl)) > 0);
 }
 
-static void set_pollin(struct ws_client *wc, bool on)
+/* Reading while pollin_on; writing while something waits to go out. */
+static void update_interest(struct ws_client *wc)
 {
-	if (wc->pollin_on == on)
-		return;
-	wc->pollin_on = on;
-	lws_rx_flow_control(wc->wsi, on ? 1 : 0);
-}
-
-/* Arranges to be called when the socket can take what waits to go out. */
-static void ask_for_output(struct ws_client *wc)
-{
-	if (!wants_output(wc))
-		return;
-	/* lws clears POLLOUT after a writeable callback: ask again after it. */
-	if (wc->in_writeable_callback)
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
-	else
-		lws_callback_on_writable(wc->wsi);
+	unsigned events = (wc->pollin_on ? EV_READ : 0u) | (wants_output(wc) ? EV_WRITE : 0u);
+	if (ev_io_set(&wc->io, events))
+		wc_end_connection(wc, "epoll: %s", strerror(errno));
 }
 
 static void pump(struct ws_client *wc)
@@ -176,13 +171,13 @@ static void pump(struct ws_client *wc)
 			break;
 	}
 	wc->in_pump = false;
-	if (wc->kill || !wc->wsi)
+	if (wc->kill || !wc->io.active)
 		return;
 	bool ring_full = wc->net && BIO_ctrl_get_write_guarantee(wc->net) == 0;
-	set_pollin(wc, !wc->peer_eof && !ring_full);
-	ask_for_output(wc);
+	wc->pollin_on = !wc->peer_eof && !ring_full;
+	update_interest(wc);
 	if (!wc->rx_paused && input_buffered(wc))
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+		wc_start_timer(&wc->later, 0);
 }
 
 /* Sends what can go now, without reading. For callers outside our own
@@ -195,27 +190,33 @@ static void send_now(struct ws_client *wc)
 	wc_app_write(wc, &progress);
 	net_send(wc, &progress);
 	wc->in_pump = false;
-	if (!wc->kill && wc->wsi)
-		ask_for_output(wc);
+	if (!wc->kill && wc->io.active)
+		update_interest(wc);
 }
 
-static void pump_later(lws_sorted_usec_list_t *sul)
+static void close_connection(struct ws_client *wc);
+
+static void pump_later(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, later);
-	if (wc->wsi && !wc->kill)
+	struct ws_client *wc = t->user;
+	if (!wc->io.active)
+		return;
+	if (!wc->kill)
 		pump(wc);
+	if (wc->kill)
+		close_connection(wc);
 }
 
 /* ---- connecting ------------------------------------------------------------ */
 
-void wc_on_timeout(lws_sorted_usec_list_t *sul)
+static void on_timeout(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, timeout);
+	struct ws_client *wc = t->user;
 	if (wc->state == WC_CLOSING)
 		wc_end_connection(wc, "%s", wc->why[0] ? wc->why : "the relay did not answer our close");
 	else
 		wc_end_connection(wc, "no answer from %s:%d within %d s", wc->cfg.host, wc->cfg.port,
-			       (int)(CONNECT_TIMEOUT_US / LWS_USEC_PER_SEC));
+			       (int)(CONNECT_TIMEOUT_US / 1000000u));
 }
 
 static void describe_address(const struct addrinfo *a, char *buf, size_t cap)
@@ -228,6 +229,8 @@ static void describe_address(const struct addrinfo *a, char *buf, size_t cap)
 		snprintf(buf, cap, strchr(host, ':') ? "[%s]:%s" : "%s:%s", host, port);
 }
 
+static void on_socket(struct ev_io *w, unsigned events);
+
 /* Starts a non-blocking connect to the next address. -1 when none is left
  * or the socket cannot be made. */
 static int dial_next(struct ws_client *wc)
@@ -235,42 +238,27 @@ static int dial_next(struct ws_client *wc)
 	while (wc->next_addr) {
 		struct addrinfo *a = wc->next_addr;
 		wc->next_addr = a->ai_next;
-		int fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd < 0) {
-			snprintf(wc->why, sizeof(wc->why), "socket: %s", strerror(errno));
-			continue;
-		}
 		char where[80]; /* a numeric address and port */
 		describe_address(a, where, sizeof(where));
-		/* Small messages (keystrokes) must not wait for the previous one's ACK. */
-		int one = 1;
-		if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
-			log_debug("TCP_NODELAY: %s", strerror(errno));
+		char why[sizeof(wc->why) - sizeof(where) - 2];
+		int fd = dial_start(a, why, sizeof(why));
+		if (fd < 0) {
+			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, why);
+			continue;
+		}
 		if (tcp_set_liveness(fd, TCP_LIVENESS_SECONDS) < 0)
 			log_debug("TCP keepalive: %s", strerror(errno));
-		if (connect(fd, a->ai_addr, a->ai_addrlen) < 0 && errno != EINPROGRESS) {
-			snprintf(wc->why, sizeof(wc->why), "%s: %s", where, strerror(errno));
+		/* Writable: the connect finished. */
+		if (ev_io_start(wc->loop, &wc->io, fd, EV_READ | EV_WRITE, on_socket, wc)) {
+			snprintf(wc->why, sizeof(wc->why), "cannot add the socket to the event loop");
 			close(fd);
 			continue;
 		}
-		lws_adopt_desc_t desc;
-		memset(&desc, 0, sizeof(desc));
-		desc.vh = wc->vhost;
-		desc.type = LWS_ADOPT_RAW_FILE_DESC;
-		desc.fd.filefd = fd;
-		desc.vh_prot_name = ws_client_protocol.name;
-		desc.opaque = wc;
 		wc->fd = fd;
 		wc->state = WC_CONNECTING;
 		wc->why[0] = '\0';
-		wc->wsi = lws_adopt_descriptor_vhost_via_info(&desc); /* closes fd on failure */
-		if (!wc->wsi) {
-			snprintf(wc->why, sizeof(wc->why), "cannot add the socket to the event loop");
-			continue;
-		}
 		wc->pollin_on = true;
 		log_debug("connecting to %s%s", where, wc->cfg.proxy_host[0] ? " (the proxy)" : "");
-		lws_callback_on_writable(wc->wsi); /* POLLOUT: the connect finished */
 		return 0;
 	}
 	return -1;
@@ -290,12 +278,12 @@ static void reset_connection(struct ws_client *wc)
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
 }
 
-static void retry_next_address(lws_sorted_usec_list_t *sul)
+static void retry_next_address(struct ev_timer *t)
 {
-	struct ws_client *wc = lws_container_of(sul, struct ws_client, retry);
+	struct ws_client *wc = t->user;
 	if (dial_next(wc) == 0)
 		return;
-	lws_sul_cancel(&wc->timeout);
+	ev_timer_stop(&wc->timeout);
 	wc_free_handshake_buffer(wc);
 	wc->state = WC_IDLE;
 	wc->h.on_ended(wc->h.user, false, 0, wc->why);
@@ -338,7 +326,7 @@ int ws_client_connect(struct ws_client *wc)
 		log_warn("cannot connect to %s:%d: %s", host, port, wc->why);
 		return -1;
 	}
-	lws_sul_schedule(wc->ctx, 0, &wc->timeout, wc_on_timeout, CONNECT_TIMEOUT_US);
+	wc_start_timer(&wc->timeout, CONNECT_TIMEOUT_US);
 	return 0;
 }
 
@@ -354,30 +342,32 @@ static void check_connected(struct ws_client *wc)
 		return;
 	}
 	snprintf(wc->why, sizeof(wc->why), "%s", strerror(err));
-	wc->kill = true; /* the close callback tries the next address */
+	wc->kill = true; /* closing tries the next address */
 }
 
-/* ---- the lws side -------------------------------------------------------- */
+/* ---- the socket's events ----------------------------------------------------- */
 
-static void on_closed(struct ws_client *wc)
+static void close_socket(struct ws_client *wc)
 {
-	if (wc->state == WC_CONNECTING && !wc->why[0]) {
-		/* lws saw the failed connect (POLLHUP) before we did. */
-		int err = 0;
-		socklen_t len = sizeof(err);
-		if (getsockopt(wc->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err)
-			snprintf(wc->why, sizeof(wc->why), "%s", strerror(err));
-	}
+	ev_io_stop(&wc->io);
+	if (wc->fd >= 0)
+		close(wc->fd);
+	wc->fd = -1;
+	ev_timer_stop(&wc->later);
+}
+
+/* The connection is over: try the next address, or report the end. */
+static void close_connection(struct ws_client *wc)
+{
+	close_socket(wc);
 	bool try_next = wc->state == WC_CONNECTING && wc->next_addr;
-	wc->wsi = NULL;
-	lws_sul_cancel(&wc->later);
 	if (try_next) {
 		reset_connection(wc);
 		wc->why[0] = '\0';
-		lws_sul_schedule(wc->ctx, 0, &wc->retry, retry_next_address, 1);
+		wc_start_timer(&wc->retry, 0);
 		return;
 	}
-	lws_sul_cancel(&wc->timeout);
+	ev_timer_stop(&wc->timeout);
 	reset_connection(wc);
 	wc_free_handshake_buffer(wc);
 	enum wc_state was = wc->state;
@@ -386,40 +376,20 @@ static void on_closed(struct ws_client *wc)
 		       wc->why[0] ? wc->why : "connection lost");
 }
 
-static int ws_client_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-			      void *in, size_t len)
+static void on_socket(struct ev_io *w, unsigned events)
 {
-	struct ws_client *wc = lws_get_opaque_user_data(wsi);
-	if (!wc)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-	case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-		if (wc->state == WC_CONNECTING)
-			check_connected(wc);
-		if (!wc->kill) {
-			wc->in_writeable_callback = reason == LWS_CALLBACK_RAW_WRITEABLE_FILE;
-			pump(wc);
-			wc->in_writeable_callback = false;
-		}
-		return wc->kill ? -1 : 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		lws_set_opaque_user_data(wsi, NULL);
-		on_closed(wc);
-		return 0;
-	default:
-		return 0;
-	}
+	struct ws_client *wc = w->user;
+	if (wc->state == WC_CONNECTING)
+		check_connected(wc);
+	if (!wc->kill)
+		pump(wc);
+	if (wc->kill)
+		close_connection(wc);
 }
-
-const struct lws_protocols ws_client_protocol = {
-	"ws-client", ws_client_callback, 0, 0, 0, NULL, 0
-};
 
 /* ---- the API ----------------------------------------------------------------- */
 
-struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost,
-				const struct ws_client_config *cfg,
+struct ws_client *ws_client_new(struct ev_loop *loop, const struct ws_client_config *cfg,
 				const struct ws_client_handler *handler)
 {
 	struct ws_client *wc = calloc(1, sizeof(*wc));
@@ -427,8 +397,10 @@ struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost
 		log_fatal("out of memory");
 		return NULL;
 	}
-	wc->ctx = ctx;
-	wc->vhost = vhost;
+	wc->loop = loop;
+	ev_timer_init(&wc->later, loop, pump_later, wc);
+	ev_timer_init(&wc->retry, loop, retry_next_address, wc);
+	ev_timer_init(&wc->timeout, loop, on_timeout, wc);
 	wc->cfg = *cfg;
 	wc->h = *handler;
 	wc->fd = -1;
@@ -449,7 +421,7 @@ void ws_client_want_write(struct ws_client *wc)
 	if (wc->state != WC_OPEN || wc->want_write)
 		return;
 	wc->want_write = true;
-	if (wc->wsi && !wc->kill && !wc->in_pump) /* else the running pump sends it */
+	if (wc->io.active && !wc->kill && !wc->in_pump) /* else the running pump sends it */
 		send_now(wc);
 }
 
@@ -460,8 +432,8 @@ void ws_client_ping(struct ws_client *wc, const uint8_t *payload, size_t len)
 	memcpy(wc->ping, payload, len);
 	wc->ping_len = len;
 	wc->ping_due = true;
-	if (wc->wsi && !wc->kill)
-		lws_callback_on_writable(wc->wsi);
+	if (wc->io.active && !wc->kill)
+		update_interest(wc);
 }
 
 void ws_client_pause_rx(struct ws_client *wc, bool pause)
@@ -470,13 +442,13 @@ void ws_client_pause_rx(struct ws_client *wc, bool pause)
 		return;
 	wc->rx_paused = pause;
 	/* Resuming: bytes may already wait inside OpenSSL, where poll() cannot see them. */
-	if (!pause && wc->wsi && !wc->kill)
-		lws_sul_schedule(wc->ctx, 0, &wc->later, pump_later, 1);
+	if (!pause && wc->io.active && !wc->kill)
+		wc_start_timer(&wc->later, 0);
 }
 
 void ws_client_check_path(struct ws_client *wc)
 {
-	if (wc->state == WC_OPEN && wc->wsi && !wc->kill && tcp_path_dead(wc->fd, TCP_LIVENESS_SECONDS))
+	if (wc->state == WC_OPEN && wc->io.active && !wc->kill && tcp_path_dead(wc->fd, TCP_LIVENESS_SECONDS))
 		wc_end_connection(wc, "the relay ACKed nothing for %d s with data or probes outstanding "
 				  "(dead path)", TCP_LIVENESS_SECONDS);
 }
@@ -486,9 +458,9 @@ void ws_client_close(struct ws_client *wc, int code)
 	if (wc->state == WC_OPEN) {
 		wc_queue_close(wc, code);
 		snprintf(wc->why, sizeof(wc->why), "closed by us (%d)", code);
-		if (wc->wsi && !wc->kill)
+		if (wc->io.active && !wc->kill)
 			pump(wc);
-	} else if (wc->wsi) {
+	} else if (wc->io.active) {
 		wc_end_connection(wc, "closed by us");
 	}
 }
@@ -497,6 +469,9 @@ void ws_client_free(struct ws_client *wc)
 {
 	if (!wc)
 		return;
+	close_socket(wc);
+	ev_timer_stop(&wc->retry);
+	ev_timer_stop(&wc->timeout);
 	reset_connection(wc);
 	wc_free_handshake_buffer(wc);
 	if (wc->addrs)

@@ -1,5 +1,5 @@
 /* A WebSocket client over TLS, optionally through an HTTP CONNECT proxy,
- * run by the libwebsockets event loop as an adopted descriptor.
+ * on our event loop (common/ev.h).
  *
  * Why not lws's own client: lws 4.1 parses received frames one byte per
  * call and masks sent frames byte by byte, which was three quarters of
@@ -10,10 +10,11 @@
 #ifndef PROXY_WS_CLIENT_H
 #define PROXY_WS_CLIENT_H
 
-#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/ev.h"
 
 struct ws_client_config {
 	const char *host;          /* the server: TLS name (SNI, verification) and Host */
@@ -53,8 +54,7 @@ struct ws_client;
 
 /* Sets up TLS (CA, verification). NULL on error, logged. The config's
  * strings must outlive the client. */
-struct ws_client *ws_client_new(struct lws_context *ctx, struct lws_vhost *vhost,
-				const struct ws_client_config *cfg,
+struct ws_client *ws_client_new(struct ev_loop *loop, const struct ws_client_config *cfg,
 				const struct ws_client_handler *handler);
 /* Starts a connection; on_open or on_ended follows. 0, or -1 when it could
  * not even start (logged; nothing follows). */
@@ -80,10 +80,7 @@ void ws_client_check_path(struct ws_client *wc);
 void ws_client_pause_rx(struct ws_client *wc, bool pause);
 /* Sends a close frame and ends the connection once it is out. */
 void ws_client_close(struct ws_client *wc, int code);
-/* Call after lws_context_destroy (which ends any connection). */
+/* Closes any connection at once, without callbacks, and frees. */
 void ws_client_free(struct ws_client *wc);
-
-/* Registered on the vhost passed to ws_client_new. */
-extern const struct lws_protocols ws_client_protocol;
 
 #endif

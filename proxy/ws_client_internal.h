@@ -20,8 +20,8 @@
 #define PUMP_ROUNDS 4
 #define READ_BUDGET (256u * 1024u)
 #define MESSAGES_PER_ROUND 2
-#define CONNECT_TIMEOUT_US (20 * LWS_USEC_PER_SEC)
-#define CLOSE_TIMEOUT_US (5 * LWS_USEC_PER_SEC)
+#define CONNECT_TIMEOUT_US (20 * 1000000u)
+#define CLOSE_TIMEOUT_US (5 * 1000000u)
 /* The request (with a token of up to TUNNEL_MAX_ACCESS_TOKEN characters) or an answer's head. */
 #define HANDSHAKE_BUFFER (TUNNEL_MAX_ACCESS_TOKEN + WS_MAX_RESPONSE_HEAD)
 
@@ -38,15 +38,14 @@ enum wc_state {
 };
 
 struct ws_client {
-	struct lws_context *ctx;
-	struct lws_vhost *vhost;
+	struct ev_loop *loop;
 	struct ws_client_config cfg;
 	struct ws_client_handler h;
 	SSL_CTX *ssl_ctx;
 
 	/* one connection */
 	enum wc_state state;
-	struct lws *wsi;
+	struct ev_io io;          /* the socket; io.active while it is open */
 	int fd;
 	struct addrinfo *addrs, *next_addr;
 	SSL *ssl;
@@ -56,7 +55,7 @@ struct ws_client {
 	size_t hs_len, hs_done;
 	struct ws_parser parser;
 	bool opened, peer_eof, rx_paused, pollin_on;
-	bool in_writeable_callback, kill;
+	bool kill;
 	bool in_pump;             /* pump() or send_now() is running */
 	bool end_when_flushed;    /* end once the close frame is out */
 	int http_status;
@@ -72,19 +71,19 @@ struct ws_client {
 	int close_code;
 
 	uint8_t in[READ_CHUNK];
-	lws_sorted_usec_list_t later;   /* re-runs pump() (or asks for POLLOUT) */
-	lws_sorted_usec_list_t retry;   /* tries the next address */
-	lws_sorted_usec_list_t timeout; /* connect or close takes too long */
+	struct ev_timer later;   /* re-runs pump(), or closes a killed connection */
+	struct ev_timer retry;   /* tries the next address */
+	struct ev_timer timeout; /* connect or close takes too long */
 };
 
-/* Ends the connection: lws closes the socket and LWS_CALLBACK_RAW_CLOSE_FILE
+/* Ends the connection: the socket is closed from the loop and on_ended
  * reports it. The first reason given is the one reported. */
 void wc_end_connection(struct ws_client *wc, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Classifies a failed SSL call: 0 = retry later, -1 = the connection ended. */
 int wc_ssl_failed(struct ws_client *wc, int rc, const char *doing);
-/* Fires when connecting or closing takes too long. */
-void wc_on_timeout(lws_sorted_usec_list_t *sul);
+/* Starts one of wc's timers; a failure (out of memory) ends the connection. */
+void wc_start_timer(struct ev_timer *t, uint64_t after_us);
 
 /* ws_handshake.c: from connected socket to open WebSocket */
 void wc_after_connected(struct ws_client *wc);

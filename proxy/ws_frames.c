@@ -115,8 +115,6 @@ void wc_app_read(struct ws_client *wc, bool *progress)
 
 /* ---- sending ------------------------------------------------------------- */
 
-void wc_on_timeout(lws_sorted_usec_list_t *sul);
-
 /* Writes one masked frame of the pieces' bytes into out. */
 static void put_frame(struct ws_client *wc, enum ws_opcode op, const struct ws_piece *pieces,
 		      size_t n, size_t total)
@@ -154,7 +152,7 @@ static bool next_control_frame(struct ws_client *wc)
 		uint8_t code[2] = { (uint8_t)(wc->close_code >> 8), (uint8_t)wc->close_code };
 		wc->close_due = false;
 		put_control(wc, WS_OP_CLOSE, code, sizeof(code));
-		lws_sul_schedule(wc->ctx, 0, &wc->timeout, wc_on_timeout, CLOSE_TIMEOUT_US);
+		wc_start_timer(&wc->timeout, CLOSE_TIMEOUT_US);
 		return true;
 	}
 	if (wc->state == WC_CLOSING)

@@ -150,7 +150,7 @@ static void upgrade_answer(struct ws_client *wc, bool *progress)
 		wc->http_status = 0;
 		wc->state = WC_OPEN;
 		wc->opened = true;
-		lws_sul_cancel(&wc->timeout);
+		ev_timer_stop(&wc->timeout);
 		ws_parser_init(&wc->parser);
 		wc->h.on_open(wc->h.user);
 		/* Frames that came in the same read as the answer. */

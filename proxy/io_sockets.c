@@ -1,0 +1,160 @@
+/* struct proxy_io on real sockets (see io_sockets.h). */
+#include "proxy/io_sockets.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+
+static void on_connected(void *user)
+{
+	destination_on_connected(user);
+}
+
+static void on_connect_failed(void *user, const char *why)
+{
+	destination_on_connect_failed(user, why);
+}
+
+static void on_data(void *user, const uint8_t *data, size_t len)
+{
+	conn_on_local_data(user, data, len);
+}
+
+static void on_queue_mark(void *user, bool over)
+{
+	conn_on_local_mark(user, over);
+}
+
+static void on_closed(void *user)
+{
+	conn_on_local_closed(user);
+}
+
+static struct local_sock_handler handler_for(struct local_conn *c)
+{
+	struct local_sock_handler h = {
+		.user = c,
+		.on_connected = on_connected,
+		.on_connect_failed = on_connect_failed,
+		.on_data = on_data,
+		.on_queue_mark = on_queue_mark,
+		.on_closed = on_closed,
+		.queue_high = LOCAL_QUEUE_HIGH,
+		.queue_low = LOCAL_QUEUE_LOW,
+		.read_max = LOCAL_READ_SIZE,
+	};
+	return h;
+}
+
+static void on_accept(void *user, int fd)
+{
+	struct io_listener *l = user;
+	struct local_conn *c = source_on_accept(l->owner->p, l->entry);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	struct local_sock_handler h = handler_for(c);
+	c->sock = local_sock_adopt(l->owner->loop, fd, &h);
+	if (!c->sock) {
+		log_error("cannot add a local connection to the event loop");
+		conn_on_local_closed(c);
+	}
+}
+
+static int io_listen(void *user, size_t entry)
+{
+	struct io_sockets *s = user;
+	struct io_listener *l = &s->listeners[entry];
+	if (l->l)
+		return 0;
+	const struct mapping_entry *e = &s->p->mapping.entry[entry];
+	l->l = local_listener_open(s->loop, s->p->opt->bind_address, e->listen_port, on_accept, l);
+	return l->l ? 0 : -1;
+}
+
+static int io_dial(void *user, struct local_conn *c, char *why, size_t why_cap)
+{
+	struct io_sockets *s = user;
+	const struct mapping_entry *e = &s->p->mapping.entry[s->p->services[c->service].entry];
+	struct local_sock_handler h = handler_for(c);
+	c->sock = local_sock_dial(s->loop, e->target.host, e->target.port, e->unix_path, &h, why,
+				  why_cap);
+	return c->sock ? 0 : -1;
+}
+
+static int io_send(void *user, struct local_conn *c, const uint8_t *data, size_t len)
+{
+	return local_sock_send(c->sock, data, len);
+}
+
+static void io_pause_read(void *user, struct local_conn *c, bool pause)
+{
+	local_sock_pause_read(c->sock, pause);
+}
+
+static void io_end(void *user, struct local_conn *c)
+{
+	local_sock_end(c->sock);
+}
+
+static void io_stop(void *user)
+{
+	struct io_sockets *s = user;
+	ev_stop(s->loop);
+}
+
+static void relay_want_write(void *user)
+{
+	struct io_sockets *s = user;
+	ws_client_want_write(s->wc);
+}
+
+static size_t relay_sendv(void *user, const struct ws_piece *pieces, size_t n)
+{
+	struct io_sockets *s = user;
+	return ws_client_sendv(s->wc, pieces, n);
+}
+
+static void relay_pause_rx(void *user, bool pause)
+{
+	struct io_sockets *s = user;
+	ws_client_pause_rx(s->wc, pause);
+}
+
+void io_sockets_init(struct io_sockets *s, struct proxy *p, struct ev_loop *loop)
+{
+	s->p = p;
+	s->loop = loop;
+	s->wc = NULL;
+	for (size_t i = 0; i < TUNNEL_MAX_SERVICES; i++)
+		s->listeners[i] = (struct io_listener){ .owner = s, .entry = i, .l = NULL };
+	s->io = (struct proxy_io){
+		.user = s,
+		.relay_want_write = relay_want_write,
+		.relay_sendv = relay_sendv,
+		.relay_pause_rx = relay_pause_rx,
+		.listen = io_listen,
+		.dial = io_dial,
+		.send = io_send,
+		.pause_read = io_pause_read,
+		.end = io_end,
+		.stop = io_stop,
+	};
+	p->io = &s->io;
+}
+
+void io_sockets_close(struct io_sockets *s)
+{
+	for (size_t i = 0; i < s->p->max_conns; i++) {
+		struct local_conn *c = conn_at(s->p, i);
+		if (c && c->sock) {
+			local_sock_free(c->sock);
+			c->sock = NULL;
+		}
+	}
+	for (size_t i = 0; i < TUNNEL_MAX_SERVICES; i++) {
+		local_listener_close(s->listeners[i].l);
+		s->listeners[i].l = NULL;
+	}
+}
