@@ -213,8 +213,8 @@ static int parse_target(const struct pctx *c, const char *path, const cJSON *it,
 			size_t cap)
 {
 	if (!cJSON_IsString(it) || it->valuestring == NULL)
-		return fail(c, path, "want a string (\"HOST:PORT\", \"PORT\" or a Unix socket "
-			    "path), got %s", json_type_name(it));
+		return fail(c, path, "want a string (\"HOST:PORT\", \"PORT\", \"udp:HOST:PORT\" or "
+			    "a Unix socket path), got %s", json_type_name(it));
 	const char *v = it->valuestring;
 	if (v[0] == '\0')
 		return fail(c, path, "is empty (want \"HOST:PORT\", e.g. \"127.0.0.1:22\")");
@@ -228,11 +228,13 @@ static int parse_target(const struct pctx *c, const char *path, const cJSON *it,
 	} else {
 		for (const char *p = v; *p != '\0'; p++)
 			if (!target_char_ok(*p))
-				return fail(c, path, "'%.*s' is not HOST:PORT, PORT or an absolute "
-					    "Unix socket path", 200, v);
+				return fail(c, path, "'%.*s' is not HOST:PORT, PORT, udp:HOST:PORT or "
+					    "an absolute Unix socket path", 200, v);
 		struct hostport hp;
 		char why[384];
-		if (hostport_parse(v, 0, &hp, why, sizeof(why)) != 0)
+		/* "udp:[HOST:]PORT": a UDP service (localproxy's -d form). */
+		const char *hostport = strncmp(v, "udp:", 4) == 0 ? v + 4 : v;
+		if (hostport_parse(hostport, 0, &hp, why, sizeof(why)) != 0)
 			return fail(c, path, "%s", why);
 	}
 	if (strlen(v) >= cap)

@@ -12,12 +12,7 @@ static void ended_before_connecting(struct local_conn *c);
 static const char *target_text(const struct local_conn *c, char *buf, size_t cap)
 {
 	const struct proxy *p = c->proxy;
-	const struct mapping_entry *e = &p->mapping.entry[p->services[c->service].entry];
-	if (e->unix_path[0])
-		snprintf(buf, cap, "%s", e->unix_path);
-	else
-		snprintf(buf, cap, "%s:%d", e->target.host, e->target.port);
-	return buf;
+	return mapping_entry_text(&p->mapping.entry[p->services[c->service].entry], buf, cap);
 }
 
 /* Tells the source a connection could not be served. */
@@ -56,7 +51,7 @@ static void open_connection(struct proxy *p, const struct tunnel_msg *m, size_t 
 
 void destination_on_connected(struct local_conn *c)
 {
-	char where[MAPPING_MAX_UNIX_PATH + 16];
+	char where[MAPPING_TEXT_MAX];
 	log_debug("service %s: connection %u of stream %d connected to %s",
 		  c->proxy->services[c->service].id, c->connection_id, c->stream_id,
 		  target_text(c, where, sizeof(where)));
@@ -64,7 +59,7 @@ void destination_on_connected(struct local_conn *c)
 
 void destination_on_connect_failed(struct local_conn *c, const char *why)
 {
-	char where[MAPPING_MAX_UNIX_PATH + 16];
+	char where[MAPPING_TEXT_MAX];
 	log_warn("service %s: cannot connect to %s: %s", c->proxy->services[c->service].id,
 		 target_text(c, where, sizeof(where)), why);
 	c->sock = NULL;

@@ -1,11 +1,15 @@
-/* The data plane's I/O (struct proxy_io) on real sockets: local sockets
- * (proxy/local_sock.c) and the relay's WebSocket (proxy/ws_client.c) on one
- * event loop. Their events go up to the data plane's event functions. */
+/* The data plane's I/O (struct proxy_io) on real sockets: local stream
+ * sockets (proxy/local_sock.c), UDP flows (proxy/local_udp.c), stdin and
+ * stdout (proxy/local_stdio.c) and the relay's WebSocket (proxy/ws_client.c)
+ * on one event loop. Which of them a connection has follows from its
+ * mapping entry's kind. Their events go up to the data plane's event
+ * functions. */
 #ifndef PROXY_IO_SOCKETS_H
 #define PROXY_IO_SOCKETS_H
 
 #include "common/ev.h"
 #include "proxy/local_sock.h"
+#include "proxy/local_udp.h"
 #include "proxy/proxy.h"
 
 struct io_sockets;
@@ -13,7 +17,9 @@ struct io_sockets;
 struct io_listener {
 	struct io_sockets *owner;
 	size_t entry;              /* its mapping entry */
-	struct local_listener *l;  /* NULL until it listens */
+	struct local_listener *l;  /* TCP or Unix: NULL until it listens */
+	struct local_udp *udp;     /* UDP: NULL until it listens */
+	bool stdio_taken;          /* stdin/stdout: its one connection was made */
 };
 
 struct io_sockets {

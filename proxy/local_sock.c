@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -34,6 +35,7 @@ struct local_sock {
 
 struct local_listener {
 	struct ev_io io;
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)]; /* removed on close; "" = TCP */
 	void (*on_accept)(void *user, int fd);
 	void *user;
 };
@@ -311,9 +313,39 @@ static void on_acceptable(struct ev_io *w, unsigned events)
 		return;
 	}
 	int one = 1;
-	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
+	if (!l->unix_path[0] && setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0)
 		log_debug("TCP_NODELAY: %s", strerror(errno));
 	l->on_accept(l->user, fd);
+}
+
+/* Binds a new listening socket to addr. The fd, or -1. */
+static int listen_on(int family, const struct sockaddr *addr, socklen_t addr_len)
+{
+	int one = 1;
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && ((family != AF_UNIX && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0) ||
+			bind(fd, addr, addr_len) < 0 || listen(fd, SOMAXCONN) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Watches a listening fd. NULL on error (fd closed). */
+static struct local_listener *listener_start(struct ev_loop *loop, int fd, const char *unix_path,
+					     void (*on_accept)(void *user, int fd), void *user)
+{
+	struct local_listener *l = calloc(1, sizeof(*l));
+	if (l) {
+		l->on_accept = on_accept;
+		l->user = user;
+		snprintf(l->unix_path, sizeof(l->unix_path), "%s", unix_path);
+		if (ev_io_start(loop, &l->io, fd, EV_READ, on_acceptable, l) == 0)
+			return l;
+		free(l);
+	}
+	close(fd);
+	return NULL;
 }
 
 struct local_listener *local_listener_open(struct ev_loop *loop, const char *bind_address, int port,
@@ -327,27 +359,41 @@ struct local_listener *local_listener_open(struct ev_loop *loop, const char *bin
 	struct addrinfo *a = NULL;
 	int fd = -1;
 	if (getaddrinfo(host, service, &hints, &a) == 0) {
-		int one = 1;
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-				bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, SOMAXCONN) < 0)) {
-			close(fd);
-			fd = -1;
-		}
+		fd = listen_on(a->ai_family, a->ai_addr, a->ai_addrlen);
 		freeaddrinfo(a);
 	}
-	struct local_listener *l = fd >= 0 ? calloc(1, sizeof(*l)) : NULL;
-	if (l) {
-		l->on_accept = on_accept;
-		l->user = user;
-		if (ev_io_start(loop, &l->io, fd, EV_READ, on_acceptable, l) == 0)
-			return l;
-		free(l);
+	struct local_listener *l = fd >= 0 ? listener_start(loop, fd, "", on_accept, user) : NULL;
+	if (!l)
+		log_error("cannot listen on %s:%d (port in use or address not local?)", host, port);
+	return l;
+}
+
+struct local_listener *local_listener_open_unix(struct ev_loop *loop, const char *path,
+						void (*on_accept)(void *user, int fd), void *user)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_error("cannot listen on %s: path too long", path);
+		return NULL;
 	}
-	if (fd >= 0)
-		close(fd);
-	log_error("cannot listen on %s:%d (port in use or address not local?)", host, port);
-	return NULL;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	/* A socket left by an earlier run would make bind fail; anything
+	 * else at that path is not ours to remove. */
+	struct stat st;
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode) && unlink(path) < 0)
+		log_warn("cannot remove the old socket %s: %s", path, strerror(errno));
+	int fd = listen_on(AF_UNIX, (struct sockaddr *)&sun, sizeof(sun));
+	if (fd < 0) {
+		log_error("cannot listen on %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct local_listener *l = listener_start(loop, fd, path, on_accept, user);
+	if (!l) {
+		log_error("cannot listen on %s: out of memory", path);
+		if (unlink(path) < 0)
+			log_debug("unlink %s: %s", path, strerror(errno));
+	}
+	return l;
 }
 
 void local_listener_close(struct local_listener *l)
@@ -356,5 +402,7 @@ void local_listener_close(struct local_listener *l)
 		return;
 	ev_io_stop(&l->io);
 	close(l->io.fd);
+	if (l->unix_path[0] && unlink(l->unix_path) < 0)
+		log_debug("unlink %s: %s", l->unix_path, strerror(errno));
 	free(l);
 }

@@ -57,6 +57,10 @@ void local_sock_free(struct local_sock *s);
  * error (logged). */
 struct local_listener *local_listener_open(struct ev_loop *loop, const char *bind_address, int port,
 					   void (*on_accept)(void *user, int fd), void *user);
+/* The same on a Unix socket at path (an old socket there is replaced; the
+ * path is removed on close). */
+struct local_listener *local_listener_open_unix(struct ev_loop *loop, const char *path,
+						void (*on_accept)(void *user, int fd), void *user);
 void local_listener_close(struct local_listener *l);
 
 #endif

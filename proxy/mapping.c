@@ -1,5 +1,6 @@
 #include "proxy/mapping.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -7,8 +8,49 @@
 
 typedef int (*entry_parser)(const char *value, struct mapping_entry *e, char *err, size_t err_cap);
 
+#define UDP_PREFIX "udp:"
+#define UNIX_PREFIX "unix:"
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* "unix:/path" or "/path": 1 with e filled, 0 when value is neither, -1 on
+ * an error. */
+static int parse_unix(const char *value, struct mapping_entry *e, char *err, size_t err_cap)
+{
+	if (has_prefix(value, UNIX_PREFIX))
+		value += strlen(UNIX_PREFIX);
+	else if (value[0] != '/')
+		return 0;
+	if (value[0] != '/') {
+		snprintf(err, err_cap, "'%s': a Unix socket path must be absolute", value);
+		return -1;
+	}
+	if (strlen(value) >= sizeof(e->unix_path)) {
+		snprintf(err, err_cap, "Unix socket path longer than %zu characters",
+			 sizeof(e->unix_path) - 1);
+		return -1;
+	}
+	strcpy(e->unix_path, value);
+	e->kind = MAPPING_UNIX;
+	return 1;
+}
+
 static int parse_listen(const char *value, struct mapping_entry *e, char *err, size_t err_cap)
 {
+	int rc = parse_unix(value, e, err, err_cap);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (!strcmp(value, "-")) {
+		e->kind = MAPPING_STDIO;
+		return 0;
+	}
+	if (has_prefix(value, UDP_PREFIX)) {
+		e->kind = MAPPING_UDP;
+		value += strlen(UDP_PREFIX);
+	}
 	e->listen_port = port_parse(value);
 	if (e->listen_port < 0) {
 		snprintf(err, err_cap, "'%s' is not a port (1-65535)", value);
@@ -19,14 +61,12 @@ static int parse_listen(const char *value, struct mapping_entry *e, char *err, s
 
 static int parse_target(const char *value, struct mapping_entry *e, char *err, size_t err_cap)
 {
-	if (value[0] == '/') {
-		if (strlen(value) >= sizeof(e->unix_path)) {
-			snprintf(err, err_cap, "Unix socket path longer than %zu characters",
-				 sizeof(e->unix_path) - 1);
-			return -1;
-		}
-		strcpy(e->unix_path, value);
-		return 0;
+	int rc = parse_unix(value, e, err, err_cap);
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (has_prefix(value, UDP_PREFIX)) {
+		e->kind = MAPPING_UDP;
+		value += strlen(UDP_PREFIX);
 	}
 	if (hostport_parse(value, 0, &e->target, err, err_cap))
 		return -1;
@@ -98,13 +138,33 @@ int mapping_parse_source(const char *text, struct mapping *m, char *err, size_t 
 {
 	if (parse_list(text, m, parse_listen, err, err_cap))
 		return -1;
+	char a[MAPPING_TEXT_MAX], b[MAPPING_TEXT_MAX];
 	for (size_t i = 0; i < m->n; i++)
 		for (size_t j = i + 1; j < m->n; j++)
-			if (m->entry[i].listen_port == m->entry[j].listen_port) {
-				snprintf(err, err_cap, "port %d is used twice", m->entry[i].listen_port);
+			if (!strcmp(mapping_entry_text(&m->entry[i], a, sizeof(a)),
+				    mapping_entry_text(&m->entry[j], b, sizeof(b)))) {
+				snprintf(err, err_cap, "%s is used twice", a);
 				return -1;
 			}
 	return 0;
+}
+
+const char *mapping_entry_text(const struct mapping_entry *e, char *buf, size_t cap)
+{
+	switch (e->kind) {
+	case MAPPING_UNIX:
+		snprintf(buf, cap, UNIX_PREFIX "%s", e->unix_path);
+		break;
+	case MAPPING_STDIO:
+		snprintf(buf, cap, "stdin/stdout");
+		break;
+	case MAPPING_TCP:
+	case MAPPING_UDP:
+		snprintf(buf, cap, "%s%s%s%d", e->kind == MAPPING_UDP ? UDP_PREFIX : "", e->target.host,
+			 e->target.host[0] ? ":" : "", e->target.port ? e->target.port : e->listen_port);
+		break;
+	}
+	return buf;
 }
 
 int mapping_parse_destination(const char *text, struct mapping *m, char *err, size_t err_cap)

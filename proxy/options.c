@@ -11,14 +11,16 @@
 #include <openssl/crypto.h>
 
 #include "common/token.h"
+#include "proto/message.h"
 #include "proto/wire.h"
 
 static const char usage_text[] =
 	"Usage: localproxy -s PORT|SERVICE=PORT,... [options]   (source: on the operator's PC)\n"
 	"       localproxy -d [HOST:]PORT|SERVICE=[HOST:]PORT,... [options]   (destination: on the device)\n"
 	"\n"
-	"Carries TCP connections through a secure tunnel relay (AWS IoT Secure Tunneling\n"
-	"protocol V3; up to 10 connections share one TLS WebSocket).\n"
+	"Carries TCP, Unix-socket and UDP connections through a secure tunnel relay\n"
+	"(AWS IoT Secure Tunneling protocol V3; up to 10 connections share one TLS\n"
+	"WebSocket).\n"
 	"\n"
 	"Options:\n"
 	"  -t, --access-token TOKEN     tunnel access token (prefer AWSIOT_TUNNEL_ACCESS_TOKEN:\n"
@@ -28,8 +30,15 @@ static const char usage_text[] =
 	"  -e, --proxy-endpoint HOST[:PORT]  relay address (port 443 by default)\n"
 	"  -r, --region REGION          use AWS's endpoint for REGION\n"
 	"  -s, --source-listen-port P   source mode: listen on P (\"2222\" or \"SSH=2222,HTTP=8080\")\n"
+	"                               a value may also be udp:PORT, unix:/PATH (or /PATH)\n"
+	"      --stdio SERVICE          source mode: carry one connection on stdin/stdout\n"
+	"                               (ssh's ProxyCommand; same as -s SERVICE=-); exits\n"
+	"                               when it ends; logs warnings only unless -v\n"
 	"  -d, --destination-app A      destination mode: where to connect (\"22\", \"host:22\",\n"
-	"                               \"SSH=22,HTTP=10.0.0.1:80\", or a Unix socket path)\n"
+	"                               \"SSH=22,HTTP=10.0.0.1:80\", or a Unix socket path);\n"
+	"                               a value may also be udp:[HOST:]PORT, unix:/PATH\n"
+	"      --udp-idle-timeout S     end a UDP flow after S seconds without datagrams\n"
+	"                               (default 60)\n"
 	"  -b, --local-bind-address A   source listen address (default localhost)\n"
 	"  -c, --capath FILE|DIR        CA certificate(s) to verify the relay with\n"
 	"                               (default: the system's CAs)\n"
@@ -362,6 +371,28 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 	return 0;
 }
 
+/* --stdio SERVICE is -s SERVICE=- (see proxy/mapping.h). */
+static int stdio_source_text(const char *service, char *out, size_t cap)
+{
+	if (!tunnel_service_id_valid(service))
+		return -1;
+	int n = snprintf(out, cap, "%s=-", service);
+	return n > 0 && (size_t)n < cap ? 0 : -1;
+}
+
+static int parse_udp_idle(const char *text, struct proxy_options *o)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(text, &end, 10);
+	if (!*text || *end || errno || n < 1 || n > 86400) {
+		fprintf(stderr, "localproxy: --udp-idle-timeout: want 1-86400 seconds, got '%s'\n", text);
+		return -1;
+	}
+	o->udp_idle_s = (int)n;
+	return 0;
+}
+
 /* A token taken from the environment is copied; the copy is all we keep.
  * Wipe and remove the variable, so that it is not readable in
  * /proc/PID/environ for the proxy's whole life nor inherited by anything
@@ -377,7 +408,7 @@ static void forget_secret_env(enum setting s)
 
 int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 {
-	enum { OPT_CONFIG = 256 };
+	enum { OPT_CONFIG = 256, OPT_STDIO, OPT_UDP_IDLE };
 	static const struct option longopts[] = {
 		{"access-token", required_argument, NULL, 't'},
 		{"client-token", required_argument, NULL, 'i'},
@@ -392,12 +423,16 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 		{"destination-client-type", required_argument, NULL, 'y'},
 		{"verbose", required_argument, NULL, 'v'},
 		{"config", required_argument, NULL, OPT_CONFIG},
+		{"stdio", required_argument, NULL, OPT_STDIO},
+		{"udp-idle-timeout", required_argument, NULL, OPT_UDP_IDLE},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	static const char shortopts[] = ":t:i:e:r:s:d:b:c:km:y:v:h";
 	memset(o, 0, sizeof(*o));
 	o->verbose = LOG_INFO;
+	o->udp_idle_s = UDP_IDLE_DEFAULT_S;
+	char stdio_source[TUNNEL_MAX_SERVICE_ID + 3];
 
 	struct raw_settings raw = {0};
 	const char *config_path = NULL;
@@ -421,6 +456,21 @@ int proxy_options_parse(int argc, char **argv, struct proxy_options *o)
 			rc = raw_set_if_unset(&raw, S_NO_VERIFY, "true", FROM_COMMAND_LINE);
 			continue;
 		case OPT_CONFIG: config_path = optarg; continue;
+		case OPT_UDP_IDLE:
+			rc = parse_udp_idle(optarg, o);
+			continue;
+		case OPT_STDIO:
+			/* ssh shows our stderr on the user's terminal: quiet unless -v. */
+			o->verbose = LOG_WARN;
+			if (stdio_source_text(optarg, stdio_source, sizeof(stdio_source)) ||
+			    raw.value[S_SOURCE]) {
+				fprintf(stderr, "localproxy: --stdio wants one service name (and no -s)\n");
+				rc = -1;
+				continue;
+			}
+			optarg = stdio_source;
+			s = S_SOURCE;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			raw_free(&raw);

@@ -10,6 +10,8 @@
 #include "common/hostport.h"
 #include "proto/wire.h"
 
+#define UDP_IDLE_DEFAULT_S 60
+
 enum proxy_mode { PROXY_MODE_SOURCE, PROXY_MODE_DESTINATION };
 
 struct proxy_options {
@@ -24,6 +26,7 @@ struct proxy_options {
 	bool no_verify;
 	int verbose;
 	int client_version;             /* 3, or 1/2 with -y V1/V2 */
+	int udp_idle_s;                 /* a UDP flow without datagrams ends after this */
 	struct hostport https_proxy;    /* host "" = none */
 	char config_used[PATH_MAX];     /* the config file read, "" if none */
 };

@@ -1,6 +1,7 @@
 /* Source mode (the operator's side): local clients connect to our
  * listeners; each becomes a connection in the tunnel. */
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -14,13 +15,27 @@ static int service_of_entry(const struct proxy *p, size_t entry)
 	return -1;
 }
 
+/* Where entry listens, for logs: "localhost:2222", "udp:localhost:53",
+ * "unix:/run/x.sock", "stdin/stdout". */
+static const char *listen_text(const struct proxy *p, size_t entry, char *buf, size_t cap)
+{
+	const struct mapping_entry *e = &p->mapping.entry[entry];
+	if (e->kind != MAPPING_TCP && e->kind != MAPPING_UDP)
+		return mapping_entry_text(e, buf, cap);
+	snprintf(buf, cap, "%s%s:%d", e->kind == MAPPING_UDP ? "udp:" : "", p->opt->bind_address,
+		 e->listen_port);
+	return buf;
+}
+
 void source_on_ready(struct proxy *p)
 {
 	for (size_t i = 0; i < p->mapping.n; i++) {
 		int s = service_of_entry(p, i);
+		char where[MAPPING_TEXT_MAX];
+		listen_text(p, i, where, sizeof(where));
 		if (s < 0) {
-			log_warn("port %d: the tunnel has no service %s; not listening",
-				 p->mapping.entry[i].listen_port, p->mapping.entry[i].service);
+			log_warn("%s: the tunnel has no service %s; not listening", where,
+				 p->mapping.entry[i].service);
 			continue;
 		}
 		/* 0 also when it is still open from an earlier session. */
@@ -28,21 +43,21 @@ void source_on_ready(struct proxy *p)
 			proxy_exit(p, 1);
 			return;
 		}
-		log_info("listening on %s:%d for service %s", p->opt->bind_address,
-			 p->mapping.entry[i].listen_port, p->services[s].id[0] ? p->services[s].id : "(V1)");
+		log_info("listening on %s for service %s", where, p->services[s].id[0] ? p->services[s].id : "(V1)");
 	}
 }
 
 struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 {
-	int port = p->mapping.entry[entry].listen_port;
+	char port[MAPPING_TEXT_MAX];
+	listen_text(p, entry, port, sizeof(port));
 	int s = p->ready ? service_of_entry(p, entry) : -1;
 	if (s < 0) {
-		log_warn("refusing a local connection on port %d: the tunnel is not connected", port);
+		log_warn("refusing a local connection on %s: the tunnel is not connected", port);
 		return NULL;
 	}
 	if (conn_count(p) >= p->max_conns) {
-		log_warn("refusing a local connection on port %d: %zu connections already open "
+		log_warn("refusing a local connection on %s: %zu connections already open "
 			 "(limit %zu per tunnel)", port, conn_count(p), p->max_conns);
 		return NULL;
 	}
@@ -68,7 +83,7 @@ struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 	svc->last_connection_id = connection_id;
 	c->started_stream = new_stream;
 	tunnel_send_conn_msg(p, new_stream ? TMSG_STREAM_START : TMSG_CONNECTION_START, c);
-	log_info("service %s: new connection on port %d (stream %d, connection %u, %zu open)",
+	log_info("service %s: new connection on %s (stream %d, connection %u, %zu open)",
 		 svc->id, port, stream_id, connection_id, conn_count(p));
 	return c;
 }

@@ -638,6 +638,43 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
+def start_sshd(t):
+    """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
+    path of the user's private key). Skips without root or OpenSSH."""
+    if os.geteuid() != 0:
+        skip("sshd needs root for its privilege-separation directory /run/sshd")
+    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
+        if not os.path.exists(tool):
+            skip("%s not installed" % tool)
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
+    hostkey = t.tmp / "host_ed25519"
+    userkey = t.tmp / "user_ed25519"
+    for k in (hostkey, userkey):
+        subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
+                       check=True, timeout=30, stdin=subprocess.DEVNULL)
+    (t.tmp / "authorized_keys").write_text((t.tmp / "user_ed25519.pub").read_text())
+    sshd_port = free_port()
+    cfg = t.tmp / "sshd_config"
+    cfg.write_text("\n".join([
+        "Port %d" % sshd_port,
+        "ListenAddress 127.0.0.1",
+        "HostKey %s" % hostkey,
+        "PidFile %s" % (t.tmp / "sshd.pid"),
+        "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
+        "StrictModes no",
+        "UsePAM no",
+        "PubkeyAuthentication yes",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin prohibit-password",
+        "LogLevel VERBOSE",
+        "",
+    ]))
+    sshd = t.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)], check_exit=False)
+    sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
+    return sshd_port, userkey
+
+
 # --------------------------------------------------------------------------
 # relay and tunnels
 # --------------------------------------------------------------------------

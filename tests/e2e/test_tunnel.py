@@ -7,7 +7,7 @@ import subprocess
 import threading
 import time
 
-from harness import (MiB, connect, expect, expect_closed, expect_echo,
+from harness import (MiB, connect, start_sshd, expect, expect_closed, expect_echo,
                      fail, free_port, is_open, pump, rss_kib, scaled, skip,
                      timeout, wait_until, READY, Writer, expect_rss_flat)
 
@@ -284,37 +284,7 @@ def test_slow_reader_bounded_memory(t):
 
 @timeout(120)
 def test_ssh_through_tunnel(t):
-    if os.geteuid() != 0:
-        skip("sshd needs root for its privilege-separation directory /run/sshd")
-    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
-        if not os.path.exists(tool):
-            skip("%s not installed" % tool)
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    hostkey = t.tmp / "host_ed25519"
-    userkey = t.tmp / "user_ed25519"
-    for k in (hostkey, userkey):
-        subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
-                       check=True, timeout=30, stdin=subprocess.DEVNULL)
-    (t.tmp / "authorized_keys").write_text((t.tmp / "user_ed25519.pub").read_text())
-    sshd_port = free_port()
-    cfg = t.tmp / "sshd_config"
-    cfg.write_text("\n".join([
-        "Port %d" % sshd_port,
-        "ListenAddress 127.0.0.1",
-        "HostKey %s" % hostkey,
-        "PidFile %s" % (t.tmp / "sshd.pid"),
-        "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
-        "StrictModes no",
-        "UsePAM no",
-        "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PermitRootLogin prohibit-password",
-        "LogLevel VERBOSE",
-        "",
-    ]))
-    sshd = t.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)], check_exit=False)
-    sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
+    sshd_port, userkey = start_sshd(t)
     tun = t.tunnel({"SSH": sshd_port})
     data = os.urandom(2 * MiB)
     import hashlib

@@ -81,6 +81,17 @@ static void minimal_config_gets_defaults(void **state)
 	assert_false(cfg.use_notified_endpoint);
 }
 
+/* A UDP service keeps its "udp:" form: it goes to localproxy's -d as is. */
+static void udp_service_target(void **state)
+{
+	char err[512];
+	(void)state;
+	assert_int_equal(parse(edit(MINIMAL, "127.0.0.1:22", "udp:127.0.0.1:53"), err, sizeof(err)), 0);
+	assert_string_equal(cfg.services[0].target, "udp:127.0.0.1:53");
+	assert_int_equal(parse(edit(MINIMAL, "127.0.0.1:22", "udp:5683"), err, sizeof(err)), 0);
+	assert_string_equal(cfg.services[0].target, "udp:5683");
+}
+
 static void every_key(void **state)
 {
 	const char *json =
@@ -325,7 +336,7 @@ static void service_errors(void **state)
 	expect_error(edit(MINIMAL, "\"SSH\":", "\"S S\":"),
 		     "agent.json: services.\"S S\": a service name must be 1-128 of [A-Za-z0-9_:-]");
 	expect_error(edit(MINIMAL, "\"127.0.0.1:22\"", "22"),
-		     "agent.json: services.SSH: want a string (\"HOST:PORT\", \"PORT\" or a Unix socket path), got a number");
+		     "agent.json: services.SSH: want a string (\"HOST:PORT\", \"PORT\", \"udp:HOST:PORT\" or a Unix socket path), got a number");
 	expect_error(edit(MINIMAL, "\"127.0.0.1:22\"", "\"\""),
 		     "agent.json: services.SSH: is empty (want \"HOST:PORT\", e.g. \"127.0.0.1:22\")");
 	expect_error(edit(MINIMAL, "127.0.0.1:22", "127.0.0.1"),
@@ -333,7 +344,9 @@ static void service_errors(void **state)
 	expect_error(edit(MINIMAL, "127.0.0.1:22", "host:70000"),
 		     "agent.json: services.SSH: 'host:70000': port must be a number from 1 to 65535");
 	expect_error(edit(MINIMAL, "127.0.0.1:22", "a:22,HTTP=b:80"),
-		     "agent.json: services.SSH: 'a:22,HTTP=b:80' is not HOST:PORT, PORT or an absolute Unix socket path");
+		     "agent.json: services.SSH: 'a:22,HTTP=b:80' is not HOST:PORT, PORT, udp:HOST:PORT or an absolute Unix socket path");
+	expect_error(edit(MINIMAL, "127.0.0.1:22", "udp:127.0.0.1:70000"),
+		     "agent.json: services.SSH: '127.0.0.1:70000': port must be a number from 1 to 65535");
 	expect_error(edit(MINIMAL, "127.0.0.1:22", "/run/a,b.sock"),
 		     "agent.json: services.SSH: '/run/a,b.sock': a Unix socket path must not contain ',' or control characters");
 	char path[200], json[1024];
@@ -687,6 +700,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(minimal_config_gets_defaults),
 		cmocka_unit_test(every_key),
+		cmocka_unit_test(udp_service_target),
 		cmocka_unit_test(literal_topic_and_bounds),
 		cmocka_unit_test(relative_paths_follow_the_config_file),
 		cmocka_unit_test(relay_optional_with_notified_endpoint),

@@ -82,6 +82,64 @@ static void test_source_duplicate_port(void **state)
 	assert_err_has(err, "2222");
 }
 
+/* udp:PORT, unix:/path or /path, and - (stdin/stdout) */
+static void test_source_other_kinds(void **state)
+{
+	struct mapping m;
+	char err[256] = "";
+	char text[MAPPING_TEXT_MAX];
+	(void)state;
+	assert_int_equal(mapping_parse_source("SSH=unix:/run/x.sock,DNS=udp:53,TCP=53", &m, err,
+					      sizeof(err)), 0);
+	assert_int_equal(m.n, 3);
+	assert_int_equal(m.entry[0].kind, MAPPING_UNIX);
+	assert_string_equal(m.entry[0].unix_path, "/run/x.sock");
+	assert_string_equal(mapping_entry_text(&m.entry[0], text, sizeof(text)), "unix:/run/x.sock");
+	assert_int_equal(m.entry[1].kind, MAPPING_UDP);
+	assert_int_equal(m.entry[1].listen_port, 53);
+	assert_string_equal(mapping_entry_text(&m.entry[1], text, sizeof(text)), "udp:53");
+	/* The same port number over TCP is another socket. */
+	assert_int_equal(m.entry[2].kind, MAPPING_TCP);
+	assert_int_equal(m.entry[2].listen_port, 53);
+	assert_int_equal(mapping_parse_source("WEB=/tmp/w,IN=-", &m, err, sizeof(err)), 0);
+	assert_int_equal(m.entry[0].kind, MAPPING_UNIX);
+	assert_string_equal(m.entry[0].unix_path, "/tmp/w");
+	assert_int_equal(m.entry[1].kind, MAPPING_STDIO);
+	assert_string_equal(mapping_entry_text(&m.entry[1], text, sizeof(text)), "stdin/stdout");
+
+	static const char *const bad[] = {
+		"A=-,B=-", "A=udp:53,B=udp:53", "A=/x,B=unix:/x", "unix:relative", "unix:",
+		"udp:", "udp:0", "udp:host:53", "--", "-1", "tcp:22",
+	};
+	expect_all_rejected(mapping_parse_source, bad, sizeof(bad) / sizeof(bad[0]));
+	char longpath[MAPPING_MAX_UNIX_PATH + 8] = "unix:/";
+	memset(longpath + 6, 'p', MAPPING_MAX_UNIX_PATH);
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(mapping_parse_source(longpath, &m, err, sizeof(err)), -1);
+	assert_err_has(err, "longer");
+}
+
+static void test_dest_other_kinds(void **state)
+{
+	struct mapping m;
+	char err[256] = "";
+	char text[MAPPING_TEXT_MAX];
+	(void)state;
+	assert_int_equal(mapping_parse_destination("DNS=udp:127.0.0.1:53,COAP=udp:5683,DB=unix:/run/db",
+						   &m, err, sizeof(err)), 0);
+	assert_int_equal(m.entry[0].kind, MAPPING_UDP);
+	assert_string_equal(m.entry[0].target.host, "127.0.0.1");
+	assert_int_equal(m.entry[0].target.port, 53);
+	assert_string_equal(mapping_entry_text(&m.entry[0], text, sizeof(text)), "udp:127.0.0.1:53");
+	assert_int_equal(m.entry[1].kind, MAPPING_UDP);
+	assert_string_equal(m.entry[1].target.host, "127.0.0.1");
+	assert_int_equal(m.entry[2].kind, MAPPING_UNIX);
+	assert_string_equal(m.entry[2].unix_path, "/run/db");
+	assert_string_equal(mapping_entry_text(&m.entry[2], text, sizeof(text)), "unix:/run/db");
+	static const char *const bad[] = { "-", "SSH=-", "udp:", "udp:/run/x", "unix:run" };
+	expect_all_rejected(mapping_parse_destination, bad, sizeof(bad) / sizeof(bad[0]));
+}
+
 static void test_source_duplicate_service(void **state)
 {
 	struct mapping m;
@@ -394,6 +452,8 @@ int main(void)
 		cmocka_unit_test(test_source_named),
 		cmocka_unit_test(test_source_three_entries),
 		cmocka_unit_test(test_source_duplicate_port),
+		cmocka_unit_test(test_source_other_kinds),
+		cmocka_unit_test(test_dest_other_kinds),
 		cmocka_unit_test(test_source_duplicate_service),
 		cmocka_unit_test(test_source_too_many),
 		cmocka_unit_test(test_source_unnamed_among_several),

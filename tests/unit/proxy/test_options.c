@@ -654,6 +654,52 @@ static void test_parse_client_type(void **state)
 	args_free(&a);
 }
 
+/* --stdio SERVICE is -s SERVICE=- and quiets the logs unless -v says
+ * otherwise; --udp-idle-timeout is bounded. */
+static void test_parse_stdio_and_udp_idle(void **state)
+{
+	struct args a;
+	struct proxy_options o;
+	(void)state;
+	setenv("AWSIOT_TUNNEL_ACCESS_TOKEN", "tok", 1);
+	setenv("AWSIOT_TUNNEL_ENDPOINT", "h", 1);
+	args_build(&a, "--stdio", "SSH", NULL);
+	assert_int_equal(parse(&a, &o), 0);
+	assert_int_equal(o.mode, PROXY_MODE_SOURCE);
+	assert_string_equal(o.source_listen, "SSH=-");
+	assert_int_equal(o.verbose, 3);
+	assert_int_equal(o.udp_idle_s, UDP_IDLE_DEFAULT_S);
+	proxy_options_free(&o);
+	args_free(&a);
+
+	args_build(&a, "--stdio", "SSH", "-v", "5", NULL);
+	assert_int_equal(parse(&a, &o), 0);
+	assert_int_equal(o.verbose, 5);
+	proxy_options_free(&o);
+	args_free(&a);
+
+	const char *const bad[][4] = {
+		{ "--stdio", "S S", NULL },
+		{ "--stdio", "", NULL },
+		{ "-s", "22", "--stdio", "SSH" },
+		{ "-s", "udp:53", "--udp-idle-timeout", "0" },
+		{ "-s", "udp:53", "--udp-idle-timeout", "86401" },
+		{ "-s", "udp:53", "--udp-idle-timeout", "5s" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		args_build(&a, bad[i][0], bad[i][1], bad[i][2], bad[i][3], NULL);
+		if (parse(&a, &o) != -1)
+			fail_msg("case %zu (%s %s) was accepted", i, bad[i][0], bad[i][1]);
+		args_free(&a);
+	}
+
+	args_build(&a, "-s", "udp:53", "--udp-idle-timeout", "5", NULL);
+	assert_int_equal(parse(&a, &o), 0);
+	assert_int_equal(o.udp_idle_s, 5);
+	proxy_options_free(&o);
+	args_free(&a);
+}
+
 static void test_parse_help(void **state)
 {
 	struct args a;
@@ -845,6 +891,7 @@ int main(void)
 		cmocka_unit_test_setup(test_parse_cli_region_beats_lower_endpoint, test_setup),
 		cmocka_unit_test_setup(test_parse_client_type, test_setup),
 		cmocka_unit_test_setup(test_parse_help, test_setup),
+		cmocka_unit_test_setup(test_parse_stdio_and_udp_idle, test_setup),
 		cmocka_unit_test_setup(test_parse_errors, test_setup),
 		cmocka_unit_test_setup(test_parse_mode_and_verify_from_config, test_setup),
 		cmocka_unit_test_setup(test_parse_https_proxy, test_setup),
