@@ -13,6 +13,7 @@
 static const char *const cmd_names[] = {
 	[CMD_NONE] = "", [CMD_OPEN] = "open", [CMD_LIST] = "list",
 	[CMD_DESCRIBE] = "describe", [CMD_ROTATE] = "rotate", [CMD_CLOSE] = "close",
+	[CMD_SSH] = "ssh", [CMD_FORWARD] = "forward",
 };
 
 const char *tctl_cmd_name(enum tctl_cmd cmd)
@@ -22,7 +23,7 @@ const char *tctl_cmd_name(enum tctl_cmd cmd)
 
 static enum tctl_cmd cmd_lookup(const char *name)
 {
-	for (int c = CMD_OPEN; c <= CMD_CLOSE; c++)
+	for (int c = CMD_OPEN; c <= CMD_FORWARD; c++)
 		if (!strcmp(name, cmd_names[c]))
 			return (enum tctl_cmd)c;
 	return CMD_NONE;
@@ -57,6 +58,10 @@ static const char *const help_text[] = {
 		"  rotate ID --mode SOURCE|DESTINATION|ALL\n"
 		"                      issue new access tokens (the old ones stop working)\n"
 		"  close ID            close a tunnel\n"
+		"  ssh [USER@]THING [SSH OPTIONS] [COMMAND]\n"
+		"                      open a tunnel and ssh to the device through it, in one step\n"
+		"  forward THING SERVICE [LOCAL]\n"
+		"                      open a tunnel and serve SERVICE on a local port until Ctrl-C\n"
 		"\n" GLOBAL_HELP "\n" EXIT_HELP,
 	[CMD_OPEN] =
 		"Usage: tunnelctl [OPTIONS] open --thing T --service S [--service S]...\n"
@@ -100,11 +105,35 @@ static const char *const help_text[] = {
 		"Usage: tunnelctl [OPTIONS] close ID\n"
 		"Closes a tunnel: both sides are disconnected and its tokens stop working.\n"
 		"\n" GLOBAL_HELP,
+	[CMD_SSH] =
+		"Usage: tunnelctl [OPTIONS] ssh [USER@]THING [SSH OPTIONS] [--] [COMMAND...]\n"
+		"Opens a tunnel to THING's service (SSH unless --service), waits for the device\n"
+		"to join it, and runs your ssh with ProxyCommand='localproxy --stdio SERVICE':\n"
+		"your keys, agent, config and known_hosts work as usual (the host key is\n"
+		"filed under THING: HostKeyAlias). The source token reaches localproxy in its\n"
+		"environment, never on a command line. When ssh exits, the tunnel is closed;\n"
+		"the exit status is ssh's. Give tunnelctl's options before 'ssh'.\n"
+		"\n"
+		"  --service S     the tunnel's service (default SSH)\n"
+		"  --lifetime MIN  the tunnel's lifetime in minutes, 1-720\n"
+		"  --token-env VAR the source token is in $VAR (a tunnel someone opened for\n"
+		"                  you): no API call, no --key; the relay is --url's host,\n"
+		"                  else $AWSIOT_TUNNEL_ENDPOINT\n"
+		"\n"
+		"localproxy is looked for next to tunnelctl, then in PATH.\n"
+		"\n" GLOBAL_HELP,
+	[CMD_FORWARD] =
+		"Usage: tunnelctl [OPTIONS] forward THING SERVICE [LOCAL]\n"
+		"Opens a tunnel to THING's SERVICE, waits for the device to join it, and runs\n"
+		"localproxy -s SERVICE=LOCAL until Ctrl-C (or SIGTERM); then closes the tunnel.\n"
+		"LOCAL is a port (default: a free one, printed), udp:PORT for a UDP service, or\n"
+		"unix:/PATH. Takes --lifetime and --token-env as ssh does.\n"
+		"\n" GLOBAL_HELP,
 };
 
 void tctl_usage(enum tctl_cmd cmd, FILE *out)
 {
-	if ((unsigned)cmd > CMD_CLOSE)
+	if ((unsigned)cmd > CMD_FORWARD)
 		cmd = CMD_NONE;
 	fputs(help_text[cmd], out);
 }
@@ -119,7 +148,7 @@ static int usage_error(char *err, size_t cap, const char *fmt, ...)
 	return 2;
 }
 
-static void wipe(char *s)
+void tctl_wipe(char *s)
 {
 	if (s) {
 		volatile char *p = s;
@@ -131,7 +160,7 @@ static void wipe(char *s)
 void tctl_args_free(struct tctl_args *a)
 {
 	if (a->key) {
-		wipe(a->key);
+		tctl_wipe(a->key);
 		free(a->key);
 		a->key = NULL;
 	}
@@ -177,7 +206,7 @@ static bool has_line_break(const char *s)
 
 enum {
 	OPT_URL = 256, OPT_KEY, OPT_CA, OPT_JSON, OPT_THING, OPT_SERVICE, OPT_LIFETIME,
-	OPT_DESCRIPTION, OPT_MODE,
+	OPT_DESCRIPTION, OPT_MODE, OPT_TOKEN_ENV,
 };
 
 /* Which command-specific options were given, to reject them elsewhere. */
@@ -198,7 +227,7 @@ static int add_positional(struct tctl_args *a, bool *help_cmd, const char *arg, 
 		if (a->cmd == CMD_NONE)
 			return usage_error(err, cap,
 					   "unknown command '%s' (commands: open, list, describe, "
-					   "rotate, close)", arg);
+					   "rotate, close, ssh, forward)", arg);
 		return 0;
 	}
 	if (*help_cmd && a->cmd == CMD_NONE) { /* "tunnelctl help open" */
@@ -214,7 +243,52 @@ static int add_positional(struct tctl_args *a, bool *help_cmd, const char *arg, 
 		a->id = arg;
 		return 0;
 	}
+	if (a->cmd == CMD_FORWARD && !*help_cmd) {
+		const char **slot = !a->thing ? &a->thing : !a->n_services ? &a->services[0] : !a->local ? &a->local : NULL;
+		if (slot) {
+			*slot = arg;
+			if (slot == &a->services[0])
+				a->n_services = 1;
+			return 0;
+		}
+	}
 	return usage_error(err, cap, "%s: unexpected argument '%s'", tctl_cmd_name(a->cmd), arg);
+}
+
+/* ssh and forward: the thing (and user), the one service, the token's variable. */
+static int check_session(struct tctl_args *a, char *err, size_t cap)
+{
+	const char *name = tctl_cmd_name(a->cmd);
+	if (!a->thing)
+		return usage_error(err, cap, "%s: the thing name is required (tunnelctl %s THING%s)",
+				   name, name, a->cmd == CMD_FORWARD ? " SERVICE" : "");
+	const char *at = a->cmd == CMD_SSH ? strrchr(a->thing, '@') : NULL;
+	const char *thing = at ? at + 1 : a->thing;
+	if (!id_ok(thing, TCTL_MAX_THING))
+		return usage_error(err, cap, "%s: thing '%s': " TCTL_MSG_THING, name, thing);
+	strcpy(a->ssh_thing, thing);
+	if (at) {
+		static char user[256];
+		size_t n = (size_t)(at - a->thing);
+		if (n == 0 || n >= sizeof(user) || a->thing[0] == '-')
+			return usage_error(err, cap, "ssh: '%s': want USER@THING", a->thing);
+		memcpy(user, a->thing, n);
+		user[n] = '\0';
+		a->ssh_user = user;
+	}
+	a->thing = a->ssh_thing;
+	if (a->cmd == CMD_SSH && a->n_services == 0)
+		a->services[a->n_services++] = "SSH";
+	if (a->n_services == 0)
+		return usage_error(err, cap, "forward: the service is required (tunnelctl forward THING SERVICE)");
+	if (!id_ok(a->services[0], TCTL_MAX_SERVICE_ID))
+		return usage_error(err, cap, "%s: service '%s': " TCTL_FMT_SERVICE_ID, name,
+				   a->services[0], 0);
+	if (a->local && !*a->local)
+		return usage_error(err, cap, "forward: the local port is empty");
+	if (a->token_env && !id_ok(a->token_env, 255))
+		return usage_error(err, cap, "--token-env: '%s' is not a variable name", a->token_env);
+	return 0;
 }
 
 static int check_command(struct tctl_args *a, const struct seen *s, char *err, size_t cap)
@@ -225,8 +299,9 @@ static int check_command(struct tctl_args *a, const struct seen *s, char *err, s
 		bool allowed;
 	} only[] = {
 		{s->thing, "--thing", a->cmd == CMD_OPEN || a->cmd == CMD_LIST},
-		{s->service, "--service", a->cmd == CMD_OPEN},
-		{s->lifetime, "--lifetime", a->cmd == CMD_OPEN},
+		{s->service, "--service", a->cmd == CMD_OPEN || a->cmd == CMD_SSH},
+		{s->lifetime, "--lifetime", a->cmd == CMD_OPEN || a->cmd == CMD_SSH || a->cmd == CMD_FORWARD},
+		{a->token_env, "--token-env", a->cmd == CMD_SSH || a->cmd == CMD_FORWARD},
 		{s->description, "--description", a->cmd == CMD_OPEN},
 		{s->mode, "--mode", a->cmd == CMD_ROTATE},
 	};
@@ -234,9 +309,16 @@ static int check_command(struct tctl_args *a, const struct seen *s, char *err, s
 		if (only[i].given && !only[i].allowed)
 			return usage_error(err, cap, "%s does not take %s", name, only[i].flag);
 
+	if (s->lifetime && parse_lifetime(s->lifetime, &a->lifetime))
+		return usage_error(err, cap, "%s: --lifetime %s: " TCTL_MSG_LIFETIME
+				   " (field: " TCTL_FIELD_LIFETIME ")", name, s->lifetime);
 	switch (a->cmd) {
 	case CMD_NONE:
-		return usage_error(err, cap, "no command given (open, list, describe, rotate, close)");
+		return usage_error(err, cap, "no command given (open, list, describe, rotate, close, "
+				   "ssh, forward)");
+	case CMD_SSH:
+	case CMD_FORWARD:
+		return check_session(a, err, cap);
 	case CMD_OPEN:
 		if (!a->thing)
 			return usage_error(err, cap, "open: --thing is required: " TCTL_MSG_THING
@@ -247,9 +329,6 @@ static int check_command(struct tctl_args *a, const struct seen *s, char *err, s
 		if (a->n_services == 0)
 			return usage_error(err, cap, "open: --service is required: " TCTL_MSG_SERVICES
 					   " (field: " TCTL_FIELD_SERVICES ")");
-		if (s->lifetime && parse_lifetime(s->lifetime, &a->lifetime))
-			return usage_error(err, cap, "open: --lifetime %s: " TCTL_MSG_LIFETIME
-					   " (field: " TCTL_FIELD_LIFETIME ")", s->lifetime);
 		if (a->description && strlen(a->description) > TCTL_MAX_DESCRIPTION)
 			return usage_error(err, cap, "open: --description: " TCTL_MSG_DESCRIPTION
 					   " (field: " TCTL_FIELD_DESCRIPTION ")");
@@ -295,6 +374,26 @@ static int check_connection(struct tctl_args *a, char *err, size_t cap)
 	return 0;
 }
 
+/* Where "ssh" stands as the command word in argv, or -1. */
+static int ssh_command_index(int argc, char **argv)
+{
+	static const char *const with_value[] = {
+		"--url", "--key", "--ca", "--thing", "--service", "--lifetime", "--description",
+		"--mode", "--token-env",
+	};
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i];
+		if (!strcmp(arg, "--"))
+			return -1;
+		if (arg[0] != '-')
+			return strcmp(arg, "ssh") ? -1 : i;
+		for (size_t k = 0; k < sizeof(with_value) / sizeof(with_value[0]); k++)
+			if (!strcmp(arg, with_value[k]))
+				i++; /* its value */
+	}
+	return -1;
+}
+
 int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err_cap)
 {
 	static const struct option longopts[] = {
@@ -309,6 +408,7 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 		{"lifetime", required_argument, NULL, OPT_LIFETIME},
 		{"description", required_argument, NULL, OPT_DESCRIPTION},
 		{"mode", required_argument, NULL, OPT_MODE},
+		{"token-env", required_argument, NULL, OPT_TOKEN_ENV},
 		{NULL, 0, NULL, 0},
 	};
 	/* '-': non-options come back in order as option 1, whatever
@@ -321,6 +421,21 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 	struct seen seen = {0};
 	bool help_cmd = false;
 	int rc = 0, c;
+
+	/* ssh passes everything after THING on to ssh: getopt must not see it. */
+	int ssh_at = ssh_command_index(argc, argv);
+	if (ssh_at > 0 && ssh_at + 1 < argc &&
+	    (!strcmp(argv[ssh_at + 1], "--help") || !strcmp(argv[ssh_at + 1], "-h")))
+		ssh_at = -1; /* "tunnelctl ssh --help" */
+	if (ssh_at > 0) {
+		a->cmd = CMD_SSH;
+		if (ssh_at + 1 < argc) {
+			a->thing = argv[ssh_at + 1];
+			a->ssh_args = argv + ssh_at + 2;
+			a->n_ssh_args = argc - ssh_at - 2;
+		}
+		argc = ssh_at;
+	}
 
 	opterr = 0;
 	optind = 0; /* glibc: full re-initialisation, so tests can parse again */
@@ -335,7 +450,7 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 				rc = usage_error(err, err_cap, "out of memory");
 			a->key_on_command_line = true;
 			/* No longer visible in /proc/PID/cmdline (ps) from here on. */
-			wipe(optarg);
+			tctl_wipe(optarg);
 			break;
 		case OPT_CA: a->ca = optarg; break;
 		case OPT_JSON: a->json = true; break;
@@ -361,6 +476,7 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 		case OPT_LIFETIME: seen.lifetime = optarg; break;
 		case OPT_DESCRIPTION: a->description = seen.description = optarg; break;
 		case OPT_MODE: seen.mode = optarg; break;
+		case OPT_TOKEN_ENV: a->token_env = optarg; break;
 		case ':':
 			rc = usage_error(err, err_cap, "option %s needs a value", argv[optind - 1]);
 			break;
@@ -392,7 +508,8 @@ int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err
 		a->ca = getenv(TCTL_ENV_CA);
 
 	rc = check_command(a, &seen, err, err_cap);
-	if (rc == 0)
+	/* With --token-env there is no API call: URL and key are optional. */
+	if (rc == 0 && !a->token_env)
 		rc = check_connection(a, err, err_cap);
 	return rc;
 }

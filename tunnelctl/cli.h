@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOSE };
+enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOSE, CMD_SSH,
+		CMD_FORWARD };
 
 #define TCTL_MAX_SERVICES 3
 #define TCTL_MIN_LIFETIME 1
@@ -18,6 +19,8 @@ enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOS
 #define TCTL_ENV_URL "TUNNEL_API_URL"
 #define TCTL_ENV_KEY "TUNNEL_API_KEY"
 #define TCTL_ENV_CA "TUNNEL_API_CA"
+/* The variable localproxy reads its access token from. */
+#define TCTL_ENV_TOKEN "AWSIOT_TUNNEL_ACCESS_TOKEN"
 
 /* Local validation messages: the relay's BadRequest messages word for word
  * (relay/api.c; the relay stays the authority), each with its JSON field. */
@@ -56,6 +59,14 @@ struct tctl_args {
 	const char *id;
 	/* rotate: "SOURCE", "DESTINATION" or "ALL" (static strings) */
 	const char *mode;
+	/* ssh and forward: the thing is a->thing ([USER@]THING for ssh, the
+	 * user in ssh_user) and the tunnel's one service a->services[0]. */
+	const char *ssh_user;        /* NULL: ssh's default */
+	char ssh_thing[TCTL_MAX_THING + 1];
+	char *const *ssh_args;      /* ssh options and command after THING (argv) */
+	int n_ssh_args;
+	const char *local;          /* forward: localproxy -s value ("8080", "udp:5353"); NULL = a free port */
+	const char *token_env;      /* --token-env VAR: the source token is there; no API */
 };
 
 /* Parses argv (global options may come before or after the command). A
@@ -64,6 +75,8 @@ struct tctl_args {
  * the reason in err (no "tunnelctl: " prefix). Call tctl_args_free either way. */
 int tctl_parse(int argc, char **argv, struct tctl_args *a, char *err, size_t err_cap);
 void tctl_args_free(struct tctl_args *a);
+/* Overwrites a secret string with NULs (one the compiler cannot drop). */
+void tctl_wipe(char *s);
 
 /* "open", "list", ...; "" for CMD_NONE. */
 const char *tctl_cmd_name(enum tctl_cmd cmd);

@@ -1,5 +1,6 @@
 /* tunnelctl: operator CLI for the tunnel relay's management API.
- * Parse the command line, send one request, render the answer. */
+ * Parse the command line, send one request, render the answer; or, for
+ * ssh and forward, run a whole session (tunnelctl/session.c). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -7,6 +8,7 @@
 #include "tunnelctl/http.h"
 #include "tunnelctl/render.h"
 #include "tunnelctl/request.h"
+#include "tunnelctl/session.h"
 
 enum { EXIT_OK = 0, EXIT_SERVER_ERROR = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
 
@@ -64,7 +66,7 @@ int main(int argc, char **argv)
 	if (a.key_on_command_line)
 		fputs("tunnelctl: warning: an API key on the command line is visible to other users "
 		      "(ps, shell history); set " TCTL_ENV_KEY " instead\n", stderr);
-	rc = run(&a);
+	rc = a.cmd == CMD_SSH || a.cmd == CMD_FORWARD ? session_run(&a) : run(&a);
 	if (fflush(stdout) != 0 && rc == EXIT_OK) {
 		perror("tunnelctl: stdout");
 		rc = EXIT_SERVER_ERROR;

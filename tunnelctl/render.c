@@ -451,6 +451,8 @@ int render_response(const struct tctl_args *a, long status, const char *body, si
 		case CMD_DESCRIBE: rc = render_describe(status, root, out, err); break;
 		case CMD_ROTATE: rc = render_rotate(a, status, root, out, err); break;
 		case CMD_CLOSE: rc = render_close(a, root, out); break;
+		case CMD_SSH: /* tunnelctl/session.c reads their answers itself */
+		case CMD_FORWARD:
 		case CMD_NONE: break;
 		}
 	}

@@ -18,7 +18,7 @@ import subprocess
 import time
 
 from harness import (MiB, binary, connect, expect, expect_echo, fail, free_port, scaled,
-                     skip, timeout, wait_until)
+                     start_sshd, timeout, wait_until)
 from test_api import THING, through
 from test_mqtt import OTHER, _which, expect_delivered, mqtt_setup, topic
 
@@ -92,38 +92,6 @@ def agent_localproxies(relay_port):
                 "127.0.0.1:%d" % relay_port in argv and not gone(pid)):
             out[pid] = argv
     return out
-
-
-# --------------------------------------------------------------------------
-# sshd (the same configuration as test_tunnel.py's SSH test)
-# --------------------------------------------------------------------------
-
-def start_sshd(t):
-    """sshd on a free loopback port accepting a fresh key for root.
-    Returns (port, private key path)."""
-    if os.geteuid() != 0:
-        skip("sshd needs root for its privilege-separation directory /run/sshd")
-    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
-        if not os.path.exists(tool):
-            skip("%s not installed" % tool)
-    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    hostkey, userkey = t.tmp / "host_ed25519", t.tmp / "user_ed25519"
-    for k in (hostkey, userkey):
-        subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
-                       check=True, timeout=30, stdin=subprocess.DEVNULL)
-    (t.tmp / "authorized_keys").write_text((t.tmp / "user_ed25519.pub").read_text())
-    port = free_port()
-    cfg = t.tmp / "sshd_config"
-    cfg.write_text("\n".join([
-        "Port %d" % port, "ListenAddress 127.0.0.1", "HostKey %s" % hostkey,
-        "PidFile %s" % (t.tmp / "sshd.pid"),
-        "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"), "StrictModes no",
-        "UsePAM no", "PubkeyAuthentication yes", "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no", "PermitRootLogin prohibit-password",
-        "LogLevel VERBOSE", ""]))
-    sshd = t.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)], check_exit=False)
-    sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % port, scaled(10))
-    return port, userkey
 
 
 def ssh_run(port, userkey, command, data, timeout_s=60):

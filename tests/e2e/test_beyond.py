@@ -4,13 +4,15 @@ UDP datagrams; `tunnelctl ssh` and `tunnelctl forward`."""
 
 import hashlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import threading
 import time
 
-from harness import (MiB, READY, binary, child_env, expect, expect_echo, fail, free_port,
-                     localproxy, pki, scaled, start_sshd, timeout, wait_until)
+from harness import (MiB, READY, Proc, binary, child_env, connect, expect, expect_echo, fail,
+                     free_port, localproxy, pki, scaled, start_sshd, timeout, wait_until)
 
 
 def relay_args(relay):
@@ -230,3 +232,91 @@ def test_udp_ten_flows(t):
     src.expect_alive()
     dest.expect_alive()
 
+
+
+# --------------------------------------------------------------------------
+# tunnelctl ssh and forward, with the device's agent starting its side
+# --------------------------------------------------------------------------
+
+def tunnel_status(relay, tid):
+    j = relay.ctl_json("describe", tid)
+    return j["tunnel"]["status"]
+
+
+def opened_tunnel_id(err):
+    m = re.search(r"opened tunnel (\S+) to", err)
+    expect(m is not None, "tunnelctl did not say which tunnel it opened: %r" % err)
+    return m.group(1)
+
+
+@timeout(120)
+def test_tunnelctl_ssh_one_command(t):
+    from test_agent import AgentRig
+    from test_api import THING
+    sshd_port, userkey = start_sshd(t)
+    rig = AgentRig(t, services={"SSH": sshd_port})
+    known = t.tmp / "known_hosts"
+    ssh_opts = ["-i", str(userkey), "-o", "StrictHostKeyChecking=accept-new",
+                "-o", "UserKnownHostsFile=%s" % known, "-o", "HashKnownHosts=no", "-o", "BatchMode=yes",
+                "-o", "LogLevel=ERROR"]
+    rc, out, err = rig.relay.ctl("ssh", "root@" + THING, *ssh_opts, "--",
+                                 "uname -a; echo beyond-ok; exit 7", timeout=scaled(60))
+    expect(rc == 7, "tunnelctl ssh: exit %d, expected ssh's 7; stdout %r; stderr %r" % (rc, out, err))
+    expect("beyond-ok" in out and "Linux" in out, "the remote command's output: %r" % out)
+    tid = opened_tunnel_id(err)
+    expect(tunnel_status(rig.relay, tid) == "CLOSED", "the tunnel tunnelctl opened is not closed")
+    # known_hosts names the device, not the proxy's fake host.
+    text = known.read_text()
+    expect(text.startswith(THING + " "), "known_hosts does not name %s: %r" % (THING, text[:80]))
+    # A second run finds the key under that name (no new entry).
+    rc, out, err = rig.relay.ctl("ssh", "root@" + THING, *ssh_opts, "true", timeout=scaled(60))
+    expect(rc == 0, "second tunnelctl ssh: exit %d; stderr %r" % (rc, err))
+    expect(known.read_text() == text, "known_hosts changed on the second run")
+
+    # An operator with only a source token: no API key, no API call.
+    j = rig.open()
+    rig.wait_dest_connected(j["tunnelId"], 0, "the agent's localproxy for the shared tunnel")
+    rc, out, err = rig.relay.ctl("--token-env", "MY_TOKEN", "ssh", "root@" + THING, *ssh_opts,
+                                 "echo token-only", key=None, timeout=scaled(60),
+                                 env_extra={"MY_TOKEN": j["sourceAccessToken"]})
+    expect(rc == 0 and "token-only" in out, "tunnelctl --token-env ssh: exit %d, stdout %r, "
+           "stderr %r" % (rc, out, err))
+    expect(tunnel_status(rig.relay, j["tunnelId"]) != "CLOSED",
+           "tunnelctl closed a tunnel it did not open")
+    for text in (out, err):
+        expect(j["sourceAccessToken"] not in text, "the token appears in tunnelctl's output")
+    rig.agent.expect_alive()
+
+
+@timeout(120)
+def test_tunnelctl_forward_until_ctrl_c(t):
+    from test_agent import AgentRig
+    from test_api import THING
+    rig = AgentRig(t)
+    port = free_port()
+    relay = rig.relay
+    argv = [binary("tunnelctl"), "--url", relay.url, "--ca", relay.ca, "forward", THING, "SSH",
+            str(port)]
+    fwd = Proc(t, "forward", argv, env=child_env({"TUNNEL_API_KEY": relay.key}, home=t.tmp))
+    fwd.wait_log(r"Forwarding SSH of %s on localhost:%d" % (THING, port), scaled(30))
+    fwd.wait_log(r"tunnel ready", scaled(10))
+    s = connect_retry(port)
+    expect_echo(s, 1 * MiB, "a connection through tunnelctl forward")
+    s.close()
+    tid = opened_tunnel_id(fwd.log())
+    os.kill(fwd.pid, signal.SIGINT)
+    rc = fwd.wait_exit(scaled(15))
+    expect(rc == 0, "tunnelctl forward exited with %s after Ctrl-C" % rc)
+    expect(tunnel_status(relay, tid) == "CLOSED", "the forwarded tunnel is not closed after Ctrl-C")
+    rig.agent.expect_alive()
+
+
+def connect_retry(port):
+    deadline = time.monotonic() + scaled(10)
+    while True:
+        try:
+            return connect(port, scaled(5))
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

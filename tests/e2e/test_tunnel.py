@@ -8,7 +8,7 @@ import threading
 import time
 
 from harness import (MiB, connect, start_sshd, expect, expect_closed, expect_echo,
-                     fail, free_port, is_open, pump, rss_kib, scaled, skip,
+                     fail, free_port, is_open, pump, rss_kib, scaled,
                      timeout, wait_until, READY, Writer, expect_rss_flat)
 
 
