@@ -50,7 +50,7 @@ EV_SRC     := common/ev_loop.c common/ev_timer.c common/ev_async.c common/ev_sig
 PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
               proxy/source.c proxy/destination.c proxy/dispatch.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
-              proxy/dial.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
+              proxy/dial.c proxy/local_queue.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
               proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \

@@ -20,6 +20,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "proxy/dial.h"
+#include "proxy/local_queue.h"
 
 /* Most bytes handed to one socket per write event. */
 #define WRITE_CHUNK (64u * 1024u)
@@ -27,10 +28,10 @@
 struct local_sock {
 	struct ev_io io;
 	struct local_sock_handler h;
-	struct bytequeue out;
+	struct local_queue out;
 	struct addrinfo *addrs, *next_addr; /* a TCP dial's addresses left to try */
 	char why[128];
-	bool connecting, read_paused, ending, over_high;
+	bool connecting, read_paused, ending;
 };
 
 struct local_listener {
@@ -46,7 +47,7 @@ static uint8_t read_buf[LOCAL_SOCK_READ_MAX];
 static void update_interest(struct local_sock *s)
 {
 	unsigned ev = 0;
-	if (s->connecting || s->ending || bytequeue_len(&s->out))
+	if (s->connecting || s->ending || bytequeue_len(&s->out.bytes))
 		ev |= EV_WRITE;
 	if (!s->connecting && !s->ending && !s->read_paused)
 		ev |= EV_READ;
@@ -63,7 +64,7 @@ void local_sock_free(struct local_sock *s)
 		close(s->io.fd);
 	if (s->addrs)
 		freeaddrinfo(s->addrs);
-	bytequeue_free(&s->out);
+	local_queue_free(&s->out);
 	free(s);
 }
 
@@ -97,7 +98,7 @@ int local_sock_send(struct local_sock *s, const uint8_t *data, size_t len)
 {
 	if (s->ending)
 		return 0;
-	if (!s->connecting && bytequeue_len(&s->out) == 0) {
+	if (!s->connecting && bytequeue_len(&s->out.bytes) == 0) {
 		/* Usually the socket takes it all now: no copy, no extra round.
 		 * An error is left to the write event, which closes the socket. */
 		ssize_t n = send_now(s, data, len);
@@ -108,13 +109,9 @@ int local_sock_send(struct local_sock *s, const uint8_t *data, size_t len)
 		if (len == 0)
 			return 0;
 	}
-	if (bytequeue_append(&s->out, data, len))
+	if (local_queue_add(&s->out, &s->h, data, len))
 		return -1;
 	update_interest(s);
-	if (!s->over_high && bytequeue_len(&s->out) > s->h.queue_high) {
-		s->over_high = true;
-		s->h.on_queue_mark(s->h.user, true);
-	}
 	return 0;
 }
 
@@ -134,21 +131,17 @@ void local_sock_end(struct local_sock *s)
  * reported). */
 static int on_writable(struct local_sock *s)
 {
-	size_t len = bytequeue_len(&s->out);
+	size_t len = bytequeue_len(&s->out.bytes);
 	if (len > WRITE_CHUNK)
 		len = WRITE_CHUNK;
-	ssize_t n = len ? send_now(s, bytequeue_peek(&s->out), len) : 0;
+	ssize_t n = len ? send_now(s, bytequeue_peek(&s->out.bytes), len) : 0;
 	if (n < 0) {
 		log_debug("local socket: write failed: %s", strerror(errno));
 		close_and_report(s);
 		return -1;
 	}
-	bytequeue_consume(&s->out, (size_t)n);
-	if (s->over_high && bytequeue_len(&s->out) < s->h.queue_low) {
-		s->over_high = false;
-		s->h.on_queue_mark(s->h.user, false);
-	}
-	if (s->ending && bytequeue_len(&s->out) == 0) {
+	local_queue_written(&s->out, &s->h, (size_t)n);
+	if (s->ending && bytequeue_len(&s->out.bytes) == 0) {
 		close_and_report(s); /* flushed */
 		return -1;
 	}
@@ -218,7 +211,7 @@ static struct local_sock *sock_new(const struct local_sock_handler *h)
 	if (s->h.read_max == 0 || s->h.read_max > LOCAL_SOCK_READ_MAX)
 		s->h.read_max = LOCAL_SOCK_READ_MAX;
 	s->io.fd = -1;
-	bytequeue_init(&s->out, 0);
+	local_queue_init(&s->out);
 	return s;
 }
 

@@ -10,15 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/bytequeue.h"
 #include "common/io.h"
 #include "common/log.h"
+#include "proxy/local_queue.h"
 
 struct local_stdio {
 	struct ev_io in, out;
 	struct local_sock_handler h;
-	struct bytequeue queue;
-	bool read_paused, ending, over_high;
+	struct local_queue queue;
+	bool read_paused, ending;
 	bool in_parked;            /* in hung up while not read: unwatched, or it would spin */
 };
 
@@ -27,7 +27,7 @@ static uint8_t read_buf[LOCAL_SOCK_READ_MAX];
 static void update_interest(struct local_stdio *s)
 {
 	unsigned in = !s->ending && !s->read_paused ? EV_READ : 0;
-	unsigned out = s->ending || bytequeue_len(&s->queue) ? EV_WRITE : 0;
+	unsigned out = s->ending || bytequeue_len(&s->queue.bytes) ? EV_WRITE : 0;
 	if (s->in_parked && in) {
 		s->in_parked = false;
 		if (ev_io_start(s->in.loop, &s->in, s->in.fd, in, s->in.cb, s))
@@ -45,7 +45,7 @@ void local_stdio_free(struct local_stdio *s)
 	ev_io_stop(&s->out);
 	close(s->in.fd);
 	close(s->out.fd);
-	bytequeue_free(&s->queue);
+	local_queue_free(&s->queue);
 	free(s);
 }
 
@@ -60,13 +60,9 @@ int local_stdio_send(struct local_stdio *s, const uint8_t *data, size_t len)
 {
 	if (s->ending)
 		return 0;
-	if (bytequeue_append(&s->queue, data, len))
+	if (local_queue_add(&s->queue, &s->h, data, len))
 		return -1;
 	update_interest(s);
-	if (!s->over_high && bytequeue_len(&s->queue) > s->h.queue_high) {
-		s->over_high = true;
-		s->h.on_queue_mark(s->h.user, true);
-	}
 	return 0;
 }
 
@@ -85,8 +81,8 @@ void local_stdio_end(struct local_stdio *s)
 static void on_out(struct ev_io *w, unsigned events)
 {
 	struct local_stdio *s = w->user;
-	size_t len = bytequeue_len(&s->queue);
-	ssize_t n = len ? write(w->fd, bytequeue_peek(&s->queue), len) : 0;
+	size_t len = bytequeue_len(&s->queue.bytes);
+	ssize_t n = len ? write(w->fd, bytequeue_peek(&s->queue.bytes), len) : 0;
 	if (n < 0 && io_try_again(errno))
 		return;
 	if (n < 0 || ((events & EV_ERROR) && !(events & EV_WRITE))) {
@@ -94,12 +90,8 @@ static void on_out(struct ev_io *w, unsigned events)
 		close_and_report(s);
 		return;
 	}
-	bytequeue_consume(&s->queue, (size_t)n);
-	if (s->over_high && bytequeue_len(&s->queue) < s->h.queue_low) {
-		s->over_high = false;
-		s->h.on_queue_mark(s->h.user, false);
-	}
-	if (s->ending && bytequeue_len(&s->queue) == 0) {
+	local_queue_written(&s->queue, &s->h, (size_t)n);
+	if (s->ending && bytequeue_len(&s->queue.bytes) == 0) {
 		close_and_report(s); /* flushed */
 		return;
 	}
@@ -146,7 +138,7 @@ struct local_stdio *local_stdio_open(struct ev_loop *loop, int in_fd, int out_fd
 	s->h = *h;
 	if (s->h.read_max == 0 || s->h.read_max > LOCAL_SOCK_READ_MAX)
 		s->h.read_max = LOCAL_SOCK_READ_MAX;
-	bytequeue_init(&s->queue, 0);
+	local_queue_init(&s->queue);
 	s->in.fd = s->out.fd = -1;
 	/* epoll cannot watch a regular file: stdin must be a pipe, socket or tty. */
 	if (ev_io_start(loop, &s->in, in_fd, EV_READ, on_in, s)) {

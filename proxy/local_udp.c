@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "proxy/udp_flows.h"
 
+#define UDP_RECEIVE_BUFFER (1024 * 1024)
 /* How often idle flows are looked for, at most. */
 #define SWEEP_US 1000000u
 
@@ -189,6 +190,11 @@ static int udp_socket(const char *host, int port, bool passive, struct sockaddr_
 		return -1;
 	}
 	int fd = socket(a->ai_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	/* Room for a burst: every flow of a source shares this one socket,
+	 * and what does not fit is dropped. Best effort (net.core.rmem_max). */
+	int room = UDP_RECEIVE_BUFFER;
+	if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &room, sizeof(room)) < 0)
+		log_debug("SO_RCVBUF: %s", strerror(errno));
 	if (fd < 0 || (passive ? bind(fd, a->ai_addr, a->ai_addrlen) : connect(fd, a->ai_addr, a->ai_addrlen)) < 0) {
 		snprintf(why, why_cap, "%s", strerror(errno));
 		if (fd >= 0)

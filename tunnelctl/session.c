@@ -160,8 +160,8 @@ static int free_port(bool udp)
 /* Runs argv with the token in its environment (and no API key), until it
  * exits. stop_on_int: Ctrl-C and SIGTERM stop the child (forward); else
  * Ctrl-C is the child's alone (ssh reads it from the terminal) and SIGTERM
- * is passed on. Returns the child's exit status (128+N for signal N). */
-static int run_child(char *const *argv, const char *token, bool stop_on_int)
+ * is passed on. token_env: a variable that held the token, not passed on. Returns the child's exit status (128+N for signal N). */
+static int run_child(char *const *argv, const char *token, const char *token_env, bool stop_on_int)
 {
 	sigset_t mask, old;
 	sigemptyset(&mask);
@@ -177,7 +177,11 @@ static int run_child(char *const *argv, const char *token, bool stop_on_int)
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		/* The child gets the token once, where localproxy reads (and then
+		 * wipes) it; the API key not at all. */
 		unsetenv(TCTL_ENV_KEY);
+		if (token_env)
+			unsetenv(token_env);
 		if (setenv(TCTL_ENV_TOKEN, token, 1) == 0)
 			execvp(argv[0], argv);
 		fprintf(stderr, "tunnelctl: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -241,7 +245,7 @@ static int run_session(const struct tctl_args *a, const char *token)
 		fprintf(stderr, "tunnelctl: %s\n", err);
 		return EXIT_LOCAL;
 	}
-	rc = run_child(argv.v, token, a->cmd == CMD_FORWARD);
+	rc = run_child(argv.v, token, a->token_env, a->cmd == CMD_FORWARD);
 	session_argv_free(&argv);
 	return rc;
 }
