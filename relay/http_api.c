@@ -193,6 +193,8 @@ static void handle_metrics(void *arg, struct http_request *req)
 	memset(&g, 0, sizeof(g));
 	const struct registry *r = api->deps.registry;
 	for (size_t i = 0; i < r->n; i++) {
+		if (r->tunnels[i]->deleted)
+			continue; /* gone for the APIs, and after a restart */
 		if (r->tunnels[i]->closed_at)
 			g.tunnels_closed++;
 		else

@@ -193,6 +193,8 @@ def test_aws_cli_lifecycle(t):
     relay.cli("describe-tunnel", "--tunnel-id", tid, error="ResourceNotFoundException")
     left = relay.cli("list-tunnels")["tunnelSummaries"]
     expect_eq([s["tunnelId"] for s in left], [other["tunnelId"]], "list after close --delete")
+    expect_eq(relay.metrics().get('tunnel_relay_tunnels{status="closed"}'), 0,
+              "a deleted tunnel counted as closed")
 
     # Refusals as the CLI reports them.
     relay.cli("list-tunnels", secret=secrets.token_urlsafe(30), error="InvalidSignatureException")
@@ -317,6 +319,9 @@ def test_aws_refusals_with_boto3(t):
     expect_eq(relay.curl("POST", "/", raw="{}", key=None,
                          headers=["X-Amz-Target: IoTSecuredTunneling.ListTunnels"]).json.get("__type"),
               "MissingAuthenticationTokenException", "unsigned request")
+    # POST / without X-Amz-Target is not an AWS call: the usual 400.
+    plain = relay.curl("POST", "/", raw="{}", key=None)
+    expect(plain.status == 400 and "/api/v1" in plain.text, "POST / without X-Amz-Target: %r" % plain)
 
 
 @timeout(60)
