@@ -157,9 +157,8 @@ class Peer:
 
 
 async def worker_main_async():
-    lines = asyncio.Queue()
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
+    reader = asyncio.StreamReader(limit=64 << 20)   # the first line holds every token
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
 
     def out(obj):
@@ -401,7 +400,7 @@ class Worker:
         r, _, _ = select.select([self.proc.p.stdout], [], [], timeout)
         line = self.proc.p.stdout.readline() if r else b""
         if not line:
-            raise ScaleError("a client worker did not answer within %.0f s:\n%s" %
+            raise ScaleError("a client worker did not answer (waited at most %.0f s):\n%s" %
                              (timeout, self.proc.log()[-1500:]))
         return json.loads(line)
 
