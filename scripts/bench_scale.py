@@ -455,7 +455,7 @@ def run_one(args, tmp, backend, n):
             w.send({"cmd": "count"})
         R["still_open"] = sum(w.recv(30)["open"] for w in workers)
 
-        pick = random.sample(range(n), min(DATA_TUNNELS, n))
+        pick = random.sample(range(n), min(args.data_tunnels, n))
         per = {}
         for i in pick:
             k, j = owner[i]
@@ -467,6 +467,8 @@ def run_one(args, tmp, backend, n):
             ok += d["ok"]
             bad += d["bad"]
         R["data_ok"], R["data_n"], R["data_bad"] = ok, len(pick), bad[:3]
+        time.sleep(1)
+        R["rss_data"] = status_kib(relay.pid, "RssAnon")
         say("%s: idle CPU %.2f%%, RssAnon %d KiB; %d/%d connections open; data through %d/%d "
             "tunnels%s" % (backend, R["idle_cpu"], R["rss_idle"], R["still_open"], R["admitted"],
                            ok, len(pick), (": " + "; ".join(bad[:3])) if bad else ""))
@@ -540,7 +542,8 @@ def per_message(args, tmp, backend):
 
 def table(results):
     head = ["backend", "loop seen", "tunnels", "admitted", "admit/s", "relay CPU ms/conn", "RssAnon KiB/tunnel",
-            "idle CPU % (pings)", "start-up s", "still open", "data ok"]
+            "idle CPU % (pings)", "start-up s", "still open", "data ok",
+            "RssAnon KiB/tunnel after data"]
     rows = []
     for R in results:
         rows.append([R["backend"], R["loop"], str(R["n"]), "%d/%d" % (R["admitted"], 2 * R["n"]),
@@ -548,7 +551,8 @@ def table(results):
                      "%.2f" % (1000 * R["admit_cpu"] / max(1, R["admitted"])),
                      "%.1f" % ((R["rss_idle"] - R["rss0"]) / R["n"]),
                      "%.2f" % R["idle_cpu"], "%.2f" % R["startup"],
-                     "%d" % R["still_open"], "%d/%d" % (R["data_ok"], R["data_n"])])
+                     "%d" % R["still_open"], "%d/%d" % (R["data_ok"], R["data_n"]),
+                     "%.1f" % ((R["rss_data"] - R["rss0"]) / R["n"])])
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(r) + " |" for r in rows]
     return "\n".join(out)
@@ -582,6 +586,9 @@ def main():
                     help="handshakes in flight per worker (default 32)")
     ap.add_argument("--idle", type=int, default=60, help="idle measurement, s (default 60)")
     ap.add_argument("--ping", type=int, default=20, help="ping interval, s (default 20)")
+    ap.add_argument("--data-tunnels", type=int, default=DATA_TUNNELS,
+                    help="tunnels that carry %d KiB one way at the end (default %d)" %
+                         (DATA_BYTES // 1024, DATA_TUNNELS))
     ap.add_argument("--per-message", action="store_true",
                     help="also measure the 64-byte round trip and relay CPU per GB")
     ap.add_argument("--gb-mib", type=int, default=1024,
