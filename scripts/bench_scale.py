@@ -55,6 +55,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import wsprobe  # noqa: E402  (tunnel Message encoding, shared with the e2e tests)
+sys.path.insert(0, str(ROOT / "scripts"))
+import bench  # noqa: E402  (scripts/bench.py: its echo/sink server and latency probe)
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 SUBPROTOCOL = "aws.iot.securetunneling-3.0"
@@ -357,7 +359,7 @@ def start_relay(args, backend, tmp, db, n):
     if backend != "poll":
         binary = args.evlib_relay
         env["TUNNEL_RELAY_EVLIB"] = backend
-    port = free_port()
+    port = bench.free_port()
     t0 = time.monotonic()
     relay = Proc([binary, "--bind", "127.0.0.1", "--port", port, "--cert", tmp / "pki/relay.pem",
                   "--key", tmp / "pki/relay.key", "--db", db, "-v", "3" if n > 100 else "4"],
@@ -376,12 +378,6 @@ def start_relay(args, backend, tmp, db, n):
             raise ScaleError("the relay did not listen within 60 s")
         time.sleep(0.01)
     return relay, port, time.monotonic() - t0
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Worker:
@@ -492,7 +488,6 @@ def run_one(args, tmp, backend, n):
 # ============================================================================
 
 def per_message(args, tmp, backend):
-    import bench   # scripts/bench.py, beside this file
     bench.BIN = Path(args.relay).resolve().parent
     ctx = bench.Ctx()
     try:
@@ -505,7 +500,7 @@ def per_message(args, tmp, backend):
         fd = os.open(tfile, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             json.dump({"tunnels": [spec]}, f)
-        rport = free_port()
+        rport = bench.free_port()
         binary = args.relay if backend == "poll" else args.evlib_relay
         env = bench.child_env({"TUNNEL_RELAY_EVLIB": backend} if backend != "poll" else None)
         relay = ctx.spawn("tunnel-relay", [binary, "--bind", "127.0.0.1", "--port", rport,
@@ -517,7 +512,7 @@ def per_message(args, tmp, backend):
                                ["-d", "SINK=127.0.0.1:%d,ECHO=127.0.0.1:%d" % (sink_port, echo_port)],
                                rport, ca, spec["destinationAccessToken"])
         dst.wait_log(r"tunnel ready", 10)
-        t_sink, t_echo = free_port(), free_port()
+        t_sink, t_echo = bench.free_port(), bench.free_port()
         src = bench.localproxy(ctx, "localproxy-src",
                                ["-s", "SINK=%d,ECHO=%d" % (t_sink, t_echo), "-b", "127.0.0.1"],
                                rport, ca, spec["sourceAccessToken"])
