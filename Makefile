@@ -151,6 +151,7 @@ check: deps
 	$(MAKE) check-one SAN=1
 
 check-one: all $(UNIT_BINS)
+	python3 scripts/callgraph.py $(OBJ)
 	tests/run-unit.sh $(BIN)/tests
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py
 
