@@ -4,9 +4,10 @@ both ways, one connection at a time, each a new stream; and stream ids
 that do not start over when the source restarts."""
 
 import secrets
+import subprocess
 
 from fake_device import FakeDevice
-from harness import (MiB, connect, expect, expect_closed, expect_echo, free_port,
+from harness import (MiB, binary, child_env, connect, expect, expect_closed, expect_echo, free_port,
                      localproxy, scaled, READY)
 from wsprobe import CONNECTION_START, DATA, STREAM_RESET, STREAM_START
 
@@ -96,3 +97,17 @@ def test_restarted_source_starts_at_another_stream_id(t):
     # STREAM_START with its current id, so ours must not repeat it.
     expect(ids[1] != ids[0], "the restarted source reused stream id %d" % ids[0])
     expect_v1_shapes(device)
+
+
+def test_v1_source_needs_one_service(t):
+    """-y V1 with two services in -s: exit 2 with a message saying why,
+    before connecting anywhere."""
+    argv = [binary("localproxy"), "-s", "SSH=%d,HTTP=%d" % (free_port(), free_port()),
+            "-e", "127.0.0.1:%d" % free_port(), "-y", "V1"]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=scaled(10),
+                       env=child_env({"AWSIOT_TUNNEL_ACCESS_TOKEN": "tok-" + secrets.token_hex(8)},
+                                     home=t.tmp))
+    out = r.stdout.decode(errors="replace")
+    expect(r.returncode == 2, "exit code %d, expected 2: %s" % (r.returncode, out))
+    expect("one service" in out and "names 2" in out, "message: %r" % out)
