@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
+    awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
     openssh-server openssh-client curl procps iproute2
 )
 # ----------------------------------------------------------------------------------------------
