@@ -138,8 +138,8 @@ void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m);
 /* Queues DATA for a connection, split at TUNNEL_MAX_PAYLOAD. -1 when memory
  * runs out (end the connection). */
 int tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len);
-/* Queues a message about connection c (start, reset) in the negotiated
- * version's form, after any DATA c still has queued. */
+/* Queues a message about connection c (start, reset) in the shape of
+ * p->format, after any DATA c still has queued. */
 void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct local_conn *c);
 /* Tells the relay a connection ended (CONNECTION_RESET or, before V3, STREAM_RESET). */
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c);
