@@ -5,7 +5,8 @@
  * from the next line; bit 1: the config sets useNotifiedEndpoint), then the
  * payload (the rest, not NUL-terminated). Checked: an accepted notification
  * has a token of 1-4096 bytes and 1-3 services, each mapped in the config;
- * a refusal has a reason, and that reason does not hold the token. */
+ * a refusal has a reason, and that reason does not hold the token (unless
+ * the topic, which a reason quotes, holds the same text). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,7 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!why[0] || n.token)
 			fuzz_fail("a refusal without a reason, or holding a token");
 		char *token = distinct_token(payload, len);
-		if (token && strstr(why, token))
+		/* A topic quoted in the reason may hold the same text: not a leak. */
+		if (token && strstr(why, token) && !strstr(topic ? topic : "", token))
 			fuzz_fail("a refusal reason holds the access token");
 		free(token);
 	}
