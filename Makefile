@@ -146,7 +146,7 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(d
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCHIVES) $(UNIT_LDLIBS)
 
 # ---- tests -----------------------------------------------------------------
-# check: deps, then the plain build's tests, then the sanitizer build's tests.
+# check: deps, the fuzz smoke, then the plain build's tests, then the sanitizer build's tests.
 check: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) check-one SAN=0
