@@ -3,6 +3,7 @@
 #   make check      unit + end-to-end tests, then again under ASan+UBSan
 #   make SAN=1 ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root) or print the apt-get line
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
 
 CC      ?= cc
 SAN     ?= 0
@@ -57,7 +58,8 @@ RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
               relay/handshake.c relay/peer.c relay/peer_lws.c \
               relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c
+              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c \
+              relay/sigv4.c relay/aws_keys.c relay/tunnel_ops.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -102,7 +104,7 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-.PHONY: all check unit e2e check-one deps demo bench clean install
+.PHONY: all check unit e2e check-one deps demo bench clean install fuzz fuzz-smoke fuzz-build
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -145,12 +147,14 @@ $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(d
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(UNIT_ARCHIVES) $(UNIT_LDLIBS)
 
 # ---- tests -----------------------------------------------------------------
-# check: deps, then the plain build's tests, then the sanitizer build's tests.
+# check: deps, the fuzz smoke, then the plain build's tests, then the sanitizer build's tests.
 check: deps
+	$(MAKE) fuzz-smoke
 	$(MAKE) check-one SAN=0
 	$(MAKE) check-one SAN=1
 
 check-one: all $(UNIT_BINS)
+	python3 scripts/callgraph.py $(OBJ)
 	tests/run-unit.sh $(BIN)/tests
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py
 
@@ -172,7 +176,65 @@ bench: deps
 	$(MAKE) all SAN=0
 	python3 scripts/bench.py
 
+# ---- fuzzing (libFuzzer: clang whatever CC is; docs/fuzzing.md) ------------
+# Each target links the harness with only the modules it tests, compiled
+# with coverage instrumentation into build/fuzz/ (never mixed with build/).
+FUZZ_CC      := clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frame ws_codec admit api notification agent_config render
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
+                -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+                -fsanitize=fuzzer-no-link $(FUZZ_SAN) -MMD -MP -I. -I$(FUZZ_DIR)/gen \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+FUZZ_PB            := $(FUZZ_DIR)/obj/gen/tunnel.pb-c.o
+FUZZ_frame_SRC     := proto/frame.c proto/message.c
+FUZZ_ws_codec_SRC  := proto/ws_codec.c
+FUZZ_admit_SRC     := relay/admit.c relay/registry.c common/token.c common/text.c \
+                      proto/message.c proto/ws_codec.c
+FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c common/token.c \
+                      common/text.c proto/message.c
+FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
+                      agent/config_files.c agent/json_type.c common/hostport.c common/token.c
+FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c \
+                      agent/json_type.c common/hostport.c
+FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
+fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))
+
+$(FUZZ_DIR)/gen/proto/tunnel.pb-c.c $(FUZZ_DIR)/gen/proto/tunnel.pb-c.h: proto/tunnel.proto
+	@mkdir -p $(FUZZ_DIR)/gen
+	protoc-c --c_out=$(FUZZ_DIR)/gen $<
+
+$(FUZZ_DIR)/obj/%.o: %.c | $(FUZZ_DIR)/gen/proto/tunnel.pb-c.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_PB): $(FUZZ_DIR)/gen/proto/tunnel.pb-c.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+define fuzz_target
+$(FUZZ_DIR)/bin/fuzz_$(1): $(call fuzz_obj,tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_input.c $(FUZZ_$(1)_SRC)) $(FUZZ_PB)
+	@mkdir -p $$(dir $$@)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $$@ $$^ $(FUZZ_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
+
+fuzz-build: $(FUZZ_BINS)
+
+# Runs on a copy of tests/fuzz/corpus/TARGET in a temp dir: the tree is never written.
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
+
+# A few seconds each, seeds first: fails if a target crashes (make check runs it once).
+fuzz-smoke: $(FUZZ_BINS)
+	tests/fuzz/run.sh 3 $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
+
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_DIR)/obj -name '*.d' 2>/dev/null)

@@ -15,6 +15,12 @@ int fail(const struct pctx *c, const char *key, const char *fmt, ...)
 			snprintf(c->err, c->err_cap, "%s: %s: %s", c->name, key, why);
 		else
 			snprintf(c->err, c->err_cap, "%s: %s", c->name, why);
+		/* Keys and values from the file are quoted in the line: a control
+		 * character in one (cJSON lets raw CR/LF through in strings) must
+		 * not break the one line into several in the log. */
+		for (char *p = c->err; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
 	}
 	return -1;
 }

@@ -11,7 +11,8 @@ struct pctx {
 	size_t err_cap;
 };
 
-/* "NAME: KEY: reason" (or "NAME: reason" when key is NULL). Returns -1. */
+/* "NAME: KEY: reason" (or "NAME: reason" when key is NULL), control
+ * characters shown as '?'. Returns -1. */
 int fail(const struct pctx *c, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 

@@ -8,9 +8,20 @@
 #include "common/log.h"
 #include "proxy/proxy.h"
 
+/* Our messages are shaped for an older destination than the subprotocol
+ * says (a source's -y V1/V2). */
+static bool shaped_for_older(const struct proxy *p)
+{
+	return p->format < p->version;
+}
+
 /* Service index of a message's serviceId ("" = the only service); -1 if unknown. */
 static int service_index(const struct proxy *p, const char *service_id)
 {
+	/* A V1 destination names no service, and whatever a relay put in its
+	 * messages is about the one service we carry (main.c checks there is one). */
+	if (shaped_for_older(p) && p->format == 1)
+		return 0;
 	if (!service_id[0])
 		return p->n_services == 1 ? 0 : -1;
 	for (size_t i = 0; i < p->n_services; i++)
@@ -73,6 +84,12 @@ static bool on_conn_message(struct proxy *p, const struct tunnel_msg *m, size_t 
 	struct local_conn *c;
 	switch (m->type) {
 	case TMSG_DATA:
+		if (shaped_for_older(p) && m->connection_id != 0) {
+			/* A V1/V2 destination has no connection ids; this is no reply to us. */
+			log_debug("dropping DATA with connection id %u: -y V%d carries none", m->connection_id,
+				  p->format);
+			return true;
+		}
 		c = conn_find(p, service, m->stream_id, m->connection_id);
 		if (c)
 			conn_deliver(c, m->payload, m->payload_len);
@@ -159,6 +176,7 @@ void dispatch_session_open(struct proxy *p)
 {
 	p->connected = true;
 	p->version = p->opt->client_version; /* the one subprotocol we asked for */
+	p->format = p->opt->destination_type < p->version ? p->opt->destination_type : p->version;
 	p->ready = false;
 	p->ws_rx_paused = false;
 	frame_decoder_init(&p->decoder);

@@ -1,7 +1,10 @@
 /* struct proxy_io on real sockets (see io_sockets.h). */
 #include "proxy/io_sockets.h"
 
+#include <limits.h>
 #include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "common/log.h"
 #include "proxy/local_stdio.h"
@@ -192,6 +195,16 @@ static void io_stop(void *user)
 	ev_stop(s->loop);
 }
 
+static int io_random(void *user, uint8_t *buf, size_t len)
+{
+	(void)user;
+	if (len > INT_MAX || RAND_bytes(buf, (int)len) != 1) {
+		log_error("OpenSSL has no random bytes (RAND_bytes failed)");
+		return -1;
+	}
+	return 0;
+}
+
 static void relay_want_write(void *user)
 {
 	struct io_sockets *s = user;
@@ -228,6 +241,7 @@ void io_sockets_init(struct io_sockets *s, struct proxy *p, struct ev_loop *loop
 		.pause_read = io_pause_read,
 		.end = io_end,
 		.stop = io_stop,
+		.random = io_random,
 	};
 	p->io = &s->io;
 }

@@ -42,8 +42,11 @@ int main(int argc, char **argv)
 		proxy_options_free(&opt);
 		return 2;
 	}
-	if (opt.mode == PROXY_MODE_SOURCE && opt.client_version != 3) {
-		fprintf(stderr, "localproxy: -y/--destination-client-type applies to destination mode only\n");
+	/* A V1 destination knows no service names: every message of the tunnel
+	 * is for its one service. */
+	if (opt.mode == PROXY_MODE_SOURCE && opt.destination_type == 1 && mapping.n != 1) {
+		fprintf(stderr, "localproxy: -y V1: a V1 destination serves one service, but -s names %zu; "
+				"give one port (-s 2222 or -s SSH=2222), or use -y V2\n", mapping.n);
 		proxy_options_free(&opt);
 		return 2;
 	}

@@ -44,7 +44,10 @@ static const char usage_text[] =
 	"                               (default: the system's CAs)\n"
 	"  -k, --no-ssl-host-verify     do not verify the relay's certificate (insecure)\n"
 	"  -m, --mode source|destination  (implied by -s or -d)\n"
-	"  -y, --destination-client-type V1|V2  speak an older protocol version\n"
+	"  -y, --destination-client-type V1|V2  destination: speak protocol V1/V2;\n"
+	"                               source: negotiate 3.0 but reach a V1/V2 destination\n"
+	"                               (AWS IoT Device Client: -y V1, one service); one\n"
+	"                               connection per service at a time, others refused\n"
 	"  -v, --verbose 0-6            0 off ... 4 info (default), 5 debug, 6 trace\n"
 	"      --config FILE            read \"key = value\" settings (long option names)\n"
 	"                               default: ~/.config/localproxy/config, then\n"
@@ -348,6 +351,11 @@ static int finish(struct raw_settings *r, struct proxy_options *o)
 			return -1;
 		}
 	}
+	/* A source negotiates 3.0 whatever the destination is (as AWS's does):
+	 * -y only changes the shape of what it sends. */
+	o->destination_type = o->client_version;
+	if (o->mode == PROXY_MODE_SOURCE)
+		o->client_version = 3;
 	const char *proxy = getenv("HTTPS_PROXY");
 	if (!proxy)
 		proxy = getenv("https_proxy");

@@ -25,7 +25,10 @@ struct proxy_options {
 	char capath[PATH_MAX];          /* "" = system CAs */
 	bool no_verify;
 	int verbose;
-	int client_version;             /* 3, or 1/2 with -y V1/V2 */
+	int client_version;             /* subprotocol: 3; destination -y V1/V2: 1/2 */
+	int destination_type;           /* -y V1/V2: 1/2, else 3. A source still
+					 * negotiates 3.0 but shapes its messages for
+					 * a V1/V2 destination (AWS's 3.1.2+ flag) */
 	int udp_idle_s;                 /* a UDP flow without datagrams ends after this */
 	struct hostport https_proxy;    /* host "" = none */
 	char config_used[PATH_MAX];     /* the config file read, "" if none */

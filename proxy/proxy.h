@@ -65,6 +65,8 @@ struct proxy_io {
 	void (*end)(void *user, struct local_conn *c);
 	/* p->exiting was set: stop the event loop. */
 	void (*stop)(void *user);
+	/* Source: len unpredictable bytes (a session's first stream id). 0, or -1. */
+	int (*random)(void *user, uint8_t *buf, size_t len);
 };
 
 struct local_conn {
@@ -85,7 +87,7 @@ struct proxy_service {
 	char id[TUNNEL_MAX_SERVICE_ID + 1];
 	size_t entry;              /* its entry in proxy->mapping */
 	int32_t stream_id;         /* the live stream, 0 = none */
-	int32_t last_stream_id;    /* source: the last one handed out this session */
+	int32_t last_stream_id;    /* source: the last one handed out this session, 0 = none yet */
 	uint32_t last_connection_id; /* source: in the live stream */
 };
 
@@ -94,7 +96,9 @@ struct proxy {
 	struct mapping mapping;
 	const struct proxy_io *io;
 	bool connected;            /* the relay's WebSocket is open */
-	int version;               /* protocol version spoken: 1..3 */
+	int version;               /* protocol version negotiated: 1..3 */
+	int format;                /* the version our messages are shaped for: version,
+				    * or lower for a source's -y V1/V2 (opt->destination_type) */
 	bool ready;                /* services known; connections may start */
 	struct frame_decoder decoder;
 	struct bytequeue to_tunnel; /* every other message for the relay */
@@ -134,8 +138,8 @@ void tunnel_send_msg(struct proxy *p, const struct tunnel_msg *m);
 /* Queues DATA for a connection, split at TUNNEL_MAX_PAYLOAD. -1 when memory
  * runs out (end the connection). */
 int tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data, size_t len);
-/* Queues a message about connection c (start, reset) in the negotiated
- * version's form, after any DATA c still has queued. */
+/* Queues a message about connection c (start, reset) in the shape of
+ * p->format, after any DATA c still has queued. */
 void tunnel_send_conn_msg(struct proxy *p, enum tunnel_msg_type type, struct local_conn *c);
 /* Tells the relay a connection ended (CONNECTION_RESET or, before V3, STREAM_RESET). */
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c);

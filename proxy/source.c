@@ -47,6 +47,23 @@ void source_on_ready(struct proxy *p)
 	}
 }
 
+/* Stream ids should not repeat within a tunnel's lifetime, and a restarted
+ * proxy remembers nothing: so each session's first stream id (per service)
+ * is random, 1..INT32_MAX, and the next ones count up from it, wrapping
+ * from INT32_MAX to 1. An AWS destination ignores a STREAM_START carrying
+ * its current stream id, so starting at 1 again after a reconnect would
+ * leave it deaf. 0 when no random bytes could be had. */
+static int32_t next_stream_id(struct proxy *p, const struct proxy_service *svc)
+{
+	if (svc->last_stream_id)
+		return svc->last_stream_id == INT32_MAX ? 1 : svc->last_stream_id + 1;
+	uint8_t b[4];
+	if (p->io->random(p->io->user, b, sizeof(b)))
+		return 0;
+	uint32_t r = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return (int32_t)(r % INT32_MAX) + 1;
+}
+
 struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 {
 	char port[MAPPING_TEXT_MAX];
@@ -62,21 +79,32 @@ struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 		return NULL;
 	}
 	struct proxy_service *svc = &p->services[s];
+	/* Before V3 (or with -y V1/V2) a stream holds one connection, and a
+	 * destination of that kind serves one stream at a time: a new stream
+	 * would cut the open connection off (AWS's source does that), so a
+	 * second client waits its turn instead. */
+	if (p->format < 3 && svc->stream_id && conn_find(p, (size_t)s, svc->stream_id, 1)) {
+		log_warn("refusing a local connection on %s: a V%d destination takes one connection "
+			 "at a time, and stream %d is open", port, p->format, svc->stream_id);
+		return NULL;
+	}
 	/* The first connection of a service starts a stream; later ones join it
 	 * (V3). Before V3 every connection needs its own stream. */
-	bool new_stream = svc->stream_id == 0 || p->version < 3;
+	bool new_stream = svc->stream_id == 0 || p->format < 3;
 	int32_t stream_id = svc->stream_id;
 	uint32_t connection_id = svc->last_connection_id + 1;
 	if (new_stream) {
-		stream_id = svc->last_stream_id == INT32_MAX ? 1 : svc->last_stream_id + 1;
+		stream_id = next_stream_id(p, svc);
 		connection_id = 1;
+		if (!stream_id) {
+			log_error("refusing a local connection on %s: no random bytes for a stream id", port);
+			return NULL;
+		}
 	}
 	struct local_conn *c = conn_add(p, (size_t)s, stream_id, connection_id);
 	if (!c)
 		return NULL;
 	if (new_stream) {
-		if (svc->stream_id)
-			conn_end_stream(p, (size_t)s, svc->stream_id); /* V1/V2: a new stream replaces the old */
 		svc->last_stream_id = stream_id;
 		svc->stream_id = stream_id;
 	}
@@ -84,6 +112,6 @@ struct local_conn *source_on_accept(struct proxy *p, size_t entry)
 	c->started_stream = new_stream;
 	tunnel_send_conn_msg(p, new_stream ? TMSG_STREAM_START : TMSG_CONNECTION_START, c);
 	log_info("service %s: new connection on %s (stream %d, connection %u, %zu open)",
-		 svc->id, port, stream_id, connection_id, conn_count(p));
+		 svc->id[0] ? svc->id : "(V1)", port, stream_id, connection_id, conn_count(p));
 	return c;
 }

@@ -29,17 +29,16 @@ static int queue_encoded(struct bytequeue *q, const struct tunnel_msg *m)
 	return 0;
 }
 
-/* Fills the fields every message about a connection carries, as the
- * negotiated version wants them (V1: no service id; before V3: no
- * connection id). */
+/* Fills the fields every message about a connection carries, in the shape
+ * of p->format (V1: no service id; before V3: no connection id). */
 static struct tunnel_msg conn_msg(const struct proxy *p, enum tunnel_msg_type type,
 				  const struct local_conn *c)
 {
 	struct tunnel_msg m = {
 		.type = type,
 		.stream_id = c->stream_id,
-		.service_id = p->version >= 2 ? p->services[c->service].id : "",
-		.connection_id = p->version >= 3 ? c->connection_id : 0,
+		.service_id = p->format >= 2 ? p->services[c->service].id : "",
+		.connection_id = p->format >= 3 ? c->connection_id : 0,
 	};
 	return m;
 }
@@ -91,7 +90,7 @@ int tunnel_send_data(struct proxy *p, struct local_conn *c, const uint8_t *data,
 void tunnel_send_conn_reset(struct proxy *p, struct local_conn *c)
 {
 	/* Before V3 a stream holds one connection: ending it ends the stream. */
-	tunnel_send_conn_msg(p, p->version >= 3 ? TMSG_CONNECTION_RESET : TMSG_STREAM_RESET, c);
+	tunnel_send_conn_msg(p, p->format >= 3 ? TMSG_CONNECTION_RESET : TMSG_STREAM_RESET, c);
 	c->peer_knows = true;
 }
 

@@ -2,7 +2,6 @@
 
 #include <cjson/cJSON.h>
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,6 @@
 #include <time.h>
 
 #include "common/token.h"
-#include "proto/message.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -54,6 +52,50 @@ static void set_error(struct api_response *res, int status, const char *code,
 			cJSON_AddStringToObject(err, "field", field);
 	}
 	set_body(res, status, root);
+}
+
+/* An operation's failure in this API's words. */
+static void set_ops_error(struct api_response *res, const struct ops_error *e)
+{
+	const char *code = e->failure == OPS_INVALID ? "BadRequest" :
+			   e->failure == OPS_NOT_FOUND ? "NotFound" :
+			   e->failure == OPS_CONFLICT ? "Conflict" : "InternalError";
+	set_error(res, (int)e->failure, code, e->field, "%s", e->message);
+}
+
+void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
+		    struct api_response *res)
+{
+	res->save = t;
+	res->save_failure = failure;
+	res->now = env->now;
+}
+
+void api_saved(struct api_response *res, const char *err)
+{
+	if (!err || !res->save)
+		return;
+	/* The body may hold fresh tokens nobody will get: set_body wipes it. */
+	res->notify = false;
+	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
+	res->log_line[0] = '\0';
+	if (res->save_failure == API_SAVE_OPEN)
+		res->save->closed_at = res->now; /* nobody got its tokens: closed, not dangling */
+	if (res->on_save_failed) {
+		res->on_save_failed(res, err);
+		return;
+	}
+	if (res->save_failure == API_SAVE_CLOSE)
+		set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
+	else
+		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+}
+
+void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token)
+{
+	res->notify = true;
+	res->notify_tunnel = t;
+	snprintf(res->notify_token, sizeof(res->notify_token), "%s", token);
 }
 
 void api_format_time(int64_t t, char out[32])
@@ -110,198 +152,37 @@ static bool authorized(const struct api_env *env, const char *header)
 	return token_hash_equal(a, b);
 }
 
-static int new_tunnel_id(char out[REGISTRY_MAX_ID + 1])
-{
-	unsigned char r[16];
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return -1;
-	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40); /* UUID version 4 */
-	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-	snprintf(out, REGISTRY_MAX_ID + 1,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-		 r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11],
-		 r[12], r[13], r[14], r[15]);
-	return 0;
-}
-
-/* Gives a side a fresh token: returns it in token (API_TOKEN_LEN + 1). */
-static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunnel_side side,
-		       char *token)
-{
-	uint8_t hash[TOKEN_HASH_LEN];
-	do {
-		if (access_token_generate(token, API_TOKEN_LEN + 1) ||
-		    token_hash(token, API_TOKEN_LEN, hash))
-			return -1;
-	} while (registry_hash_in_use(env->registry, hash)); /* 2^-256: but cheap to be sure */
-	struct registry_side *s = &t->side[side];
-	memcpy(s->token_hash, hash, TOKEN_HASH_LEN);
-	s->used = false;
-	s->has_client_token = false;
-	OPENSSL_cleanse(s->client_token, sizeof(s->client_token));
-	return 0;
-}
-
-static bool thing_name_valid(const char *s)
-{
-	size_t len = strlen(s);
-	if (len == 0 || len > REGISTRY_MAX_THING)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == ':'))
-			return false;
-	return true;
-}
-
-/* The response goes out once t is saved (api_saved). */
-static void save(struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
-		 struct api_response *res)
-{
-	res->save = t;
-	res->save_failure = failure;
-	res->now = env->now;
-}
-
-void api_saved(struct api_response *res, const char *err)
-{
-	if (!err || !res->save)
-		return;
-	/* The body may hold fresh tokens nobody will get: set_body wipes it. */
-	res->notify = false;
-	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
-	res->log_line[0] = '\0';
-	switch (res->save_failure) {
-	case API_SAVE_OPEN:
-		/* Nobody got its tokens: leave it closed rather than dangling. */
-		res->save->closed_at = res->now;
-		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
-		break;
-	case API_SAVE_ROTATE:
-		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
-		break;
-	case API_SAVE_CLOSE:
-		set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
-		break;
-	}
-}
-
-void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason)
-{
-	t->closed_at = env->now;
-	if (env->hooks.close_side)
-		env->hooks.close_side(env->hooks.server, t, -1, 1000, reason);
-}
-
 /* ---- POST /api/v1/tunnels ------------------------------------------------ */
-
-/* Reads and checks the open request into t; on error fills res. */
-static int parse_open(const cJSON *root, struct registry_tunnel *t, struct api_response *res)
-{
-	if (!cJSON_IsObject(root)) {
-		set_error(res, 400, "BadRequest", "body", "the body must be a JSON object");
-		return -1;
-	}
-	const cJSON *dest = cJSON_GetObjectItemCaseSensitive(root, "destinationConfig");
-	if (!cJSON_IsObject(dest)) {
-		set_error(res, 400, "BadRequest", "destinationConfig", "destinationConfig must be an object");
-		return -1;
-	}
-	const cJSON *thing = cJSON_GetObjectItemCaseSensitive(dest, "thingName");
-	if (!cJSON_IsString(thing) || !thing_name_valid(thing->valuestring)) {
-		set_error(res, 400, "BadRequest", "destinationConfig.thingName",
-			  "thingName must be 1-128 characters of [A-Za-z0-9_:-]");
-		return -1;
-	}
-	strcpy(t->thing, thing->valuestring);
-	const cJSON *services = cJSON_GetObjectItemCaseSensitive(dest, "services");
-	int n = cJSON_IsArray(services) ? cJSON_GetArraySize(services) : -1;
-	if (n < 1 || n > (int)TUNNEL_MAX_SERVICES) {
-		set_error(res, 400, "BadRequest", "destinationConfig.services",
-			  "services must be an array of 1 to 3 service names");
-		return -1;
-	}
-	for (int i = 0; i < n; i++) {
-		const cJSON *s = cJSON_GetArrayItem(services, i);
-		if (!cJSON_IsString(s) || !tunnel_service_id_valid(s->valuestring)) {
-			set_error(res, 400, "BadRequest", "destinationConfig.services",
-				  "service %d must be 1-128 characters of [A-Za-z0-9_:-]", i);
-			return -1;
-		}
-		for (int j = 0; j < i; j++) {
-			if (!strcmp(t->services[j], s->valuestring)) {
-				set_error(res, 400, "BadRequest", "destinationConfig.services",
-					  "service %s is listed twice", s->valuestring);
-				return -1;
-			}
-		}
-		strcpy(t->services[i], s->valuestring);
-	}
-	t->n_services = (size_t)n;
-	t->lifetime_minutes = API_DEFAULT_LIFETIME_MINUTES;
-	const cJSON *timeout = cJSON_GetObjectItemCaseSensitive(root, "timeoutConfig");
-	if (timeout) {
-		const cJSON *m = cJSON_GetObjectItemCaseSensitive(timeout, "maxLifetimeTimeoutMinutes");
-		/* Range first: converting an out-of-range double to int is undefined. */
-		if (!cJSON_IsObject(timeout) || (m && !cJSON_IsNumber(m)) ||
-		    (m && (m->valuedouble < 1 || m->valuedouble > API_MAX_LIFETIME_MINUTES ||
-			   m->valuedouble != (double)(int)m->valuedouble))) {
-			set_error(res, 400, "BadRequest", "timeoutConfig.maxLifetimeTimeoutMinutes",
-				  "maxLifetimeTimeoutMinutes must be a whole number from 1 to %d",
-				  API_MAX_LIFETIME_MINUTES);
-			return -1;
-		}
-		if (m)
-			t->lifetime_minutes = m->valueint;
-	}
-	const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
-	if (desc) {
-		if (!cJSON_IsString(desc) || strlen(desc->valuestring) > REGISTRY_MAX_DESCRIPTION) {
-			set_error(res, 400, "BadRequest", "description",
-				  "description must be a string of at most %d characters",
-				  REGISTRY_MAX_DESCRIPTION);
-			return -1;
-		}
-		strcpy(t->description, desc->valuestring);
-	}
-	return 0;
-}
 
 static void open_tunnel(struct api_env *env, const cJSON *root, struct api_response *res)
 {
 	struct registry_tunnel *t = calloc(1, sizeof(*t));
-	char tokens[2][API_TOKEN_LEN + 1];
-	char err[256];
+	ops_tokens tokens;
+	struct ops_error e;
 	if (!t) {
 		set_error(res, 500, "InternalError", NULL, "out of memory");
 		return;
 	}
-	if (parse_open(root, t, res)) {
+	if (ops_parse_open(root, t, &e)) {
 		free(t);
+		set_ops_error(res, &e);
 		return;
 	}
-	t->created_at = env->now;
-	t->expires_at = env->now + 60 * (int64_t)t->lifetime_minutes;
-	if (new_tunnel_id(t->id) || rotate_side(env, t, SIDE_SOURCE, tokens[0]) ||
-	    rotate_side(env, t, SIDE_DESTINATION, tokens[1]) ||
-	    registry_insert(env->registry, t, err, sizeof(err))) {
-		OPENSSL_cleanse(t, sizeof(*t));
-		free(t);
+	t = ops_open(env, t, tokens, &e);
+	if (!t) {
 		OPENSSL_cleanse(tokens, sizeof(tokens));
-		set_error(res, 500, "InternalError", NULL, "cannot create the tunnel");
+		set_ops_error(res, &e);
 		return;
 	}
 	cJSON *out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
-	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[0]);
-	cJSON_AddStringToObject(out, "destinationAccessToken", tokens[1]);
+	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[SIDE_SOURCE]);
+	cJSON_AddStringToObject(out, "destinationAccessToken", tokens[SIDE_DESTINATION]);
 	add_time(out, "expiresAt", t->expires_at);
 	set_body(res, 201, out);
-	res->notify = true;
-	res->notify_tunnel = t;
-	memcpy(res->notify_token, tokens[1], sizeof(res->notify_token));
+	api_set_notify(res, t, tokens[SIDE_DESTINATION]);
 	OPENSSL_cleanse(tokens, sizeof(tokens));
-	save(env, t, API_SAVE_OPEN, res);
+	api_save_later(env, t, API_SAVE_OPEN, res);
 	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s opened for %s (%zu service%s, %d min)",
 		 t->id, t->thing, t->n_services, t->n_services > 1 ? "s" : "", t->lifetime_minutes);
 }
@@ -341,7 +222,7 @@ static void list_tunnels(struct api_env *env, const char *query, struct api_resp
 	cJSON *list = cJSON_AddArrayToObject(out, "tunnelSummaries");
 	for (size_t i = 0; list && i < env->registry->n; i++) {
 		const struct registry_tunnel *t = env->registry->tunnels[i];
-		if (filter && strcmp(t->thing, thing))
+		if (t->deleted || (filter && strcmp(t->thing, thing)))
 			continue;
 		cJSON *e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "tunnelId", t->id);
@@ -359,7 +240,7 @@ static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
 			   const struct registry_tunnel *t, enum tunnel_side side)
 {
 	cJSON *s = cJSON_AddObjectToObject(obj, key);
-	bool up = env->hooks.side_connected && env->hooks.side_connected(env->hooks.server, t, side);
+	bool up = ops_side_connected(env, t, side);
 	cJSON_AddStringToObject(s, "status", up ? "CONNECTED" : "DISCONNECTED");
 	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
 }
@@ -384,7 +265,7 @@ static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, stru
 	add_time(d, "expiresAt", t->expires_at);
 	if (t->closed_at)
 		add_time(d, "closedAt", t->closed_at);
-	size_t live = env->hooks.live_connections ? env->hooks.live_connections(env->hooks.server, t) : 0;
+	size_t live = ops_live_connections(env, t);
 	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
 	set_body(res, 200, out);
 }
@@ -403,22 +284,12 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 			  "clientMode must be SOURCE, DESTINATION or ALL");
 		return;
 	}
-	if (t->closed_at) {
-		set_error(res, 409, "Conflict", NULL, "tunnel %s is closed", t->id);
+	ops_tokens tokens = { "", "" };
+	struct ops_error e;
+	if (ops_rotate(env, t, src, dst, tokens, &e)) {
+		OPENSSL_cleanse(tokens, sizeof(tokens));
+		set_ops_error(res, &e);
 		return;
-	}
-	char tokens[2][API_TOKEN_LEN + 1] = { "", "" };
-	for (int side = 0; side < 2; side++) {
-		if (!(side == SIDE_SOURCE ? src : dst))
-			continue;
-		if (rotate_side(env, t, (enum tunnel_side)side, tokens[side])) {
-			set_error(res, 500, "InternalError", NULL, "cannot make a token");
-			OPENSSL_cleanse(tokens, sizeof(tokens));
-			return;
-		}
-		/* The old token stops working: so do the connections made with it. */
-		if (env->hooks.close_side)
-			env->hooks.close_side(env->hooks.server, t, side, 1000, "access token rotated");
 	}
 	cJSON *out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
@@ -427,13 +298,10 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 	if (dst)
 		cJSON_AddStringToObject(out, "destinationAccessToken", tokens[SIDE_DESTINATION]);
 	set_body(res, 200, out);
-	if (dst) {
-		res->notify = true;
-		res->notify_tunnel = t;
-		memcpy(res->notify_token, tokens[SIDE_DESTINATION], sizeof(res->notify_token));
-	}
+	if (dst)
+		api_set_notify(res, t, tokens[SIDE_DESTINATION]);
 	OPENSSL_cleanse(tokens, sizeof(tokens));
-	save(env, t, API_SAVE_ROTATE, res);
+	api_save_later(env, t, API_SAVE_ROTATE, res);
 	snprintf(res->log_line, sizeof(res->log_line), "tunnel %s: rotated the %s token%s", t->id,
 		 src && dst ? "source and destination" : src ? "source" : "destination",
 		 src && dst ? "s" : "");
@@ -441,9 +309,8 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 
 static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
 {
-	if (!t->closed_at) {
-		api_close_tunnel(env, t, "tunnel closed");
-		save(env, t, API_SAVE_CLOSE, res);
+	if (ops_close(env, t, false)) {
+		api_save_later(env, t, API_SAVE_CLOSE, res);
 		snprintf(res->log_line, sizeof(res->log_line), "tunnel %s closed by the API", t->id);
 	}
 	cJSON *out = cJSON_CreateObject();
@@ -453,22 +320,6 @@ static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct 
 }
 
 /* ---- routing ------------------------------------------------------------- */
-
-/* cJSON cuts a string at a NUL, so "dev-1\u0000evil" would pass as the
- * valid "dev-1": refuse a body holding a NUL byte or an escaped one. */
-static bool has_nul(const char *body, size_t len)
-{
-	for (size_t i = 0; body && i < len; i++) {
-		if (body[i] == '\0')
-			return true;
-		if (body[i] != '\\' || i + 1 >= len)
-			continue;
-		if (body[i + 1] == 'u' && i + 5 < len && !memcmp(body + i + 2, "0000", 4))
-			return true;
-		i++; /* skip the escaped character, so "\\u0000" is text */
-	}
-	return false;
-}
 
 static const char collection[] = "/api/v1/tunnels";
 
@@ -498,13 +349,10 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 				  API_MAX_BODY);
 			return;
 		}
-		if (has_nul(req->body, req->body_len)) {
-			set_error(res, 400, "BadRequest", "body", "NUL characters are not allowed");
-			return;
-		}
-		body = cJSON_ParseWithLength(req->body ? req->body : "", req->body_len);
+		struct ops_error e;
+		body = ops_parse_json(req->body, req->body_len, &e);
 		if (!body) {
-			set_error(res, 400, "BadRequest", "body", "the body is not valid JSON");
+			set_ops_error(res, &e);
 			return;
 		}
 	}
@@ -523,7 +371,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	size_t idlen = strcspn(rest + 1, "/");
 	const char *action = rest + 1 + idlen;
 	snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) - 1 ? idlen : sizeof(id) - 1), rest + 1);
-	struct registry_tunnel *t = idlen <= REGISTRY_MAX_ID ? registry_find_id(env->registry, id) : NULL;
+	struct registry_tunnel *t = idlen <= REGISTRY_MAX_ID ? ops_find(env, id) : NULL;
 	if (!t) {
 		set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
 	} else if (!*action && !strcmp(req->method, "GET")) {

@@ -11,30 +11,10 @@
 #include <stdint.h>
 
 #include "relay/registry.h"
+#include "relay/tunnel_ops.h"
 
 /* Largest request body the API reads. */
 #define API_MAX_BODY (16u * 1024u)
-#define API_DEFAULT_LIFETIME_MINUTES 720
-#define API_MAX_LIFETIME_MINUTES 720
-/* Fresh access tokens: 256 random bits as 43 base64url characters. */
-#define API_TOKEN_LEN 43
-
-struct api_hooks {
-	void *server;
-	/* Closes the connected peers of a tunnel side (side -1: both) with a
-	 * WebSocket close frame. */
-	void (*close_side)(void *server, struct registry_tunnel *t, int side, int code,
-			   const char *reason);
-	bool (*side_connected)(void *server, const struct registry_tunnel *t, enum tunnel_side side);
-	size_t (*live_connections)(void *server, const struct registry_tunnel *t);
-};
-
-struct api_env {
-	struct registry *registry;
-	const char *api_key;       /* NULL or "": the API is off */
-	int64_t now;               /* Unix seconds */
-	struct api_hooks hooks;
-};
 
 struct api_request {
 	const char *method;        /* "GET", "POST", "DELETE" */
@@ -46,7 +26,7 @@ struct api_request {
 };
 
 /* What a failed save turns a response into (see api_saved). */
-enum api_save_failure { API_SAVE_OPEN = 1, API_SAVE_ROTATE, API_SAVE_CLOSE };
+enum api_save_failure { API_SAVE_OPEN = 1, API_SAVE_ROTATE, API_SAVE_CLOSE, API_SAVE_TAGS };
 
 struct api_response {
 	int status;
@@ -63,6 +43,10 @@ struct api_response {
 	struct registry_tunnel *notify_tunnel;
 	char notify_token[API_TOKEN_LEN + 1];
 	char log_line[400];        /* what to log about this call ("" = nothing) */
+	const char *content_type;  /* NULL: application/json */
+	/* The save failed: rewrite the response in the caller's dialect
+	 * (NULL: /api/v1's 500 InternalError). */
+	void (*on_save_failed)(struct api_response *res, const char *err);
 };
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);
@@ -76,9 +60,11 @@ int api_add_notification(struct api_response *res, bool delivered, const char *d
 /* Frees the body and wipes the token. */
 void api_response_free(struct api_response *res);
 
-/* Marks a tunnel closed (now) and closes its peers with code 1000 and the
- * reason. Used by DELETE and by expiry; the caller saves it. */
-void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason);
+/* Asks the server to save t before answering (see api_saved). */
+void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
+		    struct api_response *res);
+/* Asks the server to notify t's device with the destination token. */
+void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token);
 
 /* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
 void api_format_time(int64_t t, char out[32]);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "relay/http_aws.h"
 #include "relay/notify.h"
 #include "relay/store.h"
 
@@ -58,7 +59,8 @@ static void answer(struct api_call *c)
 		log_info("%s", c->res.log_line);
 	log_debug("API %s %s -> %d", req->method, req->path, c->res.status);
 	c->phase = CALL_ANSWERING;
-	http_respond(req, c->res.status, "application/json", c->res.body);
+	http_respond(req, c->res.status, c->res.content_type ? c->res.content_type : "application/json",
+		     c->res.body);
 	call_free(c);
 }
 
@@ -107,9 +109,9 @@ static void on_saved(void *ctx, const char *err)
 	notify_or_answer(c);
 }
 
-static void handle_api(void *arg, struct http_request *req)
+/* /api/v1 (aws false) or AWS's API (aws true). */
+static void handle_call(struct http_api *api, struct http_request *req, bool aws)
 {
-	struct http_api *api = arg;
 	struct api_call *c = calloc(1, sizeof(*c));
 	if (!c) {
 		http_respond(req, 500, "text/plain", "out of memory\n");
@@ -135,7 +137,10 @@ static void handle_api(void *arg, struct http_request *req)
 		.body = req->body,
 		.body_len = req->body_too_big ? API_MAX_BODY + 1 : req->body_len,
 	};
-	api_handle(&env, &areq, &c->res);
+	if (aws)
+		http_aws_handle(api->deps.aws_keys, req, &env, &c->res);
+	else
+		api_handle(&env, &areq, &c->res);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	api->deps.metrics->api_requests++;
 	struct store *store = api->deps.store;
@@ -148,6 +153,23 @@ static void handle_api(void *arg, struct http_request *req)
 	c->phase = CALL_SAVING;
 	if (store_save(store, c->res.save, on_saved, c, err, sizeof(err)))
 		on_saved(c, err);
+}
+
+static void handle_api(void *arg, struct http_request *req)
+{
+	handle_call(arg, req, false);
+}
+
+/* POST / routes every POST no other route took: only AWS calls are ours. */
+static void handle_aws(void *arg, struct http_request *req)
+{
+	if (!http_aws_wants(req)) {
+		log_warn("rejected HTTP %s %s: not an API path (WebSocket clients use /tunnel)",
+			 req->method, req->path);
+		http_respond(req, 400, "text/plain", "this server speaks WebSocket on /tunnel and JSON on /api/v1\n");
+		return;
+	}
+	handle_call(arg, req, true);
 }
 
 /* The connection closed before the answer: nothing may call back for it. */
@@ -171,6 +193,8 @@ static void handle_metrics(void *arg, struct http_request *req)
 	memset(&g, 0, sizeof(g));
 	const struct registry *r = api->deps.registry;
 	for (size_t i = 0; i < r->n; i++) {
+		if (r->tunnels[i]->deleted)
+			continue; /* gone for the APIs, and after a restart */
 		if (r->tunnels[i]->closed_at)
 			g.tunnels_closed++;
 		else
@@ -191,5 +215,10 @@ int http_api_register(struct http_api *api, struct http_router *router)
 		.path = "/api/", .max_body = API_MAX_BODY, .handle = handle_api, .abort = abort_api,
 		.arg = api,
 	};
-	return http_router_add(router, &metrics) || http_router_add(router, &calls) ? -1 : 0;
+	const struct http_route aws_calls = {
+		.path = "/", .method = "POST", .max_body = API_MAX_BODY, .handle = handle_aws,
+		.abort = abort_api, .arg = api,
+	};
+	return http_router_add(router, &metrics) || http_router_add(router, &calls) ||
+	       http_router_add(router, &aws_calls) ? -1 : 0;
 }

@@ -1,4 +1,5 @@
-/* The management API under /api/v1 and GET /metrics, as routes of the
+/* The management API under /api/v1, AWS's on POST / (http_aws.c), and
+ * GET /metrics, as routes of the
  * relay's HTTP router. Everything it works with is given at construction:
  * the registry, the store, the MQTT notifier, the counters, and the data
  * plane's hooks. A call that changes a tunnel answers once the store has
@@ -14,6 +15,7 @@
 #include "relay/metrics.h"
 #include "relay/registry.h"
 
+struct aws_keys;
 struct store;
 struct notifier;
 
@@ -22,6 +24,7 @@ struct http_api_deps {
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */
 	const char *api_key;          /* NULL: the API is off */
+	const struct aws_keys *aws_keys; /* NULL: AWS's API (POST / with SigV4) is off */
 	struct relay_metrics *metrics;
 	struct api_hooks plane;       /* the data plane (plane.server is its handle) */
 	/* Connected peers and live connections over every tunnel. */

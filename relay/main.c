@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "common/lws_glue.h"
+#include "relay/aws_keys.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
 #include "relay/relay_options.h"
@@ -75,9 +76,18 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	char err[512];
 	char api_key[256];
+	struct aws_keys *aws_keys = NULL;
 	rc = 1;
 	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))
 		goto out;
+	if (opt.aws_credentials) {
+		aws_keys = malloc(sizeof(*aws_keys));
+		if (!aws_keys || aws_keys_load(opt.aws_credentials, aws_keys, err, sizeof(err)) < 0) {
+			log_fatal("AWS credentials: %s", aws_keys ? err : "out of memory");
+			goto out;
+		}
+		log_info("AWS API on for %zu access key%s", aws_keys->n, aws_keys->n > 1 ? "s" : "");
+	}
 	if (opt.db) {
 		store = store_sqlite_open(opt.db, err, sizeof(err));
 		if (!store || store_load(store, &reg, err, sizeof(err)) < 0) {
@@ -107,6 +117,7 @@ int main(int argc, char **argv)
 		.max_connections = opt.max_connections,
 		.store = store,
 		.api_key = api_key[0] ? api_key : NULL,
+		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
@@ -116,6 +127,9 @@ int main(int argc, char **argv)
 	}
 out:
 	OPENSSL_cleanse(api_key, sizeof(api_key));
+	if (aws_keys)
+		aws_keys_wipe(aws_keys);
+	free(aws_keys);
 	store_close(store);
 	registry_free(&reg);
 	return rc;

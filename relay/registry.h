@@ -24,6 +24,9 @@ struct registry_side {
 
 #define REGISTRY_MAX_THING 128
 #define REGISTRY_MAX_DESCRIPTION 256
+/* Tags of the AWS API as compact JSON ([{"key":…,"value":…},…]); "" = none. */
+#define REGISTRY_MAX_TAGS 4096
+#define REGISTRY_MAX_TAGS_TEXT "4096"
 
 struct registry_tunnel {
 	char id[REGISTRY_MAX_ID + 1];
@@ -37,7 +40,10 @@ struct registry_tunnel {
 	int64_t expires_at;             /* 0 = never */
 	int64_t closed_at;              /* 0 = open */
 	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
+	char tags[REGISTRY_MAX_TAGS + 1];
 	bool from_file;                 /* loaded from a --tunnels file: never stored */
+	bool deleted;                   /* closed and deleted: hidden from the APIs; saving it
+					 * removes its row from the store */
 };
 
 /* Each tunnel is its own allocation, so a pointer to one stays valid while

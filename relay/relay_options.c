@@ -30,6 +30,9 @@ static const char usage_text[] =
 	"                             open tunnels survive a restart\n"
 	"      --api-key-file FILE    turn on the management API (/api/v1) with the\n"
 	"                             bearer key in FILE (or env TUNNEL_RELAY_API_KEY)\n"
+	"      --aws-credentials FILE turn on AWS's IoT Secure Tunneling API (POST / with\n"
+	"                             SigV4) for the access keys in FILE, in the format of\n"
+	"                             ~/.aws/credentials\n"
 	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
 	"      --mqtt-uri URI         notify devices through this broker, e.g.\n"
 	"                             ssl://broker.example:8883\n"
@@ -57,7 +60,8 @@ static int parse_count(const char *text, long min, long max, long *out)
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
-	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION };
+	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
+	       OPT_AWS_CREDENTIALS };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -67,6 +71,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
 		{"db", required_argument, NULL, OPT_DB},
 		{"api-key-file", required_argument, NULL, OPT_APIKEY},
+		{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
 		{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
 		{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
 		{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
@@ -101,6 +106,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_TUNNELS: o->tunnels_file = optarg; break;
 		case OPT_DB: o->db = optarg; break;
 		case OPT_APIKEY: o->api_key_file = optarg; break;
+		case OPT_AWS_CREDENTIALS: o->aws_credentials = optarg; break;
 		case OPT_MQTT_URI: o->mqtt_uri = optarg; break;
 		case OPT_MQTT_CA: o->mqtt_ca = optarg; break;
 		case OPT_MQTT_CERT: o->mqtt_cert = optarg; break;

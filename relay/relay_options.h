@@ -14,6 +14,7 @@ struct relay_options {
 	int verbose;
 	const char *db;             /* SQLite file; NULL: nothing persisted */
 	const char *api_key_file;   /* file holding the API key */
+	const char *aws_credentials; /* access keys of the AWS API; NULL: it is off */
 	const char *mqtt_uri;       /* NULL: no device notification */
 	const char *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
 	const char *notify_topic;

@@ -9,6 +9,7 @@
 
 #include "relay/registry.h"
 
+struct aws_keys;
 struct store;
 struct notify_config;
 
@@ -20,6 +21,7 @@ struct relay_server_config {
 	size_t max_connections;  /* per tunnel */
 	struct store *store;     /* NULL: tunnels are not persisted */
 	const char *api_key;     /* NULL: the management API is off */
+	const struct aws_keys *aws_keys; /* NULL: AWS's API is off */
 	const struct notify_config *notify; /* NULL: no MQTT notification */
 };
 

@@ -21,13 +21,15 @@
 
 /* Schema history (PRAGMA user_version):
  *   1  table tunnels, index on thing.
+ *   2  column tags: the AWS API's tags as a JSON array of {"key","value"}
+ *      objects ("" = none), added to existing rows as "".
  * A later version adds a migration step from N-1 in migrate() and bumps
  * STORE_SCHEMA_VERSION; a database newer than we know is refused.
  *
  * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 /* Column order shared by the INSERT and the SELECT: bind index = col + 1.
  * The side columns come in blocks of three so side s starts at
@@ -43,6 +45,7 @@ enum store_col {
 	COL_CLOSED,
 	COL_SIDE,                   /* source_token_hash */
 	COL_CHANGED = COL_SIDE + 6, /* source_changed_at, then destination_changed_at */
+	COL_TAGS = COL_CHANGED + 2,
 };
 
 /* Offsets inside a side block. */
@@ -52,7 +55,7 @@ enum { COL_SIDE_HASH, COL_SIDE_USED, COL_SIDE_CLIENT };
 	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
 	"closed_at, source_token_hash, source_used, source_client_token, "             \
 	"destination_token_hash, destination_used, destination_client_token, "         \
-	"source_changed_at, destination_changed_at"
+	"source_changed_at, destination_changed_at, tags"
 
 static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS tunnels ("
@@ -74,6 +77,10 @@ static const char schema_v1[] =
 	" destination_changed_at INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS tunnels_thing ON tunnels(thing);"
 	"PRAGMA user_version = 1;";
+
+static const char schema_v2[] =
+	"ALTER TABLE tunnels ADD COLUMN tags TEXT NOT NULL DEFAULT '';"
+	"PRAGMA user_version = 2;";
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
 #define STORE_MAX_PENDING 1024
@@ -201,6 +208,8 @@ static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
 	}
 	if (version < 1 && exec(s, schema_v1, "cannot create the schema", err, err_cap) != 0)
 		return -1;
+	if (version < 2 && exec(s, schema_v2, "cannot add the tags column", err, err_cap) != 0)
+		return -1;
 	return 0;
 }
 
@@ -257,7 +266,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 	}
 	rc = sqlite3_prepare_v2(s->db,
 				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ") VALUES "
-				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)",
+				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
 				-1, &s->save, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(s, "cannot prepare the insert", err, err_cap);
@@ -327,8 +336,30 @@ static int bind_tunnel(sqlite3_stmt *st, const struct registry_tunnel *t, const 
 			B(sqlite3_bind_null(st, base + COL_SIDE_CLIENT));
 		B(sqlite3_bind_int64(st, COL_CHANGED + s + 1, t->side_changed_at[s]));
 	}
+	B(sqlite3_bind_text(st, COL_TAGS + 1, t->tags, -1, SQLITE_STATIC));
 #undef B
 	return rc;
+}
+
+/* On the worker thread: a deleted tunnel (CloseTunnel with delete) leaves
+ * no row, so it stays gone after a restart. */
+static int delete_row(struct sqlite_store *s, const struct registry_tunnel *t, char *err, size_t err_cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "DELETE FROM tunnels WHERE id = ?1", -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 1, t->id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_ID + 32];
+		snprintf(what, sizeof(what), "cannot delete tunnel '%s'", t->id);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_finalize(st);
+	return ret;
 }
 
 /* On the worker thread: writes the row of a snapshot checked by sqlite_save. */
@@ -338,6 +369,8 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 	const struct registry_tunnel *t = job;
 	if (t->from_file)
 		return 0; /* --tunnels file entries are configuration, not state */
+	if (t->deleted)
+		return delete_row(s, t, err, err_cap);
 	char *services = services_json(t);
 	if (services == NULL) {
 		errf(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
@@ -489,6 +522,8 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
 	if (!get_int64(st, COL_LIFETIME, &lifetime) || lifetime < 0 || lifetime > INT_MAX)
 		return "lifetime_minutes is not a non-negative int";
 	t->lifetime_minutes = (int)lifetime;
+	if (!get_text(st, COL_TAGS, t->tags, sizeof(t->tags)))
+		return "tags is not text of at most " REGISTRY_MAX_TAGS_TEXT " bytes";
 	if (!get_int64(st, COL_CREATED, &t->created_at) ||
 	    !get_int64(st, COL_EXPIRES, &t->expires_at) ||
 	    !get_int64(st, COL_CLOSED, &t->closed_at))

@@ -6,11 +6,13 @@ set -euo pipefail
 # --- the one list -----------------------------------------------------------------------------
 BUILD_PACKAGES=(
     build-essential pkg-config clang
+    libclang-rt-14-dev    # libFuzzer's runtime for `make fuzz` (clang's Recommends, not installed)
     libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
+    awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
     openssh-server openssh-client curl procps iproute2
 )
 # ----------------------------------------------------------------------------------------------

@@ -131,9 +131,10 @@ void render_error(long status, const char *body, size_t len, FILE *err)
 	} else if (body && len > 0) {
 		/* Not our error JSON (a proxy's HTML page...): its first line, short. */
 		char start[121];
-		size_t n = strcspn(body, "\r\n");
-		if (n > len)
-			n = len;
+		/* The body need not be NUL-terminated: look no further than len. */
+		size_t n = 0;
+		while (n < len && body[n] != '\r' && body[n] != '\n' && body[n] != '\0')
+			n++;
 		if (n > sizeof(start) - 1)
 			n = sizeof(start) - 1;
 		memcpy(start, body, n);

@@ -212,6 +212,11 @@ static void unknown_and_duplicate_keys(void **state)
 		     "agent.json: thingName: given twice");
 	expect_error(edit(MINIMAL, "\"SSH\":\"127.0.0.1:22\"", "\"SSH\":\"22\",\"SSH\":\"23\""),
 		     "agent.json: services.SSH: given twice");
+	/* A raw CR/LF in a key (cJSON lets it through) must not split the
+	 * one-line error: control characters are shown as '?'. */
+	expect_error(edit(MINIMAL, "\"services\"", "\"max\r\nTunnels\":3,\"services\""),
+		     "agent.json: max??Tunnels: unknown key (known keys: thingName, broker, notifyTopic, "
+		     "relay, localproxy, services, maxTunnels, logLevel, useNotifiedEndpoint)");
 }
 
 static void thing_name_errors(void **state)

@@ -20,6 +20,7 @@ struct fake_sent {
 	char service_id[TUNNEL_MAX_SERVICE_ID + 1];
 	size_t payload_len;
 	uint8_t first_byte;        /* of the payload, when there is one */
+	size_t frame_len;          /* the whole frame: shows which fields were left out */
 };
 
 struct fake_sock {
@@ -45,6 +46,8 @@ struct fake {
 	struct fake_sock socks[FAKE_MAX_SOCKS];
 	size_t n_socks;
 	size_t stops;
+	uint32_t random_state;     /* the next "random" number (an LCG: repeatable) */
+	bool random_fails;
 };
 
 static inline struct fake *fake_of(void *user)
@@ -72,6 +75,7 @@ static inline void fake_record_frames(struct fake *f, const uint8_t *buf, size_t
 		snprintf(s->service_id, sizeof(s->service_id), "%s", m.service_id);
 		s->payload_len = m.payload_len;
 		s->first_byte = m.payload_len ? m.payload[0] : 0;
+		s->frame_len = size;
 		tunnel_msg_free(&m);
 		buf += size;
 		len -= size;
@@ -164,6 +168,22 @@ static inline void fake_stop(void *user)
 	fake_of(user)->stops++;
 }
 
+/* Random numbers the tests can predict: random_state, then the next
+ * number of a linear congruential generator (big-endian bytes). */
+static inline int fake_random(void *user, uint8_t *buf, size_t len)
+{
+	struct fake *f = user;
+	if (f->random_fails)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		uint32_t r = f->random_state;
+		f->random_state = f->random_state * 1103515245u + 12345u;
+		for (size_t k = 0; k < 4 && i + k < len; k++)
+			buf[i + k] = (uint8_t)(r >> (24 - 8 * k));
+	}
+	return 0;
+}
+
 /* A data plane in mode with the mapping text (-s or -d), connected to the
  * relay with protocol version, on the fake I/O. */
 static inline struct fake *fake_new(enum proxy_mode mode, const char *mapping, int version)
@@ -172,6 +192,8 @@ static inline struct fake *fake_new(enum proxy_mode mode, const char *mapping, i
 	assert_non_null(f);
 	f->opt.mode = mode;
 	f->opt.client_version = version;
+	f->opt.destination_type = version;
+	f->random_state = 0; /* the first stream id is 1 unless a test sets another */
 	snprintf(f->opt.bind_address, sizeof(f->opt.bind_address), "localhost");
 	f->io = (struct proxy_io){
 		.user = f,
@@ -184,6 +206,7 @@ static inline struct fake *fake_new(enum proxy_mode mode, const char *mapping, i
 		.pause_read = fake_pause_read,
 		.end = fake_end,
 		.stop = fake_stop,
+		.random = fake_random,
 	};
 	proxy_init(&f->p, &f->opt, &f->io);
 	char err[256];

@@ -646,6 +646,21 @@ static void test_parse_client_type(void **state)
 	proxy_options_free(&o);
 	args_free(&a);
 
+	/* A source still negotiates 3.0; -y shapes its messages. */
+	args_build(&a, "-s", "2222", "-y", "V1", NULL);
+	assert_int_equal(parse(&a, &o), 0);
+	assert_int_equal(o.client_version, 3);
+	assert_int_equal(o.destination_type, 1);
+	proxy_options_free(&o);
+	args_free(&a);
+
+	args_build(&a, "-s", "2222", NULL);
+	assert_int_equal(parse(&a, &o), 0);
+	assert_int_equal(o.client_version, 3);
+	assert_int_equal(o.destination_type, 3);
+	proxy_options_free(&o);
+	args_free(&a);
+
 	args_build(&a, "-d", "22", "-y", "V3", NULL);
 	assert_int_equal(parse(&a, &o), -1);
 	args_free(&a);

@@ -104,21 +104,6 @@ static void test_stream_start_then_connection_start(void **state)
 	fake_free(f);
 }
 
-static void test_v2_every_connection_a_stream(void **state)
-{
-	(void)state;
-	struct fake *f = fake_new(PROXY_MODE_SOURCE, "SSH=2222,HTTP=8080", 2);
-	fake_service_ids(f, two_services, 2);
-	struct local_conn *a = accept_one(f);
-	assert_non_null(accept_one(f));
-	/* The new stream replaced the first: its connection ends. */
-	assert_true(((struct fake_sock *)a->sock)->ended);
-	assert_int_equal(f->sent[1].type, TMSG_STREAM_START);
-	assert_int_equal(f->sent[1].stream_id, 2);
-	assert_int_equal(f->sent[1].connection_id, 0); /* no connection ids before V3 */
-	fake_free(f);
-}
-
 static void test_data_both_ways(void **state)
 {
 	(void)state;
@@ -324,7 +309,6 @@ int main(void)
 		cmocka_unit_test(test_listen_failure_exits),
 		cmocka_unit_test(test_accept_before_ready_refused),
 		cmocka_unit_test(test_stream_start_then_connection_start),
-		cmocka_unit_test(test_v2_every_connection_a_stream),
 		cmocka_unit_test(test_data_both_ways),
 		cmocka_unit_test(test_connection_reset_by_peer),
 		cmocka_unit_test(test_local_close_sends_reset),

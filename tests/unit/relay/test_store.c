@@ -204,7 +204,7 @@ static void test_open_creates_wal(void **state)
 	raw_text(path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "1");
+	assert_string_equal(text, "2");
 	raw_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tunnels_thing'",
 		 text, sizeof(text));
 	assert_string_equal(text, "1");
@@ -252,6 +252,7 @@ static void test_round_trip(void **state)
 	db_path(path, sizeof(path), "round.db");
 	struct registry_tunnel *open_t = make_tunnel(1, 3);
 	set_client_tokens(open_t);
+	snprintf(open_t->tags, sizeof(open_t->tags), "[{\"key\":\"team\",\"value\":\"o'neil\"}]");
 	struct registry_tunnel *closed_t = make_tunnel(2, 1);
 	closed_t->side[SIDE_SOURCE].used = true; /* used, but without a client token */
 	closed_t->closed_at = closed_t->created_at + 99;
@@ -310,6 +311,50 @@ static void test_reopen_keeps_data(void **state)
 	registry_free(&r);
 	store_close(s);
 	free(t);
+}
+
+/* A version 1 database (before tags) gains the column; its rows get "". */
+static void test_migrate_v1_adds_tags(void **state)
+{
+	char path[256], text[32], err[512] = "";
+	db_path(path, sizeof(path), "v1.db");
+	struct registry_tunnel *t = make_tunnel(5, 1);
+	save_one(path, t);
+	raw_exec(path, "ALTER TABLE tunnels DROP COLUMN tags; PRAGMA user_version = 1;");
+	struct store *s = open_ok(path);
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "2");
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	assert_tunnel_equal(t, r.tunnels[0]);
+	assert_string_equal(r.tunnels[0]->tags, "");
+	registry_free(&r);
+	store_close(s);
+	free(t);
+}
+
+/* Saving a deleted tunnel removes its row (CloseTunnel with delete). */
+static void test_save_deleted_removes_row(void **state)
+{
+	char path[256], err[512] = "";
+	db_path(path, sizeof(path), "delete.db");
+	struct registry_tunnel *a = make_tunnel(6, 1), *b = make_tunnel(7, 1);
+	struct store *s = open_ok(path);
+	save_ok(s, a);
+	save_ok(s, b);
+	a->closed_at = a->created_at + 1;
+	a->deleted = true;
+	save_ok(s, a);
+	save_ok(s, a); /* deleting what is gone is no error */
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	assert_tunnel_equal(b, r.tunnels[0]);
+	registry_free(&r);
+	store_close(s);
+	free(a);
+	free(b);
 }
 
 static void test_load_empty(void **state)
@@ -569,6 +614,8 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_save_twice_replaces),
 		cmocka_unit_test(test_reopen_keeps_data),
+		cmocka_unit_test(test_migrate_v1_adds_tags),
+		cmocka_unit_test(test_save_deleted_removes_row),
 		cmocka_unit_test(test_load_empty),
 		cmocka_unit_test(test_save_rejects_invalid),
 		cmocka_unit_test(test_load_bad_service),

@@ -298,6 +298,21 @@ static void test_render_errors(void **state)
 	expect_text(c.err, "tunnelctl: HTTP 500: {\"error\":\"oops\"}\n");
 	capture_free(&c);
 
+	/* A body that is not NUL-terminated: only len bytes are read (under
+	 * ASan, a read past them into the guard byte would be reported). */
+	char *unterminated = malloc(5);
+	assert_non_null(unterminated);
+	memcpy(unterminated, "Bad G", 5);
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *errf = open_memstream(&text, &text_len);
+	assert_non_null(errf);
+	render_error(502, unterminated, 5, errf);
+	fclose(errf);
+	expect_text(text, "tunnelctl: HTTP 502: Bad G\n");
+	free(text);
+	free(unterminated);
+
 	/* a long first line is cut */
 	char body[400];
 	memset(body, 'x', sizeof(body) - 1);
