@@ -19,7 +19,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/build/bin}
-STEPS=12
+STEPS=13
 THING=demo-nanopi
 READY_TIMEOUT=10     # seconds to wait for each process's readiness line
 STOP_TIMEOUT=3       # seconds between SIGTERM and SIGKILL
@@ -568,13 +568,30 @@ status=$(awk '$1 == "Status:" { print $2 }' "$WORK/tunnelctl.out")
 say 11 "tunnelctl close: both localproxies exited with status 0, tunnelctl describe says CLOSED"
 detail "tunnel-agent: $agent_line"
 
-# ---- 12. stop ----------------------------------------------------------------------------------
+# ---- 12. one command to a shell: tunnelctl ssh --------------------------------------------------
+if [[ $MODE == ssh ]]; then
+    # tunnelctl opens a tunnel of its own, waits for the device, runs the system's ssh with
+    # `localproxy --stdio` as its ProxyCommand (the source token only in that child's
+    # environment), and closes the tunnel when ssh exits, returning ssh's status.
+    tunnelctl ssh "$THING" -F /dev/null -i "$WORK/client_key" -o IdentitiesOnly=yes \
+        -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        -o BatchMode=yes -- uname -a \
+        || fail "tunnelctl ssh $THING -- uname -a failed" tunnelctl.log relay.log agent.log
+    say 12 "tunnelctl ssh $THING -- uname -a (a tunnel of its own, opened and closed):"
+    sed 's/^/        /' "$WORK/tunnelctl.out"
+    closed=$(grep -c -E "tunnel [^ ]+ closed by the API" "$WORK/relay.log" || true)
+    (( closed >= 2 )) || fail "tunnelctl ssh left its tunnel open" tunnelctl.log relay.log
+else
+    say 12 "tunnelctl ssh $THING -- uname -a: skipped (no sshd on this machine)"
+fi
+
+# ---- 13. stop ----------------------------------------------------------------------------------
 stop "$AGENT_PID" agent.log
 stop "$RELAY_PID" relay.log
 stop "$DEV_PID" "$DEV_LOG" "$DEV_STOP_OK"
 stop "$MQTT_PID" mosquitto.log
 statuses=$(printf '%s, ' "${STOPPED[@]}")
-say 12 "stopped with SIGTERM, exit statuses: ${statuses%, }"
+say 13 "stopped with SIGTERM, exit statuses: ${statuses%, }"
 
 total=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "demo: OK in ${total}s; the work dir is removed on exit"
