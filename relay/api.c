@@ -19,16 +19,22 @@ static void free_body(char *body)
 	free(body);
 }
 
-static void set_body(struct api_response *res, int status, cJSON *json)
+void api_set_json(struct api_response *res, int status, cJSON *json, const char *oom_body)
 {
 	res->status = status;
-	free_body(res->body);
+	free_body(res->body); /* a response rewritten after a failed save: it may hold tokens */
 	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
 	cJSON_Delete(json);
 	if (!res->body) {
 		res->status = 500;
-		res->body = strdup("{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
+		res->body = strdup(oom_body);
 	}
+}
+
+static void set_body(struct api_response *res, int status, cJSON *json)
+{
+	api_set_json(res, status, json,
+		     "{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
 }
 
 /* {"error":{"code":…,"message":…,"field":…}} */

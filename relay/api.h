@@ -49,6 +49,11 @@ struct api_response {
 	void (*on_save_failed)(struct api_response *res, const char *err);
 };
 
+struct cJSON;
+/* Sets res's status and body to json (taken and freed), wiping any body it
+ * had; oom_body when json cannot be printed. Both APIs answer through it. */
+void api_set_json(struct api_response *res, int status, struct cJSON *json, const char *oom_body);
+
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);
 /* The save asked for by res->save is over: err is NULL when it succeeded,
  * else the store's reason, and the response becomes a 500 (no

@@ -21,18 +21,8 @@ struct call {
 
 static void set_json(struct api_response *res, int status, cJSON *json)
 {
-	res->status = status;
 	res->content_type = AWS_CONTENT_TYPE;
-	if (res->body) { /* a response rewritten after a failed save: it may hold tokens */
-		secret_wipe(res->body);
-		free(res->body);
-	}
-	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
-	cJSON_Delete(json);
-	if (!res->body) {
-		res->status = 500;
-		res->body = strdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}");
-	}
+	api_set_json(res, status, json, "{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}");
 }
 
 /* {"__type":type,"message":…}: botocore reads the error name from __type. */
