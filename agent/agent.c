@@ -360,7 +360,10 @@ static int loop(struct agent *a)
 		}
 		if (rc > 0 && (fds[0].revents & POLLIN) && handle_signals(a) != 0)
 			return 1;
-		if (rc > 0 && (fds[1].revents & POLLIN))
+		/* fds[1] was polled before the signals were handled: a SIGTERM
+		 * read just above has stopped and freed the MQTT client, eventfd
+		 * included, so its revents are stale then (and its events moot). */
+		if (rc > 0 && (fds[1].revents & POLLIN) && a->mqtt != NULL)
 			drain_events(a);
 		kill_due(a);
 		if (!a->stopping && a->connected && a->resubscribe_at_ms > 0 &&

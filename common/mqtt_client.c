@@ -2,8 +2,13 @@
  *
  * Paho's threads only ever touch the event queue and the TLS/DISCONNECT
  * reasons (under c->lock), the atomics, and the program's wake function.
- * in_callback counts Paho threads inside one of our callbacks, so that
- * stopping frees nothing a callback still uses. */
+ *
+ * Stopping relies on how Paho 1.3 calls back: every callback (connection
+ * lost, connected, message, request outcomes, OpenSSL's error lines) runs
+ * on a Paho thread holding Paho's global mutex, and MQTTAsync_destroy takes
+ * that mutex, unregisters the client and frees its queued requests. So once
+ * MQTTAsync_destroy has returned, no callback of ours is running or can
+ * start, and c (with the program's wake argument) may be freed. */
 #include "common/mqtt_client.h"
 
 #include "common/text.h"
@@ -38,20 +43,9 @@ struct mqtt_client {
 	bool disconnected;
 	atomic_bool connected;
 	atomic_bool stopping;
-	atomic_int in_callback;
 };
 
 /* ---- Paho's threads: queue an event, wake the loop, nothing else -------------- */
-
-static void enter(struct mqtt_client *c)
-{
-	atomic_fetch_add(&c->in_callback, 1);
-}
-
-static void leave(struct mqtt_client *c)
-{
-	atomic_fetch_sub(&c->in_callback, 1);
-}
 
 /* Takes ev; drops a message beyond max_messages (connection events never). */
 static void push(struct mqtt_client *c, struct mqtt_event *ev)
@@ -94,19 +88,16 @@ static void push_new(struct mqtt_client *c, enum mqtt_event_kind kind, int token
 static void on_connected(void *context, char *cause)
 {
 	struct mqtt_client *c = context;
-	enter(c);
 	atomic_store(&c->connected, true);
 	pthread_mutex_lock(&c->lock);
 	c->tls_error[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
 	push_new(c, MQTT_EV_CONNECTED, 0, 0, 0, cause);
-	leave(c);
 }
 
 static void on_connection_lost(void *context, char *cause)
 {
 	struct mqtt_client *c = context;
-	enter(c);
 	atomic_store(&c->connected, false);
 	char text[MQTT_EVENT_TEXT];
 	pthread_mutex_lock(&c->lock);
@@ -116,24 +107,20 @@ static void on_connection_lost(void *context, char *cause)
 	c->tls_error[0] = '\0'; /* a read error on the old connection: not news */
 	pthread_mutex_unlock(&c->lock);
 	push_new(c, MQTT_EV_LOST, 0, 0, 0, text);
-	leave(c);
 }
 
 /* The broker sent DISCONNECT (MQTT 5 only): remember why for the "lost" event. */
 static void on_disconnected(void *context, MQTTProperties *props, enum MQTTReasonCodes reason)
 {
 	struct mqtt_client *c = context;
-	enter(c);
 	pthread_mutex_lock(&c->lock);
 	textf(c->lost_reason, sizeof(c->lost_reason), "broker sent DISCONNECT: %s",
 	      MQTTReasonCode_toString(reason));
 	pthread_mutex_unlock(&c->lock);
-	leave(c);
 }
 
 static void connect_failed(struct mqtt_client *c, int code, int reason, const char *message)
 {
-	enter(c);
 	atomic_store(&c->connected, false);
 	/* OpenSSL's reason, if the TLS handshake is what failed, says more
 	 * than Paho's code. */
@@ -146,7 +133,6 @@ static void connect_failed(struct mqtt_client *c, int code, int reason, const ch
 	c->tls_error[0] = '\0';
 	pthread_mutex_unlock(&c->lock);
 	push_new(c, MQTT_EV_CONNECT_FAILED, 0, code, reason, text);
-	leave(c);
 }
 
 static void on_connect_failure(void *context, MQTTAsync_failureData *r)
@@ -163,13 +149,11 @@ static void on_connect_failure5(void *context, MQTTAsync_failureData5 *r)
 
 static void subscribed(struct mqtt_client *c, int qos)
 {
-	enter(c);
 	if (qos == MQTT_BAD_SUBSCRIBE)
 		push_new(c, MQTT_EV_SUBSCRIBE_FAILED, 0, MQTT_BAD_SUBSCRIBE, 0,
 			 "refused by the broker");
 	else
 		push_new(c, MQTT_EV_SUBSCRIBED, 0, qos, 0, NULL);
-	leave(c);
 }
 
 static void on_subscribe_success(void *context, MQTTAsync_successData *r)
@@ -188,11 +172,9 @@ static void on_subscribe_success5(void *context, MQTTAsync_successData5 *r)
 static void outcome(struct mqtt_client *c, enum mqtt_event_kind kind, int token, int code,
 		   int reason, const char *message)
 {
-	enter(c);
 	if (message == NULL && code == MQTT_BAD_SUBSCRIBE)
 		message = "refused by the broker";
 	push_new(c, kind, token, code, reason, message);
-	leave(c);
 }
 
 static void on_subscribe_failure(void *context, MQTTAsync_failureData *r)
@@ -236,7 +218,6 @@ static void on_publish_failure5(void *context, MQTTAsync_failureData5 *r)
 static int on_message(void *context, char *topic, int topic_len, MQTTAsync_message *message)
 {
 	struct mqtt_client *c = context;
-	enter(c);
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	size_t plen = message->payloadlen > 0 ? (size_t)message->payloadlen : 0;
 	struct mqtt_event *ev = calloc(1, sizeof(*ev));
@@ -254,7 +235,6 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 	}
 	if (ev == NULL || ev->topic == NULL || (plen <= c->cfg.max_payload && ev->payload == NULL)) {
 		mqtt_event_free(ev);
-		leave(c);
 		return 0; /* out of memory: Paho keeps the message and calls again */
 	}
 	/* The payload may hold an access token: leave no copy behind. */
@@ -263,7 +243,6 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 	MQTTAsync_freeMessage(&message);
 	MQTTAsync_free(topic);
 	push(c, ev);
-	leave(c);
 	return 1;
 }
 
@@ -272,7 +251,6 @@ static int on_message(void *context, char *topic, int topic_len, MQTTAsync_messa
 static int on_ssl_error(const char *str, size_t len, void *context)
 {
 	struct mqtt_client *c = context;
-	enter(c);
 	char line[2 * MQTT_EVENT_TEXT];
 	textf(line, sizeof(line), "%.*s", (int)len, str);
 	const char *reason = openssl_error_reason(line);
@@ -280,18 +258,15 @@ static int on_ssl_error(const char *str, size_t len, void *context)
 	if (c->tls_error[0] == '\0')
 		textf(c->tls_error, sizeof(c->tls_error), "%s", reason);
 	pthread_mutex_unlock(&c->lock);
-	leave(c);
 	return 1;
 }
 
 static void disconnect_done(struct mqtt_client *c)
 {
-	enter(c);
 	pthread_mutex_lock(&c->lock);
 	c->disconnected = true;
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-	leave(c);
 }
 
 static void on_disconnect_success(void *context, MQTTAsync_successData *r)
@@ -430,7 +405,6 @@ static struct mqtt_client *new_client(const struct mqtt_client_config *cfg)
 	pthread_mutex_init(&c->lock, NULL);
 	atomic_init(&c->connected, false);
 	atomic_init(&c->stopping, false);
-	atomic_init(&c->in_callback, 0);
 	bool ok = true;
 	c->uri = copy(cfg->uri, &ok);
 	c->client_id = copy(cfg->client_id, &ok);
@@ -585,12 +559,8 @@ struct mqtt_event *mqtt_client_stop(struct mqtt_client *c)
 	/* Also stops automatic reconnects when not connected right now. */
 	if (MQTTAsync_disconnect(c->client, &d) == MQTTASYNC_SUCCESS)
 		wait_disconnected(c);
+	/* From here on no callback runs (see the top of this file). */
 	MQTTAsync_destroy(&c->client);
-	/* A Paho thread may still be returning from one of our callbacks. */
-	for (int i = 0; i < STOP_WAIT_MS && atomic_load(&c->in_callback) > 0; i++) {
-		struct timespec ms = {0, 1000000L};
-		nanosleep(&ms, NULL);
-	}
 	size_t dropped;
 	struct mqtt_event *left = mqtt_client_take(c, &dropped);
 	free_client(c);
