@@ -3,6 +3,7 @@
 #   make check      unit + end-to-end tests, then again under ASan+UBSan
 #   make SAN=1 ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root) or print the apt-get line
+#   make install    programs, man pages, the agent's unit, examples (PREFIX=/usr/local, DESTDIR)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
 
 CC      ?= cc
@@ -104,7 +105,7 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-.PHONY: all check unit e2e check-one deps demo bench clean install fuzz fuzz-smoke fuzz-build
+.PHONY: all check unit e2e check-one deps demo bench clean install man fuzz fuzz-smoke fuzz-build
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -233,6 +234,47 @@ fuzz: $(FUZZ_BINS)
 # A few seconds each, seeds first: fails if a target crashes (make check runs it once).
 fuzz-smoke: $(FUZZ_BINS)
 	tests/fuzz/run.sh 3 $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
+
+# ---- install (PREFIX, DESTDIR) ----------------------------------------------
+# The four programs, their man pages (made by help2man from each program's
+# --help, so they cannot drift from it), the agent's systemd unit and
+# sysusers entry, and the example configurations.
+VERSION     := $(shell cat VERSION 2>/dev/null || echo 0)
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      := $(PREFIX)/bin
+MANDIR      := $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+EXAMPLEDIR  := $(PREFIX)/share/doc/secure-tunnel/examples
+MANOUT      ?= $(BUILD)/man
+MAN_PAGES   := $(MANOUT)/localproxy.1 $(MANOUT)/tunnelctl.1 $(MANOUT)/tunnel-relay.8 \
+               $(MANOUT)/tunnel-agent.8
+man_name_localproxy   := the source or destination end of a secure tunnel (AWS IoT Secure Tunneling protocol)
+man_name_tunnelctl    := open, list, describe, rotate and close secure tunnels; ssh to a device in one command
+man_name_tunnel-relay := the relay of a self-hosted secure tunnel service
+man_name_tunnel-agent := starts a destination localproxy when a device is told of a tunnel over MQTT
+
+man: $(MAN_PAGES)
+
+$(MANOUT)/%.1 $(MANOUT)/%.8: $(BIN)/%
+	@mkdir -p $(dir $@)
+	help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
+		--section=$(if $(filter %.8,$@),8,1) --name="$(man_name_$*)" --output=$@ $<
+
+install: $(PROGRAMS) $(MAN_PAGES)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
+	sed 's#^ExecStart=/usr/bin/#ExecStart=$(BINDIR)/#' packaging/systemd/tunnel-agent.service \
+		> $(DESTDIR)$(UNITDIR)/tunnel-agent.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tunnel-agent.service
+	install -m 0644 packaging/systemd/tunnel-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/tunnel-agent.conf
+	install -m 0644 packaging/systemd/agent.json.example $(DESTDIR)$(EXAMPLEDIR)/agent.json
+	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(EXAMPLEDIR)/mosquitto.conf
+	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(EXAMPLEDIR)/mosquitto.acl
 
 clean:
 	rm -rf build

@@ -5,7 +5,7 @@ set -euo pipefail
 
 # --- the one list -----------------------------------------------------------------------------
 BUILD_PACKAGES=(
-    build-essential pkg-config clang
+    build-essential pkg-config clang help2man
     libclang-rt-14-dev    # libFuzzer's runtime for `make fuzz` (clang's Recommends, not installed)
     libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
