@@ -21,12 +21,33 @@ static void free_body(char *body)
 	free(body);
 }
 
+/* Wipes every string value in a tree, then frees it: trees built for a
+ * response, or parsed back from one, hold fresh tokens. */
+static void wipe_strings(cJSON *list)
+{
+	for (cJSON *e = list; e; e = e->next) {
+		if (cJSON_IsString(e) && e->valuestring)
+			secret_wipe(e->valuestring);
+		wipe_strings(e->child);
+	}
+}
+
+static void delete_wiped(cJSON *json)
+{
+	if (json) {
+		if (cJSON_IsString(json) && json->valuestring)
+			secret_wipe(json->valuestring);
+		wipe_strings(json->child);
+	}
+	cJSON_Delete(json);
+}
+
 static void set_body(struct api_response *res, int status, cJSON *json)
 {
 	res->status = status;
 	free_body(res->body);
 	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
-	cJSON_Delete(json);
+	delete_wiped(json);
 	if (!res->body) {
 		res->status = 500;
 		res->body = strdup("{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
@@ -79,7 +100,7 @@ int api_add_notification(struct api_response *res, bool delivered, const char *d
 	cJSON *root = res->body ? cJSON_Parse(res->body) : NULL;
 	cJSON *n = root ? cJSON_AddObjectToObject(root, "notification") : NULL;
 	if (!n) {
-		cJSON_Delete(root);
+		delete_wiped(root);
 		return -1;
 	}
 	cJSON_AddBoolToObject(n, "delivered", delivered);
@@ -195,6 +216,43 @@ void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char
 
 /* ---- POST /api/v1/tunnels ------------------------------------------------ */
 
+static size_t cap_or(size_t cap, size_t fallback)
+{
+	return cap ? cap : fallback;
+}
+
+/* Refuses (429) an open that would go past a cap on open tunnels; a tunnel
+ * past its expiry that the tick has not closed yet does not count. */
+static int check_tunnel_caps(const struct api_env *env, const char *thing,
+			     struct api_response *res)
+{
+	size_t max_all = cap_or(env->max_tunnels, API_DEFAULT_MAX_TUNNELS);
+	size_t max_thing = cap_or(env->max_tunnels_per_thing, API_DEFAULT_MAX_TUNNELS_PER_THING);
+	size_t open_all = 0, open_thing = 0;
+	for (size_t i = 0; i < env->registry->n; i++) {
+		const struct registry_tunnel *t = env->registry->tunnels[i];
+		if (t->closed_at || (t->expires_at && t->expires_at <= env->now))
+			continue;
+		open_all++;
+		if (!strcmp(t->thing, thing))
+			open_thing++;
+	}
+	if (open_thing >= max_thing) {
+		set_error(res, 429, "TooManyTunnels", NULL,
+			  "thing %s already has %zu open tunnels, the most allowed "
+			  "(tunnel-relay --max-tunnels-per-thing %zu): close one first",
+			  thing, open_thing, max_thing);
+		return -1;
+	}
+	if (open_all >= max_all) {
+		set_error(res, 429, "TooManyTunnels", NULL,
+			  "the relay already has %zu open tunnels, the most allowed "
+			  "(tunnel-relay --max-tunnels %zu): close one first", open_all, max_all);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads and checks the open request into t; on error fills res. */
 static int parse_open(const cJSON *root, struct registry_tunnel *t, struct api_response *res)
 {
@@ -276,7 +334,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 		set_error(res, 500, "InternalError", NULL, "out of memory");
 		return;
 	}
-	if (parse_open(root, t, res)) {
+	if (parse_open(root, t, res) || check_tunnel_caps(env, t->thing, res)) {
 		free(t);
 		return;
 	}
@@ -470,6 +528,31 @@ static bool has_nul(const char *body, size_t len)
 	return false;
 }
 
+/* cJSON keeps both members of {"a":1,"a":2} and lookups see the first:
+ * a body whose reader could disagree with ours is refused. Writes the
+ * dotted path of the first repeated key into path; false when none. */
+static bool repeated_key(const cJSON *json, char *path, size_t cap)
+{
+	for (const cJSON *e = json ? json->child : NULL; e; e = e->next) {
+		if (cJSON_IsObject(json) && e->string) {
+			for (const cJSON *later = e->next; later; later = later->next) {
+				if (later->string && !strcmp(e->string, later->string)) {
+					size_t used = strlen(path);
+					snprintf(path + used, cap - used, "%s%s", used ? "." : "", e->string);
+					return true;
+				}
+			}
+		}
+		size_t used = strlen(path);
+		if (cJSON_IsObject(json) && e->string)
+			snprintf(path + used, cap - used, "%s%s", used ? "." : "", e->string);
+		if (repeated_key(e, path, cap))
+			return true;
+		path[used] = '\0';
+	}
+	return false;
+}
+
 static const char collection[] = "/api/v1/tunnels";
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res)
@@ -505,6 +588,12 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 		body = cJSON_ParseWithLength(req->body ? req->body : "", req->body_len);
 		if (!body) {
 			set_error(res, 400, "BadRequest", "body", "the body is not valid JSON");
+			return;
+		}
+		char key[128] = "";
+		if (repeated_key(body, key, sizeof(key))) {
+			set_error(res, 400, "BadRequest", key, "the key %s appears more than once", key);
+			cJSON_Delete(body);
 			return;
 		}
 	}

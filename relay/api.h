@@ -16,6 +16,11 @@
 #define API_MAX_BODY (16u * 1024u)
 #define API_DEFAULT_LIFETIME_MINUTES 720
 #define API_MAX_LIFETIME_MINUTES 720
+/* Caps on open tunnels, so that a script holding the API key cannot fill
+ * the relay by accident: in all, and per thing (a device serves a handful
+ * of tunnels at a time). Beyond either, opening answers 429 TooManyTunnels. */
+#define API_DEFAULT_MAX_TUNNELS 10000
+#define API_DEFAULT_MAX_TUNNELS_PER_THING 64
 /* Fresh access tokens: 256 random bits as 43 base64url characters. */
 #define API_TOKEN_LEN 43
 
@@ -34,6 +39,8 @@ struct api_env {
 	const char *api_key;       /* NULL or "": the API is off */
 	int64_t now;               /* Unix seconds */
 	struct api_hooks hooks;
+	size_t max_tunnels;        /* 0: API_DEFAULT_MAX_TUNNELS */
+	size_t max_tunnels_per_thing; /* 0: API_DEFAULT_MAX_TUNNELS_PER_THING */
 };
 
 struct api_request {

@@ -126,6 +126,8 @@ static void handle_api(void *arg, struct http_request *req)
 		.api_key = api->deps.api_key,
 		.now = time(NULL),
 		.hooks = api->deps.plane,
+		.max_tunnels = api->deps.max_tunnels,
+		.max_tunnels_per_thing = api->deps.max_tunnels_per_thing,
 	};
 	struct api_request areq = {
 		.method = req->method,

@@ -22,6 +22,7 @@ struct http_api_deps {
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */
 	const char *api_key;          /* NULL: the API is off */
+	size_t max_tunnels, max_tunnels_per_thing; /* caps on open tunnels (0: default) */
 	struct relay_metrics *metrics;
 	struct api_hooks plane;       /* the data plane (plane.server is its handle) */
 	/* Connected peers and live connections over every tunnel. */

@@ -8,6 +8,7 @@
 #include "common/hostport.h"
 #include "common/log.h"
 #include "proto/wire.h"
+#include "relay/api.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -31,6 +32,8 @@ static const char usage_text[] =
 	"      --api-key-file FILE    turn on the management API (/api/v1) with the\n"
 	"                             bearer key in FILE (or env TUNNEL_RELAY_API_KEY)\n"
 	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
+	"      --max-tunnels N        open tunnels the API may hold in all (default 10000)\n"
+	"      --max-tunnels-per-thing N  open tunnels per thing (default 64)\n"
 	"      --mqtt-uri URI         notify devices through this broker, e.g.\n"
 	"                             ssl://broker.example:8883\n"
 	"      --mqtt-ca FILE         CA to verify the broker\n"
@@ -57,7 +60,8 @@ static int parse_count(const char *text, long min, long max, long *out)
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
-	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION };
+	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
+	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -65,6 +69,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"key", required_argument, NULL, OPT_KEY},
 		{"tunnels", required_argument, NULL, OPT_TUNNELS},
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
+		{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
+		{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
 		{"db", required_argument, NULL, OPT_DB},
 		{"api-key-file", required_argument, NULL, OPT_APIKEY},
 		{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
@@ -82,6 +88,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	memset(o, 0, sizeof(*o));
 	o->port = 8443;
 	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
+	o->max_tunnels = API_DEFAULT_MAX_TUNNELS;
+	o->max_tunnels_per_thing = API_DEFAULT_MAX_TUNNELS_PER_THING;
 	o->verbose = LOG_INFO;
 	long n;
 	int c;
@@ -115,6 +123,21 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 				return -1;
 			}
 			o->max_connections = (size_t)n;
+			break;
+		case OPT_MAX_TUNNELS:
+			if (parse_count(optarg, 1, 1000000, &n)) {
+				fprintf(stderr, "tunnel-relay: --max-tunnels: want 1-1000000, got '%s'\n", optarg);
+				return -1;
+			}
+			o->max_tunnels = (size_t)n;
+			break;
+		case OPT_MAX_PER_THING:
+			if (parse_count(optarg, 1, 1000000, &n)) {
+				fprintf(stderr, "tunnel-relay: --max-tunnels-per-thing: want 1-1000000, got '%s'\n",
+					optarg);
+				return -1;
+			}
+			o->max_tunnels_per_thing = (size_t)n;
 			break;
 		case 'v':
 			if (parse_count(optarg, 0, 6, &n)) {
