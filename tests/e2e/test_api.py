@@ -1162,3 +1162,19 @@ def test_api_repeated_keys(t):
            "repeated clientMode: expected 400, got %r" % r)
     lst = relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"]
     expect(len(lst) == 1, "a refused body created a tunnel: %r" % lst)
+
+
+@timeout(60)
+def test_api_nul_in_query_logged(t):
+    """libwebsockets drops a request with %00 in its URL before any handler
+    runs (no answer can be sent): the relay logs it and serves on. Before
+    the fix nothing was logged."""
+    relay = ApiRelay(t)
+    since = relay.proc.mark()
+    r = relay.curl("GET", "/api/v1/tunnels?thingName=%00abc")
+    expect(r.status in (0, 400), "%%00 in the query: expected no answer or 400, got %r" % r)
+    relay.proc.wait_log(r"HTTP connection( from 127\.0\.0\.1)? closed without a request the "
+                        r"relay could read: .*%00 in the URL", scaled(5), since=since)
+    relay.proc.expect_alive("after %00 in a query")
+    expect(relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"] == [],
+           "the relay still answers after the dropped request")
