@@ -56,7 +56,8 @@ RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
               relay/handshake.c relay/peer.c relay/peer_lws.c \
               relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c
+              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c \
+              relay/pending_notification.c relay/notify_outbox.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

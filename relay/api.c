@@ -95,7 +95,9 @@ static void add_time(cJSON *obj, const char *key, int64_t t)
 		cJSON_AddNullToObject(obj, key);
 }
 
-int api_add_notification(struct api_response *res, bool delivered, const char *detail)
+/* pending: -1 leaves it out. */
+static int add_notification(struct api_response *res, bool delivered, int pending,
+			    const char *detail)
 {
 	cJSON *root = res->body ? cJSON_Parse(res->body) : NULL;
 	cJSON *n = root ? cJSON_AddObjectToObject(root, "notification") : NULL;
@@ -104,9 +106,21 @@ int api_add_notification(struct api_response *res, bool delivered, const char *d
 		return -1;
 	}
 	cJSON_AddBoolToObject(n, "delivered", delivered);
+	if (pending >= 0)
+		cJSON_AddBoolToObject(n, "pending", pending);
 	cJSON_AddStringToObject(n, "detail", detail);
 	set_body(res, res->status, root);
 	return 0;
+}
+
+int api_add_notification(struct api_response *res, bool delivered, const char *detail)
+{
+	return add_notification(res, delivered, -1, detail);
+}
+
+int api_add_pending_notification(struct api_response *res, const char *detail)
+{
+	return add_notification(res, false, 1, detail);
 }
 
 void api_response_free(struct api_response *res)
@@ -422,6 +436,21 @@ static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
 	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
 }
 
+/* "notification":{"pending":…,"failed":…,"since":…,"detail":…} while the
+ * relay keeps one for t (never the token). */
+static void add_notice(const struct api_env *env, cJSON *d, const struct registry_tunnel *t)
+{
+	struct api_notice_state st;
+	memset(&st, 0, sizeof(st));
+	if (!env->notice_state || !env->notice_state(env->notices, t->id, &st))
+		return;
+	cJSON *n = cJSON_AddObjectToObject(d, "notification");
+	cJSON_AddBoolToObject(n, "pending", !st.failed);
+	cJSON_AddBoolToObject(n, "failed", st.failed);
+	add_time(n, "since", st.since);
+	cJSON_AddStringToObject(n, "detail", st.detail);
+}
+
 static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
 {
 	cJSON *out = cJSON_CreateObject();
@@ -444,6 +473,7 @@ static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, stru
 		add_time(d, "closedAt", t->closed_at);
 	size_t live = env->hooks.live_connections ? env->hooks.live_connections(env->hooks.server, t) : 0;
 	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
+	add_notice(env, d, t);
 	set_body(res, 200, out);
 }
 

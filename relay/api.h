@@ -34,6 +34,13 @@ struct api_hooks {
 	size_t (*live_connections)(void *server, const struct registry_tunnel *t);
 };
 
+/* A device notification the relay still keeps for a tunnel. */
+struct api_notice_state {
+	bool failed;               /* the broker refused it; else pending */
+	int64_t since;             /* Unix seconds */
+	char detail[200];
+};
+
 struct api_env {
 	struct registry *registry;
 	const char *api_key;       /* NULL or "": the API is off */
@@ -41,6 +48,9 @@ struct api_env {
 	struct api_hooks hooks;
 	size_t max_tunnels;        /* 0: API_DEFAULT_MAX_TUNNELS */
 	size_t max_tunnels_per_thing; /* 0: API_DEFAULT_MAX_TUNNELS_PER_THING */
+	/* Optional: what is kept of a tunnel's notification, shown by GET. */
+	void *notices;
+	bool (*notice_state)(void *notices, const char *tunnel_id, struct api_notice_state *out);
 };
 
 struct api_request {
@@ -80,6 +90,9 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 void api_saved(struct api_response *res, const char *err);
 /* Adds "notification":{"delivered":…,"detail":…} to the response body. */
 int api_add_notification(struct api_response *res, bool delivered, const char *detail);
+/* Adds "notification":{"delivered":false,"pending":true,"detail":…}: the
+ * notification is kept and will be sent when the broker is back. */
+int api_add_pending_notification(struct api_response *res, const char *detail);
 /* Frees the body and wipes the token. */
 void api_response_free(struct api_response *res);
 
