@@ -550,8 +550,16 @@ def test_notify_refused_by_acl_is_not_delivered(t):
            isinstance(n.get("detail"), str) and n["detail"].strip(),
            "publish refused by the ACL: expected delivered=false with a detail, got %r" % n)
     t.note("refused publish: answered in %.2fs, detail %r" % (dt, n["detail"]))
+    expect(n.get("pending") is not True, "a refused publish is not pending: %r" % n)
     broker.wait_log("Denied PUBLISH", scaled(5), since=mark, what="the broker refusing the relay")
-    time.sleep(1.0)
+    # Not retried: shown as failed, and no token kept in the database.
+    d = relay.describe(j["tunnelId"]).get("notification")
+    expect(isinstance(d, dict) and d.get("failed") is True and d.get("pending") is False,
+           "GET after a refused publish: expected failed=true, got %r" % d)
+    expect(kept_rows(relay) == [], "a refused notification left a row in the database")
+    mark = broker.mark()
+    time.sleep(3.0)
+    expect("Denied PUBLISH" not in broker.log()[mark:], "the relay retried a refused publish")
     expect(sub1.messages() == [], "nanopi-01 received a notification the ACL refused")
     relay.proc.expect_alive()
 

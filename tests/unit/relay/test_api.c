@@ -1559,6 +1559,97 @@ static void test_tokens_wiped_from_trees(void **state)
 	assert_true(check_works);
 }
 
+/* ---- notifications kept for later ------------------------------------------------------ */
+
+static void test_add_pending_notification(void **state)
+{
+	struct fx *f = *state;
+	struct api_response res;
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(res.status, 201);
+	assert_int_equal(api_add_pending_notification(&res, "broker unreachable; will be sent when it is back"), 0);
+	assert_int_equal(res.status, 201);
+	cJSON *j = parse(&res);
+	assert_true(is_base64url_token(get_str(j, "destinationAccessToken")));
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "notification");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "delivered")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_string_equal(get_str(n, "detail"), "broker unreachable; will be sent when it is back");
+	cJSON_Delete(j);
+	api_response_free(&res);
+	/* A plain result has no "pending". */
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(api_add_notification(&res, true, "delivered"), 0);
+	j = parse(&res);
+	n = cJSON_GetObjectItemCaseSensitive(j, "notification");
+	assert_null(cJSON_GetObjectItemCaseSensitive(n, "pending"));
+	cJSON_Delete(j);
+	api_response_free(&res);
+}
+
+struct fake_notices {
+	const char *id;
+	struct api_notice_state state;
+	int calls;
+};
+
+static bool fake_notice_state(void *arg, const char *tunnel_id, struct api_notice_state *out)
+{
+	struct fake_notices *fn = arg;
+	fn->calls++;
+	if (strcmp(tunnel_id, fn->id))
+		return false;
+	*out = fn->state;
+	return true;
+}
+
+static void test_describe_shows_kept_notification(void **state)
+{
+	struct fx *f = *state;
+	struct opened o, other;
+	open_ok(f, OPEN_BODY, &o);
+	open_ok(f, OPEN_BODY, &other);
+	struct fake_notices fn = { .id = o.id };
+	fn.state.since = NOW;
+	snprintf(fn.state.detail, sizeof(fn.state.detail), "%s", "broker unreachable");
+	f->env.notices = &fn;
+	f->env.notice_state = fake_notice_state;
+
+	char path[128];
+	struct api_response res;
+	path_of(path, sizeof(path), o.id, "");
+	call(f, "GET", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	cJSON *j = parse(&res);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "tunnel"),
+							   "notification");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "failed")));
+	assert_string_equal(get_str(n, "since"), NOW_TEXT);
+	assert_string_equal(get_str(n, "detail"), "broker unreachable");
+	assert_null(strstr(res.body, o.dst)); /* never the token */
+	cJSON_Delete(j);
+	api_response_free(&res);
+
+	/* Refused: failed, not pending. */
+	fn.state.failed = true;
+	call(f, "GET", path, NULL, NULL, &res);
+	j = parse(&res);
+	n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "tunnel"), "notification");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "failed")));
+	cJSON_Delete(j);
+	api_response_free(&res);
+
+	/* Nothing kept: no member at all. */
+	path_of(path, sizeof(path), other.id, "");
+	call(f, "GET", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	assert_null(strstr(res.body, "\"notification\""));
+	api_response_free(&res);
+	assert_int_equal(fn.calls, 3);
+}
+
 /* ---- time format ---------------------------------------------------------------------- */
 
 static void test_format_time(void **state)
@@ -1743,6 +1834,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cap_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens_wiped_from_trees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_pending_notification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_shows_kept_notification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_persists, setup, teardown),
