@@ -94,10 +94,27 @@ static void on_kept(void *arg, const char *err)
 	answer(c);
 }
 
+/* False once a later call rotated the destination again (or the tunnel
+ * closed) while this one waited for the broker: its outcome must not
+ * replace or settle what that call left. */
+static bool still_current(const struct api_call *c)
+{
+	return pending_notification_check(&c->note, c->api->deps.registry, time(NULL)) ==
+	       PENDING_CURRENT;
+}
+
 /* The broker cannot take the notification now: keep it for later. */
 static void keep_for_later(struct api_call *c, const char *why)
 {
 	snprintf(c->why_kept, sizeof(c->why_kept), "%s", why);
+	if (!still_current(c)) {
+		pending_notification_wipe_token(&c->note);
+		char detail[300];
+		snprintf(detail, sizeof(detail), "%s; not kept: no longer current", why);
+		add_result(c, false, detail);
+		answer(c);
+		return;
+	}
 	struct notify_outbox *ob = c->api->deps.outbox;
 	if (!ob) {
 		on_kept(c, "nowhere to keep it");
@@ -121,12 +138,12 @@ static void on_notified(void *arg, enum notify_outcome outcome, const char *deta
 		return;
 	case NOTIFY_DELIVERED:
 		log_info("tunnel %s: notified device %s over MQTT", id, c->note.thing);
-		if (ob)
+		if (ob && still_current(c))
 			notify_outbox_settle(ob, id, false, NULL); /* an older one is moot */
 		break;
 	case NOTIFY_REFUSED:
 		log_warn("tunnel %s: device %s not notified: %s", id, c->note.thing, detail);
-		if (ob)
+		if (ob && still_current(c))
 			notify_outbox_settle(ob, id, true, detail);
 		break;
 	}
