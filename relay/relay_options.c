@@ -57,6 +57,18 @@ static int parse_count(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+/* A count from 1 to max; -1 after saying what is wrong on stderr. */
+static int size_option(const char *name, const char *text, long max, size_t *out)
+{
+	long v;
+	if (parse_count(text, 1, max, &v)) {
+		fprintf(stderr, "tunnel-relay: %s: want 1-%ld, got '%s'\n", name, max, text);
+		return -1;
+	}
+	*out = (size_t)v;
+	return 0;
+}
+
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
@@ -118,26 +130,17 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_MAXCONN:
-			if (parse_count(optarg, 1, 1000, &n)) {
-				fprintf(stderr, "tunnel-relay: --max-connections: want 1-1000, got '%s'\n", optarg);
+			if (size_option("--max-connections", optarg, 1000, &o->max_connections))
 				return -1;
-			}
-			o->max_connections = (size_t)n;
 			break;
 		case OPT_MAX_TUNNELS:
-			if (parse_count(optarg, 1, 1000000, &n)) {
-				fprintf(stderr, "tunnel-relay: --max-tunnels: want 1-1000000, got '%s'\n", optarg);
+			if (size_option("--max-tunnels", optarg, 1000000, &o->max_tunnels))
 				return -1;
-			}
-			o->max_tunnels = (size_t)n;
 			break;
 		case OPT_MAX_PER_THING:
-			if (parse_count(optarg, 1, 1000000, &n)) {
-				fprintf(stderr, "tunnel-relay: --max-tunnels-per-thing: want 1-1000000, got '%s'\n",
-					optarg);
+			if (size_option("--max-tunnels-per-thing", optarg, 1000000,
+					&o->max_tunnels_per_thing))
 				return -1;
-			}
-			o->max_tunnels_per_thing = (size_t)n;
 			break;
 		case 'v':
 			if (parse_count(optarg, 0, 6, &n)) {

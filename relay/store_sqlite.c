@@ -407,6 +407,27 @@ struct sqlite_job {
 	} u;
 };
 
+/* Runs st once its binding went as rc says, reports a failure ("cannot
+ * VERB the notification of tunnel 'ID'"), and clears it for the next job
+ * (dropping its pointers into the job, token included). */
+static int step_notification(struct sqlite_store *s, sqlite3_stmt *st, int rc, const char *verb,
+			     const char *tunnel_id, char *err, size_t err_cap)
+{
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_ID + 48];
+		snprintf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
+			 tunnel_id);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
 static int run_keep(struct sqlite_store *s, const struct pending_notification *pn, char *err,
 		    size_t err_cap)
 {
@@ -425,18 +446,7 @@ static int run_keep(struct sqlite_store *s, const struct pending_notification *p
 		rc = sqlite3_bind_text(s->keep, 4, pn->token, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_int64(s->keep, 5, pn->since);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s->keep);
-	int ret = 0;
-	if (rc != SQLITE_DONE) {
-		char what[REGISTRY_MAX_ID + 48];
-		snprintf(what, sizeof(what), "cannot keep the notification of tunnel '%s'",
-			 pn->tunnel_id);
-		db_err(s, what, err, err_cap);
-		ret = -1;
-	}
-	sqlite3_reset(s->keep);
-	sqlite3_clear_bindings(s->keep);
+	int ret = step_notification(s, s->keep, rc, "keep", pn->tunnel_id, err, err_cap);
 	free(services);
 	return ret;
 }
@@ -444,18 +454,7 @@ static int run_keep(struct sqlite_store *s, const struct pending_notification *p
 static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, size_t err_cap)
 {
 	int rc = sqlite3_bind_text(s->drop, 1, tunnel_id, -1, SQLITE_STATIC);
-	if (rc == SQLITE_OK)
-		rc = sqlite3_step(s->drop);
-	int ret = 0;
-	if (rc != SQLITE_DONE) {
-		char what[REGISTRY_MAX_ID + 48];
-		snprintf(what, sizeof(what), "cannot delete the notification of tunnel '%s'", tunnel_id);
-		db_err(s, what, err, err_cap);
-		ret = -1;
-	}
-	sqlite3_reset(s->drop);
-	sqlite3_clear_bindings(s->drop);
-	return ret;
+	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
 }
 
 static int run_job(void *backend, void *job, char *err, size_t err_cap)

@@ -597,13 +597,20 @@ def restore_broker(relay, broker, mark):
                         scaled(45), since=mark, what="the relay reconnecting to the broker")
 
 
-@timeout(150)
-def test_notify_pending_until_broker_back(t):
+def open_while_unreachable(t):
+    """A relay behind a gate, nanopi-01 subscribed, the gate closed, then a
+    tunnel opened: (broker, relay, subscriber, the open's answer)."""
     broker, relay = mqtt_setup(t, gate=True)
     sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
     cut_broker(relay, broker)
     j = relay.open()
     expect_pending(j, "open with the broker unreachable")
+    return broker, relay, sub1, j
+
+
+@timeout(150)
+def test_notify_pending_until_broker_back(t):
+    broker, relay, sub1, j = open_while_unreachable(t)
     d = relay.describe(j["tunnelId"])
     n = d.get("notification")
     expect(isinstance(n, dict) and n.get("pending") is True and n.get("failed") is False and
@@ -637,11 +644,7 @@ def test_notify_pending_until_broker_back(t):
 
 @timeout(150)
 def test_notify_pending_survives_relay_restart(t):
-    broker, relay = mqtt_setup(t, gate=True)
-    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
-    cut_broker(relay, broker)
-    j = relay.open()
-    expect_pending(j, "open with the broker unreachable")
+    broker, relay, sub1, j = open_while_unreachable(t)
     relay.stop_term()
     relay.start()
     relay.proc.wait_log(r"1 device notification waiting for the MQTT broker", scaled(5))
@@ -658,11 +661,7 @@ def test_notify_pending_survives_relay_restart(t):
 
 @timeout(150)
 def test_notify_pending_dropped_when_closed(t):
-    broker, relay = mqtt_setup(t, gate=True)
-    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
-    cut_broker(relay, broker)
-    j = relay.open()
-    expect_pending(j, "open with the broker unreachable")
+    broker, relay, sub1, j = open_while_unreachable(t)
     relay.delete(j["tunnelId"])
     wait_until(lambda: kept_rows(relay) == [], scaled(5),
                "the closed tunnel's notification (and token) deleted from the database")
@@ -683,11 +682,7 @@ def test_notify_pending_dropped_when_closed(t):
 
 @timeout(150)
 def test_notify_pending_rotated_twice_sends_last(t):
-    broker, relay = mqtt_setup(t, gate=True)
-    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
-    cut_broker(relay, broker)
-    j = relay.open()
-    expect_pending(j, "open with the broker unreachable")
+    broker, relay, sub1, j = open_while_unreachable(t)
     r1 = relay.rotate(j["tunnelId"], "DESTINATION")
     expect_pending(r1, "first rotation")
     r2 = relay.rotate(j["tunnelId"], "DESTINATION")
