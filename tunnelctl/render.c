@@ -217,12 +217,10 @@ static void put_notification(const cJSON *root, FILE *out)
 	fputc('\n', out);
 }
 
-/* Delivered, or kept by the relay to be delivered. */
-static bool notified(const cJSON *root)
+static bool notification_flag(const cJSON *root, const char *key)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "notification");
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "delivered")) ||
-	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending"));
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, key));
 }
 
 static int render_open(const struct tctl_args *a, long status, const cJSON *root, FILE *out,
@@ -247,7 +245,10 @@ static int render_open(const struct tctl_args *a, long status, const cJSON *root
 	put_clean(out, or_dash(get_str(root, "expiresAt")));
 	fputs(".\n", out);
 	put_notification(root, out);
-	if (!notified(root)) {
+	if (notification_flag(root, "pending")) {
+		fputs("The relay sends it once the broker is back; the device's agent starts its "
+		      "side then.\n", out);
+	} else if (!notification_flag(root, "delivered")) {
 		fputs("The device's agent starts its side only when notified: run 'tunnelctl rotate ", out);
 		put_clean(out, id);
 		fputs(" --mode DESTINATION' to notify it again, or use --json to get the "
