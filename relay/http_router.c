@@ -1,6 +1,8 @@
 #include "relay/http_router.h"
 
 #include <openssl/crypto.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -210,12 +212,18 @@ static int on_writeable(struct http_session *s, struct lws *wsi)
  * the two look the same from here, so the line says both. */
 static void log_unread_request(struct lws *wsi)
 {
-	char peer[64] = "";
+	char peer[INET6_ADDRSTRLEN] = "";
 	struct sockaddr_storage addr;
 	socklen_t alen = sizeof(addr);
 	int fd = lws_get_socket_fd(wsi);
-	if (fd >= 0 && !getpeername(fd, (struct sockaddr *)&addr, &alen))
-		lws_get_peer_simple(wsi, peer, sizeof(peer));
+	/* Our own getpeername: the client may be gone already. */
+	if (fd >= 0 && !getpeername(fd, (struct sockaddr *)&addr, &alen)) {
+		const void *ip = addr.ss_family == AF_INET6 ?
+			(const void *)&((const struct sockaddr_in6 *)&addr)->sin6_addr :
+			(const void *)&((const struct sockaddr_in *)&addr)->sin_addr;
+		if (!inet_ntop(addr.ss_family, ip, peer, sizeof(peer)))
+			peer[0] = '\0';
+	}
 	log_info("HTTP connection%s%s closed without a request the relay could read: none was sent, "
 		 "or libwebsockets could not parse it (e.g. %%00 in the URL, headers too long or too "
 		 "many) and dropped it unanswered", peer[0] ? " from " : "", peer);
