@@ -60,7 +60,8 @@ RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
               relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c \
-              relay/sigv4.c relay/aws_keys.c relay/tunnel_ops.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c
+              relay/sigv4.c relay/aws_keys.c relay/tunnel_ops.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
+              relay/pending_notification.c relay/notify_outbox.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

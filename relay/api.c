@@ -19,12 +19,33 @@ static void free_body(char *body)
 	free(body);
 }
 
+/* Wipes every string value in a tree: trees built for a response, or
+ * parsed back from one, hold fresh tokens. */
+static void wipe_strings(cJSON *list)
+{
+	for (cJSON *e = list; e; e = e->next) {
+		if (cJSON_IsString(e) && e->valuestring)
+			secret_wipe(e->valuestring);
+		wipe_strings(e->child);
+	}
+}
+
+void api_delete_wiped(cJSON *json)
+{
+	if (json) {
+		if (cJSON_IsString(json) && json->valuestring)
+			secret_wipe(json->valuestring);
+		wipe_strings(json->child);
+	}
+	cJSON_Delete(json);
+}
+
 void api_set_json(struct api_response *res, int status, cJSON *json, const char *oom_body)
 {
 	res->status = status;
 	free_body(res->body); /* a response rewritten after a failed save: it may hold tokens */
 	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
-	cJSON_Delete(json);
+	api_delete_wiped(json);
 	if (!res->body) {
 		res->status = 500;
 		res->body = strdup(oom_body);
@@ -65,7 +86,8 @@ static void set_ops_error(struct api_response *res, const struct ops_error *e)
 {
 	const char *code = e->failure == OPS_INVALID ? "BadRequest" :
 			   e->failure == OPS_NOT_FOUND ? "NotFound" :
-			   e->failure == OPS_CONFLICT ? "Conflict" : "InternalError";
+			   e->failure == OPS_CONFLICT ? "Conflict" :
+			   e->failure == OPS_TOO_MANY ? "TooManyTunnels" : "InternalError";
 	set_error(res, (int)e->failure, code, e->field, "%s", e->message);
 }
 
@@ -122,18 +144,32 @@ static void add_time(cJSON *obj, const char *key, int64_t t)
 		cJSON_AddNullToObject(obj, key);
 }
 
-int api_add_notification(struct api_response *res, bool delivered, const char *detail)
+/* pending: -1 leaves it out. */
+static int add_notification(struct api_response *res, bool delivered, int pending,
+			    const char *detail)
 {
 	cJSON *root = res->body ? cJSON_Parse(res->body) : NULL;
 	cJSON *n = root ? cJSON_AddObjectToObject(root, "notification") : NULL;
 	if (!n) {
-		cJSON_Delete(root);
+		api_delete_wiped(root);
 		return -1;
 	}
 	cJSON_AddBoolToObject(n, "delivered", delivered);
+	if (pending >= 0)
+		cJSON_AddBoolToObject(n, "pending", pending);
 	cJSON_AddStringToObject(n, "detail", detail);
 	set_body(res, res->status, root);
 	return 0;
+}
+
+int api_add_notification(struct api_response *res, bool delivered, const char *detail)
+{
+	return add_notification(res, delivered, -1, detail);
+}
+
+int api_add_pending_notification(struct api_response *res, const char *detail)
+{
+	return add_notification(res, false, 1, detail);
 }
 
 void api_response_free(struct api_response *res)
@@ -251,6 +287,21 @@ static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
 	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
 }
 
+/* "notification":{"pending":…,"failed":…,"since":…,"detail":…} while the
+ * relay keeps one for t (never the token). */
+static void add_notice(const struct api_env *env, cJSON *d, const struct registry_tunnel *t)
+{
+	struct api_notice_state st;
+	memset(&st, 0, sizeof(st));
+	if (!env->notice_state || !env->notice_state(env->notices, t->id, &st))
+		return;
+	cJSON *n = cJSON_AddObjectToObject(d, "notification");
+	cJSON_AddBoolToObject(n, "pending", !st.failed);
+	cJSON_AddBoolToObject(n, "failed", st.failed);
+	add_time(n, "since", st.since);
+	cJSON_AddStringToObject(n, "detail", st.detail);
+}
+
 static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, struct api_response *res)
 {
 	cJSON *out = cJSON_CreateObject();
@@ -273,6 +324,7 @@ static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, stru
 		add_time(d, "closedAt", t->closed_at);
 	size_t live = ops_live_connections(env, t);
 	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
+	add_notice(env, d, t);
 	set_body(res, 200, out);
 }
 

@@ -53,6 +53,8 @@ struct cJSON;
 /* Sets res's status and body to json (taken and freed), wiping any body it
  * had; oom_body when json cannot be printed. Both APIs answer through it. */
 void api_set_json(struct api_response *res, int status, struct cJSON *json, const char *oom_body);
+/* Wipes every string in a JSON tree (they may be tokens), then frees it. */
+void api_delete_wiped(struct cJSON *json);
 
 void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res);
 /* The save asked for by res->save is over: err is NULL when it succeeded,
@@ -62,6 +64,9 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 void api_saved(struct api_response *res, const char *err);
 /* Adds "notification":{"delivered":…,"detail":…} to the response body. */
 int api_add_notification(struct api_response *res, bool delivered, const char *detail);
+/* Adds "notification":{"delivered":false,"pending":true,"detail":…}: the
+ * notification is kept and will be sent when the broker is back. */
+int api_add_pending_notification(struct api_response *res, const char *detail);
 /* Frees the body and wipes the token. */
 void api_response_free(struct api_response *res);
 

@@ -49,6 +49,8 @@ static void set_ops_error(struct api_response *res, const struct ops_error *e)
 		set_error(res, 400, "ResourceNotFoundException", "%s", e->message);
 	else if (e->failure == OPS_INTERNAL)
 		set_error(res, 500, "InternalFailure", "%s", e->message);
+	else if (e->failure == OPS_TOO_MANY)
+		set_error(res, 400, "LimitExceededException", "%s", e->message);
 	else
 		set_error(res, 400, "ValidationException", "%s%s%s", e->field ? e->field : "",
 			  e->field ? ": " : "", e->message);

@@ -10,13 +10,15 @@
 #include "common/log.h"
 #include "relay/http_aws.h"
 #include "relay/notify.h"
+#include "relay/notify_outbox.h"
+#include "relay/pending_notification.h"
 #include "relay/store.h"
 
 struct http_api {
 	struct http_api_deps deps;
 };
 
-enum call_phase { CALL_SAVING, CALL_NOTIFYING, CALL_ANSWERING };
+enum call_phase { CALL_SAVING, CALL_NOTIFYING, CALL_KEEPING, CALL_ANSWERING };
 
 /* One API request between its handling and its answer. */
 struct api_call {
@@ -24,6 +26,8 @@ struct api_call {
 	struct http_request *req;
 	enum call_phase phase;
 	struct api_response res;
+	struct pending_notification note; /* what to send, kept if it cannot be yet */
+	char why_kept[160];
 };
 
 struct http_api *http_api_new(const struct http_api_deps *deps)
@@ -48,6 +52,7 @@ static void call_free(struct api_call *c)
 {
 	c->req->handler_ctx = NULL;
 	api_response_free(&c->res);
+	pending_notification_wipe(&c->note);
 	free(c);
 }
 
@@ -64,17 +69,88 @@ static void answer(struct api_call *c)
 	call_free(c);
 }
 
-static void on_notified(void *arg, bool delivered, const char *detail)
+static void add_result(struct api_call *c, bool delivered, const char *detail)
 {
-	struct api_call *c = arg;
 	if (api_add_notification(&c->res, delivered, detail))
 		log_error("cannot add the notification result to the response");
-	if (!delivered)
-		log_warn("tunnel %s: device %s not notified: %s", c->res.notify_tunnel->id,
-			 c->res.notify_tunnel->thing, detail);
-	else
-		log_info("tunnel %s: notified device %s over MQTT", c->res.notify_tunnel->id,
-			 c->res.notify_tunnel->thing);
+}
+
+/* The notification is written down (err NULL) or could not be. */
+static void on_kept(void *arg, const char *err)
+{
+	struct api_call *c = arg;
+	const char *id = c->note.tunnel_id, *thing = c->note.thing;
+	pending_notification_wipe_token(&c->note);
+	if (err) {
+		char detail[400];
+		snprintf(detail, sizeof(detail), "%s; and it cannot be kept for later: %s", c->why_kept,
+			 err);
+		log_error("tunnel %s: device %s not notified: %s", id, thing, detail);
+		add_result(c, false, detail);
+	} else {
+		log_warn("tunnel %s: device %s not notified yet (%s); kept, to be sent when the broker "
+			 "is back", id, thing, c->why_kept);
+		if (api_add_pending_notification(&c->res, "broker unreachable; will be sent when it is back"))
+			log_error("cannot add the notification result to the response");
+	}
+	answer(c);
+}
+
+/* False once a later call rotated the destination again (or the tunnel
+ * closed) while this one waited for the broker: its outcome must not
+ * replace or settle what that call left. */
+static bool still_current(const struct api_call *c)
+{
+	return pending_notification_check(&c->note, c->api->deps.registry, time(NULL)) ==
+	       PENDING_CURRENT;
+}
+
+/* The broker cannot take the notification now: keep it for later. */
+static void keep_for_later(struct api_call *c, const char *why)
+{
+	snprintf(c->why_kept, sizeof(c->why_kept), "%s", why);
+	if (!still_current(c)) {
+		pending_notification_wipe_token(&c->note);
+		char detail[300];
+		snprintf(detail, sizeof(detail), "%s; not kept: no longer current", why);
+		add_result(c, false, detail);
+		answer(c);
+		return;
+	}
+	struct notify_outbox *ob = c->api->deps.outbox;
+	if (!ob) {
+		on_kept(c, "nowhere to keep it");
+		return;
+	}
+	char err[256];
+	c->phase = CALL_KEEPING;
+	int rc = notify_outbox_keep(ob, &c->note, on_kept, c, err, sizeof(err));
+	if (rc != 0)
+		on_kept(c, rc < 0 ? err : NULL);
+}
+
+static void on_notified(void *arg, enum notify_outcome outcome, const char *detail)
+{
+	struct api_call *c = arg;
+	const char *id = c->note.tunnel_id;
+	struct notify_outbox *ob = c->api->deps.outbox;
+	switch (outcome) {
+	case NOTIFY_RETRY:
+		keep_for_later(c, detail);
+		return;
+	case NOTIFY_DELIVERED:
+		log_info("tunnel %s: notified device %s over MQTT", id, c->note.thing);
+		if (ob && still_current(c))
+			notify_outbox_settle(ob, id, false, NULL); /* an older one is moot */
+		break;
+	case NOTIFY_REFUSED:
+		log_warn("tunnel %s: device %s not notified: %s", id, c->note.thing, detail);
+		if (ob && still_current(c))
+			notify_outbox_settle(ob, id, true, detail);
+		break;
+	}
+	pending_notification_wipe_token(&c->note);
+	add_result(c, outcome == NOTIFY_DELIVERED, detail);
 	answer(c);
 }
 
@@ -87,19 +163,29 @@ static void notify_or_answer(struct api_call *c)
 	}
 	struct notifier *n = c->api->deps.notifier;
 	const struct registry_tunnel *t = c->res.notify_tunnel;
-	const char *services[TUNNEL_MAX_SERVICES];
-	for (size_t i = 0; i < t->n_services; i++)
-		services[i] = t->services[i];
+	int made = pending_notification_make(&c->note, t, c->res.notify_token, c->res.now);
+	OPENSSL_cleanse(c->res.notify_token, sizeof(c->res.notify_token));
 	if (!n) {
-		on_notified(c, false, "MQTT notification is not configured (tunnel-relay --mqtt-uri)");
+		add_result(c, false, "MQTT notification is not configured (tunnel-relay --mqtt-uri)");
+		answer(c);
 		return;
 	}
+	if (made) {
+		add_result(c, false, "cannot make the notification");
+		answer(c);
+		return;
+	}
+	if (!notifier_connected(n)) {
+		keep_for_later(c, NOTIFY_NOT_CONNECTED);
+		return;
+	}
+	const char *services[TUNNEL_MAX_SERVICES];
+	for (size_t i = 0; i < c->note.n_services; i++)
+		services[i] = c->note.services[i];
 	c->phase = CALL_NOTIFYING;
-	int rc = notifier_publish(n, t->thing, t->id, c->res.notify_token, services, t->n_services,
-				  on_notified, c);
-	OPENSSL_cleanse(c->res.notify_token, sizeof(c->res.notify_token));
-	if (rc)
-		on_notified(c, false, "could not queue the MQTT notification");
+	if (notifier_publish(n, c->note.thing, c->note.tunnel_id, c->note.token, services,
+			     c->note.n_services, on_notified, c))
+		on_notified(c, NOTIFY_REFUSED, "could not queue the MQTT notification");
 }
 
 static void on_saved(void *ctx, const char *err)
@@ -107,6 +193,17 @@ static void on_saved(void *ctx, const char *err)
 	struct api_call *c = ctx;
 	api_saved(&c->res, err);
 	notify_or_answer(c);
+}
+
+static bool notice_state(void *outbox, const char *tunnel_id, struct api_notice_state *out)
+{
+	struct notify_outbox_state st;
+	if (!notify_outbox_state(outbox, tunnel_id, &st))
+		return false;
+	out->failed = st.failed;
+	out->since = st.since;
+	snprintf(out->detail, sizeof(out->detail), "%s", st.detail);
+	return true;
 }
 
 /* /api/v1 (aws false) or AWS's API (aws true). */
@@ -128,6 +225,10 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 		.api_key = api->deps.api_key,
 		.now = time(NULL),
 		.hooks = api->deps.plane,
+		.max_tunnels = api->deps.max_tunnels,
+		.max_tunnels_per_thing = api->deps.max_tunnels_per_thing,
+		.notices = api->deps.outbox,
+		.notice_state = api->deps.outbox ? notice_state : NULL,
 	};
 	struct api_request areq = {
 		.method = req->method,
@@ -143,6 +244,9 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 		api_handle(&env, &areq, &c->res);
 	OPENSSL_cleanse(auth, sizeof(auth));
 	api->deps.metrics->api_requests++;
+	/* A closed tunnel's waiting notification goes at once, with its token. */
+	if (c->res.save && c->res.save_failure == API_SAVE_CLOSE && api->deps.outbox)
+		notify_outbox_settle(api->deps.outbox, c->res.save->id, false, NULL);
 	struct store *store = api->deps.store;
 	if (!c->res.save || !store) {
 		notify_or_answer(c);
@@ -183,6 +287,8 @@ static void abort_api(void *arg, struct http_request *req)
 		store_forget(api->deps.store, c);
 	if (c->phase == CALL_NOTIFYING && api->deps.notifier)
 		notifier_forget(api->deps.notifier, c);
+	if (c->phase == CALL_KEEPING)
+		store_forget(api->deps.store, c); /* the notification stays kept */
 	call_free(c);
 }
 

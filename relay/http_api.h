@@ -3,8 +3,9 @@
  * relay's HTTP router. Everything it works with is given at construction:
  * the registry, the store, the MQTT notifier, the counters, and the data
  * plane's hooks. A call that changes a tunnel answers once the store has
- * saved it, and a call that notifies a device once MQTT has answered; the
- * loop never waits for either. */
+ * saved it, and a call that notifies a device once MQTT has answered, or,
+ * when the broker is unreachable, once the notification is kept (in the
+ * outbox and the store) to be sent later; the loop never waits for any. */
 #ifndef RELAY_HTTP_API_H
 #define RELAY_HTTP_API_H
 
@@ -18,13 +19,16 @@
 struct aws_keys;
 struct store;
 struct notifier;
+struct notify_outbox;
 
 struct http_api_deps {
 	struct registry *registry;
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */
+	struct notify_outbox *outbox; /* NULL: a notification not sent at once is lost */
 	const char *api_key;          /* NULL: the API is off */
 	const struct aws_keys *aws_keys; /* NULL: AWS's API (POST / with SigV4) is off */
+	size_t max_tunnels, max_tunnels_per_thing; /* caps on open tunnels (0: default) */
 	struct relay_metrics *metrics;
 	struct api_hooks plane;       /* the data plane (plane.server is its handle) */
 	/* Connected peers and live connections over every tunnel. */

@@ -1,6 +1,9 @@
 #include "relay/http_router.h"
 
 #include <openssl/crypto.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +204,31 @@ static int on_writeable(struct http_session *s, struct lws *wsi)
 	return 0;
 }
 
+/* libwebsockets drops a connection whose request line or headers it cannot
+ * parse (a %00 in the URL, a header past its limits) before any handler
+ * sees it, without a word; by then its TLS session is gone too, so no
+ * answer can be sent. Such a connection never had a session bound, and
+ * neither has one a client closed without sending a request (a probe):
+ * the two look the same from here, so the line says both. */
+static void log_unread_request(struct lws *wsi)
+{
+	char peer[INET6_ADDRSTRLEN] = "";
+	struct sockaddr_storage addr;
+	socklen_t alen = sizeof(addr);
+	int fd = lws_get_socket_fd(wsi);
+	/* Our own getpeername: the client may be gone already. */
+	if (fd >= 0 && !getpeername(fd, (struct sockaddr *)&addr, &alen)) {
+		const void *ip = addr.ss_family == AF_INET6 ?
+			(const void *)&((const struct sockaddr_in6 *)&addr)->sin6_addr :
+			(const void *)&((const struct sockaddr_in *)&addr)->sin_addr;
+		if (!inet_ntop(addr.ss_family, ip, peer, sizeof(peer)))
+			peer[0] = '\0';
+	}
+	log_info("HTTP connection%s%s closed without a request the relay could read: none was sent, "
+		 "or libwebsockets could not parse it (e.g. %%00 in the URL, headers too long or too "
+		 "many) and dropped it unanswered", peer[0] ? " from " : "", peer);
+}
+
 int http_router_callback(struct http_router *r, struct lws *wsi, enum lws_callback_reasons reason,
 			 void *user, void *in, size_t len)
 {
@@ -218,6 +246,11 @@ int http_router_callback(struct http_router *r, struct lws *wsi, enum lws_callba
 	case LWS_CALLBACK_HTTP_WRITEABLE:
 		return s ? on_writeable(s, wsi) : 0;
 	case LWS_CALLBACK_CLOSED_HTTP:
+		if (!s)
+			log_unread_request(wsi);
+		else
+			release(s);
+		return 0;
 	case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
 		if (s)
 			release(s);

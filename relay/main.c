@@ -115,6 +115,8 @@ int main(int argc, char **argv)
 		.cert = opt.cert,
 		.key = opt.key,
 		.max_connections = opt.max_connections,
+		.max_tunnels = opt.max_tunnels,
+		.max_tunnels_per_thing = opt.max_tunnels_per_thing,
 		.store = store,
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,

@@ -33,7 +33,7 @@ struct pending {
 	struct pending *next;
 	uint64_t id;              /* creation order, for the reentrancy guard */
 	bool inflight;            /* waiting for Paho; else outcome known */
-	bool delivered;
+	enum notify_outcome outcome;
 	struct mqtt_sent sent;    /* which event is the outcome */
 	int64_t deadline_ms;      /* now_ms() */
 	notify_done_fn done;
@@ -96,10 +96,10 @@ static void unlink_pending(struct notifier *n, struct pending *p)
 	}
 }
 
-static void finish(struct pending *p, bool delivered, const char *detail)
+static void finish(struct pending *p, enum notify_outcome outcome, const char *detail)
 {
 	p->inflight = false;
-	p->delivered = delivered;
+	p->outcome = outcome;
 	copy_text(p->detail, sizeof(p->detail), detail);
 }
 
@@ -150,13 +150,17 @@ static void complete_publish(struct notifier *n, const struct mqtt_event *ev)
 		if (ev->kind == MQTT_EV_PUBLISHED) {
 			char detail[TEXT_CAP];
 			textf(detail, sizeof(detail), "delivered to broker %s", n->uri);
-			finish(p, true, detail);
+			finish(p, NOTIFY_DELIVERED, detail);
 		} else {
 			char why[TEXT_CAP], detail[TEXT_CAP];
 			describe_failure(why, sizeof(why), ev);
 			textf(detail, sizeof(detail), "MQTT publish to broker %s failed: %s", n->uri,
 				 why);
-			finish(p, false, detail);
+			/* A reason code is the broker's verdict on this message;
+			 * anything else (a lost connection) may pass next time. */
+			finish(p, ev->reason >= MQTTREASONCODE_UNSPECIFIED_ERROR ? NOTIFY_REFUSED
+										: NOTIFY_RETRY,
+			       detail);
 		}
 		return;
 	}
@@ -235,7 +239,7 @@ static void expire(struct notifier *n)
 		textf(detail, sizeof(detail), "no acknowledgement from MQTT broker %s within %d s",
 			 n->uri, NOTIFY_PUBLISH_TIMEOUT_MS / 1000);
 		log_warn("MQTT: notification for thing %s: %s", p->thing, detail);
-		finish(p, false, detail);
+		finish(p, NOTIFY_RETRY, detail);
 	}
 }
 
@@ -252,8 +256,8 @@ static void deliver(struct notifier *n)
 			return;
 		unlink_pending(n, p);
 		log_debug("MQTT: notification for thing %s %s: %s", p->thing,
-			  p->delivered ? "delivered" : "not delivered", p->detail);
-		p->done(p->arg, p->delivered, p->detail);
+			  p->outcome == NOTIFY_DELIVERED ? "delivered" : "not delivered", p->detail);
+		p->done(p->arg, p->outcome, p->detail);
 		free(p);
 	}
 }
@@ -322,7 +326,7 @@ int notifier_publish(struct notifier *n, const char *thing, const char *tunnel_i
 	copy_text(p->thing, sizeof(p->thing), thing);
 
 	if (!mqtt_client_connected(n->client)) {
-		finish(p, false, NOTIFY_NOT_CONNECTED);
+		finish(p, NOTIFY_RETRY, NOTIFY_NOT_CONNECTED);
 	} else {
 		int rc = mqtt_client_publish(n->client, topic, payload, payload_len, &p->sent);
 		if (rc == MQTTASYNC_SUCCESS) {
@@ -330,18 +334,18 @@ int notifier_publish(struct notifier *n, const char *thing, const char *tunnel_i
 			log_debug("MQTT: publishing notification for thing %s (tunnel %s) to %s", thing,
 				  tunnel_id, topic);
 		} else if (rc == MQTTASYNC_DISCONNECTED) {
-			finish(p, false, NOTIFY_NOT_CONNECTED);
+			finish(p, NOTIFY_RETRY, NOTIFY_NOT_CONNECTED);
 		} else if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES ||
 			   rc == MQTTASYNC_MAX_MESSAGES_INFLIGHT) {
 			char detail[TEXT_CAP];
 			textf(detail, sizeof(detail),
 			      "too many notifications waiting for MQTT broker %s; try again", n->uri);
-			finish(p, false, detail);
+			finish(p, NOTIFY_RETRY, detail);
 		} else {
 			char detail[TEXT_CAP];
 			textf(detail, sizeof(detail), "MQTT publish refused by the client library: %s",
 				 mqtt_client_strerror(rc));
-			finish(p, false, detail);
+			finish(p, NOTIFY_REFUSED, detail);
 		}
 	}
 	/* Paho keeps its own copy; ours holds the token. */
@@ -510,8 +514,8 @@ void notifier_stop(struct notifier *n)
 		struct pending *p = n->pending_head;
 		unlink_pending(n, p);
 		if (p->inflight)
-			finish(p, false, NOTIFY_SHUTTING_DOWN);
-		p->done(p->arg, p->delivered, p->detail);
+			finish(p, NOTIFY_RETRY, NOTIFY_SHUTTING_DOWN);
+		p->done(p->arg, p->outcome, p->detail);
 		free(p);
 	}
 	if (was_connected || n->ever_connected)

@@ -49,20 +49,30 @@ struct notify_config {
 struct notifier *notifier_start(const struct notify_config *cfg, struct lws_context *ctx,
 				char *err, size_t err_cap);
 
-/* delivered: the broker acknowledged the message (PUBACK). detail: a short
- * human-readable line for logs and API responses (never holds the token);
- * valid only during the call. */
-typedef void (*notify_done_fn)(void *arg, bool delivered, const char *detail);
+/* What became of a publish. */
+enum notify_outcome {
+	NOTIFY_DELIVERED,  /* the broker acknowledged the message (PUBACK) */
+	NOTIFY_RETRY,      /* not sent or not acknowledged (no broker, timeout,
+			    * shutting down): worth sending again later */
+	NOTIFY_REFUSED,    /* the broker (e.g. its ACL) or the client library
+			    * refused it: sending it again would not help */
+};
+
+/* detail: a short human-readable line for logs and API responses (never
+ * holds the token); valid only during the call. */
+typedef void (*notify_done_fn)(void *arg, enum notify_outcome outcome, const char *detail);
 
 /* Publishes a notification for thing (QoS 1, not retained). done(arg, …)
  * is called exactly once, later, from notifier_poll() (unless
  * notifier_forget(n, arg) is called first):
- *   - not connected: done(false, NOTIFY_NOT_CONNECTED) on the next poll;
- *   - PUBACK: done(true, "delivered to broker URI"). The broker has the
- *     message; whether a device subscribes to the topic is not known here;
+ *   - not connected: done(NOTIFY_RETRY, NOTIFY_NOT_CONNECTED) on the next poll;
+ *   - PUBACK: done(NOTIFY_DELIVERED, "delivered to broker URI"). The broker
+ *     has the message; whether a device subscribes to the topic is not
+ *     known here;
  *   - PUBACK with an error reason code (e.g. Not authorized: the broker's
- *     ACL) or another failure reported by Paho: done(false, reason);
- *   - no PUBACK within NOTIFY_PUBLISH_TIMEOUT_MS: done(false, …). Paho keeps
+ *     ACL): done(NOTIFY_REFUSED, reason); another failure reported by Paho
+ *     (connection lost): done(NOTIFY_RETRY, reason);
+ *   - no PUBACK within NOTIFY_PUBLISH_TIMEOUT_MS: done(NOTIFY_RETRY, …). Paho keeps
  *     the message in its session, so a broker that comes back may still get
  *     it after a reconnect.
  * Returns 0, or -1 with nothing queued and no callback to come for bad
@@ -85,7 +95,7 @@ void notifier_forget(struct notifier *n, void *arg);
 
 /* Disconnects (waiting briefly for in-flight messages), destroys the
  * client and frees n. Publishes whose outcome is already known get it;
- * the rest get done(false, NOTIFY_SHUTTING_DOWN). Those callbacks run
+ * the rest get done(NOTIFY_RETRY, NOTIFY_SHUTTING_DOWN). Those callbacks run
  * synchronously on the caller's thread; they must not call back into n.
  * Call before lws_context_destroy(). NULL does nothing. */
 void notifier_stop(struct notifier *n);

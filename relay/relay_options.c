@@ -8,6 +8,7 @@
 #include "common/hostport.h"
 #include "common/log.h"
 #include "proto/wire.h"
+#include "relay/api.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -34,6 +35,8 @@ static const char usage_text[] =
 	"                             SigV4) for the access keys in FILE, in the format of\n"
 	"                             ~/.aws/credentials\n"
 	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
+	"      --max-tunnels N        open tunnels the API may hold in all (default 10000)\n"
+	"      --max-tunnels-per-thing N  open tunnels per thing (default 64)\n"
 	"      --mqtt-uri URI         notify devices through this broker, e.g.\n"
 	"                             ssl://broker.example:8883\n"
 	"      --mqtt-ca FILE         CA to verify the broker\n"
@@ -57,11 +60,24 @@ static int parse_count(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+/* A count from 1 to max; -1 after saying what is wrong on stderr. */
+static int size_option(const char *name, const char *text, long max, size_t *out)
+{
+	long v;
+	if (parse_count(text, 1, max, &v)) {
+		fprintf(stderr, "tunnel-relay: %s: want 1-%ld, got '%s'\n", name, max, text);
+		return -1;
+	}
+	*out = (size_t)v;
+	return 0;
+}
+
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
 	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-	       OPT_AWS_CREDENTIALS };
+	       OPT_AWS_CREDENTIALS,
+	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -69,6 +85,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"key", required_argument, NULL, OPT_KEY},
 		{"tunnels", required_argument, NULL, OPT_TUNNELS},
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
+		{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
+		{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
 		{"db", required_argument, NULL, OPT_DB},
 		{"api-key-file", required_argument, NULL, OPT_APIKEY},
 		{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
@@ -87,6 +105,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	memset(o, 0, sizeof(*o));
 	o->port = 8443;
 	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
+	o->max_tunnels = API_DEFAULT_MAX_TUNNELS;
+	o->max_tunnels_per_thing = API_DEFAULT_MAX_TUNNELS_PER_THING;
 	o->verbose = LOG_INFO;
 	long n;
 	int c;
@@ -116,11 +136,17 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_MAXCONN:
-			if (parse_count(optarg, 1, 1000, &n)) {
-				fprintf(stderr, "tunnel-relay: --max-connections: want 1-1000, got '%s'\n", optarg);
+			if (size_option("--max-connections", optarg, 1000, &o->max_connections))
 				return -1;
-			}
-			o->max_connections = (size_t)n;
+			break;
+		case OPT_MAX_TUNNELS:
+			if (size_option("--max-tunnels", optarg, 1000000, &o->max_tunnels))
+				return -1;
+			break;
+		case OPT_MAX_PER_THING:
+			if (size_option("--max-tunnels-per-thing", optarg, 1000000,
+					&o->max_tunnels_per_thing))
+				return -1;
 			break;
 		case 'v':
 			if (parse_count(optarg, 0, 6, &n)) {

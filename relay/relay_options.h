@@ -11,6 +11,8 @@ struct relay_options {
 	const char *key;
 	const char *tunnels_file;
 	size_t max_connections;
+	size_t max_tunnels;          /* open tunnels in all */
+	size_t max_tunnels_per_thing;
 	int verbose;
 	const char *db;             /* SQLite file; NULL: nothing persisted */
 	const char *api_key_file;   /* file holding the API key */

@@ -13,6 +13,7 @@
 #include "relay/http_router.h"
 #include "relay/metrics.h"
 #include "relay/notify.h"
+#include "relay/notify_outbox.h"
 #include "relay/peer.h"
 #include "relay/peer_lws.h"
 #include "relay/store.h"
@@ -22,6 +23,7 @@ struct relay_server {
 	struct registry *registry;
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
+	struct notify_outbox *outbox;   /* notifications waiting for the broker */
 	struct relay_metrics metrics;
 	struct handshake handshake;
 	struct dataplane *dataplane;
@@ -106,6 +108,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	}
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
+	notify_outbox_tick(srv->outbox, env.now);
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 }
 
@@ -119,6 +122,7 @@ static void wake_loop(void *arg)
 static void free_parts(struct relay_server *srv)
 {
 	http_api_free(srv->api);
+	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
 	dataplane_free(srv->dataplane);
 	free(srv);
@@ -170,10 +174,24 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	};
 	srv->dataplane = dataplane_new(&dp);
 	srv->router = http_router_new();
-	if (!srv->dataplane || !srv->router) {
+	srv->outbox = notify_outbox_new(registry, cfg->store);
+	if (!srv->dataplane || !srv->router || !srv->outbox) {
 		log_error("out of memory");
 		free_parts(srv);
 		return NULL;
+	}
+	if (cfg->store) {
+		char err[512];
+		int kept = store_load_notifications(cfg->store, notify_outbox_adopt, srv->outbox, err,
+						    sizeof(err));
+		if (kept < 0) {
+			log_error("%s", err);
+			free_parts(srv);
+			return NULL;
+		}
+		if (kept > 0)
+			log_info("%d device notification%s waiting for the MQTT broker", kept,
+				 kept > 1 ? "s" : "");
 	}
 	srv->peer_lws.handshake = &srv->handshake;
 	srv->peer_lws.dataplane = srv->dataplane;
@@ -201,8 +219,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		.registry = registry,
 		.store = cfg->store,
 		.notifier = srv->notifier,
+		.outbox = srv->outbox,
 		.api_key = cfg->api_key,
 		.aws_keys = cfg->aws_keys,
+		.max_tunnels = cfg->max_tunnels,
+		.max_tunnels_per_thing = cfg->max_tunnels_per_thing,
 		.metrics = &srv->metrics,
 		.plane = plane_hooks(srv->dataplane),
 		.plane_totals = dataplane_totals,
@@ -216,6 +237,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
+	notify_outbox_set_notifier(srv->outbox, srv->notifier);
 	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
 		 cfg->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
@@ -241,6 +263,8 @@ void relay_server_stop(struct relay_server *srv)
 	lws_sul_cancel(&srv->tick);
 	/* The store's thread must not wake a context that is being freed. */
 	store_set_waker(srv->store, NULL, NULL);
+	/* What the outbox had in flight waits again (and stays in the store). */
+	notify_outbox_set_notifier(srv->outbox, NULL);
 	/* Pending API calls get their notification result before lws frees them. */
 	if (srv->notifier)
 		notifier_stop(srv->notifier);

@@ -19,6 +19,7 @@ struct relay_server_config {
 	const char *cert;
 	const char *key;
 	size_t max_connections;  /* per tunnel */
+	size_t max_tunnels, max_tunnels_per_thing; /* open ones, for the API (0: default) */
 	struct store *store;     /* NULL: tunnels are not persisted */
 	const char *api_key;     /* NULL: the management API is off */
 	const struct aws_keys *aws_keys; /* NULL: AWS's API is off */

@@ -28,6 +28,32 @@ void store_save_logged(struct store *s, struct registry_tunnel *t)
 		log_failure(t, err);
 }
 
+int store_keep_notification(struct store *s, const struct pending_notification *pn,
+			    store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	return s->ops->keep_notification(s, pn, done, ctx, err, err_cap);
+}
+
+static void log_drop_failure(void *ctx, const char *err)
+{
+	(void)ctx;
+	if (err)
+		log_error("cannot delete a kept notification: %s", err);
+}
+
+void store_drop_notification_logged(struct store *s, const char *tunnel_id)
+{
+	char err[256];
+	if (s && s->ops->drop_notification(s, tunnel_id, log_drop_failure, NULL, err, sizeof(err)))
+		log_drop_failure(NULL, err);
+}
+
+int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,
+			     char *err, size_t err_cap)
+{
+	return s->ops->load_notifications(s, each, arg, err, err_cap);
+}
+
 void store_poll(struct store *s)
 {
 	if (s)

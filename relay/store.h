@@ -8,6 +8,9 @@
  * store_flush, never from inside store_save. Saves complete in the order
  * they were made, so the last save of a tunnel is what stays stored.
  *
+ * Device notifications that could not be sent yet are kept the same way
+ * (store_keep_notification): in order with the saves, on the same thread.
+ *
  * Loading runs once at start-up, before the loop, and may block. */
 #ifndef RELAY_STORE_H
 #define RELAY_STORE_H
@@ -17,12 +20,15 @@
 #include "relay/registry.h"
 
 struct store;
+struct pending_notification;
 
 /* err: NULL when the tunnel was saved, else why not (names the store and the
  * tunnel, never a token); valid only during the call. */
 typedef void (*store_done_fn)(void *ctx, const char *err);
 /* Wakes the event loop from any thread, so that it calls store_poll. */
 typedef void (*store_wake_fn)(void *arg);
+/* Called for each kept notification at load; non-zero stops the load. */
+typedef int (*store_each_notification_fn)(void *arg, const struct pending_notification *pn);
 
 struct store_ops {
 	int (*load)(struct store *s, struct registry *r, char *err, size_t err_cap);
@@ -33,6 +39,12 @@ struct store_ops {
 	void (*forget)(struct store *s, void *ctx);
 	void (*set_waker)(struct store *s, store_wake_fn wake, void *arg);
 	void (*close)(struct store *s);
+	int (*keep_notification)(struct store *s, const struct pending_notification *pn,
+				 store_done_fn done, void *ctx, char *err, size_t err_cap);
+	int (*drop_notification)(struct store *s, const char *tunnel_id, store_done_fn done,
+				 void *ctx, char *err, size_t err_cap);
+	int (*load_notifications)(struct store *s, store_each_notification_fn each, void *arg,
+				  char *err, size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -56,6 +68,18 @@ int store_save(struct store *s, const struct registry_tunnel *t, store_done_fn d
  * the relay goes on. t must outlive the store (registry tunnels do).
  * NULL store: nothing is persisted. */
 void store_save_logged(struct store *s, struct registry_tunnel *t);
+
+/* Keeps pn (replacing what was kept for its tunnel) until dropped: like
+ * store_save, returns 0 with done(ctx, …) to come, or -1 with a reason. */
+int store_keep_notification(struct store *s, const struct pending_notification *pn,
+			    store_done_fn done, void *ctx, char *err, size_t err_cap);
+/* Deletes what is kept for the tunnel (nothing kept: not an error); a
+ * failure is logged. NULL store does nothing. */
+void store_drop_notification_logged(struct store *s, const char *tunnel_id);
+/* Hands every kept notification to each(arg, pn) (blocking, at start-up,
+ * like store_load). Returns the number, or -1 with a reason. */
+int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,
+			     char *err, size_t err_cap);
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);

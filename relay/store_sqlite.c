@@ -17,12 +17,15 @@
 #include <sqlite3.h>
 
 #include "proto/message.h"
+#include "relay/pending_notification.h"
 #include "relay/store_worker.h"
 
 /* Schema history (PRAGMA user_version):
  *   1  table tunnels, index on thing.
  *   2  column tags: the AWS API's tags as a JSON array of {"key","value"}
  *      objects ("" = none), added to existing rows as "".
+ * Table pending_notifications is created whenever it is missing, at any
+ * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
  * STORE_SCHEMA_VERSION; a database newer than we know is refused.
  *
@@ -30,6 +33,20 @@
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
 #define STORE_SCHEMA_VERSION 2
+
+/* Device notifications the broker has not acknowledged yet (see
+ * relay/pending_notification.h): one row per tunnel, holding the
+ * destination's access token in clear until it is sent or no longer
+ * current, then deleted. A table of its own, created when missing on every
+ * open (old databases gain it; relays that do not know it ignore it), so it
+ * needs no schema version of its own. */
+static const char notifications_table[] =
+	"CREATE TABLE IF NOT EXISTS pending_notifications ("
+	" tunnel_id TEXT PRIMARY KEY,"
+	" thing TEXT NOT NULL,"
+	" services TEXT NOT NULL,"
+	" token TEXT NOT NULL,"
+	" since INTEGER NOT NULL);";
 
 /* Column order shared by the INSERT and the SELECT: bind index = col + 1.
  * The side columns come in blocks of three so side s starts at
@@ -91,6 +108,8 @@ struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
+	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
+	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
 	struct store_worker *worker;
 	char path[];            /* for error messages */
 };
@@ -217,7 +236,8 @@ static int check_schema(struct sqlite_store *s, char *err, size_t err_cap)
 {
 	if (exec(s, "BEGIN IMMEDIATE", "cannot start a transaction", err, err_cap) != 0)
 		return -1;
-	if (migrate(s, err, err_cap) != 0) {
+	if (migrate(s, err, err_cap) != 0 ||
+	    exec(s, notifications_table, "cannot create the notifications table", err, err_cap) != 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* closing rolls back anyway */
 		return -1;
 	}
@@ -238,8 +258,8 @@ static int create_private(const char *path, char *err, size_t err_cap)
 }
 
 static void sqlite_close(struct store *base);
-static int run_save(void *backend, void *job, char *err, size_t err_cap);
-static void free_snapshot(void *job);
+static int run_job(void *backend, void *job, char *err, size_t err_cap);
+static void free_job(void *job);
 
 struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 {
@@ -268,13 +288,21 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ") VALUES "
 				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
 				-1, &s->save, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT OR REPLACE INTO pending_notifications "
+					"(tunnel_id, thing, services, token, since) VALUES (?1,?2,?3,?4,?5)",
+					-1, &s->keep, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
+					-1, &s->drop, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(s, "cannot prepare the insert", err, err_cap);
 		sqlite_close(&s->base);
 		return NULL;
 	}
 	char why[128];
-	s->worker = store_worker_start(STORE_MAX_PENDING, run_save, free_snapshot, s, why, sizeof(why));
+	s->worker = store_worker_start(STORE_MAX_PENDING, run_job, free_job, s, why, sizeof(why));
 	if (s->worker == NULL) {
 		errf(err, err_cap, "%s: %s", path, why);
 		sqlite_close(&s->base);
@@ -289,24 +317,31 @@ static void sqlite_close(struct store *base)
 	/* Every queued save is written (and its callback run) first. */
 	store_worker_stop(s->worker);
 	sqlite3_finalize(s->save);
+	sqlite3_finalize(s->keep);
+	sqlite3_finalize(s->drop);
 	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
-	 * the only one is gone. It also checkpoints and removes the WAL. */
+	 * they are gone. It also checkpoints and removes the WAL. */
 	sqlite3_close_v2(s->db);
 	free(s);
 }
 
 /* ---- save ------------------------------------------------------------------ */
 
-/* The services as a malloc'd JSON array, or NULL when memory runs out. */
-static char *services_json(const struct registry_tunnel *t)
+/* Services as a malloc'd JSON array, or NULL when memory runs out. */
+static char *service_list_json(const char (*services)[TUNNEL_MAX_SERVICE_ID + 1], size_t n)
 {
 	const char *names[TUNNEL_MAX_SERVICES];
-	for (size_t i = 0; i < t->n_services; i++)
-		names[i] = t->services[i];
-	cJSON *arr = cJSON_CreateStringArray(names, (int)t->n_services);
+	for (size_t i = 0; i < n; i++)
+		names[i] = services[i];
+	cJSON *arr = cJSON_CreateStringArray(names, (int)n);
 	char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
 	cJSON_Delete(arr);
 	return text;
+}
+
+static char *services_json(const struct registry_tunnel *t)
+{
+	return service_list_json(t->services, t->n_services);
 }
 
 /* Binds every column. Values are bound SQLITE_STATIC (no copies of the
@@ -394,12 +429,101 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 	return ret;
 }
 
-static void free_snapshot(void *job)
+/* What the worker thread is given: a tunnel to save, a notification to
+ * keep, or a tunnel whose kept notification goes. */
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP };
+
+struct sqlite_job {
+	enum job_kind kind;
+	union {
+		struct registry_tunnel tunnel;
+		struct pending_notification note;
+		char tunnel_id[REGISTRY_MAX_ID + 1];
+	} u;
+};
+
+/* Runs st once its binding went as rc says, reports a failure ("cannot
+ * VERB the notification of tunnel 'ID'"), and clears it for the next job
+ * (dropping its pointers into the job, token included). */
+static int step_notification(struct sqlite_store *s, sqlite3_stmt *st, int rc, const char *verb,
+			     const char *tunnel_id, char *err, size_t err_cap)
 {
-	struct registry_tunnel *t = job;
-	if (t != NULL)
-		OPENSSL_cleanse(t, sizeof(*t)); /* client tokens are secrets */
-	free(t);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_ID + 48];
+		snprintf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
+			 tunnel_id);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static int run_keep(struct sqlite_store *s, const struct pending_notification *pn, char *err,
+		    size_t err_cap)
+{
+	char *services = service_list_json(pn->services, pn->n_services);
+	if (services == NULL) {
+		errf(err, err_cap, "%s: cannot keep the notification of tunnel '%s': out of memory",
+		     s->path, pn->tunnel_id);
+		return -1;
+	}
+	int rc = sqlite3_bind_text(s->keep, 1, pn->tunnel_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->keep, 2, pn->thing, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->keep, 3, services, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->keep, 4, pn->token, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(s->keep, 5, pn->since);
+	int ret = step_notification(s, s->keep, rc, "keep", pn->tunnel_id, err, err_cap);
+	free(services);
+	return ret;
+}
+
+static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, size_t err_cap)
+{
+	int rc = sqlite3_bind_text(s->drop, 1, tunnel_id, -1, SQLITE_STATIC);
+	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
+}
+
+static int run_job(void *backend, void *job, char *err, size_t err_cap)
+{
+	struct sqlite_job *j = job;
+	switch (j->kind) {
+	case JOB_SAVE:
+		return run_save(backend, &j->u.tunnel, err, err_cap);
+	case JOB_KEEP:
+		return run_keep(backend, &j->u.note, err, err_cap);
+	case JOB_DROP:
+		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+	}
+	return -1;
+}
+
+static void free_job(void *job)
+{
+	struct sqlite_job *j = job;
+	if (j != NULL)
+		OPENSSL_cleanse(j, sizeof(*j)); /* client tokens, notification tokens */
+	free(j);
+}
+
+/* Hands a job to the thread (taking it over). */
+static int submit(struct sqlite_store *s, struct sqlite_job *j, store_done_fn done, void *ctx,
+		  const char *what, const char *id, char *err, size_t err_cap)
+{
+	char why[128];
+	if (store_worker_submit(s->worker, j, done, ctx, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "%s: cannot %s '%s': %s", s->path, what, id, why);
+		return -1;
+	}
+	return 0;
 }
 
 static int sqlite_save(struct store *base, const struct registry_tunnel *t, store_done_fn done,
@@ -419,18 +543,52 @@ static int sqlite_save(struct store *base, const struct registry_tunnel *t, stor
 		}
 	}
 	/* The thread writes a copy: the loop goes on changing t meanwhile. */
-	struct registry_tunnel *snapshot = malloc(sizeof(*snapshot));
-	if (snapshot == NULL) {
+	struct sqlite_job *j = malloc(sizeof(*j));
+	if (j == NULL) {
 		errf(err, err_cap, "%s: cannot save tunnel '%s': out of memory", s->path, t->id);
 		return -1;
 	}
-	memcpy(snapshot, t, sizeof(*snapshot));
-	char why[128];
-	if (store_worker_submit(s->worker, snapshot, done, ctx, why, sizeof(why)) != 0) {
-		errf(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, why);
+	j->kind = JOB_SAVE;
+	memcpy(&j->u.tunnel, t, sizeof(j->u.tunnel));
+	return submit(s, j, done, ctx, "save tunnel", t->id, err, err_cap);
+}
+
+static int sqlite_keep_notification(struct store *base, const struct pending_notification *pn,
+				    store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	const char *problem = pending_notification_problem(pn);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: cannot keep a notification: %s", s->path, problem);
 		return -1;
 	}
-	return 0;
+	struct sqlite_job *j = malloc(sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot keep a notification: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_KEEP;
+	memcpy(&j->u.note, pn, sizeof(j->u.note));
+	return submit(s, j, done, ctx, "keep the notification of tunnel", pn->tunnel_id, err,
+		      err_cap);
+}
+
+static int sqlite_drop_notification(struct store *base, const char *tunnel_id, store_done_fn done,
+				    void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	if (!registry_id_valid(tunnel_id)) {
+		errf(err, err_cap, "%s: cannot delete a notification: invalid tunnel id", s->path);
+		return -1;
+	}
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot delete a notification: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_DROP;
+	memcpy(j->u.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
+	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
 }
 
 /* ---- load ------------------------------------------------------------------ */
@@ -465,12 +623,12 @@ static bool get_bool(sqlite3_stmt *st, int col, bool *out)
 	return true;
 }
 
-static const char *get_services(sqlite3_stmt *st, struct registry_tunnel *t)
+static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
 {
-	if (sqlite3_column_type(st, COL_SERVICES) != SQLITE_TEXT)
+	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
 		return "services is not text";
-	const char *text = (const char *)sqlite3_column_text(st, COL_SERVICES);
-	int len = sqlite3_column_bytes(st, COL_SERVICES);
+	const char *text = (const char *)sqlite3_column_text(st, col);
+	int len = sqlite3_column_bytes(st, col);
 	cJSON *arr = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
 	const char *problem = NULL;
 	int n = cJSON_GetArraySize(arr);
@@ -516,7 +674,7 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
 		return "thing is not text of at most 128 bytes";
 	if (!get_text(st, COL_DESCRIPTION, t->description, sizeof(t->description)))
 		return "description is not text of at most 256 bytes";
-	const char *problem = get_services(st, t);
+	const char *problem = get_services_column(st, COL_SERVICES, t);
 	if (problem != NULL)
 		return problem;
 	if (!get_int64(st, COL_LIFETIME, &lifetime) || lifetime < 0 || lifetime > INT_MAX)
@@ -601,6 +759,68 @@ static int sqlite_load(struct store *base, struct registry *r, char *err, size_t
 	return loaded;
 }
 
+/* Fills pn from a row of pending_notifications. What is wrong, or NULL. */
+static const char *get_notification(sqlite3_stmt *st, struct pending_notification *pn)
+{
+	if (!get_text(st, 0, pn->tunnel_id, sizeof(pn->tunnel_id)) ||
+	    !get_text(st, 1, pn->thing, sizeof(pn->thing)) ||
+	    !get_text(st, 3, pn->token, sizeof(pn->token)) || !get_int64(st, 4, &pn->since))
+		return "a column has the wrong type or is too long";
+	/* The services column has the tunnels table's form: reuse its reader. */
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	if (t == NULL)
+		return "out of memory";
+	const char *problem = get_services_column(st, 2, t);
+	if (problem == NULL) {
+		pn->n_services = t->n_services;
+		memcpy(pn->services, t->services, sizeof(pn->services));
+		problem = pending_notification_problem(pn);
+	}
+	free(t);
+	return problem;
+}
+
+static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
+				     char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	store_worker_wait_idle(s->worker);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT tunnel_id, thing, services, token, since "
+			       "FROM pending_notifications ORDER BY since, tunnel_id",
+			       -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, "cannot read the kept notifications", err, err_cap);
+		return -1;
+	}
+	int loaded = 0;
+	int rc;
+	struct pending_notification pn;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&pn, 0, sizeof(pn));
+		const char *problem = get_notification(st, &pn);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: pending_notifications row %d: %s", s->path, loaded + 1,
+			     problem);
+			loaded = -1;
+			break;
+		}
+		if (each(arg, &pn) != 0) {
+			errf(err, err_cap, "%s: cannot take the kept notifications: out of memory",
+			     s->path);
+			loaded = -1;
+			break;
+		}
+		loaded++;
+	}
+	pending_notification_wipe(&pn);
+	if (loaded >= 0 && rc != SQLITE_DONE) {
+		db_err(s, "cannot read the kept notifications", err, err_cap);
+		loaded = -1;
+	}
+	sqlite3_finalize(st);
+	return loaded;
+}
+
 /* ---- the ops table ------------------------------------------------------- */
 
 static void sqlite_poll(struct store *base)
@@ -633,4 +853,7 @@ static const struct store_ops sqlite_ops = {
 	.forget = sqlite_forget,
 	.set_waker = sqlite_set_waker,
 	.close = sqlite_close,
+	.keep_notification = sqlite_keep_notification,
+	.drop_notification = sqlite_drop_notification,
+	.load_notifications = sqlite_load_notifications,
 };

@@ -108,6 +108,31 @@ static bool has_nul(const char *body, size_t len)
 	return false;
 }
 
+/* cJSON keeps both members of {"a":1,"a":2} and lookups see the first.
+ * Writes the dotted path of the first repeated key into path; false when
+ * none. */
+static bool repeated_key(const cJSON *json, char *path, size_t cap)
+{
+	for (const cJSON *e = json ? json->child : NULL; e; e = e->next) {
+		if (cJSON_IsObject(json) && e->string) {
+			for (const cJSON *later = e->next; later; later = later->next) {
+				if (later->string && !strcmp(e->string, later->string)) {
+					size_t used = strlen(path);
+					snprintf(path + used, cap - used, "%s%s", used ? "." : "", e->string);
+					return true;
+				}
+			}
+		}
+		size_t used = strlen(path);
+		if (cJSON_IsObject(json) && e->string)
+			snprintf(path + used, cap - used, "%s%s", used ? "." : "", e->string);
+		if (repeated_key(e, path, cap))
+			return true;
+		path[used] = '\0';
+	}
+	return false;
+}
+
 cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e)
 {
 	if (has_nul(body, len)) {
@@ -115,8 +140,16 @@ cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e)
 		return NULL;
 	}
 	cJSON *root = cJSON_ParseWithLength(body ? body : "", len);
-	if (!root)
+	if (!root) {
 		fail(e, OPS_INVALID, "body", "the body is not valid JSON");
+		return NULL;
+	}
+	e->field_text[0] = '\0';
+	if (repeated_key(root, e->field_text, sizeof(e->field_text))) {
+		fail(e, OPS_INVALID, e->field_text, "the key %s appears more than once", e->field_text);
+		cJSON_Delete(root);
+		return NULL;
+	}
 	return root;
 }
 
@@ -183,10 +216,47 @@ int ops_parse_open(const cJSON *root, struct registry_tunnel *t, struct ops_erro
 	return 0;
 }
 
+static size_t cap_or(size_t cap, size_t fallback)
+{
+	return cap ? cap : fallback;
+}
+
+/* Refuses an open that would go past a cap on open tunnels; a tunnel past
+ * its expiry that the tick has not closed yet does not count. */
+static int check_tunnel_caps(const struct api_env *env, const char *thing, struct ops_error *e)
+{
+	size_t max_all = cap_or(env->max_tunnels, API_DEFAULT_MAX_TUNNELS);
+	size_t max_thing = cap_or(env->max_tunnels_per_thing, API_DEFAULT_MAX_TUNNELS_PER_THING);
+	size_t open_all = 0, open_thing = 0;
+	for (size_t i = 0; i < env->registry->n; i++) {
+		const struct registry_tunnel *t = env->registry->tunnels[i];
+		if (t->closed_at || (t->expires_at && t->expires_at <= env->now))
+			continue;
+		open_all++;
+		if (!strcmp(t->thing, thing))
+			open_thing++;
+	}
+	if (open_thing >= max_thing)
+		return fail(e, OPS_TOO_MANY, NULL,
+			    "thing %s already has %zu open tunnels, the most allowed "
+			    "(tunnel-relay --max-tunnels-per-thing %zu): close one first",
+			    thing, open_thing, max_thing);
+	if (open_all >= max_all)
+		return fail(e, OPS_TOO_MANY, NULL,
+			    "the relay already has %zu open tunnels, the most allowed "
+			    "(tunnel-relay --max-tunnels %zu): close one first", open_all, max_all);
+	return 0;
+}
+
 struct registry_tunnel *ops_open(struct api_env *env, struct registry_tunnel *t, ops_tokens tokens,
 				 struct ops_error *e)
 {
 	char err[256];
+	if (check_tunnel_caps(env, t->thing, e)) {
+		OPENSSL_cleanse(t, sizeof(*t));
+		free(t);
+		return NULL;
+	}
 	t->created_at = env->now;
 	t->expires_at = env->now + 60 * (int64_t)t->lifetime_minutes;
 	if (new_tunnel_id(t->id) || rotate_side(env, t, SIDE_SOURCE, tokens[SIDE_SOURCE]) ||

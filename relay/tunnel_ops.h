@@ -18,6 +18,11 @@
 #define API_MAX_LIFETIME_MINUTES 720
 /* Fresh access tokens: 256 random bits as 43 base64url characters. */
 #define API_TOKEN_LEN 43
+/* Caps on open tunnels, so that a script holding the API key cannot fill
+ * the relay by accident: in all, and per thing (a device serves a handful
+ * of tunnels at a time). Beyond either, opening is refused (OPS_TOO_MANY). */
+#define API_DEFAULT_MAX_TUNNELS 10000
+#define API_DEFAULT_MAX_TUNNELS_PER_THING 64
 
 struct api_hooks {
 	void *server;
@@ -29,26 +34,46 @@ struct api_hooks {
 	size_t (*live_connections)(void *server, const struct registry_tunnel *t);
 };
 
+/* A device notification the relay still keeps for a tunnel. */
+struct api_notice_state {
+	bool failed;               /* the broker refused it; else pending */
+	int64_t since;             /* Unix seconds */
+	char detail[200];
+};
+
 struct api_env {
 	struct registry *registry;
 	const char *api_key;       /* NULL or "": the /api/v1 API is off */
 	int64_t now;               /* Unix seconds */
 	struct api_hooks hooks;
+	size_t max_tunnels;        /* 0: API_DEFAULT_MAX_TUNNELS */
+	size_t max_tunnels_per_thing; /* 0: API_DEFAULT_MAX_TUNNELS_PER_THING */
+	/* Optional: what is kept of a tunnel's notification, shown by GET. */
+	void *notices;
+	bool (*notice_state)(void *notices, const char *tunnel_id, struct api_notice_state *out);
 };
 
 /* Why an operation failed, for the front-end to word in its own dialect. */
-enum ops_failure { OPS_INVALID = 400, OPS_NOT_FOUND = 404, OPS_CONFLICT = 409, OPS_INTERNAL = 500 };
+enum ops_failure {
+	OPS_INVALID = 400,
+	OPS_NOT_FOUND = 404,
+	OPS_CONFLICT = 409,
+	OPS_TOO_MANY = 429,        /* a cap on open tunnels */
+	OPS_INTERNAL = 500,
+};
 
 struct ops_error {
 	enum ops_failure failure;
 	const char *field;         /* the request field at fault, or NULL */
 	char message[256];
+	char field_text[128];      /* where field points when it is made up (a JSON path) */
 };
 
 typedef char ops_tokens[2][API_TOKEN_LEN + 1]; /* indexed by enum tunnel_side */
 
-/* Parses a request body, refusing NULs (cJSON would cut a string at one).
- * NULL with e filled when it is not JSON. */
+/* Parses a request body, refusing NULs (cJSON would cut a string at one)
+ * and repeated keys (cJSON keeps both; a reader that takes the last would
+ * disagree with ours). NULL with e filled when it is not JSON. */
 cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e);
 
 /* Reads {"description", "destinationConfig":{"thingName","services"},
@@ -57,8 +82,9 @@ cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e);
 int ops_parse_open(const cJSON *root, struct registry_tunnel *t, struct ops_error *e);
 
 /* Gives t (calloc'd, filled by ops_parse_open) an id and fresh tokens and
- * inserts it. Returns t, now owned by the registry, or NULL with e filled
- * (t is then freed). tokens are wiped by the caller. */
+ * inserts it, unless that would pass a cap on open tunnels (OPS_TOO_MANY).
+ * Returns t, now owned by the registry, or NULL with e filled (t is then
+ * freed). tokens are wiped by the caller. */
 struct registry_tunnel *ops_open(struct api_env *env, struct registry_tunnel *t, ops_tokens tokens,
 				 struct ops_error *e);
 

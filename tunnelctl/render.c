@@ -205,9 +205,11 @@ static void put_notification(const cJSON *root, FILE *out)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "notification");
 	const cJSON *delivered = cJSON_GetObjectItemCaseSensitive(n, "delivered");
+	bool pending = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending"));
 	const char *detail = get_str(n, "detail");
 	fputs("Device notified over MQTT: ", out);
-	fputs(!cJSON_IsBool(delivered) ? "unknown" : cJSON_IsTrue(delivered) ? "yes" : "no", out);
+	fputs(!cJSON_IsBool(delivered) ? "unknown" : cJSON_IsTrue(delivered) ? "yes" :
+	      pending ? "not yet, pending" : "no", out);
 	if (detail && *detail) {
 		fputs(" (", out);
 		put_clean(out, detail);
@@ -216,10 +218,10 @@ static void put_notification(const cJSON *root, FILE *out)
 	fputc('\n', out);
 }
 
-static bool notified(const cJSON *root)
+static bool notification_flag(const cJSON *root, const char *key)
 {
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(root, "notification");
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "delivered"));
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, key));
 }
 
 static int render_open(const struct tctl_args *a, long status, const cJSON *root, FILE *out,
@@ -244,7 +246,10 @@ static int render_open(const struct tctl_args *a, long status, const cJSON *root
 	put_clean(out, or_dash(get_str(root, "expiresAt")));
 	fputs(".\n", out);
 	put_notification(root, out);
-	if (!notified(root)) {
+	if (notification_flag(root, "pending")) {
+		fputs("The relay sends it once the broker is back; the device's agent starts its "
+		      "side then.\n", out);
+	} else if (!notification_flag(root, "delivered")) {
 		fputs("The device's agent starts its side only when notified: run 'tunnelctl rotate ", out);
 		put_clean(out, id);
 		fputs(" --mode DESTINATION' to notify it again, or use --json to get the "
@@ -336,6 +341,27 @@ static void kv_number(FILE *out, const char *key, const cJSON *num, const char *
 		fprintf(out, "%-18s-\n", key);
 }
 
+/* A notification the relay still keeps: "pending since T (detail)" or
+ * "failed (detail)". Nothing when none is kept. */
+static void kv_notice(FILE *out, const cJSON *n)
+{
+	if (!cJSON_IsObject(n))
+		return;
+	bool failed = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "failed"));
+	const char *since = get_str(n, "since"), *detail = get_str(n, "detail");
+	fprintf(out, "%-18s%s", "Notification:", failed ? "failed" : "pending");
+	if (!failed && since && *since) {
+		fputs(" since ", out);
+		put_clean(out, since);
+	}
+	if (detail && *detail) {
+		fputs(" (", out);
+		put_clean(out, detail);
+		fputc(')', out);
+	}
+	fputc('\n', out);
+}
+
 static int render_describe(long status, const cJSON *root, FILE *out, FILE *err)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(root, "tunnel");
@@ -373,6 +399,7 @@ static int render_describe(long status, const cJSON *root, FILE *out, FILE *err)
 		kv(out, "Closed:", get_str(t, "closedAt"));
 	kv_number(out, "Live connections:", cJSON_GetObjectItemCaseSensitive(t, "liveConnections"),
 		  "");
+	kv_notice(out, cJSON_GetObjectItemCaseSensitive(t, "notification"));
 	return 0;
 }
 

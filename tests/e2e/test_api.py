@@ -1111,3 +1111,70 @@ def test_metrics_move(t):
     m4 = relay.metrics()
     expect(metric(m4, 'tunnel_relay_tunnels{status="open"}') == 1, "open tunnels after a DELETE: %r" % m4)
     expect(metric(m4, "tunnel_relay_peers_connected") == 0, "peers after DELETE: %r" % m4)
+
+
+# ==========================================================================
+# caps on open tunnels, repeated keys
+# ==========================================================================
+
+@timeout(60)
+def test_api_tunnel_caps(t):
+    relay = ApiRelay(t, extra_args=["--max-tunnels", "3", "--max-tunnels-per-thing", "2"])
+    a1 = relay.open(thing="cap-a")
+    relay.open(thing="cap-a")
+    r = relay.curl("POST", "/api/v1/tunnels", _open_body(thing="cap-a"))
+    expect(r.status == 429 and r.error()[0] == "TooManyTunnels",
+           "third tunnel of one thing: expected 429 TooManyTunnels, got %r" % r)
+    msg = r.json["error"]["message"]
+    expect("--max-tunnels-per-thing 2" in msg and "cap-a" in msg,
+           "the message should name the thing, the limit and its value: %r" % msg)
+    relay.proc.expect_alive("after a refused open")
+    relay.open(thing="cap-b")
+    r = relay.curl("POST", "/api/v1/tunnels", _open_body(thing="cap-c"))
+    expect(r.status == 429 and "--max-tunnels 3" in r.json["error"]["message"],
+           "fourth tunnel in all: expected 429 naming --max-tunnels 3, got %r" % r)
+    # Closing one frees its place.
+    relay.delete(a1["tunnelId"])
+    relay.open(thing="cap-c")
+    lst = relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"]
+    expect(len(lst) == 4, "3 open + 1 closed expected, the relay lists %r" % lst)
+    # The options are checked.
+    for bad in (["--max-tunnels", "0"], ["--max-tunnels-per-thing", "x"]):
+        p = subprocess.run([str(a) for a in relay.argv()] + bad, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10,
+                           env=child_env(home=t.tmp))
+        expect(p.returncode == 2 and bad[0].encode() in p.stderr,
+               "%s: expected exit 2 naming the option, got %d %r" % (bad, p.returncode, p.stderr))
+
+
+@timeout(60)
+def test_api_repeated_keys(t):
+    relay = ApiRelay(t)
+    raw = ('{"destinationConfig":{"thingName":"%s","thingName":"evil","services":["SSH"]}}'
+           % THING)
+    r = relay.curl("POST", "/api/v1/tunnels", raw=raw)
+    expect(r.status == 400 and r.error() == ("BadRequest", "destinationConfig.thingName"),
+           "repeated thingName: expected 400 naming the key, got %r" % r)
+    j = relay.open()
+    r = relay.curl("POST", "/api/v1/tunnels/%s/rotate" % j["tunnelId"],
+                   raw='{"clientMode":"SOURCE","clientMode":"ALL"}')
+    expect(r.status == 400 and r.error() == ("BadRequest", "clientMode"),
+           "repeated clientMode: expected 400, got %r" % r)
+    lst = relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"]
+    expect(len(lst) == 1, "a refused body created a tunnel: %r" % lst)
+
+
+@timeout(60)
+def test_api_nul_in_query_logged(t):
+    """libwebsockets drops a request with %00 in its URL before any handler
+    runs (no answer can be sent): the relay logs it and serves on. Before
+    the fix nothing was logged."""
+    relay = ApiRelay(t)
+    since = relay.proc.mark()
+    r = relay.curl("GET", "/api/v1/tunnels?thingName=%00abc")
+    expect(r.status in (0, 400), "%%00 in the query: expected no answer or 400, got %r" % r)
+    relay.proc.wait_log(r"HTTP connection( from 127\.0\.0\.1)? closed without a request the "
+                        r"relay could read: .*%00 in the URL", scaled(5), since=since)
+    relay.proc.expect_alive("after %00 in a query")
+    expect(relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"] == [],
+           "the relay still answers after the dropped request")

@@ -8,13 +8,18 @@ Skipped when mosquitto / mosquitto_sub are not installed.
 
 import json
 import os
+import re
+import select
 import shutil
+import socket
+import sqlite3
 import subprocess
+import threading
 import time
 
 from harness import (MiB, Proc, ROOT, expect, fail, free_port, pki, scaled, skip,
-                     timeout)
-from test_api import ApiRelay, THING, through
+                     timeout, wait_until)
+from test_api import ApiRelay, ISO_RX, THING, through
 
 OTHER = "nanopi-02"
 # The broker runs with the shipped configuration when it exists.
@@ -232,14 +237,95 @@ class Sub:
             time.sleep(0.05)
 
 
+class Gate:
+    """A TCP forwarder on loopback between the relay and the broker: closed,
+    it cuts what it forwards and drops new connections at once, so that the
+    broker looks down to the relay while the devices stay subscribed (no
+    race between a device resubscribing and the relay publishing)."""
+
+    def __init__(self, t, target_port):
+        self.target = target_port
+        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.is_open = True
+        self.lock = threading.Lock()
+        self.pairs = []
+        self.done = False
+        threading.Thread(target=self._accept, daemon=True).start()
+        t.defer(self.stop)
+
+    def _accept(self):
+        while not self.done:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            with self.lock:
+                if not self.is_open:
+                    c.close()
+                    continue
+                try:
+                    u = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+                except OSError:
+                    c.close()
+                    continue
+                self.pairs.append((c, u))
+            threading.Thread(target=self._pump, args=(c, u), daemon=True).start()
+
+    def _pump(self, a, b):
+        socks = [a, b]
+        try:
+            while True:
+                r, _, _ = select.select(socks, [], [], 0.5)
+                for s in r:
+                    data = s.recv(65536)
+                    if not data:
+                        raise OSError("closed")
+                    (b if s is a else a).sendall(data)
+        except (OSError, ValueError):
+            pass
+        finally:
+            for s in socks:
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def close(self):
+        with self.lock:
+            self.is_open = False
+            pairs, self.pairs = self.pairs, []
+        for a, b in pairs:
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def open(self):
+        with self.lock:
+            self.is_open = True
+
+    def stop(self):
+        self.done = True
+        self.close()
+        self.lsock.close()
+
+
 def mqtt_setup(t, public_endpoint="self", verbose=5, relay_cert="relay-mqtt",
-               relay_user="tunnel-relay"):
+               relay_user="tunnel-relay", gate=False):
+    """gate: the relay reaches the broker through a Gate (returned as
+    broker.gate) that the test can close and open."""
     need_mosquitto()
     d = make_mqtt_pki(t)
     broker = Broker(t, d)
+    broker.gate = Gate(t, broker.port) if gate else None
     t.note("mosquitto configuration: %s" % broker.source)
     relay = ApiRelay(t, verbose=verbose, public_endpoint=public_endpoint,
-                     mqtt={"uri": "ssl://127.0.0.1:%d" % broker.port,
+                     mqtt={"uri": "ssl://127.0.0.1:%d" % (broker.gate.port if gate else broker.port),
                            "ca": str(d / "ca.pem"), "cert": str(d / ("%s.pem" % relay_cert)),
                            "key": str(d / ("%s.key" % relay_cert))})
     relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
@@ -267,6 +353,18 @@ def check_notification(msg, thing, opened, services, endpoint, what):
                (what, p.get("endpoint"), endpoint))
     expect(opened.get("sourceAccessToken", "\0") not in json.dumps(p),
            "%s: the source token is in the device notification" % what)
+
+
+def wait_for_tunnel(sub, tunnel_id, seconds, what):
+    """The first message sub received for tunnel_id."""
+    found = []
+
+    def got():
+        found[:] = [m for m in sub.messages()
+                    if isinstance(m[1], dict) and m[1].get("tunnelId") == tunnel_id]
+        return bool(found)
+    wait_until(got, seconds, what)
+    return found[0]
 
 
 def expect_delivered(resp, what):
@@ -363,9 +461,9 @@ def test_notify_broker_down_then_back(t):
     j = relay.open()
     dt = time.monotonic() - t0
     n = j.get("notification")
-    expect(isinstance(n, dict) and n.get("delivered") is False and
+    expect(isinstance(n, dict) and n.get("delivered") is False and n.get("pending") is True and
            isinstance(n.get("detail"), str) and n["detail"].strip(),
-           "open with the broker down: expected notification delivered=false with a detail, got %r" % n)
+           "open with the broker down: expected notification pending=true with a detail, got %r" % n)
     t.note("broker down: open answered in %.2fs, detail %r" % (dt, n["detail"]))
     expect(dt < scaled(8), "open with the broker down took %.1fs" % dt)
     d = relay.describe(j["tunnelId"])
@@ -379,18 +477,21 @@ def test_notify_broker_down_then_back(t):
     relay.proc.wait_log(r"MQTT: (connected to broker|connection to broker .* restored)",
                         scaled(40), since=rmark, what="the relay reconnecting to the broker")
     t.note("relay reconnected %.1fs after the broker came back" % (time.monotonic() - t1))
+    # (The notification kept while the broker was down may reach the broker
+    # before this subscriber does: test_notify_pending_* check its delivery.)
     sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
     j2 = relay.open()
     expect_delivered(j2, "open after the broker came back")
-    msgs = sub1.wait_count(1, scaled(10), "nanopi-01 after the broker came back")
-    check_notification(msgs[0], THING, j2, ["SSH"], "127.0.0.1:%d" % relay.port,
+    msg = wait_for_tunnel(sub1, j2["tunnelId"], scaled(10), "nanopi-01 after the broker came back")
+    check_notification(msg, THING, j2, ["SSH"], "127.0.0.1:%d" % relay.port,
                        "notification after the broker came back")
     # The tunnel opened while the broker was down can be re-announced by rotating.
     r = relay.rotate(j["tunnelId"], "DESTINATION")
     expect_delivered(r, "rotate DESTINATION of the tunnel opened while the broker was down")
-    msgs = sub1.wait_count(2, scaled(10), "nanopi-01 after the rotation")
-    expect(msgs[1][1].get("clientAccessToken") == r["destinationAccessToken"] and
-           msgs[1][1].get("tunnelId") == j["tunnelId"], "re-announcement: wrong token or tunnel")
+    wait_until(lambda: any(isinstance(p, dict) and
+                           p.get("clientAccessToken") == r["destinationAccessToken"] and
+                           p.get("tunnelId") == j["tunnelId"] for _, p in sub1.messages()),
+               scaled(10), "the re-announcement with the rotated token")
 
 
 @timeout(90)
@@ -449,7 +550,152 @@ def test_notify_refused_by_acl_is_not_delivered(t):
            isinstance(n.get("detail"), str) and n["detail"].strip(),
            "publish refused by the ACL: expected delivered=false with a detail, got %r" % n)
     t.note("refused publish: answered in %.2fs, detail %r" % (dt, n["detail"]))
+    expect(n.get("pending") is not True, "a refused publish is not pending: %r" % n)
     broker.wait_log("Denied PUBLISH", scaled(5), since=mark, what="the broker refusing the relay")
-    time.sleep(1.0)
+    # Not retried: shown as failed, and no token kept in the database.
+    d = relay.describe(j["tunnelId"]).get("notification")
+    expect(isinstance(d, dict) and d.get("failed") is True and d.get("pending") is False,
+           "GET after a refused publish: expected failed=true, got %r" % d)
+    expect(kept_rows(relay) == [], "a refused notification left a row in the database")
+    mark = broker.mark()
+    time.sleep(3.0)
+    expect("Denied PUBLISH" not in broker.log()[mark:], "the relay retried a refused publish")
     expect(sub1.messages() == [], "nanopi-01 received a notification the ACL refused")
     relay.proc.expect_alive()
+
+
+# ==========================================================================
+# notifications kept while the broker is unreachable
+# ==========================================================================
+
+def expect_pending(resp, what):
+    n = resp.get("notification")
+    expect(isinstance(n, dict) and n.get("delivered") is False and n.get("pending") is True and
+           "will be sent" in n.get("detail", ""),
+           "%s: notification should be pending, got %r" % (what, n))
+
+
+def kept_rows(relay):
+    """(tunnel_id, token) of the relay database's kept notifications."""
+    db = sqlite3.connect("file:%s?mode=ro" % relay.db, uri=True, timeout=5)
+    try:
+        return db.execute("SELECT tunnel_id, token FROM pending_notifications").fetchall()
+    finally:
+        db.close()
+
+
+def cut_broker(relay, broker):
+    mark = relay.proc.mark()
+    broker.gate.close()
+    relay.proc.wait_log(r"MQTT: connection to broker .* lost", scaled(10), since=mark,
+                        what="the relay noticing the broker is unreachable")
+
+
+def restore_broker(relay, broker, mark):
+    broker.gate.open()
+    relay.proc.wait_log(r"MQTT: connection to broker .* restored|MQTT: connected to broker",
+                        scaled(45), since=mark, what="the relay reconnecting to the broker")
+
+
+def open_while_unreachable(t):
+    """A relay behind a gate, nanopi-01 subscribed, the gate closed, then a
+    tunnel opened: (broker, relay, subscriber, the open's answer)."""
+    broker, relay = mqtt_setup(t, gate=True)
+    sub1 = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    cut_broker(relay, broker)
+    j = relay.open()
+    expect_pending(j, "open with the broker unreachable")
+    return broker, relay, sub1, j
+
+
+@timeout(150)
+def test_notify_pending_until_broker_back(t):
+    broker, relay, sub1, j = open_while_unreachable(t)
+    d = relay.describe(j["tunnelId"])
+    n = d.get("notification")
+    expect(isinstance(n, dict) and n.get("pending") is True and n.get("failed") is False and
+           ISO_RX.match(n.get("since") or ""),
+           "GET of a tunnel whose notification waits: %r" % n)
+    expect(j["destinationAccessToken"] not in json.dumps(d), "GET shows the destination token")
+    rows = kept_rows(relay)
+    expect(rows == [(j["tunnelId"], j["destinationAccessToken"])],
+           "the database should keep the notification until it is sent: %d row(s)" % len(rows))
+    rc, out, err = relay.ctl("describe", j["tunnelId"])
+    expect(rc == 0 and re.search(r"(?m)^Notification: +pending since ", out),
+           "tunnelctl describe should show the pending notification: rc %d %r %r" % (rc, out, err))
+    time.sleep(1.0)
+    expect(sub1.messages() == [], "the device got a message while the broker was unreachable")
+
+    mark = relay.proc.mark()
+    restore_broker(relay, broker, mark)
+    msgs = sub1.wait_count(1, scaled(10), "the kept notification once the broker is back")
+    check_notification(msgs[0], THING, j, ["SSH"], "127.0.0.1:%d" % relay.port,
+                       "kept notification")
+    relay.proc.wait_log(r"tunnel %s: notified device %s over MQTT \(it had waited" %
+                        (j["tunnelId"], THING), scaled(10), since=mark)
+    wait_until(lambda: kept_rows(relay) == [], scaled(5),
+               "the kept notification (and its token) deleted from the database once sent")
+    expect("notification" not in relay.describe(j["tunnelId"]),
+           "GET still shows a notification after it was sent")
+    time.sleep(1.5)
+    expect(len(sub1.messages()) == 1, "the kept notification was sent %d times" %
+           len(sub1.messages()))
+
+
+@timeout(150)
+def test_notify_pending_survives_relay_restart(t):
+    broker, relay, sub1, j = open_while_unreachable(t)
+    relay.stop_term()
+    relay.start()
+    relay.proc.wait_log(r"1 device notification waiting for the MQTT broker", scaled(5))
+    n = relay.describe(j["tunnelId"]).get("notification")
+    expect(isinstance(n, dict) and n.get("pending") is True,
+           "after a restart the notification should still be pending: %r" % n)
+    mark = relay.proc.mark()
+    restore_broker(relay, broker, mark)
+    msgs = sub1.wait_count(1, scaled(10), "the notification kept across the restart")
+    check_notification(msgs[0], THING, j, ["SSH"], "127.0.0.1:%d" % relay.port,
+                       "notification kept across a restart")
+    wait_until(lambda: kept_rows(relay) == [], scaled(5), "the row deleted once sent")
+
+
+@timeout(150)
+def test_notify_pending_dropped_when_closed(t):
+    broker, relay, sub1, j = open_while_unreachable(t)
+    relay.delete(j["tunnelId"])
+    wait_until(lambda: kept_rows(relay) == [], scaled(5),
+               "the closed tunnel's notification (and token) deleted from the database")
+    expect("notification" not in relay.describe(j["tunnelId"]),
+           "GET shows a notification for a closed tunnel")
+    mark = relay.proc.mark()
+    restore_broker(relay, broker, mark)
+    # The relay publishes what waits within a second of reconnecting.
+    time.sleep(3.0)
+    expect(sub1.messages() == [], "a closed tunnel's notification was published: %d message(s)" %
+           len(sub1.messages()))
+    # The broker works: a new tunnel is announced at once.
+    j2 = relay.open()
+    expect_delivered(j2, "open after the broker came back")
+    msgs = sub1.wait_count(1, scaled(10), "the new tunnel's notification")
+    expect(msgs[0][1].get("tunnelId") == j2["tunnelId"], "the device got %r" % (msgs[0][1],))
+
+
+@timeout(150)
+def test_notify_pending_rotated_twice_sends_last(t):
+    broker, relay, sub1, j = open_while_unreachable(t)
+    r1 = relay.rotate(j["tunnelId"], "DESTINATION")
+    expect_pending(r1, "first rotation")
+    r2 = relay.rotate(j["tunnelId"], "DESTINATION")
+    expect_pending(r2, "second rotation")
+    rows = kept_rows(relay)
+    expect(rows == [(j["tunnelId"], r2["destinationAccessToken"])],
+           "only the last token should be kept: %d row(s), last token kept: %s" %
+           (len(rows), any(tok == r2["destinationAccessToken"] for _, tok in rows)))
+    mark = relay.proc.mark()
+    restore_broker(relay, broker, mark)
+    msgs = sub1.wait_count(1, scaled(10), "the kept notification")
+    time.sleep(2.0)
+    msgs = sub1.messages()
+    expect(len(msgs) == 1, "expected one notification (the last token), got %d" % len(msgs))
+    expect(msgs[0][1].get("clientAccessToken") == r2["destinationAccessToken"],
+           "the device got an older token, not the last rotation's")

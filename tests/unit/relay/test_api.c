@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1402,6 +1403,253 @@ static void test_add_notification(void **state)
 	assert_null(empty.body);
 }
 
+/* ---- caps on open tunnels ------------------------------------------------------------- */
+
+#define THING_BODY(thing) "{\"destinationConfig\":{\"thingName\":\"" thing "\",\"services\":[\"s\"]}}"
+
+/* Expects 429 TooManyTunnels whose message names the option and its value. */
+static void assert_too_many(struct fx *f, const char *body, const char *option, const char *value)
+{
+	struct api_response res;
+	size_t before = f->reg.n;
+	call(f, "POST", COLL, NULL, body, &res);
+	assert_error(&res, 429, "TooManyTunnels", NULL);
+	if (!strstr(res.body, option) || !strstr(res.body, value))
+		fail_msg("message should name %s %s: %s", option, value, res.body);
+	assert_int_equal(f->reg.n, before); /* nothing created */
+	api_response_free(&res);
+}
+
+static void test_cap_per_thing(void **state)
+{
+	struct fx *f = *state;
+	struct opened o[3];
+	f->env.max_tunnels_per_thing = 2;
+	open_ok(f, THING_BODY("a"), &o[0]);
+	open_ok(f, THING_BODY("a"), &o[1]);
+	assert_too_many(f, THING_BODY("a"), "--max-tunnels-per-thing", "2");
+	open_ok(f, THING_BODY("b"), &o[2]); /* another thing is not held back */
+
+	/* A closed tunnel frees its place. */
+	struct api_response res;
+	char path[128];
+	path_of(path, sizeof(path), o[0].id, "");
+	call(f, "DELETE", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	api_response_free(&res);
+	open_ok(f, THING_BODY("a"), &o[0]);
+	assert_too_many(f, THING_BODY("a"), "--max-tunnels-per-thing", "2");
+
+	/* So does an expired one the tick has not closed yet. */
+	f->env.now = o[1].t->expires_at;
+	open_ok(f, THING_BODY("a"), &o[1]);
+}
+
+static void test_cap_in_all(void **state)
+{
+	struct fx *f = *state;
+	struct opened o;
+	f->env.max_tunnels = 3;
+	open_ok(f, THING_BODY("a"), &o);
+	open_ok(f, THING_BODY("b"), &o);
+	open_ok(f, THING_BODY("c"), &o);
+	assert_too_many(f, THING_BODY("d"), "--max-tunnels", "3");
+}
+
+static void test_cap_defaults(void **state)
+{
+	struct fx *f = *state;
+	struct opened o;
+	/* 0 means the default: the per-thing cap holds without any setting. */
+	for (int i = 0; i < API_DEFAULT_MAX_TUNNELS_PER_THING; i++)
+		open_ok(f, THING_BODY("busy"), &o);
+	char value[16];
+	snprintf(value, sizeof(value), "%d", API_DEFAULT_MAX_TUNNELS_PER_THING);
+	assert_too_many(f, THING_BODY("busy"), "--max-tunnels-per-thing", value);
+}
+
+/* ---- repeated keys ------------------------------------------------------------------- */
+
+static void test_repeated_keys(void **state)
+{
+	struct fx *f = *state;
+	static const struct bad_case cases[] = {
+		{ "{\"destinationConfig\":{\"thingName\":\"a\",\"thingName\":\"b\",\"services\":[\"s\"]}}",
+		  "destinationConfig.thingName" },
+		{ "{\"destinationConfig\":{\"thingName\":\"a\",\"services\":[\"s\"]},"
+		  "\"destinationConfig\":{\"thingName\":\"b\",\"services\":[\"s\"]}}",
+		  "destinationConfig" },
+		{ "{\"destinationConfig\":{\"thingName\":\"a\",\"services\":[\"s\"]},"
+		  "\"timeoutConfig\":{\"maxLifetimeTimeoutMinutes\":1,\"maxLifetimeTimeoutMinutes\":720}}",
+		  "timeoutConfig.maxLifetimeTimeoutMinutes" },
+		{ "{\"destinationConfig\":{\"thingName\":\"a\",\"services\":[{\"x\":1,\"x\":2}]}}",
+		  "destinationConfig.services.x" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct api_response res;
+		call(f, "POST", COLL, NULL, cases[i].body, &res);
+		assert_error(&res, 400, "BadRequest", cases[i].field);
+		if (!strstr(res.body, "more than once"))
+			fail_msg("case %zu: %s", i, res.body);
+		api_response_free(&res);
+	}
+	assert_int_equal(f->reg.n, 0);
+
+	/* Rotation too; the same key in two different objects is fine. */
+	struct opened o;
+	open_ok(f, "{\"description\":\"d\",\"destinationConfig\":{\"thingName\":\"a\","
+		   "\"services\":[\"s\"],\"description\":\"x\"}}", &o);
+	char path[128];
+	path_of(path, sizeof(path), o.id, "/rotate");
+	struct api_response res;
+	call(f, "POST", path, NULL, "{\"clientMode\":\"SOURCE\",\"clientMode\":\"ALL\"}", &res);
+	assert_error(&res, 400, "BadRequest", "clientMode");
+	api_response_free(&res);
+}
+
+/* ---- tokens wiped from freed JSON trees --------------------------------------------- */
+
+/* A freed block that still holds a token: a run of API_TOKEN_LEN base64url
+ * characters in a small block (cJSON's copy of one string; the larger print
+ * buffers are cJSON's own business and not checked). */
+static bool unwiped_token_freed;
+
+static bool holds_token(const char *p, size_t len)
+{
+	size_t run = 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = p[i];
+		bool b64 = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+			   c == '-' || c == '_';
+		run = b64 ? run + 1 : 0;
+		if (run >= API_TOKEN_LEN)
+			return true;
+	}
+	return false;
+}
+
+static void checking_free(void *p)
+{
+	if (p) {
+		size_t len = malloc_usable_size(p);
+		if (len <= API_TOKEN_LEN + 16 && holds_token(p, len))
+			unwiped_token_freed = true;
+	}
+	free(p);
+}
+
+static void test_tokens_wiped_from_trees(void **state)
+{
+	struct fx *f = *state;
+	cJSON_Hooks hooks = { .malloc_fn = malloc, .free_fn = checking_free };
+	cJSON_InitHooks(&hooks);
+	unwiped_token_freed = false;
+	struct api_response res;
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(res.status, 201);
+	assert_int_equal(api_add_notification(&res, true, "delivered"), 0);
+	api_response_free(&res);
+	/* The check itself sees a token string freed unwiped. */
+	cJSON *probe = cJSON_CreateString("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ");
+	bool found_by_api = unwiped_token_freed;
+	cJSON_Delete(probe);
+	bool check_works = unwiped_token_freed;
+	cJSON_InitHooks(NULL);
+	assert_false(found_by_api);
+	assert_true(check_works);
+}
+
+/* ---- notifications kept for later ------------------------------------------------------ */
+
+static void test_add_pending_notification(void **state)
+{
+	struct fx *f = *state;
+	struct api_response res;
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(res.status, 201);
+	assert_int_equal(api_add_pending_notification(&res, "broker unreachable; will be sent when it is back"), 0);
+	assert_int_equal(res.status, 201);
+	cJSON *j = parse(&res);
+	assert_true(is_base64url_token(get_str(j, "destinationAccessToken")));
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "notification");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "delivered")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_string_equal(get_str(n, "detail"), "broker unreachable; will be sent when it is back");
+	cJSON_Delete(j);
+	api_response_free(&res);
+	/* A plain result has no "pending". */
+	call(f, "POST", COLL, NULL, OPEN_BODY, &res);
+	assert_int_equal(api_add_notification(&res, true, "delivered"), 0);
+	j = parse(&res);
+	n = cJSON_GetObjectItemCaseSensitive(j, "notification");
+	assert_null(cJSON_GetObjectItemCaseSensitive(n, "pending"));
+	cJSON_Delete(j);
+	api_response_free(&res);
+}
+
+struct fake_notices {
+	const char *id;
+	struct api_notice_state state;
+	int calls;
+};
+
+static bool fake_notice_state(void *arg, const char *tunnel_id, struct api_notice_state *out)
+{
+	struct fake_notices *fn = arg;
+	fn->calls++;
+	if (strcmp(tunnel_id, fn->id))
+		return false;
+	*out = fn->state;
+	return true;
+}
+
+static void test_describe_shows_kept_notification(void **state)
+{
+	struct fx *f = *state;
+	struct opened o, other;
+	open_ok(f, OPEN_BODY, &o);
+	open_ok(f, OPEN_BODY, &other);
+	struct fake_notices fn = { .id = o.id };
+	fn.state.since = NOW;
+	snprintf(fn.state.detail, sizeof(fn.state.detail), "%s", "broker unreachable");
+	f->env.notices = &fn;
+	f->env.notice_state = fake_notice_state;
+
+	char path[128];
+	struct api_response res;
+	path_of(path, sizeof(path), o.id, "");
+	call(f, "GET", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	cJSON *j = parse(&res);
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "tunnel"),
+							   "notification");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "failed")));
+	assert_string_equal(get_str(n, "since"), NOW_TEXT);
+	assert_string_equal(get_str(n, "detail"), "broker unreachable");
+	assert_null(strstr(res.body, o.dst)); /* never the token */
+	cJSON_Delete(j);
+	api_response_free(&res);
+
+	/* Refused: failed, not pending. */
+	fn.state.failed = true;
+	call(f, "GET", path, NULL, NULL, &res);
+	j = parse(&res);
+	n = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "tunnel"), "notification");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "pending")));
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "failed")));
+	cJSON_Delete(j);
+	api_response_free(&res);
+
+	/* Nothing kept: no member at all. */
+	path_of(path, sizeof(path), other.id, "");
+	call(f, "GET", path, NULL, NULL, &res);
+	assert_int_equal(res.status, 200);
+	assert_null(strstr(res.body, "\"notification\""));
+	api_response_free(&res);
+	assert_int_equal(fn.calls, 3);
+}
+
 /* ---- time format ---------------------------------------------------------------------- */
 
 static void test_format_time(void **state)
@@ -1581,6 +1829,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_tunnel_direct, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_notification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_per_thing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_in_all, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cap_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_repeated_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens_wiped_from_trees, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_pending_notification, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_describe_shows_kept_notification, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_persists, setup, teardown),

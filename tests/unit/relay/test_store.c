@@ -15,6 +15,7 @@
 
 #include <sqlite3.h>
 
+#include "relay/pending_notification.h"
 #include "relay/registry.h"
 #include "relay/store.h"
 #include "relay/store_sqlite.h"
@@ -604,6 +605,144 @@ static void test_from_file_not_written(void **state)
 	free(t);
 }
 
+/* ---- kept notifications ------------------------------------------------------ */
+
+#define NOTE_TOKEN "Abcdefghijklmnopqrstuvwxyz0123456789_-ABCDE"
+
+struct loaded_notes {
+	int n;
+	struct pending_notification pn[4];
+};
+
+static int take_note(void *arg, const struct pending_notification *pn)
+{
+	struct loaded_notes *l = arg;
+	if (l->n >= 4)
+		return -1;
+	l->pn[l->n++] = *pn;
+	return 0;
+}
+
+static void make_note(struct pending_notification *pn, unsigned n, const char *token)
+{
+	struct registry_tunnel *t = make_tunnel(n, 2);
+	assert_int_equal(pending_notification_make(pn, t, token, 1700000100 + n), 0);
+	free(t);
+}
+
+static void keep_ok(struct store *s, const struct pending_notification *pn)
+{
+	struct outcome o = { 0, "" };
+	char err[512] = "";
+	if (store_keep_notification(s, pn, on_saved, &o, err, sizeof(err)))
+		fail_msg("store_keep_notification: %s", err);
+	assert_int_equal(o.calls, 0); /* the answer comes later, from the loop */
+	store_flush(s);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.err, "");
+}
+
+static int load_notes(const char *path, struct loaded_notes *l)
+{
+	struct store *s = open_ok(path);
+	char err[512] = "";
+	memset(l, 0, sizeof(*l));
+	int n = store_load_notifications(s, take_note, l, err, sizeof(err));
+	store_close(s);
+	return n;
+}
+
+static void test_notifications_keep_replace_drop(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "notes.db");
+	struct store *s = open_ok(path);
+	struct pending_notification a, b, a2;
+	make_note(&a, 1, NOTE_TOKEN);
+	make_note(&b, 2, "second-token-0123456789");
+	make_note(&a2, 1, "rotated-token-0123456789");
+	keep_ok(s, &a);
+	keep_ok(s, &b);
+	keep_ok(s, &a2); /* the same tunnel again: replaces */
+	store_close(s);
+
+	struct loaded_notes l;
+	assert_int_equal(load_notes(path, &l), 2);
+	const struct pending_notification *la = !strcmp(l.pn[0].tunnel_id, "tunnel-1") ? &l.pn[0] : &l.pn[1];
+	assert_string_equal(la->tunnel_id, "tunnel-1");
+	assert_string_equal(la->token, "rotated-token-0123456789");
+	assert_string_equal(la->thing, a.thing);
+	assert_int_equal(la->n_services, 2);
+	assert_string_equal(la->services[1], "HTTP:8080");
+	assert_int_equal(la->since, a2.since);
+
+	/* Dropping deletes the row and its token. */
+	s = open_ok(path);
+	store_drop_notification_logged(s, "tunnel-1");
+	store_drop_notification_logged(s, "tunnel-9"); /* nothing kept: fine */
+	store_close(s);
+	assert_int_equal(load_notes(path, &l), 1);
+	assert_string_equal(l.pn[0].tunnel_id, "tunnel-2");
+	char count[16];
+	raw_text(path, "SELECT count(*) FROM pending_notifications WHERE token LIKE 'rotated%'", count,
+		 sizeof(count));
+	assert_string_equal(count, "0");
+
+	/* Refused at once: a notification that could not be loaded back. */
+	s = open_ok(path);
+	struct pending_notification bad = a;
+	bad.token[0] = '\0';
+	struct outcome o = { 0, "" };
+	char err[512] = "";
+	assert_int_equal(store_keep_notification(s, &bad, on_saved, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "token is empty"));
+	store_flush(s);
+	assert_int_equal(o.calls, 0);
+	store_close(s);
+}
+
+/* A database made before the table existed gains it when opened. */
+static void test_notifications_table_added_to_old_database(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "old.db");
+	struct registry_tunnel *t = make_tunnel(3, 1);
+	save_one(path, t);
+	raw_exec(path, "DROP TABLE pending_notifications");
+	struct loaded_notes l;
+	assert_int_equal(load_notes(path, &l), 0);
+	struct store *s = open_ok(path);
+	struct pending_notification pn;
+	make_note(&pn, 3, NOTE_TOKEN);
+	keep_ok(s, &pn);
+	struct registry r;
+	registry_init(&r);
+	char err[512] = "";
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1); /* the tunnels are still there */
+	registry_free(&r);
+	store_close(s);
+	assert_int_equal(load_notes(path, &l), 1);
+	char version[16];
+	raw_text(path, "PRAGMA user_version", version, sizeof(version));
+	assert_string_equal(version, "2"); /* the tags column's version: the table needs none */
+	free(t);
+}
+
+static void test_notifications_bad_row(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "badnote.db");
+	struct store *s = open_ok(path);
+	store_close(s);
+	raw_exec(path, "INSERT INTO pending_notifications VALUES ('t-1','thing','[\"SSH\"]',X'3132',5)");
+	struct loaded_notes l;
+	assert_int_equal(load_notes(path, &l), -1);
+	raw_exec(path, "UPDATE pending_notifications SET token = 'tok', services = '[\"a b\"]'");
+	assert_int_equal(load_notes(path, &l), -1);
+	raw_exec(path, "UPDATE pending_notifications SET services = '[\"SSH\"]'");
+	assert_int_equal(load_notes(path, &l), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -627,6 +766,9 @@ int main(void)
 		cmocka_unit_test(test_forget_keeps_the_save),
 		cmocka_unit_test(test_close_drains),
 		cmocka_unit_test(test_from_file_not_written),
+		cmocka_unit_test(test_notifications_keep_replace_drop),
+		cmocka_unit_test(test_notifications_table_added_to_old_database),
+		cmocka_unit_test(test_notifications_bad_row),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -67,6 +67,25 @@ static void test_render_open_services_not_delivered(void **state)
 	capture_free(&c);
 }
 
+static void test_render_open_pending(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("open", "--url", "https://h", "--key", "k", "--thing", "pi",
+			       "--service", "SSH", NULL), 0);
+	struct capture c = render(&args, 201,
+				  "{\"tunnelId\":\"t1\",\"sourceAccessToken\":\"S\","
+				  "\"expiresAt\":\"x\",\"notification\":{\"delivered\":false,"
+				  "\"pending\":true,\"detail\":\"broker unreachable; will be sent when it "
+				  "is back\"}}");
+	assert_int_equal(c.rc, 0);
+	contains(c.out, "Device notified over MQTT: not yet, pending (broker unreachable; will be "
+			"sent when it is back)\n"
+			"The relay sends it once the broker is back; the device's agent starts its "
+			"side then.\n");
+	not_contains(c.out, "tunnelctl rotate");
+	capture_free(&c);
+}
+
 static void test_render_open_quotes_shell_words(void **state)
 {
 	(void)state;
@@ -181,6 +200,21 @@ static void test_render_describe(void **state)
 	contains(c.out, "Services:         -\n");
 	contains(c.out, "Source:           -\n");
 	contains(c.out, "Live connections: -\n");
+	capture_free(&c);
+
+	/* a notification the relay keeps: pending, or failed */
+	c = render(&args, 200,
+		   "{\"tunnel\":{\"tunnelId\":\"3f2c\",\"liveConnections\":0,\"notification\":"
+		   "{\"pending\":true,\"failed\":false,\"since\":\"2026-11-22T02:50:00Z\","
+		   "\"detail\":\"broker unreachable\"}}}");
+	assert_int_equal(c.rc, 0);
+	contains(c.out, "Live connections: 0\n"
+			"Notification:     pending since 2026-11-22T02:50:00Z (broker unreachable)\n");
+	capture_free(&c);
+	c = render(&args, 200,
+		   "{\"tunnel\":{\"tunnelId\":\"3f2c\",\"notification\":{\"pending\":false,"
+		   "\"failed\":true,\"since\":null,\"detail\":\"Not authorized\"}}}");
+	contains(c.out, "Notification:     failed (Not authorized)\n");
 	capture_free(&c);
 
 	c = render(&args, 200, "{}");
@@ -360,6 +394,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_render_open_ssh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_open_services_not_delivered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_open_pending, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_open_quotes_shell_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_open_bad_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_list, setup, teardown),

@@ -1,0 +1,229 @@
+#include "relay/notify_outbox.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "relay/notify.h"
+
+enum entry_state { ENTRY_WAITING, ENTRY_SENDING, ENTRY_FAILED };
+
+struct entry {
+	struct entry *next;
+	struct notify_outbox *ob;
+	enum entry_state state;
+	struct pending_notification pn; /* token wiped once failed */
+	char detail[200];
+};
+
+struct notify_outbox {
+	struct registry *registry;
+	struct store *store;        /* NULL: nothing persisted */
+	struct notifier *notifier;  /* NULL: nothing published */
+	struct entry *head;
+};
+
+struct notify_outbox *notify_outbox_new(struct registry *registry, struct store *store)
+{
+	struct notify_outbox *ob = calloc(1, sizeof(*ob));
+	if (ob) {
+		ob->registry = registry;
+		ob->store = store;
+	}
+	return ob;
+}
+
+static void entry_free(struct entry *e)
+{
+	pending_notification_wipe(&e->pn);
+	free(e);
+}
+
+/* Unlinks and frees e, cancelling its publish and deleting its row. */
+static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_row)
+{
+	for (struct entry **p = &ob->head; *p; p = &(*p)->next) {
+		if (*p == e) {
+			*p = e->next;
+			break;
+		}
+	}
+	if (e->state == ENTRY_SENDING && ob->notifier)
+		notifier_forget(ob->notifier, e);
+	if (delete_row)
+		store_drop_notification_logged(ob->store, e->pn.tunnel_id);
+	entry_free(e);
+}
+
+static struct entry *find(const struct notify_outbox *ob, const char *tunnel_id)
+{
+	for (struct entry *e = ob->head; e; e = e->next)
+		if (!strcmp(e->pn.tunnel_id, tunnel_id))
+			return e;
+	return NULL;
+}
+
+void notify_outbox_set_notifier(struct notify_outbox *ob, struct notifier *n)
+{
+	for (struct entry *e = ob->head; e; e = e->next) {
+		if (e->state == ENTRY_SENDING) {
+			if (ob->notifier)
+				notifier_forget(ob->notifier, e);
+			e->state = ENTRY_WAITING;
+		}
+	}
+	ob->notifier = n;
+}
+
+void notify_outbox_free(struct notify_outbox *ob)
+{
+	if (!ob)
+		return;
+	while (ob->head)
+		remove_entry(ob, ob->head, false);
+	free(ob);
+}
+
+/* Puts a copy of pn in, replacing what was kept for its tunnel. */
+static struct entry *put(struct notify_outbox *ob, const struct pending_notification *pn)
+{
+	struct entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	struct entry *old = find(ob, pn->tunnel_id);
+	if (old)
+		remove_entry(ob, old, false); /* its row is replaced, not deleted */
+	e->ob = ob;
+	e->pn = *pn;
+	e->state = ENTRY_WAITING;
+	snprintf(e->detail, sizeof(e->detail), "%s", "broker unreachable; will be sent when it is back");
+	e->next = ob->head;
+	ob->head = e;
+	return e;
+}
+
+int notify_outbox_adopt(void *arg, const struct pending_notification *pn)
+{
+	return put(arg, pn) ? 0 : -1;
+}
+
+int notify_outbox_keep(struct notify_outbox *ob, const struct pending_notification *pn,
+		       store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	if (ob->store && store_keep_notification(ob->store, pn, done, ctx, err, err_cap))
+		return -1;
+	if (!put(ob, pn)) {
+		/* The row is written but nothing here would send it: take it back. */
+		store_drop_notification_logged(ob->store, pn->tunnel_id);
+		if (ob->store)
+			store_forget(ob->store, ctx);
+		snprintf(err, err_cap, "%s", "out of memory");
+		return -1;
+	}
+	return ob->store ? 0 : 1;
+}
+
+void notify_outbox_settle(struct notify_outbox *ob, const char *tunnel_id, bool failed,
+			  const char *detail)
+{
+	struct entry *e = find(ob, tunnel_id);
+	if (!failed) {
+		if (e)
+			remove_entry(ob, e, true);
+		return;
+	}
+	if (!e) {
+		/* Only the tunnel's id and thing matter for display. */
+		const struct registry_tunnel *t = registry_find_id(ob->registry, tunnel_id);
+		e = calloc(1, sizeof(*e));
+		if (!e || !t) {
+			free(e);
+			return;
+		}
+		e->ob = ob;
+		snprintf(e->pn.tunnel_id, sizeof(e->pn.tunnel_id), "%s", t->id);
+		snprintf(e->pn.thing, sizeof(e->pn.thing), "%s", t->thing);
+		e->next = ob->head;
+		ob->head = e;
+	} else {
+		if (e->state == ENTRY_SENDING && ob->notifier)
+			notifier_forget(ob->notifier, e);
+		store_drop_notification_logged(ob->store, tunnel_id);
+	}
+	/* Refused: never sent again, so the token has no reason to stay. */
+	pending_notification_wipe_token(&e->pn);
+	e->state = ENTRY_FAILED;
+	snprintf(e->detail, sizeof(e->detail), "%s", detail ? detail : "refused");
+}
+
+static void on_published(void *arg, enum notify_outcome outcome, const char *detail)
+{
+	struct entry *e = arg;
+	struct notify_outbox *ob = e->ob;
+	switch (outcome) {
+	case NOTIFY_DELIVERED:
+		log_info("tunnel %s: notified device %s over MQTT (it had waited for the broker)",
+			 e->pn.tunnel_id, e->pn.thing);
+		remove_entry(ob, e, true);
+		return;
+	case NOTIFY_RETRY:
+		e->state = ENTRY_WAITING;
+		log_debug("tunnel %s: notification still waiting: %s", e->pn.tunnel_id, detail);
+		return;
+	case NOTIFY_REFUSED:
+		log_warn("tunnel %s: giving up notifying device %s: %s", e->pn.tunnel_id, e->pn.thing,
+			 detail);
+		notify_outbox_settle(ob, e->pn.tunnel_id, true, detail);
+		return;
+	}
+}
+
+/* Publishes e if it is still current; drops it if not. */
+static void send_or_drop(struct notify_outbox *ob, struct entry *e, int64_t now)
+{
+	enum pending_verdict v = pending_notification_check(&e->pn, ob->registry, now);
+	if (v != PENDING_CURRENT) {
+		log_info("tunnel %s: dropping its waiting notification: %s", e->pn.tunnel_id,
+			 pending_verdict_text(v));
+		remove_entry(ob, e, true);
+		return;
+	}
+	if (e->state != ENTRY_WAITING || !ob->notifier || !notifier_connected(ob->notifier))
+		return;
+	const char *services[TUNNEL_MAX_SERVICES];
+	for (size_t i = 0; i < e->pn.n_services; i++)
+		services[i] = e->pn.services[i];
+	if (notifier_publish(ob->notifier, e->pn.thing, e->pn.tunnel_id, e->pn.token, services,
+			     e->pn.n_services, on_published, e) == 0)
+		e->state = ENTRY_SENDING;
+}
+
+void notify_outbox_tick(struct notify_outbox *ob, int64_t now)
+{
+	struct entry *e = ob->head;
+	while (e) {
+		struct entry *next = e->next;
+		if (e->state == ENTRY_FAILED) {
+			enum pending_verdict v = pending_notification_check(&e->pn, ob->registry, now);
+			if (v != PENDING_CURRENT && v != PENDING_TOKEN_ROTATED)
+				remove_entry(ob, e, false);
+		} else {
+			send_or_drop(ob, e, now);
+		}
+		e = next;
+	}
+}
+
+bool notify_outbox_state(const struct notify_outbox *ob, const char *tunnel_id,
+			 struct notify_outbox_state *out)
+{
+	const struct entry *e = ob ? find(ob, tunnel_id) : NULL;
+	if (!e)
+		return false;
+	out->failed = e->state == ENTRY_FAILED;
+	out->sending = e->state == ENTRY_SENDING;
+	out->since = e->pn.since;
+	snprintf(out->detail, sizeof(out->detail), "%s", e->detail);
+	return true;
+}

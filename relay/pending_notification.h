@@ -1,0 +1,51 @@
+/* A device notification the broker has not acknowledged yet, kept until it
+ * can be sent (relay/notify_outbox.c keeps them; the store persists them).
+ * It holds the destination's access token in clear, which the relay keeps
+ * nowhere else: wipe it (pending_notification_wipe) whenever one is
+ * dropped. Pure: the verdict on whether one is still worth sending. */
+#ifndef RELAY_PENDING_NOTIFICATION_H
+#define RELAY_PENDING_NOTIFICATION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "relay/registry.h"
+
+/* Room for an access token (the API makes 43 characters). */
+#define PENDING_TOKEN_MAX 64
+
+struct pending_notification {
+	char tunnel_id[REGISTRY_MAX_ID + 1];
+	char thing[REGISTRY_MAX_THING + 1];
+	size_t n_services;
+	char services[TUNNEL_MAX_SERVICES][TUNNEL_MAX_SERVICE_ID + 1];
+	char token[PENDING_TOKEN_MAX + 1];
+	int64_t since;              /* Unix seconds: when it was first kept */
+};
+
+/* Why a kept notification is (not) to be sent. */
+enum pending_verdict {
+	PENDING_CURRENT,        /* send it */
+	PENDING_NO_TUNNEL,      /* the tunnel is gone */
+	PENDING_CLOSED,
+	PENDING_EXPIRED,
+	PENDING_TOKEN_ROTATED,  /* the destination has another token now */
+};
+
+/* Fills pn for tunnel t and the destination's token; -1 when the token
+ * does not fit or t has no thing or services (pn is then wiped). */
+int pending_notification_make(struct pending_notification *pn, const struct registry_tunnel *t,
+			      const char *token, int64_t now);
+/* Whether pn is still worth sending: its tunnel open, not expired, and its
+ * destination token still the one in pn (compared by hash). */
+enum pending_verdict pending_notification_check(const struct pending_notification *pn,
+						struct registry *r, int64_t now);
+/* A few words for logs: "the tunnel is closed". */
+const char *pending_verdict_text(enum pending_verdict v);
+/* What is wrong with pn (a row loaded from a store), or NULL. */
+const char *pending_notification_problem(const struct pending_notification *pn);
+void pending_notification_wipe(struct pending_notification *pn);
+/* Wipes the token alone (a notification that will never be sent). */
+void pending_notification_wipe_token(struct pending_notification *pn);
+
+#endif
