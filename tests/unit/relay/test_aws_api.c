@@ -167,6 +167,24 @@ static void open_for(struct fx *f, const char *thing, char id[REGISTRY_MAX_ID + 
 
 /* ---- tests ------------------------------------------------------------------------ */
 
+/* The relay's caps on open tunnels hold for AWS's API too, in AWS's words;
+ * and a body with a repeated key is refused as one that cannot be read, as
+ * /api/v1 refuses it. */
+static void test_limits_and_repeated_keys(void **state)
+{
+	struct fx *f = *state;
+	char id[REGISTRY_MAX_ID + 1];
+	f->env.max_tunnels_per_thing = 1;
+	open_for(f, "dev-9", id);
+	const char *again = "{\"destinationConfig\":{\"thingName\":\"dev-9\",\"services\":[\"SSH\"]}}";
+	expect_error(f, "OpenTunnel", again, 400, "LimitExceededException");
+	/* Another thing is not held back by dev-9's cap. */
+	open_for(f, "dev-10", id);
+	expect_error(f, "OpenTunnel",
+		     "{\"destinationConfig\":{\"thingName\":\"a\",\"thingName\":\"b\",\"services\":[\"SSH\"]}}",
+		     400, "SerializationException");
+}
+
 static void test_open_describe(void **state)
 {
 	struct fx *f = *state;
@@ -419,6 +437,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_auth_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_and_repeated_keys, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
