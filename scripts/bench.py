@@ -1057,6 +1057,105 @@ def verdict(ok):
 # main
 # ============================================================================
 
+UDP_SIZE = 1200      # bytes per datagram: a typical DNS/CoAP/QUIC-sized payload
+UDP_WINDOW = 64      # datagrams a flow keeps in flight
+
+
+def udp_echo_server():
+    """A UDP echo on 127.0.0.1 in a thread; returns its port."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    s.bind(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                data, addr = s.recvfrom(65535)
+                s.sendto(data, addr)
+            except OSError:
+                return
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def udp_run(port, flows, per_flow, size=UDP_SIZE, window=UDP_WINDOW, stall=0.3):
+    """flows UDP sockets each send per_flow datagrams of size bytes to port,
+    keeping at most window in flight, and count the echoes. A datagram not
+    back within `stall` seconds of silence counts as lost. Returns (sent,
+    received, seconds)."""
+    import selectors
+    sel = selectors.DefaultSelector()
+    state = []
+    for _ in range(flows):
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+        c.connect(("127.0.0.1", port))
+        c.setblocking(False)
+        st = {"sock": c, "sent": 0, "out": 0, "got": 0}
+        state.append(st)
+        sel.register(c, selectors.EVENT_READ, st)
+    payload = os.urandom(size)
+    t0 = time.monotonic()
+    while True:
+        for st in state:
+            while st["sent"] < per_flow and st["out"] < window:
+                try:
+                    st["sock"].send(payload)
+                except BlockingIOError:
+                    break
+                st["sent"] += 1
+                st["out"] += 1
+        if all(st["sent"] == per_flow and st["out"] == 0 for st in state):
+            break
+        events = sel.select(stall)
+        if not events:   # silence: what is still out is lost
+            for st in state:
+                st["out"] = 0
+            continue
+        for key, _ in events:
+            st = key.data
+            while True:
+                try:
+                    st["sock"].recv(65535)
+                except BlockingIOError:
+                    break
+                st["got"] += 1
+                st["out"] = max(0, st["out"] - 1)
+    dt = time.monotonic() - t0
+    for st in state:
+        st["sock"].close()
+    sel.close()
+    return (sum(st["sent"] for st in state), sum(st["got"] for st in state), dt)
+
+
+def measure_udp(ctx, rport, ca, spec, quick):
+    """Datagram rate and loss, direct and through a UDP service of a tunnel,
+    with one flow and with ten."""
+    echo = udp_echo_server()
+    dst = localproxy(ctx, "localproxy-udp-dst", ["-d", "UDP=udp:127.0.0.1:%d" % echo],
+                     rport, ca, spec["destinationAccessToken"])
+    dst.wait_log(r"tunnel ready", 10)
+    port = free_port()
+    # Flows idle for 1 s end, so that each run starts with all 10 connections free.
+    src = localproxy(ctx, "localproxy-udp-src", ["-s", "UDP=udp:%d" % port, "-b", "127.0.0.1",
+                                                 "--udp-idle-timeout", "1"],
+                     rport, ca, spec["sourceAccessToken"])
+    src.wait_log(r"tunnel ready", 10)
+    time.sleep(0.3)
+    out = {}
+    for key, p in (("direct", echo), ("tunnel", port)):
+        for flows, per in ((1, 4000 if quick else 20000), (MULTI_CONNS, 500 if quick else 4000)):
+            time.sleep(1.5)   # the previous run's flows have ended
+            sent, got, dt = udp_run(p, flows, per)
+            out[(key, flows)] = (sent, got, dt)
+            say("UDP %s, %d flow(s): %d of %d datagrams back (%.2f%% lost), %.0f/s" %
+                (key, flows, got, sent, 100.0 * (sent - got) / sent, got / dt))
+    for c in (src, dst):
+        if not c.alive():
+            raise BenchError("%s exited during the UDP run:\n%s" % (c.name, c.tail()))
+    return out
+
+
 def bench(ctx, args, R):
     quick = args.quick
     for b in ("tunnel-relay", "localproxy"):
@@ -1074,7 +1173,8 @@ def bench(ctx, args, R):
     specs = [{"id": tid, "services": svcs,
               "sourceAccessToken": secrets.token_urlsafe(32),
               "destinationAccessToken": secrets.token_urlsafe(32)}
-             for tid, svcs in (("bench", ["SINK", "ECHO"]), ("agent", ["SSH"]))]
+             for tid, svcs in (("bench", ["SINK", "ECHO"]), ("agent", ["SSH"]),
+                               ("udp", ["UDP"]))]
     for s in specs:
         ctx.secrets += [s["sourceAccessToken"], s["destinationAccessToken"]]
     tfile = ctx.tmp / "tunnels.json"
@@ -1182,6 +1282,13 @@ def bench(ctx, args, R):
         R["agent"] = "failed: %s" % (str(e).splitlines() or [repr(e)])[0]
     if isinstance(R["agent"], str):
         say("agent: not measured (%s)" % R["agent"])
+
+    # --- UDP ----------------------------------------------------------------
+    try:
+        R["udp"] = measure_udp(ctx, rport, ca, specs[2], quick)
+    except (BenchError, OSError) as e:
+        R["udp"] = "failed: %s" % (str(e).splitlines() or [repr(e)])[0]
+        say("UDP: not measured (%s)" % R["udp"])
 
     # --- odd things in the logs --------------------------------------------
     odd = []
@@ -1309,6 +1416,22 @@ def report(R, args):
              "packaged ACL); the notification was published with mosquitto_pub under the "
              "relay's MQTT certificate. \"One tunnel open\": after 4 MiB went through the "
              "tunnel to the localproxy the agent started."])))
+
+    U = R.get("udp")
+    if isinstance(U, str) or U is None:
+        tables.append(("udp", "UDP: not measured (%s)" % U))
+    else:
+        rows = []
+        for (key, flows), (sent, got, dt) in sorted(U.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+            rows.append(["%s, %d flow%s" % (labels.get(key, key), flows, "s" if flows > 1 else ""),
+                         "%d" % sent, "%.2f%%" % (100.0 * (sent - got) / sent),
+                         "%.0f" % (got / dt), "%.1f" % (got * UDP_SIZE / dt / 1e6)])
+        tables.append(("udp", Table(
+            "UDP: %d-byte datagrams echoed, at most %d in flight per flow" % (UDP_SIZE, UDP_WINDOW),
+            ["path", "sent", "lost", "datagrams/s back", "MB/s back"], rows,
+            ["A UDP service of a tunnel (-s UDP=udp:PORT, -d UDP=udp:127.0.0.1:PORT): each "
+             "datagram is one DATA message, each client address one connection. A datagram "
+             "not back after 0.3 s of silence counts as lost."])))
 
     # targets
     ratio = S["tunnel"]["best"] / S["ssh"]["best"] if has_ssh else None
