@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
+#include "relay/event_loop.h"
 #include "relay/handshake.h"
 #include "relay/http_api.h"
 #include "relay/http_router.h"
@@ -18,7 +19,8 @@
 #include "relay/store.h"
 
 struct relay_server {
-	struct lws_context *ctx;
+	struct relay_loop *loop;        /* libev, lent to lws (event_loop.h) */
+	struct lws_context *ctx;        /* lws writes NULL here once destroyed */
 	struct registry *registry;
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
@@ -121,6 +123,7 @@ static void free_parts(struct relay_server *srv)
 	http_api_free(srv->api);
 	http_router_free(srv->router);
 	dataplane_free(srv->dataplane);
+	relay_loop_free(srv->loop);
 	free(srv);
 }
 
@@ -133,7 +136,10 @@ static struct lws_context *create_context(struct relay_server *srv,
 	info.iface = cfg->bind;
 	info.protocols = srv->protocols;
 	info.user = srv;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* lws on our libev loop: epoll, and we decide when the loop stops. */
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = relay_loop_foreign(srv->loop);
+	info.pcontext = &srv->ctx;
 	if (cfg->bind && !strchr(cfg->bind, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address */
 	info.ssl_cert_filepath = cfg->cert;
@@ -175,6 +181,13 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		free_parts(srv);
 		return NULL;
 	}
+	char err[256];
+	srv->loop = relay_loop_new(err, sizeof(err));
+	if (!srv->loop) {
+		log_error("%s", err);
+		free_parts(srv);
+		return NULL;
+	}
 	srv->peer_lws.handshake = &srv->handshake;
 	srv->peer_lws.dataplane = srv->dataplane;
 	init_protocols(srv);
@@ -188,7 +201,6 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	if (cfg->notify) {
-		char err[256];
 		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
 		if (!srv->notifier) {
 			log_error("MQTT: %s", err);
@@ -216,6 +228,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
+	log_info("event loop: libev on lws (foreign loop)");
 	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
 		 cfg->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
@@ -225,12 +238,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 
 int relay_server_run(struct relay_server *srv)
 {
-	stop_signals_install(srv->ctx);
-	while (!stop_requested()) {
-		if (lws_service(srv->ctx, 0) < 0)
-			break;
-	}
-	log_info("stopping (signal %d)", stop_signal());
+	int sig = relay_loop_run(srv->loop);
+	log_info("stopping (signal %d)", sig);
 	return 0;
 }
 
@@ -246,8 +255,11 @@ void relay_server_stop(struct relay_server *srv)
 		notifier_stop(srv->notifier);
 	srv->notifier = NULL;
 	http_api_forget_notifier(srv->api);
-	stop_signals_detach();
 	lws_context_destroy(srv->ctx);
+	/* On a foreign loop lws may finish closing its handles from the
+	 * loop; it clears srv->ctx (info.pcontext) when it is done. */
+	for (int i = 0; srv->ctx && i < 100; i++)
+		relay_loop_run_nowait(srv->loop);
 	/* Closing every connection saved its tunnel: write all that waits. */
 	store_flush(srv->store);
 	free_parts(srv);
