@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/aws_keys.h"
+#include "relay/fd_limit.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
 #include "relay/relay_options.h"
@@ -109,6 +110,12 @@ int main(int argc, char **argv)
 		.endpoint = opt.public_endpoint,
 		.region = opt.region,
 	};
+	size_t fd_limit = fd_limit_raise();
+	if (fd_limit && fd_limit < FD_LIMIT_MIN) {
+		log_fatal("the descriptor limit %zu is too low: the relay needs at least %d "
+			  "(raise it with ulimit -n or LimitNOFILE=)", fd_limit, FD_LIMIT_MIN);
+		goto out;
+	}
 	struct relay_server_config cfg = {
 		.bind = opt.bind,
 		.port = opt.port,
@@ -119,6 +126,7 @@ int main(int argc, char **argv)
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
+		.fd_limit = fd_limit,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
 	if (srv) {

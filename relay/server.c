@@ -8,7 +8,9 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
+#include "relay/conn_gate.h"
 #include "relay/event_loop.h"
+#include "relay/fd_limit.h"
 #include "relay/handshake.h"
 #include "relay/http_api.h"
 #include "relay/http_router.h"
@@ -25,6 +27,8 @@ struct relay_server {
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct relay_metrics metrics;
+	struct conn_gate gate;          /* full: lws has stopped accepting */
+	size_t fd_limit;
 	struct handshake handshake;
 	struct dataplane *dataplane;
 	struct peer_lws peer_lws;       /* the tunnel protocols' user */
@@ -35,6 +39,28 @@ struct relay_server {
 	lws_sorted_usec_list_t tick;    /* expiry and notifier polling, every second */
 };
 
+/* lws stops accepting by itself when its descriptor table is full (its
+ * fd_limit_per_thread, set below the process limit); we count the same
+ * connections to say so once per episode, with the numbers. */
+static void count_connection(struct relay_server *srv, bool opened)
+{
+	struct conn_gate *g = &srv->gate;
+	switch (opened ? conn_gate_opened(g) : conn_gate_closed(g)) {
+	case GATE_FULL:
+		srv->metrics.full_episodes++;
+		log_warn("full: %zu connections open, the most this relay can hold "
+			 "(descriptor limit %zu, %u kept for the database, MQTT and the loop); "
+			 "new connections wait in the listen backlog until some close",
+			 g->open, srv->fd_limit, FD_HEADROOM);
+		break;
+	case GATE_RESUMED:
+		log_info("accepting again: %zu connections open (of %zu)", g->open, g->capacity);
+		break;
+	case GATE_SAME:
+		break;
+	}
+}
+
 /* The "http" protocol: the upgrade handshake, wake-ups of the loop, and
  * plain HTTP requests (to the router). */
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -42,6 +68,11 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
 	struct relay_server *srv = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (srv && srv->gate.capacity)
+			count_connection(srv, reason == LWS_CALLBACK_WSI_CREATE);
+		return http_router_callback(srv->router, wsi, reason, user, in, len);
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return handshake_confirm(&srv->handshake, wsi, in);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -140,6 +171,8 @@ static struct lws_context *create_context(struct relay_server *srv,
 	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBEV;
 	info.foreign_loops = relay_loop_foreign(srv->loop);
 	info.pcontext = &srv->ctx;
+	if (cfg->fd_limit > FD_HEADROOM)
+		info.fd_limit_per_thread = (unsigned int)(cfg->fd_limit - FD_HEADROOM);
 	if (cfg->bind && !strchr(cfg->bind, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address */
 	info.ssl_cert_filepath = cfg->cert;
@@ -166,6 +199,13 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	}
 	srv->registry = registry;
 	srv->store = cfg->store;
+	srv->fd_limit = cfg->fd_limit;
+	/* lws stops accepting one short of its table's size; the count we
+	 * keep (every wsi lws creates, its wake-up pipe among them) reaches
+	 * the size then. Measured with lws 4.1.6 on libev (tests/e2e/
+	 * test_scale.py); one less, so the line is never missed. */
+	if (cfg->fd_limit > FD_HEADROOM + 2)
+		conn_gate_init(&srv->gate, cfg->fd_limit - FD_HEADROOM - 1);
 	handshake_init(&srv->handshake, registry, &srv->metrics);
 	struct dataplane_config dp = {
 		.io = &peer_lws_io,

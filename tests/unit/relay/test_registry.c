@@ -324,7 +324,7 @@ static void test_colliding_index_bits(void **state)
 	char err[256];
 	registry_init(&r);
 	for (int i = 0; i < 20; i++) {
-		char id[8];
+		char id[16];
 		snprintf(id, sizeof(id), "c%d", i);
 		assert_int_equal(registry_insert(&r, tunnel_with_hashes(id, (uint8_t)(2 * i),
 									(uint8_t)(2 * i + 1)),

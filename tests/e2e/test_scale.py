@@ -1,0 +1,88 @@
+"""The relay at scale (issue 13): a full descriptor table is a state the
+relay reports once and leaves when clients go, never a spin."""
+
+import socket
+import ssl
+import time
+
+from harness import TunnelSpec, expect, expect_eq, pki, scaled, timeout
+import wsprobe
+
+CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK  # utime + stime
+
+
+def metric(relay, name):
+    ctx = ssl.create_default_context(cafile=pki().ca)
+    with socket.create_connection(("127.0.0.1", relay.port), timeout=scaled(5)) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            body = b""
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                body += b
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return int(line.split()[1])
+    return None
+
+
+# fd_limit.h: FD_HEADROOM 32; lws stops one short of its table's size.
+NOFILE = 80
+CAPACITY = NOFILE - 32 - 1
+
+
+@timeout(120)
+def test_full_is_a_state_not_a_spin(t):
+    specs = [TunnelSpec(t, "t%d" % i) for i in range(40)]
+    relay = t.relay(specs, prefix=["prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE), "--"])
+    relay.proc.wait_log(r"descriptor limit: %d \(soft" % NOFILE, scaled(5))
+    admitted, refused_at = [], None
+    for spec in specs:
+        for mode in ("source", "destination"):
+            try:
+                w = wsprobe.WS.connect(relay.port, pki().ca, token=spec.token(mode),
+                                       path="/tunnel?local-proxy-mode=%s" % mode,
+                                       timeout=scaled(2))
+            except (wsprobe.ProbeError, OSError):
+                refused_at = (spec, mode)
+                break
+            expect_eq(w.status, 101, "upgrade %s %s" % (spec.id, mode))
+            admitted.append(w)
+        if refused_at:
+            break
+    expect(refused_at is not None, "all %d connections admitted under a limit of %d descriptors"
+           % (len(admitted), NOFILE))
+    expect(CAPACITY - 4 <= len(admitted) <= CAPACITY + 2,
+           "admitted %d connections, expected about %d" % (len(admitted), CAPACITY))
+    # More clients knock while the relay is full: they wait in the backlog.
+    waiting = [socket.create_connection(("127.0.0.1", relay.port), timeout=5) for _ in range(20)]
+    relay.proc.wait_log(r"WARN.*full: \d+ connections open", scaled(5))
+    before, t0 = cpu_seconds(relay.proc.pid), time.monotonic()
+    time.sleep(3)
+    used = (cpu_seconds(relay.proc.pid) - before) / (time.monotonic() - t0)
+    expect(used < 0.05, "relay used %.0f%% of a core while full" % (100 * used))
+    expect_eq(len([ln for ln in relay.proc.log().splitlines() if "full:" in ln]), 1,
+              "WARN lines about being full")
+    # Clients leave: the relay accepts again and serves the one refused.
+    for s in waiting:
+        s.close()
+    for w in admitted[:10]:
+        w.close()
+    relay.proc.wait_log(r"accepting again", scaled(10))
+    spec, mode = refused_at
+    w = wsprobe.WS.connect(relay.port, pki().ca, token=spec.token(mode),
+                           path="/tunnel?local-proxy-mode=%s" % mode, timeout=scaled(5))
+    expect_eq(w.status, 101, "upgrade after clients left")
+    w.close()
+    expect_eq(metric(relay, "tunnel_relay_full_total"), 1, "tunnel_relay_full_total")
+    for w in admitted[10:]:
+        w.close()
+
