@@ -1,12 +1,17 @@
 """The relay at scale (issue 13): a full descriptor table is a state the
 relay reports once and leaves when clients go, never a spin."""
 
+import os
+import random
+import resource
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from harness import TunnelSpec, expect, expect_eq, pki, scaled, timeout
 import wsprobe
+from wsprobe import DATA, SERVICE_IDS, STREAM_START, Msg
 
 CLK_TCK = 100  # os.sysconf("SC_CLK_TCK") on Linux
 
@@ -86,3 +91,60 @@ def test_full_is_a_state_not_a_spin(t):
     for w in admitted[10:]:
         w.close()
 
+
+
+SCALE_TUNNELS = 500
+DATA_TUNNELS = 20
+
+
+def next_msg(w, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        m = w.recv_msg(max(0.0, deadline - time.monotonic()))
+        if m.type != SERVICE_IDS:
+            return m
+
+
+@timeout(180)
+def test_500_tunnels_both_ends_20_carry_data(t):
+    """500 tunnels, both ends connected (1000 TLS WebSockets on one relay),
+    then 20 random ones each carry 64 KiB one way, byte for byte."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = 2 * SCALE_TUNNELS + 64
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+    specs = [TunnelSpec(t, "s%d" % i) for i in range(SCALE_TUNNELS)]
+    relay = t.relay(specs)
+
+    def open_end(job):
+        spec, mode = job
+        w = wsprobe.WS.connect(relay.port, pki().ca, token=spec.token(mode),
+                               path="/tunnel?local-proxy-mode=%s" % mode, timeout=scaled(20))
+        return w
+
+    jobs = [(s, m) for s in specs for m in ("destination", "source")]
+    with ThreadPoolExecutor(8) as pool:
+        ends = list(pool.map(open_end, jobs))
+    for w in ends:
+        t.defer(w.close)
+    bad = [(j[0].id, j[1], w.status) for j, w in zip(jobs, ends) if w.status != 101]
+    expect(not bad, "%d of %d ends refused, e.g. %r" % (len(bad), len(ends), bad[:3]))
+    by_tunnel = {j[0].id: {} for j in jobs}
+    for (spec, mode), w in zip(jobs, ends):
+        by_tunnel[spec.id][mode] = w
+    for tid in random.sample(sorted(by_tunnel), DATA_TUNNELS):
+        src, dst = by_tunnel[tid]["source"], by_tunnel[tid]["destination"]
+        blob = os.urandom(64 * 1024)
+        src.send_msgs(Msg(type=STREAM_START, stream_id=1, service_id="SSH", connection_id=1))
+        m = next_msg(dst, scaled(10))
+        expect(m.type == STREAM_START, "tunnel %s: destination got %r, not STREAM_START" % (tid, m))
+        chunks = [blob[i:i + 16384] for i in range(0, len(blob), 16384)]
+        src.send_msgs(*[Msg(type=DATA, stream_id=1, service_id="SSH", connection_id=1, payload=c)
+                        for c in chunks])
+        got = b""
+        while len(got) < len(blob):
+            m = next_msg(dst, scaled(10))
+            expect(m.type == DATA, "tunnel %s: destination got %r, not DATA" % (tid, m))
+            got += m.payload
+        expect(got == blob, "tunnel %s: the 64 KiB arrived altered" % tid)
+    relay.proc.expect_alive("after 500 tunnels")
