@@ -54,7 +54,7 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c relay/server.c \
               relay/handshake.c relay/peer.c relay/peer_lws.c \
-              relay/event_loop.c relay/fd_limit.c relay/conn_gate.c relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
+              relay/event_loop.c relay/fd_limit.c relay/conn_gate.c relay/tunnel_timers.c relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c \
               relay/sigv4.c relay/aws_keys.c relay/tunnel_ops.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c

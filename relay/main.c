@@ -127,6 +127,7 @@ int main(int argc, char **argv)
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
 		.fd_limit = fd_limit,
+		.keep_closed = opt.keep_closed,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
 	if (srv) {

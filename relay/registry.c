@@ -12,8 +12,6 @@
 
 #include "proto/message.h"
 
-/* A registry file is a handful of tunnels: anything bigger is a mistake. */
-#define REGISTRY_FILE_MAX (1024u * 1024u)
 
 
 void registry_init(struct registry *r)
@@ -23,6 +21,8 @@ void registry_init(struct registry *r)
 	r->cap = 0;
 	registry_index_init(&r->by_token);
 	registry_index_init(&r->by_id);
+	r->inserted = NULL;
+	r->inserted_arg = NULL;
 }
 
 /* A SHA-256 is already uniform: its first 8 bytes are the index bits. */
@@ -190,6 +190,8 @@ int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, si
 		goto no_memory;
 	}
 	r->tunnels[r->n++] = t;
+	if (r->inserted)
+		r->inserted(r->inserted_arg, t);
 	return 0;
 no_memory:
 	errf(err, err_cap, "out of memory");
@@ -292,7 +294,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_cap)
 		if (read_errno != 0)
 			errf(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
 		else
-			errf(err, err_cap, "%s: larger than %u bytes", path, REGISTRY_FILE_MAX);
+			errf(err, err_cap, "%s: larger than " REGISTRY_FILE_MAX_TEXT " (%u bytes), the most "
+			     "a --tunnels file may hold (about 300,000 tunnels); use --db for more",
+			     path, REGISTRY_FILE_MAX);
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 		return NULL;

@@ -57,6 +57,9 @@ struct registry {
 	 * was a third of the relay's admission CPU at 5000 tunnels). */
 	struct registry_index by_token; /* token hash's first 8 bytes -> (tunnel, side) */
 	struct registry_index by_id;    /* FNV-1a of the id -> tunnel */
+	/* Called after each insert (the server schedules the tunnel's expiry). */
+	void (*inserted)(void *arg, struct registry_tunnel *t);
+	void *inserted_arg;
 };
 
 void registry_init(struct registry *r);
@@ -71,8 +74,14 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		 size_t n_services, const char *source_token,
 		 const char *destination_token, char *err, size_t err_cap);
 
+/* The largest --tunnels file: 64 MiB is about 300,000 tunnels, past what
+ * one relay serves (two descriptors each); cJSON holds the whole tree, a
+ * few times the file's size, while it loads. */
+#define REGISTRY_FILE_MAX (64u * 1024u * 1024u)
+#define REGISTRY_FILE_MAX_TEXT "64 MiB"
+
 /* Loads {"tunnels":[{"id":…,"services":[…],"sourceAccessToken":…,
- * "destinationAccessToken":…}, …]} (cJSON; at most 1 MiB; unknown keys are
+ * "destinationAccessToken":…}, …]} (cJSON; at most 64 MiB; unknown keys are
  * ignored) and appends its tunnels. All or nothing: returns the number of
  * tunnels added, or -1 with a reason naming the file and the entry
  * ("FILE: tunnels[2].services: …") and the registry unchanged. */

@@ -11,6 +11,7 @@ struct relay_options {
 	const char *key;
 	const char *tunnels_file;
 	size_t max_connections;
+	long keep_closed;           /* seconds closed tunnels stay listed before purging */
 	int verbose;
 	const char *db;             /* SQLite file; NULL: nothing persisted */
 	const char *api_key_file;   /* file holding the API key */

@@ -19,6 +19,7 @@
 #include "relay/peer.h"
 #include "relay/peer_lws.h"
 #include "relay/store.h"
+#include "relay/tunnel_timers.h"
 
 struct relay_server {
 	struct relay_loop *loop;        /* libev, lent to lws (event_loop.h) */
@@ -36,7 +37,8 @@ struct relay_server {
 	struct http_api *api;
 	/* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
 	struct lws_protocols protocols[5];
-	lws_sorted_usec_list_t tick;    /* expiry and notifier polling, every second */
+	lws_sorted_usec_list_t tick;    /* expiry, purge and notifier polling, every second */
+	struct tunnel_timers timers;    /* each tunnel's next expiry or purge */
 };
 
 /* lws stops accepting by itself when its descriptor table is full (its
@@ -120,7 +122,41 @@ static struct api_hooks plane_hooks(struct dataplane *dp)
 	return h;
 }
 
-/* Once a second: close expired tunnels, let the MQTT client report. */
+static void schedule(struct relay_server *srv, struct registry_tunnel *t)
+{
+	if (tunnel_timers_schedule(&srv->timers, t))
+		log_error("tunnel %s: out of memory: its expiry or purge is not scheduled", t->id);
+}
+
+/* registry_insert's hook: a tunnel made by the API gets its expiry. */
+static void on_inserted(void *arg, struct registry_tunnel *t)
+{
+	schedule(arg, t);
+}
+
+/* The store's answer about a purged tunnel: it names the tunnel itself. */
+static void purge_saved(void *ctx, const char *err)
+{
+	if (err)
+		log_error("purging a closed tunnel: %s", err);
+}
+
+/* --keep-closed after closing: gone from memory and from the store. */
+static void purge(struct relay_server *srv, struct registry_tunnel *t, int64_t now)
+{
+	log_info("tunnel %s: closed %lld s ago; purged (--keep-closed %ld s)", t->id,
+		 (long long)(now - t->closed_at), srv->timers.keep_closed);
+	/* Saves still in flight for t must not call back about a freed t. */
+	store_forget(srv->store, t);
+	t->deleted = true; /* the store's save of a deleted tunnel removes its row */
+	char err[256];
+	if (srv->store && store_save(srv->store, t, purge_saved, NULL, err, sizeof(err)))
+		log_error("purging a closed tunnel: %s", err);
+	registry_remove(srv->registry, t);
+}
+
+/* Once a second: close expired tunnels and purge old closed ones (only
+ * those due: a heap, not a scan), let the MQTT client report. */
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct relay_server *srv = lws_container_of(sul, struct relay_server, tick);
@@ -129,13 +165,20 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		.now = time(NULL),
 		.hooks = plane_hooks(srv->dataplane),
 	};
-	for (size_t i = 0; i < srv->registry->n; i++) {
-		struct registry_tunnel *t = srv->registry->tunnels[i];
-		if (t->closed_at || !t->expires_at || t->expires_at > env.now)
+	struct registry_tunnel *t;
+	enum timer_action act;
+	while ((act = tunnel_timers_next_due(&srv->timers, env.now, &t)) != TIMER_NONE) {
+		if (act == TIMER_PURGE) {
+			purge(srv, t, env.now);
 			continue;
-		log_info("tunnel %s: lifetime of %d min is over; closing it", t->id, t->lifetime_minutes);
-		api_close_tunnel(&env, t, "tunnel expired");
-		store_save_logged(srv->store, t);
+		}
+		if (!t->closed_at) {
+			log_info("tunnel %s: lifetime of %d min is over; closing it", t->id,
+				 t->lifetime_minutes);
+			api_close_tunnel(&env, t, "tunnel expired");
+			store_save_logged(srv->store, t);
+		}
+		schedule(srv, t); /* now closed: its purge */
 	}
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
@@ -155,6 +198,7 @@ static void free_parts(struct relay_server *srv)
 	http_router_free(srv->router);
 	dataplane_free(srv->dataplane);
 	relay_loop_free(srv->loop);
+	tunnel_timers_free(&srv->timers);
 	free(srv);
 }
 
@@ -200,6 +244,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	srv->registry = registry;
 	srv->store = cfg->store;
 	srv->fd_limit = cfg->fd_limit;
+	tunnel_timers_init(&srv->timers, cfg->keep_closed);
 	/* lws stops accepting one short of its table's size; the count we
 	 * keep (every wsi lws creates, its wake-up pipe among them) reaches
 	 * the size then. Measured with lws 4.1.6 on libev (tests/e2e/
@@ -268,6 +313,10 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
+	for (size_t i = 0; i < registry->n; i++)
+		schedule(srv, registry->tunnels[i]);
+	registry->inserted = on_inserted;
+	registry->inserted_arg = srv;
 	log_info("event loop: libev on lws (foreign loop)");
 	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
@@ -288,6 +337,7 @@ void relay_server_stop(struct relay_server *srv)
 	if (!srv)
 		return;
 	lws_sul_cancel(&srv->tick);
+	srv->registry->inserted = NULL;
 	/* The store's thread must not wake a context that is being freed. */
 	store_set_waker(srv->store, NULL, NULL);
 	/* Pending API calls get their notification result before lws frees them. */

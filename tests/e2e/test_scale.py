@@ -148,3 +148,36 @@ def test_500_tunnels_both_ends_20_carry_data(t):
             got += m.payload
         expect(got == blob, "tunnel %s: the 64 KiB arrived altered" % tid)
     relay.proc.expect_alive("after 500 tunnels")
+
+
+@timeout(90)
+def test_keep_closed_then_purged(t):
+    """Closed tunnels stay listed for --keep-closed, then leave memory and
+    the database; open ones and recently closed ones stay."""
+    import sqlite3
+    from test_api import ApiRelay
+    relay = ApiRelay(t)
+    ids = [relay.open()["tunnelId"] for _ in range(4)]
+    old, soon, recent, still_open = ids
+    for tid in (old, soon, recent):
+        relay.delete(tid)
+    relay.stop_term()
+    now = int(time.time())
+    with sqlite3.connect(relay.db) as db:   # as if closed a while ago
+        db.execute("UPDATE tunnels SET closed_at = ? WHERE id = ?", (now - 1000, old))
+        db.execute("UPDATE tunnels SET closed_at = ? WHERE id = ?", (now - 27, soon))
+    db.close()
+    relay.extra_args = ["--keep-closed", "30s"]
+    relay.start()
+    relay.proc.wait_log(r"tunnel %s: closed \d+ s ago; purged" % old, scaled(5))
+    relay.call("GET", "/api/v1/tunnels/%s" % old, want=404)
+    expect_eq(relay.describe(soon)["status"], "CLOSED", "a tunnel closed 27 s ago")
+    relay.proc.wait_log(r"tunnel %s: closed \d+ s ago; purged" % soon, scaled(10))
+    relay.call("GET", "/api/v1/tunnels/%s" % soon, want=404)
+    expect_eq(relay.describe(recent)["status"], "CLOSED", "a tunnel closed just now")
+    expect_eq(relay.describe(still_open)["status"], "OPEN", "an open tunnel")
+    relay.stop_term()
+    with sqlite3.connect(relay.db) as db:
+        rows = {r[0] for r in db.execute("SELECT id FROM tunnels")}
+    db.close()
+    expect_eq(rows, {recent, still_open}, "tunnels left in the database")

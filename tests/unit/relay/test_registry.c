@@ -535,8 +535,8 @@ static void test_load_missing_file(void **state)
 
 static void test_load_too_big(void **state)
 {
-	/* Valid JSON just over 1 MiB: refused for its size, not parsed. */
-	size_t size = 1024 * 1024 + 1;
+	/* Valid JSON just over 64 MiB: refused for its size, not parsed. */
+	size_t size = REGISTRY_FILE_MAX + 1;
 	char *text = malloc(size + 1);
 	assert_non_null(text);
 	static const char head[] = "{\"tunnels\":[],\"pad\":\"";
@@ -544,8 +544,8 @@ static void test_load_too_big(void **state)
 	memset(text + sizeof(head) - 1, 'x', size - (sizeof(head) - 1) - 2);
 	memcpy(text + size - 2, "\"}", 3);
 	assert_int_equal(strlen(text), size);
-	expect_load_error(text, "larger than 1048576 bytes");
-	/* Exactly 1 MiB is fine. */
+	expect_load_error(text, "larger than 64 MiB (67108864 bytes)");
+	/* Exactly 64 MiB is fine. */
 	struct registry r;
 	char path[128], err[512];
 	registry_init(&r);
