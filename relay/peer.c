@@ -60,10 +60,7 @@ void dataplane_free(struct dataplane *dp)
 
 static struct tunnel_live *live_find(const struct dataplane *dp, const struct registry_tunnel *t)
 {
-	for (struct tunnel_live *l = dp->live; l; l = l->next)
-		if (l->tunnel == t)
-			return l;
-	return NULL;
+	return t->plane;
 }
 
 static void live_remove(struct dataplane *dp, struct tunnel_live *l)
@@ -74,6 +71,7 @@ static void live_remove(struct dataplane *dp, struct tunnel_live *l)
 		dp->live = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
+	l->tunnel->plane = NULL;
 	session_free(&l->session);
 	free(l);
 }
@@ -204,6 +202,7 @@ static struct tunnel_live *live_get(struct dataplane *dp, struct registry_tunnel
 		return NULL;
 	}
 	live->tunnel = t;
+	t->plane = live;
 	live->next = dp->live;
 	if (dp->live)
 		dp->live->prev = live;
@@ -406,4 +405,13 @@ void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
 			*peers += l->peer[s] && !l->peer[s]->close_code;
 		*live_connections += session_live_count(&l->session);
 	}
+}
+
+void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
+			 void *arg)
+{
+	for (struct tunnel_live *l = dp->live; l; l = l->next)
+		for (int s = 0; s < 2; s++)
+			if (l->peer[s])
+				fn(l->peer[s]->conn, l->peer[s]->addr, arg);
 }

@@ -45,6 +45,8 @@ struct registry_tunnel {
 	bool from_file;                 /* loaded from a --tunnels file: never stored */
 	bool deleted;                   /* closed and deleted: hidden from the APIs; saving it
 					 * removes its row from the store */
+	void *plane;                    /* the data plane's state while a side is connected
+					 * (relay/peer.c), NULL otherwise: found without a search */
 };
 
 /* Each tunnel is its own allocation, so a pointer to one stays valid while

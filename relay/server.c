@@ -17,6 +17,7 @@
 #include "relay/metrics.h"
 #include "relay/notify.h"
 #include "relay/peer.h"
+#include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
 #include "relay/store.h"
 #include "relay/tunnel_timers.h"
@@ -39,6 +40,7 @@ struct relay_server {
 	struct lws_protocols protocols[5];
 	lws_sorted_usec_list_t tick;    /* expiry, purge and notifier polling, every second */
 	struct tunnel_timers timers;    /* each tunnel's next expiry or purge */
+	unsigned ticks;
 };
 
 /* lws stops accepting by itself when its descriptor table is full (its
@@ -144,6 +146,10 @@ static void purge_saved(void *ctx, const char *err)
 /* --keep-closed after closing: gone from memory and from the store. */
 static void purge(struct relay_server *srv, struct registry_tunnel *t, int64_t now)
 {
+	if (t->plane) { /* closing it closed its peers long ago: cannot happen */
+		log_error("tunnel %s: still has a peer after --keep-closed; not purged", t->id);
+		return;
+	}
 	log_info("tunnel %s: closed %lld s ago; purged (--keep-closed %ld s)", t->id,
 		 (long long)(now - t->closed_at), srv->timers.keep_closed);
 	/* Saves still in flight for t must not call back about a freed t. */
@@ -180,6 +186,8 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		}
 		schedule(srv, t); /* now closed: its purge */
 	}
+	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0)
+		dataplane_each_peer(srv->dataplane, peer_liveness_check, NULL);
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
