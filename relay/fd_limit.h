@@ -5,8 +5,9 @@
 #include <stddef.h>
 
 /* Descriptors kept out of lws's reach for the database (file, WAL, shm),
- * the MQTT client, the event loop's own (epoll, signal and wake-up pipes)
- * and files opened at run time: lws stops accepting this far below the
+ * the MQTT client, the event loop's own (epoll, signal and wake-up pipes),
+ * files opened at run time and the one accept() needs to refuse a
+ * connection: the server closes new connections this far below the
  * limit, so accept() never fails with EMFILE (which left the listening
  * socket readable and the relay spinning). */
 #define FD_HEADROOM 32

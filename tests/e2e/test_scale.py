@@ -39,7 +39,7 @@ def metric(relay, name):
     return None
 
 
-# fd_limit.h: FD_HEADROOM 32; lws stops one short of its table's size.
+# fd_limit.h: FD_HEADROOM 32 (the count includes lws's wake-up pipe).
 NOFILE = 80
 CAPACITY = NOFILE - 32 - 1
 
@@ -67,7 +67,7 @@ def test_full_is_a_state_not_a_spin(t):
            % (len(admitted), NOFILE))
     expect(CAPACITY - 4 <= len(admitted) <= CAPACITY + 2,
            "admitted %d connections, expected about %d" % (len(admitted), CAPACITY))
-    # More clients knock while the relay is full: they wait in the backlog.
+    # More clients knock while the relay is full: closed on arrival.
     waiting = [socket.create_connection(("127.0.0.1", relay.port), timeout=5) for _ in range(20)]
     relay.proc.wait_log(r"WARN.*full: \d+ connections open", scaled(5))
     before, t0 = cpu_seconds(relay.proc.pid), time.monotonic()
