@@ -29,7 +29,7 @@ struct relay_server {
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct relay_metrics metrics;
-	struct conn_gate gate;          /* full: lws has stopped accepting */
+	struct conn_gate gate;          /* full: new connections are closed on arrival */
 	size_t fd_limit;
 	struct handshake handshake;
 	struct dataplane *dataplane;
