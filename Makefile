@@ -32,7 +32,7 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO)
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # Unit tests may link any of them; --as-needed keeps only those they call.
@@ -55,13 +55,14 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
               proxy/dial.c proxy/local_queue.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
               proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
-RELAY_SRC  := relay/registry.c relay/admit.c relay/session.c relay/server.c \
-              relay/handshake.c relay/peer.c relay/peer_lws.c \
-              relay/relay_options.c relay/api.c relay/http_router.c relay/http_api.c relay/metrics.c \
+RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
+              relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
+              relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
+              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/http_router.c \
+              relay/http_api.c relay/api.c relay/tunnel_ops.c relay/metrics.c \
+              relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/refusal_log.c relay/peer_liveness.c \
-              relay/sigv4.c relay/aws_keys.c relay/tunnel_ops.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
-              relay/pending_notification.c relay/notify_outbox.c
+              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -106,7 +107,8 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-.PHONY: all check unit e2e check-one deps demo bench clean install man fuzz fuzz-smoke fuzz-build
+.PHONY: all check unit e2e check-one deps demo bench bench-scale clean install man fuzz fuzz-smoke \
+        fuzz-build
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -177,6 +179,12 @@ demo: deps
 bench: deps
 	$(MAKE) all SAN=0
 	python3 scripts/bench.py
+
+# The relay with thousands of idle tunnels (scripts/bench_scale.py; about
+# 10 minutes): its table goes into docs/benchmarks.md under its own heading.
+bench-scale: deps
+	$(MAKE) all SAN=0
+	python3 scripts/bench_scale.py --doc
 
 # ---- fuzzing (libFuzzer: clang whatever CC is; docs/fuzzing.md) ------------
 # Each target links the harness with only the modules it tests, compiled

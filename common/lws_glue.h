@@ -3,7 +3,6 @@
 #define COMMON_LWS_GLUE_H
 
 #include <libwebsockets.h>
-#include <stdbool.h>
 
 #include "common/bytequeue.h"
 
@@ -23,14 +22,5 @@ int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message);
 /* Routes libwebsockets' own messages into our log (common/log.h) at a
  * matching level; call after log_init. */
 void log_route_lws(void);
-
-/* SIGINT/SIGTERM set a flag and wake the event loop; SIGPIPE is ignored. */
-void stop_signals_install(struct lws_context *ctx);
-/* Call before lws_context_destroy: a signal arriving then must not wake a
- * context that is being freed. */
-void stop_signals_detach(void);
-bool stop_requested(void);
-/* The signal that asked us to stop, or 0. */
-int stop_signal(void);
 
 #endif

@@ -51,8 +51,11 @@ char *metrics_render(const struct relay_metrics *m, const struct metrics_gauges 
 	fprintf(f,
 		"# HELP tunnel_relay_api_requests_total Management API requests served.\n"
 		"# TYPE tunnel_relay_api_requests_total counter\n"
-		"tunnel_relay_api_requests_total %llu\n",
-		(unsigned long long)m->api_requests);
+		"tunnel_relay_api_requests_total %llu\n"
+		"# HELP tunnel_relay_full_total Times the relay ran out of descriptors and paused accepting.\n"
+		"# TYPE tunnel_relay_full_total counter\n"
+		"tunnel_relay_full_total %llu\n",
+		(unsigned long long)m->api_requests, (unsigned long long)m->full_episodes);
 	if (fclose(f)) {
 		free(text);
 		return NULL;

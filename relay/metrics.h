@@ -14,6 +14,7 @@ struct relay_metrics {
 	const char *reason[METRICS_MAX_REASONS]; /* static labels */
 	uint64_t rejected[METRICS_MAX_REASONS];
 	uint64_t api_requests;
+	uint64_t full_episodes;       /* times the relay stopped accepting: no descriptors left */
 };
 
 /* What the server knows at the moment of the scrape. */

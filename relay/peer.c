@@ -9,6 +9,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/ws_codec.h"
+#include "relay/live_index.h"
 #include "relay/session.h"
 #include "relay/store.h"
 
@@ -29,6 +30,7 @@ struct tunnel_live {
 struct dataplane {
 	struct dataplane_config cfg;
 	struct tunnel_live *live;         /* every tunnel with a peer */
+	struct live_index by_tunnel;      /* registry tunnel -> its entry in that list */
 };
 
 struct peer {
@@ -55,15 +57,16 @@ struct dataplane *dataplane_new(const struct dataplane_config *cfg)
 
 void dataplane_free(struct dataplane *dp)
 {
-	free(dp); /* closing every peer has released each tunnel's live state */
+	if (!dp)
+		return;
+	/* Closing every peer has released each tunnel's live state. */
+	live_index_free(&dp->by_tunnel);
+	free(dp);
 }
 
 static struct tunnel_live *live_find(const struct dataplane *dp, const struct registry_tunnel *t)
 {
-	for (struct tunnel_live *l = dp->live; l; l = l->next)
-		if (l->tunnel == t)
-			return l;
-	return NULL;
+	return live_index_get(&dp->by_tunnel, t);
 }
 
 static void live_remove(struct dataplane *dp, struct tunnel_live *l)
@@ -74,6 +77,7 @@ static void live_remove(struct dataplane *dp, struct tunnel_live *l)
 		dp->live = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
+	live_index_del(&dp->by_tunnel, l->tunnel);
 	session_free(&l->session);
 	free(l);
 }
@@ -204,6 +208,12 @@ static struct tunnel_live *live_get(struct dataplane *dp, struct registry_tunnel
 		return NULL;
 	}
 	live->tunnel = t;
+	if (live_index_put(&dp->by_tunnel, t, live)) {
+		session_free(&live->session);
+		free(live);
+		log_error("tunnel %s: out of memory", t->id);
+		return NULL;
+	}
 	live->next = dp->live;
 	if (dp->live)
 		dp->live->prev = live;
@@ -406,4 +416,13 @@ void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
 			*peers += l->peer[s] && !l->peer[s]->close_code;
 		*live_connections += session_live_count(&l->session);
 	}
+}
+
+void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
+			 void *arg)
+{
+	for (struct tunnel_live *l = dp->live; l; l = l->next)
+		for (int s = 0; s < 2; s++)
+			if (l->peer[s])
+				fn(l->peer[s]->conn, l->peer[s]->addr, arg);
 }

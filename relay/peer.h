@@ -78,6 +78,11 @@ void dataplane_close_side(void *dp, struct registry_tunnel *t, int side, int cod
 			  const char *reason);
 bool dataplane_side_connected(void *dp, const struct registry_tunnel *t, enum tunnel_side side);
 size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t);
+/* Calls fn for every joined peer's connection (who: its address and
+ * channel, for logs). fn must not close a connection there and then:
+ * only ask for it to be closed later. */
+void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
+			 void *arg);
 /* Connected peers and live connections over every tunnel (for /metrics). */
 void dataplane_totals(void *dp, size_t *peers, size_t *live_connections);
 

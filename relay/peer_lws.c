@@ -87,8 +87,6 @@ int peer_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return ps->peer ? peer_writeable(ps->peer) : -1;
-	case LWS_CALLBACK_TIMER:
-		return ps->peer ? peer_liveness_check(wsi, ps->addr) : 0;
 	case LWS_CALLBACK_CLOSED:
 		peer_closed(ps->peer);
 		ps->peer = NULL;

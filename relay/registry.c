@@ -12,8 +12,6 @@
 
 #include "proto/message.h"
 
-/* A registry file is a handful of tunnels: anything bigger is a mistake. */
-#define REGISTRY_FILE_MAX (1024u * 1024u)
 
 
 void registry_init(struct registry *r)
@@ -21,6 +19,28 @@ void registry_init(struct registry *r)
 	r->tunnels = NULL;
 	r->n = 0;
 	r->cap = 0;
+	registry_index_init(&r->by_token);
+	registry_index_init(&r->by_id);
+	r->inserted = NULL;
+	r->inserted_arg = NULL;
+}
+
+/* A SHA-256 is already uniform: its first 8 bytes are the index bits. */
+static uint64_t token_bits(const uint8_t hash[TOKEN_HASH_LEN])
+{
+	uint64_t bits;
+	memcpy(&bits, hash, sizeof(bits));
+	return bits;
+}
+
+/* FNV-1a: ids come from the operator or from us, not from clients, so a
+ * plain hash suffices (no one can choose ids that collide). */
+static uint64_t id_bits(const char *id)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	for (; *id; id++)
+		h = (h ^ (uint8_t)*id) * 0x100000001b3u;
+	return h;
 }
 
 /* Client tokens are secrets of the clients: wipe them with the hashes. */
@@ -35,6 +55,8 @@ void registry_free(struct registry *r)
 	for (size_t i = 0; i < r->n; i++)
 		free_tunnel(r->tunnels[i]);
 	free(r->tunnels);
+	registry_index_free(&r->by_token);
+	registry_index_free(&r->by_id);
 	registry_init(r);
 }
 
@@ -77,13 +99,21 @@ static int check_services(const char *id, const char *const *services, size_t n,
 	return 0;
 }
 
+/* The entry whose full hash matches, or NULL. */
+static const struct index_slot *find_hash(const struct registry *r,
+					  const uint8_t hash[TOKEN_HASH_LEN])
+{
+	size_t cursor = 0;
+	const struct index_slot *e, *found = NULL;
+	while ((e = registry_index_next(&r->by_token, token_bits(hash), &cursor)))
+		if (token_hash_equal(e->tunnel->side[e->which].token_hash, hash) && !found)
+			found = e;
+	return found;
+}
+
 bool registry_hash_in_use(const struct registry *r, const uint8_t hash[TOKEN_HASH_LEN])
 {
-	bool found = false;
-	for (size_t i = 0; i < r->n; i++)
-		for (int s = 0; s < 2; s++)
-			found |= token_hash_equal(r->tunnels[i]->side[s].token_hash, hash);
-	return found;
+	return find_hash(r, hash) != NULL;
 }
 
 /* Validates and hashes both tokens of a new tunnel. */
@@ -147,8 +177,57 @@ int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, si
 	}
 	if (grow(r, err, err_cap) != 0)
 		return -1;
+	const uint8_t *h0 = t->side[0].token_hash, *h1 = t->side[1].token_hash;
+	if (registry_index_add(&r->by_id, id_bits(t->id), t, 0))
+		goto no_memory;
+	if (registry_index_add(&r->by_token, token_bits(h0), t, SIDE_SOURCE)) {
+		registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
+		goto no_memory;
+	}
+	if (registry_index_add(&r->by_token, token_bits(h1), t, SIDE_DESTINATION)) {
+		registry_index_remove(&r->by_token, token_bits(h0), t, SIDE_SOURCE);
+		registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
+		goto no_memory;
+	}
 	r->tunnels[r->n++] = t;
+	if (r->inserted)
+		r->inserted(r->inserted_arg, t);
 	return 0;
+no_memory:
+	errf(err, err_cap, "out of memory");
+	return -1;
+}
+
+int registry_set_token_hash(struct registry *r, struct registry_tunnel *t, enum tunnel_side side,
+			    const uint8_t hash[TOKEN_HASH_LEN])
+{
+	if (registry_find_id(r, t->id) != t) { /* not inserted: no index to keep */
+		memcpy(t->side[side].token_hash, hash, TOKEN_HASH_LEN);
+		return 0;
+	}
+	if (registry_index_add(&r->by_token, token_bits(hash), t, (int)side))
+		return -1;
+	/* Added first, so that running out of memory changes nothing; the
+	 * old entry is told apart by its bits (a new hash sharing them is
+	 * 2^-64, and then either entry may go: both point at t, side). */
+	registry_index_remove(&r->by_token, token_bits(t->side[side].token_hash), t, (int)side);
+	memcpy(t->side[side].token_hash, hash, TOKEN_HASH_LEN);
+	return 0;
+}
+
+void registry_remove(struct registry *r, struct registry_tunnel *t)
+{
+	size_t i = 0;
+	while (i < r->n && r->tunnels[i] != t)
+		i++;
+	if (i == r->n)
+		return;
+	registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
+	for (int s = 0; s < 2; s++)
+		registry_index_remove(&r->by_token, token_bits(t->side[s].token_hash), t, s);
+	memmove(&r->tunnels[i], &r->tunnels[i + 1], (r->n - i - 1) * sizeof(r->tunnels[0]));
+	r->n--;
+	free_tunnel(t);
 }
 
 int registry_add(struct registry *r, const char *id, const char *const *services,
@@ -215,7 +294,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t err_cap)
 		if (read_errno != 0)
 			errf(err, err_cap, "%s: cannot read: %s", path, strerror(read_errno));
 		else
-			errf(err, err_cap, "%s: larger than %u bytes", path, REGISTRY_FILE_MAX);
+			errf(err, err_cap, "%s: larger than " REGISTRY_FILE_MAX_TEXT " (%u bytes), the most "
+			     "a --tunnels file may hold (about 300,000 tunnels); use --db for more",
+			     path, REGISTRY_FILE_MAX);
 		OPENSSL_cleanse(buf, n);
 		free(buf);
 		return NULL;
@@ -316,7 +397,7 @@ int registry_load_file(struct registry *r, const char *path, char *err, size_t e
 		size_t before = r->n;
 		added = load_tree(r, path, root, err, err_cap);
 		while (added < 0 && r->n > before)
-			free_tunnel(r->tunnels[--r->n]);
+			registry_remove(r, r->tunnels[r->n - 1]);
 		wipe_json(root);
 		cJSON_Delete(root);
 	}
@@ -333,30 +414,25 @@ struct registry_tunnel *registry_find_token(struct registry *r, const char *toke
 	uint8_t hash[TOKEN_HASH_LEN];
 	if (token == NULL || token_hash(token, len, hash) != 0)
 		return NULL;
-	/* No early exit: the time taken does not depend on which entry matches. */
-	struct registry_tunnel *found = NULL;
-	enum tunnel_side found_side = SIDE_SOURCE;
-	for (size_t i = 0; i < r->n; i++) {
-		for (int s = 0; s < 2; s++) {
-			bool eq = token_hash_equal(r->tunnels[i]->side[s].token_hash, hash);
-			if (eq && found == NULL) {
-				found = r->tunnels[i];
-				found_side = (enum tunnel_side)s;
-			}
-		}
-	}
-	if (found != NULL && side != NULL)
-		*side = found_side;
-	return found;
+	const struct index_slot *e = find_hash(r, hash);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	if (e == NULL)
+		return NULL;
+	if (side != NULL)
+		*side = (enum tunnel_side)e->which;
+	return e->tunnel;
 }
 
 struct registry_tunnel *registry_find_id(struct registry *r, const char *id)
 {
 	if (id == NULL)
 		return NULL;
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->tunnels[i]->id, id) == 0)
-			return r->tunnels[i];
+	size_t cursor = 0;
+	const struct index_slot *e;
+	uint64_t bits = id_bits(id);
+	while ((e = registry_index_next(&r->by_id, bits, &cursor)))
+		if (strcmp(e->tunnel->id, id) == 0)
+			return e->tunnel;
 	return NULL;
 }
 

@@ -10,6 +10,7 @@
 
 #include "common/token.h"
 #include "proto/wire.h"
+#include "relay/registry_index.h"
 
 #define REGISTRY_MAX_ID 64
 
@@ -52,6 +53,13 @@ struct registry {
 	struct registry_tunnel **tunnels;
 	size_t n;
 	size_t cap;
+	/* Constant-time look-ups (issue 13: a scan of every tunnel per handshake
+	 * was a third of the relay's admission CPU at 5000 tunnels). */
+	struct registry_index by_token; /* token hash's first 8 bytes -> (tunnel, side) */
+	struct registry_index by_id;    /* FNV-1a of the id -> tunnel */
+	/* Called after each insert (the server schedules the tunnel's expiry). */
+	void (*inserted)(void *arg, struct registry_tunnel *t);
+	void *inserted_arg;
 };
 
 void registry_init(struct registry *r);
@@ -66,16 +74,24 @@ int registry_add(struct registry *r, const char *id, const char *const *services
 		 size_t n_services, const char *source_token,
 		 const char *destination_token, char *err, size_t err_cap);
 
+/* The largest --tunnels file: 64 MiB is about 300,000 tunnels, past what
+ * one relay serves (two descriptors each); cJSON holds the whole tree, a
+ * few times the file's size, while it loads. */
+#define REGISTRY_FILE_MAX (64u * 1024u * 1024u)
+#define REGISTRY_FILE_MAX_TEXT "64 MiB"
+
 /* Loads {"tunnels":[{"id":…,"services":[…],"sourceAccessToken":…,
- * "destinationAccessToken":…}, …]} (cJSON; at most 1 MiB; unknown keys are
+ * "destinationAccessToken":…}, …]} (cJSON; at most 64 MiB; unknown keys are
  * ignored) and appends its tunnels. All or nothing: returns the number of
  * tunnels added, or -1 with a reason naming the file and the entry
  * ("FILE: tunnels[2].services: …") and the registry unchanged. */
 int registry_load_file(struct registry *r, const char *path, char *err, size_t err_cap);
 
-/* Finds the tunnel and side whose token hash matches token, hashing once and
- * comparing against every hash in constant time, without early exit. NULL
- * when none does (*side is then left alone); side may be NULL. */
+/* Finds the tunnel and side whose token hash matches token: hashes it once,
+ * then compares the full hash (CRYPTO_memcmp) with the few stored hashes
+ * that share its first 8 bytes. The time taken depends only on the hash of
+ * the token presented, never on how much of a stored token it matches.
+ * NULL when none does (*side is then left alone); side may be NULL. */
 struct registry_tunnel *registry_find_token(struct registry *r, const char *token,
 					    size_t len, enum tunnel_side *side);
 
@@ -85,6 +101,16 @@ struct registry_tunnel *registry_find_id(struct registry *r, const char *id);
  * Returns 0, or -1 when memory runs out or the id or a token hash is
  * already taken (t is then not taken). */
 int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, size_t err_cap);
+
+/* Gives side of t a new token hash, keeping the index in step (t may be a
+ * tunnel not inserted yet). Returns 0, or -1 when memory runs out (t is
+ * then unchanged). */
+int registry_set_token_hash(struct registry *r, struct registry_tunnel *t, enum tunnel_side side,
+			    const uint8_t hash[TOKEN_HASH_LEN]);
+
+/* Takes t out of the registry (order of the others kept) and frees it,
+ * wiping its hashes. */
+void registry_remove(struct registry *r, struct registry_tunnel *t);
 
 /* A tunnel id: 1..64 of [A-Za-z0-9_-]. */
 bool registry_id_valid(const char *id);

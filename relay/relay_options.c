@@ -37,6 +37,9 @@ static const char usage_text[] =
 	"      --max-connections N    concurrent TCP connections per tunnel (default 10)\n"
 	"      --max-tunnels N        open tunnels the API may hold in all (default 10000)\n"
 	"      --max-tunnels-per-thing N  open tunnels per thing (default 64)\n"
+	"      --keep-closed TIME     how long closed and expired tunnels stay listed\n"
+	"                             before they are purged from memory and the\n"
+	"                             database: N[s|m|h|d] (default 24h)\n"
 	"      --mqtt-uri URI         notify devices through this broker, e.g.\n"
 	"                             ssl://broker.example:8883\n"
 	"      --mqtt-ca FILE         CA to verify the broker\n"
@@ -49,6 +52,35 @@ static const char usage_text[] =
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
 	"  -h, --help                 show this help\n";
+
+/* Default --keep-closed: a day, so yesterday's tunnels can still be
+ * described while memory stays bounded by a day's worth of tunnels. */
+#define KEEP_CLOSED_DEFAULT (24L * 3600)
+/* At most a year: a purge time still fits anywhere. */
+#define KEEP_CLOSED_MAX (366L * 24 * 3600)
+
+/* N with an optional unit s, m, h or d: seconds, or -1. */
+static long parse_duration(const char *text)
+{
+	char *end = NULL;
+	long v = strtol(text, &end, 10);
+	if (!*text || end == text || v < 0 || v > KEEP_CLOSED_MAX)
+		return -1;
+	long unit = 1;
+	if (*end == 'm')
+		unit = 60;
+	else if (*end == 'h')
+		unit = 3600;
+	else if (*end == 'd')
+		unit = 24 * 3600;
+	else if (*end != 's' && *end != '\0')
+		return -1;
+	if (*end && end[1])
+		return -1;
+	if (v > KEEP_CLOSED_MAX / unit)
+		return -1;
+	return v * unit;
+}
 
 static int parse_count(const char *text, long min, long max, long *out)
 {
@@ -77,7 +109,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
 	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
 	       OPT_AWS_CREDENTIALS,
-	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING };
+	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -87,6 +119,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"max-connections", required_argument, NULL, OPT_MAXCONN},
 		{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
 		{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
+		{"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
 		{"db", required_argument, NULL, OPT_DB},
 		{"api-key-file", required_argument, NULL, OPT_APIKEY},
 		{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
@@ -107,6 +140,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
 	o->max_tunnels = API_DEFAULT_MAX_TUNNELS;
 	o->max_tunnels_per_thing = API_DEFAULT_MAX_TUNNELS_PER_THING;
+	o->keep_closed = KEEP_CLOSED_DEFAULT;
 	o->verbose = LOG_INFO;
 	long n;
 	int c;
@@ -135,6 +169,14 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_TOPIC: o->notify_topic = optarg; break;
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
+		case OPT_KEEP_CLOSED:
+			o->keep_closed = parse_duration(optarg);
+			if (o->keep_closed < 0) {
+				fprintf(stderr, "tunnel-relay: --keep-closed: want N[s|m|h|d] up to 366d, "
+					"got '%s'\n", optarg);
+				return -1;
+			}
+			break;
 		case OPT_MAXCONN:
 			if (size_option("--max-connections", optarg, 1000, &o->max_connections))
 				return -1;

@@ -13,6 +13,7 @@ struct relay_options {
 	size_t max_connections;
 	size_t max_tunnels;          /* open tunnels in all */
 	size_t max_tunnels_per_thing;
+	long keep_closed;           /* seconds closed tunnels stay listed before purging */
 	int verbose;
 	const char *db;             /* SQLite file; NULL: nothing persisted */
 	const char *api_key_file;   /* file holding the API key */

@@ -8,6 +8,9 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
+#include "relay/conn_gate.h"
+#include "relay/event_loop.h"
+#include "relay/fd_limit.h"
 #include "relay/handshake.h"
 #include "relay/http_api.h"
 #include "relay/http_router.h"
@@ -15,16 +18,21 @@
 #include "relay/notify.h"
 #include "relay/notify_outbox.h"
 #include "relay/peer.h"
+#include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
 #include "relay/store.h"
+#include "relay/tunnel_timers.h"
 
 struct relay_server {
-	struct lws_context *ctx;
+	struct relay_loop *loop;        /* libev, lent to lws (event_loop.h) */
+	struct lws_context *ctx;        /* lws writes NULL here once destroyed */
 	struct registry *registry;
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct notify_outbox *outbox;   /* notifications waiting for the broker */
 	struct relay_metrics metrics;
+	struct conn_gate gate;          /* full: new connections are closed on arrival */
+	size_t fd_limit;
 	struct handshake handshake;
 	struct dataplane *dataplane;
 	struct peer_lws peer_lws;       /* the tunnel protocols' user */
@@ -32,8 +40,34 @@ struct relay_server {
 	struct http_api *api;
 	/* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
 	struct lws_protocols protocols[5];
-	lws_sorted_usec_list_t tick;    /* expiry and notifier polling, every second */
+	lws_sorted_usec_list_t tick;    /* expiry, purge and notifier polling, every second */
+	struct tunnel_timers timers;    /* each tunnel's next expiry or purge */
+	unsigned ticks;
 };
+
+/* Counts lws's connections against the descriptor limit less the
+ * headroom; when full, new ones are accepted and closed at once (before
+ * TLS), so accept() never fails with EMFILE (which left the listening
+ * socket readable and the relay spinning) and the backlog drains. Said
+ * once per episode, with the numbers. */
+static void count_connection(struct relay_server *srv, bool opened)
+{
+	struct conn_gate *g = &srv->gate;
+	switch (opened ? conn_gate_opened(g) : conn_gate_closed(g)) {
+	case GATE_FULL:
+		srv->metrics.full_episodes++;
+		log_warn("full: %zu connections open, the most this relay can hold "
+			 "(descriptor limit %zu, %u kept for the database, MQTT and the loop); "
+			 "new connections are closed on arrival until some leave",
+			 g->open, srv->fd_limit, FD_HEADROOM);
+		break;
+	case GATE_RESUMED:
+		log_info("accepting again: %zu connections open (of %zu)", g->open, g->capacity);
+		break;
+	case GATE_SAME:
+		break;
+	}
+}
 
 /* The "http" protocol: the upgrade handshake, wake-ups of the loop, and
  * plain HTTP requests (to the router). */
@@ -42,6 +76,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 {
 	struct relay_server *srv = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
+	case LWS_CALLBACK_WSI_CREATE:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (srv && srv->gate.capacity)
+			count_connection(srv, reason == LWS_CALLBACK_WSI_CREATE);
+		return http_router_callback(srv->router, wsi, reason, user, in, len);
+	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+		/* Nonzero: lws closes the new socket; no wsi is made for it. */
+		return srv && srv->gate.full ? -1 : 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		return handshake_confirm(&srv->handshake, wsi, in);
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
@@ -89,7 +131,47 @@ static struct api_hooks plane_hooks(struct dataplane *dp)
 	return h;
 }
 
-/* Once a second: close expired tunnels, let the MQTT client report. */
+static void schedule(struct relay_server *srv, struct registry_tunnel *t)
+{
+	if (tunnel_timers_schedule(&srv->timers, t))
+		log_error("tunnel %s: out of memory: its expiry or purge is not scheduled", t->id);
+}
+
+/* registry_insert's hook: a tunnel made by the API gets its expiry. */
+static void on_inserted(void *arg, struct registry_tunnel *t)
+{
+	schedule(arg, t);
+}
+
+/* The store's answer about a purged tunnel: it names the tunnel itself. */
+static void purge_saved(void *ctx, const char *err)
+{
+	if (err)
+		log_error("purging a closed tunnel: %s", err);
+}
+
+/* --keep-closed after closing: gone from memory and from the store. */
+static void purge(struct relay_server *srv, struct registry_tunnel *t, int64_t now)
+{
+	if (dataplane_side_connected(srv->dataplane, t, SIDE_SOURCE) ||
+	    dataplane_side_connected(srv->dataplane, t, SIDE_DESTINATION)) {
+		/* Closing it closed its peers long ago: cannot happen. */
+		log_error("tunnel %s: still has a peer after --keep-closed; not purged", t->id);
+		return;
+	}
+	log_info("tunnel %s: closed %lld s ago; purged (--keep-closed %ld s)", t->id,
+		 (long long)(now - t->closed_at), srv->timers.keep_closed);
+	/* Saves still in flight for t must not call back about a freed t. */
+	store_forget(srv->store, t);
+	t->deleted = true; /* the store's save of a deleted tunnel removes its row */
+	char err[256];
+	if (srv->store && store_save(srv->store, t, purge_saved, NULL, err, sizeof(err)))
+		log_error("purging a closed tunnel: %s", err);
+	registry_remove(srv->registry, t);
+}
+
+/* Once a second: close expired tunnels and purge old closed ones (only
+ * those due: a heap, not a scan), let the MQTT client report. */
 static void on_tick(lws_sorted_usec_list_t *sul)
 {
 	struct relay_server *srv = lws_container_of(sul, struct relay_server, tick);
@@ -98,14 +180,23 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		.now = time(NULL),
 		.hooks = plane_hooks(srv->dataplane),
 	};
-	for (size_t i = 0; i < srv->registry->n; i++) {
-		struct registry_tunnel *t = srv->registry->tunnels[i];
-		if (t->closed_at || !t->expires_at || t->expires_at > env.now)
+	struct registry_tunnel *t;
+	enum timer_action act;
+	while ((act = tunnel_timers_next_due(&srv->timers, env.now, &t)) != TIMER_NONE) {
+		if (act == TIMER_PURGE) {
+			purge(srv, t, env.now);
 			continue;
-		log_info("tunnel %s: lifetime of %d min is over; closing it", t->id, t->lifetime_minutes);
-		api_close_tunnel(&env, t, "tunnel expired");
-		store_save_logged(srv->store, t);
+		}
+		if (!t->closed_at) {
+			log_info("tunnel %s: lifetime of %d min is over; closing it", t->id,
+				 t->lifetime_minutes);
+			api_close_tunnel(&env, t, "tunnel expired");
+			store_save_logged(srv->store, t);
+		}
+		schedule(srv, t); /* now closed: its purge */
 	}
+	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0)
+		dataplane_each_peer(srv->dataplane, peer_liveness_check, NULL);
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	notify_outbox_tick(srv->outbox, env.now);
@@ -125,6 +216,8 @@ static void free_parts(struct relay_server *srv)
 	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
 	dataplane_free(srv->dataplane);
+	relay_loop_free(srv->loop);
+	tunnel_timers_free(&srv->timers);
 	free(srv);
 }
 
@@ -137,7 +230,10 @@ static struct lws_context *create_context(struct relay_server *srv,
 	info.iface = cfg->bind;
 	info.protocols = srv->protocols;
 	info.user = srv;
-	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	/* lws on our libev loop: epoll, and we decide when the loop stops. */
+	info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT | LWS_SERVER_OPTION_LIBEV;
+	info.foreign_loops = relay_loop_foreign(srv->loop);
+	info.pcontext = &srv->ctx;
 	if (cfg->bind && !strchr(cfg->bind, ':'))
 		info.options |= LWS_SERVER_OPTION_DISABLE_IPV6; /* an IPv4 address */
 	info.ssl_cert_filepath = cfg->cert;
@@ -151,6 +247,10 @@ static struct lws_context *create_context(struct relay_server *srv,
 	info.ka_time = 60;
 	info.ka_probes = 3;
 	info.ka_interval = 10;
+	/* No info.fd_limit_per_thread: below the process limit it makes lws
+	 * look every event's descriptor up by a linear search (70% of the
+	 * relay's CPU idle at 10,000 connections). The headroom is kept by
+	 * refusing connections ourselves (FILTER_NETWORK_CONNECTION). */
 	return lws_create_context(&info);
 }
 
@@ -164,6 +264,12 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	}
 	srv->registry = registry;
 	srv->store = cfg->store;
+	srv->fd_limit = cfg->fd_limit;
+	tunnel_timers_init(&srv->timers, cfg->keep_closed);
+	/* The count (every wsi lws creates, its wake-up pipe among them)
+	 * against the limit less the headroom. */
+	if (cfg->fd_limit > FD_HEADROOM + 2)
+		conn_gate_init(&srv->gate, cfg->fd_limit - FD_HEADROOM);
 	handshake_init(&srv->handshake, registry, &srv->metrics);
 	struct dataplane_config dp = {
 		.io = &peer_lws_io,
@@ -180,8 +286,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		free_parts(srv);
 		return NULL;
 	}
+	char err[512];
 	if (cfg->store) {
-		char err[512];
 		int kept = store_load_notifications(cfg->store, notify_outbox_adopt, srv->outbox, err,
 						    sizeof(err));
 		if (kept < 0) {
@@ -192,6 +298,12 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		if (kept > 0)
 			log_info("%d device notification%s waiting for the MQTT broker", kept,
 				 kept > 1 ? "s" : "");
+	}
+	srv->loop = relay_loop_new(err, sizeof(err));
+	if (!srv->loop) {
+		log_error("%s", err);
+		free_parts(srv);
+		return NULL;
 	}
 	srv->peer_lws.handshake = &srv->handshake;
 	srv->peer_lws.dataplane = srv->dataplane;
@@ -206,7 +318,6 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	if (cfg->notify) {
-		char err[256];
 		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
 		if (!srv->notifier) {
 			log_error("MQTT: %s", err);
@@ -238,6 +349,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
 	notify_outbox_set_notifier(srv->outbox, srv->notifier);
+	for (size_t i = 0; i < registry->n; i++)
+		schedule(srv, registry->tunnels[i]);
+	registry->inserted = on_inserted;
+	registry->inserted_arg = srv;
+	log_info("event loop: libev on lws (foreign loop)");
 	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
 		 cfg->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
@@ -247,12 +363,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 
 int relay_server_run(struct relay_server *srv)
 {
-	stop_signals_install(srv->ctx);
-	while (!stop_requested()) {
-		if (lws_service(srv->ctx, 0) < 0)
-			break;
-	}
-	log_info("stopping (signal %d)", stop_signal());
+	int sig = relay_loop_run(srv->loop);
+	log_info("stopping (signal %d)", sig);
 	return 0;
 }
 
@@ -261,6 +373,7 @@ void relay_server_stop(struct relay_server *srv)
 	if (!srv)
 		return;
 	lws_sul_cancel(&srv->tick);
+	srv->registry->inserted = NULL;
 	/* The store's thread must not wake a context that is being freed. */
 	store_set_waker(srv->store, NULL, NULL);
 	/* What the outbox had in flight waits again (and stays in the store). */
@@ -270,8 +383,11 @@ void relay_server_stop(struct relay_server *srv)
 		notifier_stop(srv->notifier);
 	srv->notifier = NULL;
 	http_api_forget_notifier(srv->api);
-	stop_signals_detach();
 	lws_context_destroy(srv->ctx);
+	/* On a foreign loop lws may finish closing its handles from the
+	 * loop; it clears srv->ctx (info.pcontext) when it is done. */
+	for (int i = 0; srv->ctx && i < 100; i++)
+		relay_loop_run_nowait(srv->loop);
 	/* Closing every connection saved its tunnel: write all that waits. */
 	store_flush(srv->store);
 	free_parts(srv);

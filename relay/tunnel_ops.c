@@ -48,8 +48,9 @@ static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunn
 		    token_hash(token, API_TOKEN_LEN, hash))
 			return -1;
 	} while (registry_hash_in_use(env->registry, hash)); /* 2^-256: but cheap to be sure */
+	if (registry_set_token_hash(env->registry, t, side, hash))
+		return -1;
 	struct registry_side *s = &t->side[side];
-	memcpy(s->token_hash, hash, TOKEN_HASH_LEN);
 	s->used = false;
 	s->has_client_token = false;
 	OPENSSL_cleanse(s->client_token, sizeof(s->client_token));

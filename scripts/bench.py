@@ -1514,9 +1514,61 @@ def write_doc(R, tables, ttab, notes, elapsed):
     if notes:
         out += ["## Notes from this run", ""] + ["- " + n for n in notes] + [""]
     out += ["## What limits the tunnel", "", LIMITS_TEXT]
+    text = "\n".join(out)
+    for heading, body in kept_sections():   # e.g. bench_scale.py's, not ours to drop
+        text = with_section(text, heading, body)
+    write_doc_text(text)
+
+
+# Sections other scripts write into docs/benchmarks.md under their own
+# "## " heading: bench.py rewrites the file but keeps them.
+FOREIGN_HEADINGS = ("## Scale: N idle tunnels (make bench-scale)",)
+
+
+def section_span(text, heading):
+    """(start, end) of heading's section in text, or None."""
+    at = text.find("\n" + heading + "\n")
+    if at < 0:
+        return None
+    nxt = text.find("\n## ", at + 1 + len(heading))
+    return at, (nxt if nxt >= 0 else len(text))
+
+
+def with_section(text, heading, body):
+    """text with heading's section replaced by body (appended if absent)."""
+    new = "\n" + heading + "\n\n" + body.rstrip("\n") + "\n"
+    span = section_span(text, heading)
+    if span is None:
+        return text.rstrip("\n") + "\n" + new
+    return text[:span[0]] + new + text[span[1]:]
+
+
+def kept_sections():
+    try:
+        old = DOC.read_text()
+    except OSError:
+        return []
+    out = []
+    for h in FOREIGN_HEADINGS:
+        span = section_span(old, h)
+        if span:
+            out.append((h, old[span[0] + len(h) + 2:span[1]].strip("\n")))
+    return out
+
+
+def write_doc_text(text):
     tmp = DOC.with_name(".benchmarks.md.tmp")
-    tmp.write_text("\n".join(out))
+    tmp.write_text(text)
     os.replace(tmp, DOC)
+
+
+def replace_doc_section(heading, body):
+    """Writes body under heading in docs/benchmarks.md, leaving the rest."""
+    try:
+        old = DOC.read_text()
+    except OSError:
+        old = "# Benchmarks\n"
+    write_doc_text(with_section(old, heading, body))
 
 
 def main():

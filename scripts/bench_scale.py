@@ -2,9 +2,9 @@
 """bench_scale.py - how the relay scales with idle tunnels: admission,
 memory, idle CPU, start-up, and whether tunnels still carry data.
 
-    python3 scripts/bench_scale.py                      (N = 1000,5000; poll)
+    python3 scripts/bench_scale.py                      (N = 1000,5000; the relay as built)
     python3 scripts/bench_scale.py --tunnels 1000 --idle 20
-    python3 scripts/bench_scale.py --evlib-relay /tmp/x/tunnel-relay --backends poll,uv,ev
+    python3 scripts/bench_scale.py --doc                (make bench-scale: also docs/benchmarks.md)
 
 For each backend and each N it: writes an SQLite database of N tunnels
 (the relay's --db schema; tokens are only ever stored hashed), starts
@@ -17,10 +17,15 @@ measures from /proc/PID: relay CPU (utime+stime) per admitted connection,
 RssAnon per tunnel, CPU% while idle with pings, and finally sends DATA one
 way through 20 random tunnels and checks it arrives byte for byte.
 
-Backends: "poll" runs --relay as it is (lws's default poll() loop); "uv",
-"ev" and "glib" run --evlib-relay (a relay built with
-scripts/experiments/relay-evlib.patch) with TUNNEL_RELAY_EVLIB set, which
-makes lws load its event-library plugin.
+Backends: "built" runs --relay as it is (since issue 13: lws on a libev loop
+of the relay's own; the "loop seen" column reads /proc/PID/maps). "uv", "ev"
+and "glib" run --evlib-relay, a relay of the tree before issue 13 built with
+scripts/experiments/relay-evlib.patch, with TUNNEL_RELAY_EVLIB set (the
+measurements of docs/event-loops.md).
+
+--doc writes the table into docs/benchmarks.md under its own heading
+(replacing that section only; scripts/bench.py keeps it when it rewrites
+the file).
 
 --per-message also runs the 64-byte round trip and relay CPU per GB of one
 transfer through a localproxy pair (borrowing scripts/bench.py's pieces).
@@ -356,7 +361,7 @@ def start_relay(args, backend, tmp, db, n):
     env = dict(os.environ)
     env.pop("TUNNEL_RELAY_EVLIB", None)
     binary = args.relay
-    if backend != "poll":
+    if backend != "built":
         binary = args.evlib_relay
         env["TUNNEL_RELAY_EVLIB"] = backend
     port = bench.free_port()
@@ -416,7 +421,9 @@ def run_one(args, tmp, backend, n):
         time.sleep(0.5)
         R["rss0"] = status_kib(relay.pid, "RssAnon")
         with open("/proc/%d/maps" % relay.pid) as f:   # proof that lws loaded the plugin
-            R["loop"] = "evlib " + backend if "evlib_" + backend in f.read() else "poll()"
+            maps = f.read()
+        R["loop"] = next(("evlib " + b for b in ("ev", "uv", "glib") if "evlib_" + b in maps),
+                         "poll()")
         say("%s: started in %.2f s, RssAnon %d KiB; connecting %d clients over %d workers" %
             (backend, R["startup"], R["rss0"], 2 * n, args.workers))
         cpu0, t0 = cpu_seconds(relay.pid), time.monotonic()
@@ -501,8 +508,8 @@ def per_message(args, tmp, backend):
         with os.fdopen(fd, "w") as f:
             json.dump({"tunnels": [spec]}, f)
         rport = bench.free_port()
-        binary = args.relay if backend == "poll" else args.evlib_relay
-        env = bench.child_env({"TUNNEL_RELAY_EVLIB": backend} if backend != "poll" else None)
+        binary = args.relay if backend == "built" else args.evlib_relay
+        env = bench.child_env({"TUNNEL_RELAY_EVLIB": backend} if backend != "built" else None)
         relay = ctx.spawn("tunnel-relay", [binary, "--bind", "127.0.0.1", "--port", rport,
                                            "--cert", pki_dir / "relay.pem", "--key",
                                            pki_dir / "relay.key", "--tunnels", tfile], env=env)
@@ -553,6 +560,24 @@ def table(results):
     return "\n".join(out)
 
 
+SCALE_HEADING = "## Scale: N idle tunnels (make bench-scale)"
+
+
+def write_doc(args, results):
+    m = {k: v for k, v in bench.machine().items() if k in ("CPU", "Cores", "Kernel", "libwebsockets")}
+    m["load average"] = "%.1f" % os.getloadavg()[0]
+    lines = ["One run of `make bench-scale` (`scripts/bench_scale.py --doc`; method in "
+             "docs/event-loops.md): N tunnels in the relay's database, both ends of each "
+             "connected by %d client processes on the same machine, pinging every %d s; idle "
+             "CPU over %d s; %d random tunnels carry %d KiB at the end. Rates and start-up vary "
+             "2-3x with the machine's load; CPU per connection and RssAnon are steadier."
+             % (args.workers, args.ping, args.idle, args.data_tunnels, DATA_BYTES // 1024),
+             "", table(results)]
+    if m:
+        lines += ["", "Machine: " + "; ".join("%s: %s" % kv for kv in m.items())]
+    bench.replace_doc_section(SCALE_HEADING, "\n".join(lines))
+
+
 def msg_table(msgs):
     out = ["| backend | 64 B round trip median µs | p99 µs | one connection MB/s | relay CPU s/GB |",
            "|---|---|---|---|---|"]
@@ -569,8 +594,8 @@ def main():
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tunnels", default="1000,5000",
                     help="comma-separated numbers of tunnels (default 1000,5000; at most 9900)")
-    ap.add_argument("--backends", default="poll",
-                    help="comma-separated: poll, uv, ev, glib (default poll; uv/ev/glib need "
+    ap.add_argument("--backends", default="built",
+                    help="comma-separated: built, uv, ev, glib (default built; uv/ev/glib need "
                          "--evlib-relay)")
     ap.add_argument("--relay", default=str(ROOT / "build" / "bin" / "tunnel-relay"),
                     help="the relay as built (default build/bin/tunnel-relay)")
@@ -589,6 +614,8 @@ def main():
     ap.add_argument("--gb-mib", type=int, default=1024,
                     help="MiB sent for the CPU-per-GB figure (default 1024)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
+    ap.add_argument("--doc", action="store_true",
+                    help="write the table into docs/benchmarks.md (its own section)")
     args = ap.parse_args()
     if args.worker:
         worker_main()
@@ -597,9 +624,9 @@ def main():
     ns = [int(x) for x in args.tunnels.split(",") if x]
     backends = [b for b in args.backends.split(",") if b]
     for b in backends:
-        if b not in ("poll", "uv", "ev", "glib"):
+        if b not in ("built", "uv", "ev", "glib"):
             ap.error("unknown backend %r" % b)
-        if b != "poll" and not args.evlib_relay:
+        if b != "built" and not args.evlib_relay:
             ap.error("backend %s needs --evlib-relay" % b)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))   # the relay inherits it
@@ -637,6 +664,9 @@ def main():
             shutil.rmtree(tmp, ignore_errors=True)
     if results:
         print(table(results))
+    if results and args.doc and rc == 0:
+        write_doc(args, results)
+        print("\n(docs/benchmarks.md: section \"%s\" written)" % SCALE_HEADING[3:])
     if msgs:
         print()
         print(msg_table(msgs))

@@ -9,6 +9,7 @@ BUILD_PACKAGES=(
     libclang-rt-14-dev    # libFuzzer's runtime for `make fuzz` (clang's Recommends, not installed)
     libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
+    libev-dev libwebsockets-evlib-ev   # the relay's loop: libev under lws (docs/event-loops.md)
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients

@@ -699,8 +699,9 @@ class TunnelSpec:
 
 class Relay:
     def __init__(self, t, specs, port=None, max_connections=None, verbose=None,
-                 tunnels_file=None, name="relay"):
+                 tunnels_file=None, name="relay", prefix=()):
         self.t = t
+        self.prefix = list(prefix)  # e.g. prlimit ... --: runs the relay (same pid)
         self.specs = {s.id: s for s in specs}
         self.port = port or free_port()
         self.max_connections = max_connections
@@ -716,7 +717,7 @@ class Relay:
 
     def start(self, timeout=10.0):
         p = pki()
-        argv = [binary("tunnel-relay"), "--bind", "127.0.0.1",
+        argv = self.prefix + [binary("tunnel-relay"), "--bind", "127.0.0.1",
                 "--port", self.port, "--cert", p.cert, "--key", p.key,
                 "--tunnels", self.tunnels_file]
         if self.max_connections is not None:

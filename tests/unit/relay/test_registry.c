@@ -191,6 +191,175 @@ static void test_add_shared_token(void **state)
 	registry_free(&r);
 }
 
+/* ---- the indexes: rotate, remove, many tunnels, colliding bits ------------ */
+
+static void hash_of(const char *token, uint8_t out[TOKEN_HASH_LEN])
+{
+	assert_int_equal(token_hash(token, strlen(token), out), 0);
+}
+
+static void test_rotate_moves_lookup(void **state)
+{
+	struct registry r;
+	char err[256] = "";
+	registry_init(&r);
+	assert_int_equal(add1(&r, "t1", "SSH", SRC1, DST1, err, sizeof(err)), 0);
+	assert_int_equal(add1(&r, "t2", "SSH", SRC2, DST2, err, sizeof(err)), 0);
+	struct registry_tunnel *t1 = registry_find_id(&r, "t1");
+	uint8_t h[TOKEN_HASH_LEN];
+	hash_of("a-fresh-source-token-for-t1", h);
+	assert_int_equal(registry_set_token_hash(&r, t1, SIDE_SOURCE, h), 0);
+	enum tunnel_side side = SIDE_DESTINATION;
+	assert_null(registry_find_token(&r, SRC1, strlen(SRC1), &side));
+	assert_ptr_equal(registry_find_token(&r, "a-fresh-source-token-for-t1", 27, &side), t1);
+	assert_int_equal(side, SIDE_SOURCE);
+	assert_true(registry_hash_in_use(&r, h));
+	hash_of(SRC1, h);
+	assert_false(registry_hash_in_use(&r, h));
+	/* The other side and the other tunnel are untouched. */
+	assert_ptr_equal(registry_find_token(&r, DST1, strlen(DST1), &side), t1);
+	assert_int_equal(side, SIDE_DESTINATION);
+	assert_non_null(registry_find_token(&r, SRC2, strlen(SRC2), NULL));
+	/* The old token is free for a new tunnel again. */
+	assert_int_equal(add1(&r, "t3", "SSH", SRC1, "another-destination-token", err,
+			      sizeof(err)), 0);
+	registry_free(&r);
+}
+
+static void test_set_hash_before_insert(void **state)
+{
+	struct registry r;
+	registry_init(&r);
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	strcpy(t->id, "new");
+	uint8_t h[2][TOKEN_HASH_LEN];
+	hash_of(SRC1, h[0]);
+	hash_of(DST1, h[1]);
+	assert_int_equal(registry_set_token_hash(&r, t, SIDE_SOURCE, h[0]), 0);
+	assert_int_equal(registry_set_token_hash(&r, t, SIDE_DESTINATION, h[1]), 0);
+	assert_false(registry_hash_in_use(&r, h[0])); /* not inserted yet */
+	char err[256];
+	assert_int_equal(registry_insert(&r, t, err, sizeof(err)), 0);
+	assert_ptr_equal(registry_find_token(&r, DST1, strlen(DST1), NULL), t);
+	registry_free(&r);
+}
+
+static void test_remove_keeps_others(void **state)
+{
+	struct registry r;
+	char err[256] = "";
+	registry_init(&r);
+	assert_int_equal(add1(&r, "t1", "SSH", SRC1, DST1, err, sizeof(err)), 0);
+	assert_int_equal(add1(&r, "t2", "SSH", SRC2, DST2, err, sizeof(err)), 0);
+	assert_int_equal(add1(&r, "t3", "SSH", "src-three-xx", "dst-three-xx", err, sizeof(err)), 0);
+	registry_remove(&r, registry_find_id(&r, "t2"));
+	assert_int_equal(r.n, 2);
+	assert_string_equal(r.tunnels[0]->id, "t1"); /* order kept */
+	assert_string_equal(r.tunnels[1]->id, "t3");
+	assert_null(registry_find_id(&r, "t2"));
+	assert_null(registry_find_token(&r, SRC2, strlen(SRC2), NULL));
+	assert_null(registry_find_token(&r, DST2, strlen(DST2), NULL));
+	assert_ptr_equal(registry_find_token(&r, "dst-three-xx", 12, NULL), r.tunnels[1]);
+	assert_ptr_equal(registry_find_id(&r, "t1"), r.tunnels[0]);
+	/* Its id and tokens can be used again. */
+	assert_int_equal(add1(&r, "t2", "SSH", SRC2, DST2, err, sizeof(err)), 0);
+	registry_free(&r);
+}
+
+/* Thousands of tunnels, every third one removed: all look-ups still right
+ * (exercises growth and the backward shift of removal). */
+static void test_many_with_removals(void **state)
+{
+	enum { N = 3000 };
+	struct registry r;
+	char err[256] = "", id[32], src[64], dst[64];
+	registry_init(&r);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "t%d", i);
+		snprintf(src, sizeof(src), "src-%d-padding", i);
+		snprintf(dst, sizeof(dst), "dst-%d-padding", i);
+		assert_int_equal(add1(&r, id, "SSH", src, dst, err, sizeof(err)), 0);
+	}
+	for (int i = 0; i < N; i += 3) {
+		snprintf(id, sizeof(id), "t%d", i);
+		registry_remove(&r, registry_find_id(&r, id));
+	}
+	assert_int_equal(r.n, N - (N + 2) / 3);
+	assert_int_equal(r.by_token.n, 2 * r.n);
+	assert_int_equal(r.by_id.n, r.n);
+	for (int i = 0; i < N; i++) {
+		snprintf(id, sizeof(id), "t%d", i);
+		snprintf(src, sizeof(src), "src-%d-padding", i);
+		struct registry_tunnel *t = registry_find_token(&r, src, strlen(src), NULL);
+		if (i % 3 == 0) {
+			assert_null(t);
+			assert_null(registry_find_id(&r, id));
+		} else {
+			assert_non_null(t);
+			assert_string_equal(t->id, id);
+			assert_ptr_equal(registry_find_id(&r, id), t);
+		}
+	}
+	registry_free(&r);
+}
+
+/* A tunnel whose hashes are given outright: tests choose the index bits. */
+static struct registry_tunnel *tunnel_with_hashes(const char *id, uint8_t fill_src,
+						  uint8_t fill_dst)
+{
+	struct registry_tunnel *t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	strcpy(t->id, id);
+	memset(t->side[0].token_hash, 0xAB, TOKEN_HASH_LEN); /* same first 8 bytes... */
+	memset(t->side[1].token_hash, 0xAB, TOKEN_HASH_LEN);
+	t->side[0].token_hash[TOKEN_HASH_LEN - 1] = fill_src; /* ...differ at the end */
+	t->side[1].token_hash[TOKEN_HASH_LEN - 1] = fill_dst;
+	return t;
+}
+
+static void test_colliding_index_bits(void **state)
+{
+	struct registry r;
+	char err[256];
+	registry_init(&r);
+	for (int i = 0; i < 20; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "c%d", i);
+		assert_int_equal(registry_insert(&r, tunnel_with_hashes(id, (uint8_t)(2 * i),
+									(uint8_t)(2 * i + 1)),
+						 err, sizeof(err)), 0);
+	}
+	/* A repeated full hash is refused even among 40 colliding entries. */
+	struct registry_tunnel *dup = tunnel_with_hashes("dup", 200, 7);
+	assert_int_equal(registry_insert(&r, dup, err, sizeof(err)), -1);
+	free(dup);
+	uint8_t h[TOKEN_HASH_LEN];
+	memset(h, 0xAB, sizeof(h));
+	for (int i = 0; i < 40; i++) {
+		h[TOKEN_HASH_LEN - 1] = (uint8_t)i;
+		assert_true(registry_hash_in_use(&r, h));
+	}
+	h[TOKEN_HASH_LEN - 1] = 41;
+	assert_false(registry_hash_in_use(&r, h));
+	/* Remove one in the middle of the run; the rest stay found. */
+	registry_remove(&r, registry_find_id(&r, "c7"));
+	for (int i = 0; i < 40; i++) {
+		h[TOKEN_HASH_LEN - 1] = (uint8_t)i;
+		assert_int_equal(registry_hash_in_use(&r, h), i / 2 != 7);
+	}
+	/* Rotate a colliding side to a colliding new hash. */
+	h[TOKEN_HASH_LEN - 1] = 99;
+	struct registry_tunnel *c3 = registry_find_id(&r, "c3");
+	assert_int_equal(registry_set_token_hash(&r, c3, SIDE_DESTINATION, h), 0);
+	assert_true(registry_hash_in_use(&r, h));
+	h[TOKEN_HASH_LEN - 1] = 7; /* c3's old destination hash */
+	assert_false(registry_hash_in_use(&r, h));
+	h[TOKEN_HASH_LEN - 1] = 6;
+	assert_true(registry_hash_in_use(&r, h));
+	registry_free(&r);
+}
+
 static void test_side_name(void **state)
 {
 	assert_string_equal(tunnel_side_name(SIDE_SOURCE), "source");
@@ -366,8 +535,8 @@ static void test_load_missing_file(void **state)
 
 static void test_load_too_big(void **state)
 {
-	/* Valid JSON just over 1 MiB: refused for its size, not parsed. */
-	size_t size = 1024 * 1024 + 1;
+	/* Valid JSON just over 64 MiB: refused for its size, not parsed. */
+	size_t size = REGISTRY_FILE_MAX + 1;
 	char *text = malloc(size + 1);
 	assert_non_null(text);
 	static const char head[] = "{\"tunnels\":[],\"pad\":\"";
@@ -375,8 +544,8 @@ static void test_load_too_big(void **state)
 	memset(text + sizeof(head) - 1, 'x', size - (sizeof(head) - 1) - 2);
 	memcpy(text + size - 2, "\"}", 3);
 	assert_int_equal(strlen(text), size);
-	expect_load_error(text, "larger than 1048576 bytes");
-	/* Exactly 1 MiB is fine. */
+	expect_load_error(text, "larger than 64 MiB (67108864 bytes)");
+	/* Exactly 64 MiB is fine. */
 	struct registry r;
 	char path[128], err[512];
 	registry_init(&r);
@@ -397,6 +566,11 @@ int main(void)
 		cmocka_unit_test(test_add_bad_tokens),
 		cmocka_unit_test(test_add_shared_token),
 		cmocka_unit_test(test_side_name),
+		cmocka_unit_test(test_rotate_moves_lookup),
+		cmocka_unit_test(test_set_hash_before_insert),
+		cmocka_unit_test(test_remove_keeps_others),
+		cmocka_unit_test(test_many_with_removals),
+		cmocka_unit_test(test_colliding_index_bits),
 		cmocka_unit_test(test_load_good),
 		cmocka_unit_test(test_load_empty_list),
 		cmocka_unit_test(test_load_bad_json),
