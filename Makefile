@@ -203,9 +203,9 @@ FUZZ_LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FUZZ_PB            := $(FUZZ_DIR)/obj/gen/tunnel.pb-c.o
 FUZZ_frame_SRC     := proto/frame.c proto/message.c
 FUZZ_ws_codec_SRC  := proto/ws_codec.c
-FUZZ_admit_SRC     := relay/admit.c relay/registry.c common/token.c common/text.c \
+FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
-FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c common/token.c \
+FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
                       agent/config_files.c agent/json_type.c common/hostport.c common/token.c
