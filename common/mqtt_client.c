@@ -28,6 +28,7 @@
 
 struct mqtt_client {
 	MQTTAsync client;
+	int threads_before;            /* the process's threads before Paho's began */
 	struct mqtt_client_config cfg; /* strings point into the copies below */
 	char *uri, *client_id, *ca, *cert, *key;
 
@@ -497,6 +498,7 @@ struct mqtt_client *mqtt_client_start(const struct mqtt_client_config *cfg, char
 	co.sendWhileDisconnected = 0; /* fail fast: someone waits for the outcome */
 	if (cfg->max_buffered > 0)
 		co.maxBufferedMessages = cfg->max_buffered;
+	c->threads_before = thread_count();
 	/* No persistence: payloads hold tokens and must not reach the disk. */
 	int rc = MQTTAsync_createWithOptions(&c->client, c->uri, c->client_id,
 					     MQTTCLIENT_PERSISTENCE_NONE, NULL, &co);
@@ -563,7 +565,10 @@ struct mqtt_event *mqtt_client_stop(struct mqtt_client *c)
 	MQTTAsync_destroy(&c->client);
 	size_t dropped;
 	struct mqtt_event *left = mqtt_client_take(c, &dropped);
+	int before = c->threads_before;
 	free_client(c);
-	wait_until_single_threaded(STOP_WAIT_MS);
+	/* Paho's threads only: the relay's store worker lives on until later. */
+	if (before > 0)
+		wait_until_threads_at_most(before, STOP_WAIT_MS);
 	return left;
 }

@@ -3,7 +3,7 @@
 #include <dirent.h>
 #include <time.h>
 
-static int thread_count(void)
+int thread_count(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	if (!d)
@@ -16,11 +16,11 @@ static int thread_count(void)
 	return n;
 }
 
-int wait_until_single_threaded(unsigned max_ms)
+int wait_until_threads_at_most(int want, unsigned max_ms)
 {
 	for (unsigned waited = 0; waited <= max_ms; waited += 5) {
 		int n = thread_count();
-		if (n <= 1)
+		if (n <= want)
 			return n < 0 ? -1 : 0;
 		struct timespec t = { 0, 5 * 1000000L };
 		nanosleep(&t, NULL);
