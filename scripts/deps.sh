@@ -42,9 +42,16 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
     exit 1
 fi
 
+native=$(dpkg --print-architecture)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    # A library installed for two architectures answers twice to its bare name.
+    [[ $pkg == *:* ]] && query=("$pkg") || query=("$pkg:$native" "$pkg")
+    status=
+    for q in "${query[@]}"; do
+        status=$(dpkg-query -W -f='${Status}' "$q" 2>/dev/null || true)
+        [[ -z $status ]] || break
+    done
     [[ $status == "install ok installed" ]] || missing+=("$pkg")
 done
 
@@ -68,7 +75,6 @@ common_version() {
 
 if [[ $(id -u) -eq 0 ]]; then
     echo "deps: installing ${#missing[@]} missing packages: ${missing[*]}"
-    native=$(dpkg --print-architecture)
     for arch in "${CROSS_ARCHES[@]}"; do
         [[ $arch == "$native" ]] || dpkg --add-architecture "$arch"
     done
