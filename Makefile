@@ -42,8 +42,8 @@ UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 # common/: the pieces every program may use, then those tied to a library.
-COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/text.c common/clock.c common/tcp_liveness.c
+COMMON_SRC := common/log.c common/config_line.c common/bytequeue.c common/token.c common/hostport.c \
+              common/text.c common/clock.c common/tcp_liveness.c common/pem_files.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
 # The event loop (localproxy's; general enough for others).
@@ -58,7 +58,8 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
-              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/http_router.c \
+              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \
+              relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \

@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
+#include "relay/relay_conf.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -49,6 +50,14 @@ static const char usage_text[] =
 	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
 	"      --public-endpoint H:P  relay address put in notifications for devices\n"
 	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
+	"      --config FILE          read settings from FILE, \"key = value\" lines whose\n"
+	"                             keys are these long options without -- (the unit\n"
+	"                             uses " RELAY_CONF_DEFAULT "); the command\n"
+	"                             line wins over the file\n"
+	"      --check                check the settings, the certificate and key (a\n"
+	"                             pair, readable, valid now), the database's\n"
+	"                             directory and every file named; say what is\n"
+	"                             wrong and exit 1, or exit 0 without starting\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
 	"  -h, --help                 show this help\n";
@@ -104,37 +113,44 @@ static int size_option(const char *name, const char *text, long max, size_t *out
 	return 0;
 }
 
+enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
+       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
+       OPT_AWS_CREDENTIALS,
+       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_CONFIG, OPT_CHECK };
+static const struct option longopts[] = {
+	{"port", required_argument, NULL, 'p'},
+	{"bind", required_argument, NULL, 'b'},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"tunnels", required_argument, NULL, OPT_TUNNELS},
+	{"max-connections", required_argument, NULL, OPT_MAXCONN},
+	{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
+	{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
+	{"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
+	{"db", required_argument, NULL, OPT_DB},
+	{"api-key-file", required_argument, NULL, OPT_APIKEY},
+	{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
+	{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
+	{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
+	{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
+	{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
+	{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
+	{"notify-topic", required_argument, NULL, OPT_TOPIC},
+	{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
+	{"region", required_argument, NULL, OPT_REGION},
+	{"verbose", required_argument, NULL, 'v'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+const struct option *relay_options_table(void)
+{
+	return longopts;
+}
+
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
-	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
-	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-	       OPT_AWS_CREDENTIALS,
-	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED };
-	static const struct option longopts[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"bind", required_argument, NULL, 'b'},
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"key", required_argument, NULL, OPT_KEY},
-		{"tunnels", required_argument, NULL, OPT_TUNNELS},
-		{"max-connections", required_argument, NULL, OPT_MAXCONN},
-		{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
-		{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
-		{"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
-		{"db", required_argument, NULL, OPT_DB},
-		{"api-key-file", required_argument, NULL, OPT_APIKEY},
-		{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
-		{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
-		{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
-		{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
-		{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
-		{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
-		{"notify-topic", required_argument, NULL, OPT_TOPIC},
-		{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
-		{"region", required_argument, NULL, OPT_REGION},
-		{"verbose", required_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	memset(o, 0, sizeof(*o));
 	o->port = 8443;
 	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
@@ -169,6 +185,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_TOPIC: o->notify_topic = optarg; break;
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
+		case OPT_CONFIG: o->config = optarg; break; /* already read: relay_conf.c */
+		case OPT_CHECK: o->check = true; break;
 		case OPT_KEEP_CLOSED:
 			o->keep_closed = parse_duration(optarg);
 			if (o->keep_closed < 0) {

@@ -2,6 +2,8 @@
 #ifndef RELAY_OPTIONS_H
 #define RELAY_OPTIONS_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct relay_options {
@@ -23,10 +25,15 @@ struct relay_options {
 	const char *notify_topic;
 	const char *public_endpoint; /* host:port devices dial, sent in notifications */
 	const char *region;
+	const char *config;         /* --config FILE, already merged in (relay_conf.h) */
+	bool check;                 /* --check: validate, do not run */
 };
 
 /* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
  * error (already reported on stderr, exit 2). */
 int relay_options_parse(int argc, char **argv, struct relay_options *o);
+
+/* The long options (getopt_long's table), which are also relay.conf's keys. */
+const struct option *relay_options_table(void);
 
 #endif
