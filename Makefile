@@ -22,14 +22,17 @@ OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
 PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3
+# A cross build names its own (make deb ARCH=..., packaging/debian/rules).
+PKG_CONFIG ?= pkg-config
 CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-           $(SANFLAGS) -MMD -MP -I. -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(SANFLAGS) -MMD -MP -I. -I$(GEN) \
+           $(foreach p,$(PKGS),$(shell $(PKG_CONFIG) --cflags $(p) 2>/dev/null))
 LDFLAGS += $(SANFLAGS)
 # Each program links only the libraries it calls (the agent runs on small
 # devices: no libwebsockets, SQLite or protobuf-c in its memory).
-libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
 RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
@@ -109,6 +112,7 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	$(AR) rcs $@ $^
 
 .PHONY: all check unit e2e check-one deps demo bench bench-scale clean install man fuzz fuzz-smoke \
+        install-localproxy install-tunnelctl install-tunnel-agent install-tunnel-relay deb static \
         fuzz-build
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
@@ -121,11 +125,11 @@ $(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 # Everything includes the generated header indirectly: build it first.
 $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # localproxy needs OpenSSL and protobuf-c only (its event loop is common/ev*.c).
 $(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(EV_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
@@ -247,9 +251,12 @@ fuzz-smoke: $(FUZZ_BINS)
 	tests/fuzz/run.sh 3 $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
 
 # ---- install (PREFIX, DESTDIR) ----------------------------------------------
-# The four programs, their man pages (made by help2man from each program's
-# --help, so they cannot drift from it), the agent's systemd unit and
-# sysusers entry, and the example configurations.
+# The programs, their man pages (made by help2man from each program's --help,
+# so they cannot drift from it), the systemd units, sysusers and tmpfiles
+# entries, and the example configurations. INSTALL_PROGRAMS picks programs
+# (a cross build installs the device side only); MAN_BIN is where the
+# binaries help2man runs are (a cross build's man pages come from the native
+# build, since help2man cannot run a foreign binary).
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0)
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -257,10 +264,17 @@ BINDIR      := $(PREFIX)/bin
 MANDIR      := $(PREFIX)/share/man
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 EXAMPLEDIR  := $(PREFIX)/share/doc/secure-tunnel/examples
+RELAYDATADIR := $(PREFIX)/share/tunnel-relay
 MANOUT      ?= $(BUILD)/man
-MAN_PAGES   := $(MANOUT)/localproxy.1 $(MANOUT)/tunnelctl.1 $(MANOUT)/tunnel-relay.8 \
-               $(MANOUT)/tunnel-agent.8
+MAN_BIN     ?= $(BIN)
+INSTALL_PROGRAMS ?= localproxy tunnelctl tunnel-relay tunnel-agent
+man_section_localproxy   := 1
+man_section_tunnelctl    := 1
+man_section_tunnel-relay := 8
+man_section_tunnel-agent := 8
+MAN_PAGES   := $(foreach p,$(INSTALL_PROGRAMS),$(MANOUT)/$(p).$(man_section_$(p)))
 man_name_localproxy   := the source or destination end of a secure tunnel (AWS IoT Secure Tunneling protocol)
 man_name_tunnelctl    := open, list, describe, rotate and close secure tunnels; ssh to a device in one command
 man_name_tunnel-relay := the relay of a self-hosted secure tunnel service
@@ -268,24 +282,75 @@ man_name_tunnel-agent := starts a destination localproxy when a device is told o
 
 man: $(MAN_PAGES)
 
-$(MANOUT)/%.1 $(MANOUT)/%.8: $(BIN)/%
+$(MANOUT)/%.1 $(MANOUT)/%.8: $(MAN_BIN)/%
 	@mkdir -p $(dir $@)
 	help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
 		--section=$(if $(filter %.8,$@),8,1) --name="$(man_name_$*)" --output=$@ $<
 
-install: $(PROGRAMS) $(MAN_PAGES)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
-	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
-	sed 's#^ExecStart=/usr/bin/#ExecStart=$(BINDIR)/#' packaging/systemd/tunnel-agent.service \
-		> $(DESTDIR)$(UNITDIR)/tunnel-agent.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/tunnel-agent.service
+# One program, its man page, and what belongs with it (install-PROGRAM).
+install_program = install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man$(2) && \
+	install -m 0755 $(BIN)/$(1) $(DESTDIR)$(BINDIR)/ && \
+	install -m 0644 $(MANOUT)/$(1).$(2) $(DESTDIR)$(MANDIR)/man$(2)/
+# A unit, with ExecStart pointing into BINDIR.
+install_unit = install -d $(DESTDIR)$(UNITDIR) && \
+	sed 's\#/usr/bin/\#$(BINDIR)/\#g' packaging/systemd/$(1).service > $(DESTDIR)$(UNITDIR)/$(1).service && \
+	chmod 0644 $(DESTDIR)$(UNITDIR)/$(1).service
+
+install: $(addprefix install-,$(INSTALL_PROGRAMS))
+
+install-localproxy install-tunnelctl: install-%: $(BIN)/% $(MANOUT)/%.1
+	$(call install_program,$*,1)
+
+install-tunnel-agent: $(BIN)/tunnel-agent $(MANOUT)/tunnel-agent.8
+	$(call install_program,tunnel-agent,8)
+	$(call install_unit,tunnel-agent)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -d $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/tunnel-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/tunnel-agent.conf
+	install -m 0644 packaging/systemd/tunnel-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tunnel-agent.conf
 	install -m 0644 packaging/systemd/agent.json.example $(DESTDIR)$(EXAMPLEDIR)/agent.json
-	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(EXAMPLEDIR)/mosquitto.conf
-	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(EXAMPLEDIR)/mosquitto.acl
+
+# The relay, its unit, user and state directory, relay.conf, and the
+# mosquitto drop-in and ACL (installed beside it, not into /etc/mosquitto:
+# docs/install.md says when to copy them there). Programs the relay starts
+# and its static files go here too, one line each.
+install-tunnel-relay: $(BIN)/tunnel-relay $(MANOUT)/tunnel-relay.8
+	$(call install_program,tunnel-relay,8)
+	$(call install_unit,tunnel-relay)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(EXAMPLEDIR) \
+		$(DESTDIR)$(RELAYDATADIR)/mosquitto
+	install -m 0644 packaging/systemd/tunnel-relay.sysusers $(DESTDIR)$(SYSUSERSDIR)/tunnel-relay.conf
+	install -m 0644 packaging/systemd/tunnel-relay.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tunnel-relay.conf
+	install -m 0644 packaging/systemd/relay.conf $(DESTDIR)$(EXAMPLEDIR)/relay.conf
+	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/tunnel.conf
+	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(RELAYDATADIR)/mosquitto/acl
+
+# ---- Debian packages (packaging/debian; docs/install.md) --------------------
+# make deb [ARCH=arm64|armhf]: .deb files in build/deb/ARCH/, built by
+# dpkg-buildpackage from a copy of the source (the work tree stays as it is:
+# debhelper writes into debian/ and ..), then checked by lintian. Another
+# architecture than the machine's builds the device side only (the profile
+# pkg.secure-tunnel.device): localproxy and tunnel-agent.
+NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+ARCH        ?= $(NATIVE_ARCH)
+DEB_DIR     := build/deb/$(ARCH)
+DEB_CROSS   := $(if $(filter $(NATIVE_ARCH),$(ARCH)),,-a$(ARCH) -Ppkg.secure-tunnel.device)
+DEB_JOBS    ?= 2
+
+deb:
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar --exclude=./build --exclude=./.git --exclude=./tests -cf - . | tar -C $(DEB_DIR)/src -xf -
+	rm -rf $(DEB_DIR)/src/debian
+	cp -rL packaging/debian $(DEB_DIR)/src/debian
+	printf 'secure-tunnel (%s) unstable; urgency=medium\n\n  * Built from this tree by make deb.\n\n -- %s  %s\n' \
+		"$(VERSION)" "$$(sed -n 's/^Maintainer: //p' packaging/debian/control)" \
+		"$$(date -R -d @$${SOURCE_DATE_EPOCH:-$$(date +%s)})" > $(DEB_DIR)/src/debian/changelog
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="noddebs nocheck parallel=$(DEB_JOBS)" \
+		dpkg-buildpackage -b -us -uc $(DEB_CROSS)
+	lintian --fail-on error --suppress-tags-from-file packaging/debian/lintian-ignored \
+		$(DEB_DIR)/*.deb
+	@ls -l $(DEB_DIR)/*.deb
 
 clean:
 	rm -rf build
