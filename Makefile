@@ -56,7 +56,7 @@ PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
               proxy/source.c proxy/destination.c proxy/dispatch.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
               proxy/dial.c proxy/local_queue.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
-              proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
+              proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c proxy/ca_bundle.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
@@ -70,6 +70,14 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
+
+# make static: localproxy linked statically (glibc's host lookups pinned to
+# its built-in modules: proxy/static_nss.c).
+ifeq ($(STATIC),1)
+PROXY_SRC  += proxy/static_nss.c
+LDFLAGS    += -static
+PKG_CONFIG += --static
+endif
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
@@ -324,6 +332,25 @@ install-tunnel-relay: $(BIN)/tunnel-relay $(MANOUT)/tunnel-relay.8
 	install -m 0644 packaging/systemd/relay.conf $(DESTDIR)$(EXAMPLEDIR)/relay.conf
 	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/tunnel.conf
 	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(RELAYDATADIR)/mosquitto/acl
+
+# ---- static localproxy (make static; docs/install.md) ------------------------
+# One file with no shared-library dependency for operators on any Linux:
+# build/static/localproxy-x86_64 and -aarch64, from Debian's static OpenSSL,
+# protobuf-c and glibc (the arm64 ones from the multiarch -dev packages).
+STATIC_DIR := build/static
+STATIC_BINS := $(STATIC_DIR)/localproxy-x86_64 $(STATIC_DIR)/localproxy-aarch64
+static_tools_x86_64  := CC=x86_64-linux-gnu-gcc STRIP=strip
+static_tools_aarch64 := CC=aarch64-linux-gnu-gcc STRIP=aarch64-linux-gnu-strip \
+	PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config"
+
+static: $(STATIC_BINS)
+	@ls -l $(STATIC_BINS)
+
+$(STATIC_DIR)/localproxy-%: FORCE
+	$(MAKE) STATIC=1 SAN=0 BUILD=$(STATIC_DIR)/$* $(static_tools_$*) $(STATIC_DIR)/$*/bin/localproxy
+	$(if $(findstring aarch64,$*),aarch64-linux-gnu-strip,strip) -o $@ $(STATIC_DIR)/$*/bin/localproxy
+
+FORCE:
 
 # ---- Debian packages (packaging/debian; docs/install.md) --------------------
 # make deb [ARCH=arm64|armhf]: .deb files in build/deb/ARCH/, built by
