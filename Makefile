@@ -364,7 +364,15 @@ DEB_DIR     := build/deb/$(ARCH)
 DEB_CROSS   := $(if $(filter $(NATIVE_ARCH),$(ARCH)),,-a$(ARCH) -Ppkg.secure-tunnel.device)
 DEB_JOBS    ?= 2
 
-deb:
+# Rebuilt only when a file that goes into them changed (the e2e suite runs
+# twice in make check; tests/e2e/test_packages.py).
+DEB_INPUTS  := Makefile VERSION $(shell find agent common proto proxy relay tunnelctl packaging \
+                 $(wildcard console term) -type f 2>/dev/null)
+
+deb: $(DEB_DIR)/.built
+	@ls -l $(DEB_DIR)/*.deb
+
+$(DEB_DIR)/.built: $(DEB_INPUTS)
 	rm -rf $(DEB_DIR)
 	mkdir -p $(DEB_DIR)/src
 	tar --exclude=./build --exclude=./.git --exclude=./tests -cf - . | tar -C $(DEB_DIR)/src -xf -
@@ -377,7 +385,7 @@ deb:
 		dpkg-buildpackage -b -us -uc $(DEB_CROSS)
 	lintian --fail-on error --suppress-tags-from-file packaging/debian/lintian-ignored \
 		$(DEB_DIR)/*.deb
-	@ls -l $(DEB_DIR)/*.deb
+	touch $@
 
 clean:
 	rm -rf build
