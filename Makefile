@@ -155,6 +155,7 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
+                     $(OBJ)/common/pem_files.o \
                      $(MQTT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
@@ -222,9 +223,10 @@ FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c comm
 FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
-                      agent/config_files.c agent/json_type.c common/hostport.c common/token.c
-FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c \
-                      agent/json_type.c common/hostport.c
+                      agent/config_files.c agent/json_type.c common/hostport.c common/token.c \
+                      common/pem_files.c common/text.c
+FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c common/pem_files.c \
+                      agent/json_type.c common/hostport.c common/text.c
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))

@@ -12,8 +12,7 @@
 
 #include "common/text.h"
 
-/* Opens path for reading; a directory or other non-file is refused too. */
-static FILE *open_regular(const char *path, char *err, size_t cap)
+FILE *pem_open_regular(const char *path, char *err, size_t cap)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -32,7 +31,7 @@ static FILE *open_regular(const char *path, char *err, size_t cap)
 
 X509 *pem_cert_read(const char *path, char *err, size_t cap)
 {
-	FILE *f = open_regular(path, err, cap);
+	FILE *f = pem_open_regular(path, err, cap);
 	if (!f)
 		return NULL;
 	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
@@ -91,7 +90,7 @@ static int no_passphrase(char *buf, int size, int rwflag, void *encrypted)
 
 int pem_key_matches(const char *key_path, X509 *cert, char *err, size_t cap)
 {
-	FILE *f = open_regular(key_path, err, cap);
+	FILE *f = pem_open_regular(key_path, err, cap);
 	if (!f)
 		return -1;
 	bool encrypted = false;

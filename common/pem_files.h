@@ -4,7 +4,12 @@
 #define COMMON_PEM_FILES_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <openssl/x509.h>
+
+/* path opened for reading, or NULL with err set ("PATH: cannot read: ...");
+ * a directory or other non-file is refused too. */
+FILE *pem_open_regular(const char *path, char *err, size_t cap);
 
 /* The first certificate in path, or NULL with err set (cannot read, not a
  * PEM certificate). The caller frees it with X509_free. */

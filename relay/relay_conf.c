@@ -20,17 +20,6 @@ static const struct option *find_option(const struct option *table, const char *
 	return NULL;
 }
 
-static char *joined(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	char *s = malloc(la + lb + 1);
-	if (s) {
-		memcpy(s, a, la);
-		memcpy(s + la, b, lb + 1);
-	}
-	return s;
-}
-
 int relay_conf_arg(const char *key, const char *value, const struct option *table, char **arg,
 		   char *err, size_t cap)
 {
@@ -46,8 +35,7 @@ int relay_conf_arg(const char *key, const char *value, const struct option *tabl
 		     "without --)", key);
 		return -1;
 	}
-	char prefix[128];
-	textf(prefix, sizeof(prefix), "--%s", key);
+	int n;
 	if (o->has_arg == no_argument) {
 		if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
 			return 0;
@@ -55,16 +43,16 @@ int relay_conf_arg(const char *key, const char *value, const struct option *tabl
 			errf(err, cap, "%s: want yes or no, got '%s'", key, value);
 			return -1;
 		}
-		*arg = joined(prefix, "");
+		n = asprintf(arg, "--%s", key);
 	} else {
 		if (!*value) {
 			errf(err, cap, "%s: no value after '='", key);
 			return -1;
 		}
-		textf(prefix, sizeof(prefix), "--%s=", key);
-		*arg = joined(prefix, value);
+		n = asprintf(arg, "--%s=%s", key, value);
 	}
-	if (!*arg) {
+	if (n < 0) {
+		*arg = NULL;
 		errf(err, cap, "out of memory");
 		return -1;
 	}
@@ -152,13 +140,13 @@ int relay_conf_merge(int argc, char **argv, const struct option *table, struct r
 	memset(out, 0, sizeof(*out));
 	size_t cap = 0;
 	const char *path = scan_command_line(argc, argv, &out->check);
-	char *name = joined(argc > 0 ? argv[0] : "tunnel-relay", "");
+	char *name = strdup(argc > 0 ? argv[0] : "tunnel-relay");
 	if (!name || push(out, &cap, name))
 		goto out_of_memory;
 	if (path && read_file(path, table, out, &cap))
 		goto fail;
 	for (int i = 1; i < argc; i++) {
-		char *copy = joined(argv[i], "");
+		char *copy = strdup(argv[i]);
 		if (!copy || push(out, &cap, copy))
 			goto out_of_memory;
 	}
