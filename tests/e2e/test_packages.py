@@ -1,5 +1,5 @@
 """The packages and the static localproxy (docs/install.md): `make deb` for
-the machine and for arm64, `make static`; the packages unpacked into an
+the machine, arm64 and armhf, `make static`; the packages unpacked into an
 empty tree (dpkg -x) and their binaries run; an SSH session carried by the
 arm64 tunnel-agent and arm64 localproxy under qemu-aarch64-static (no binfmt:
 the agent's `localproxy` setting is a wrapper that runs it under qemu), from
@@ -236,3 +236,22 @@ def test_static_localproxy_finds_ca_or_says_c(t):
     expect(rc == 1, "static localproxy without any CA bundle: exit %s" % rc)
     expect(none.has_log(r"give the relay's CA with -c FILE"),
            "no CA bundle anywhere: no hint about -c in %r" % none.tail(5))
+
+
+@timeout(600)
+def test_armhf_packages_build_and_run(t):
+    """The armhf packages (older 32-bit boards): the device side, unpacked,
+    ARM 32-bit binaries that run under qemu-arm-static."""
+    qemu_arm = "/usr/bin/qemu-arm-static"
+    need_tools(qemu_arm, "dpkg-buildpackage", "arm-linux-gnueabihf-gcc")
+    if not os.path.exists("/lib/ld-linux-armhf.so.3"):
+        skip("no armhf libraries (make deps)")
+    root = t.tmp / "root-armhf"
+    debs = unpack(t, "armhf", root)
+    expect(set(debs) == {"tunnel-agent", "localproxy"}, "armhf packages: %s" % sorted(debs))
+    for prog in ("tunnel-agent", "localproxy"):
+        exe = str(root / "usr/bin" / prog)
+        kind = subprocess.run(["file", "-b", exe], capture_output=True, text=True,
+                              timeout=30).stdout
+        expect("32-bit" in kind and "ARM" in kind, "%s: %s, not an armhf binary" % (exe, kind))
+        runs([qemu_arm, exe], "armhf " + prog)
