@@ -16,42 +16,37 @@ static void problem(int *count, const char *option, const char *what)
 	(*count)++;
 }
 
+/* The certificate in path, readable and valid now (a problem counted
+ * otherwise); NULL when it cannot be read. The caller frees it. */
+static X509 *checked_cert(int *count, const char *option, const char *path)
+{
+	char err[512];
+	X509 *cert = pem_cert_read(path, err, sizeof(err));
+	if (!cert) {
+		problem(count, option, err);
+		return NULL;
+	}
+	char line[640];
+	if (pem_cert_valid_now(cert, err, sizeof(err))) {
+		snprintf(line, sizeof(line), "%s: %s", path, err);
+		problem(count, option, line);
+	}
+	return cert;
+}
+
 /* A certificate and its key: readable, a pair, valid now. */
 static void check_pair(int *count, const char *cert_option, const char *cert_path,
 		       const char *key_option, const char *key_path)
 {
-	char err[512];
-	X509 *cert = pem_cert_read(cert_path, err, sizeof(err));
-	if (!cert) {
-		problem(count, cert_option, err);
+	X509 *cert = checked_cert(count, cert_option, cert_path);
+	if (!cert)
 		return;
-	}
-	char line[640];
-	if (pem_cert_valid_now(cert, err, sizeof(err))) {
-		snprintf(line, sizeof(line), "%s: %s", cert_path, err);
-		problem(count, cert_option, line);
-	}
+	char err[512], line[640];
 	if (pem_key_matches(key_path, cert, err, sizeof(err))) {
 		snprintf(line, sizeof(line), "%s (--%s %s)", err, cert_option, cert_path);
 		problem(count, key_option, line);
 	}
 	X509_free(cert);
-}
-
-static void check_ca(int *count, const char *option, const char *path)
-{
-	char err[512];
-	X509 *ca = pem_cert_read(path, err, sizeof(err));
-	if (!ca) {
-		problem(count, option, err);
-		return;
-	}
-	char line[640];
-	if (pem_cert_valid_now(ca, err, sizeof(err))) {
-		snprintf(line, sizeof(line), "%s: %s", path, err);
-		problem(count, option, line);
-	}
-	X509_free(ca);
 }
 
 /* A file the relay reads at start (NULL: not configured). */
@@ -108,7 +103,7 @@ int relay_check(const struct relay_options *o)
 	check_readable(&count, "api-key-file", o->api_key_file);
 	check_readable(&count, "aws-credentials", o->aws_credentials);
 	if (o->mqtt_uri) {
-		check_ca(&count, "mqtt-ca", o->mqtt_ca);
+		X509_free(checked_cert(&count, "mqtt-ca", o->mqtt_ca));
 		check_pair(&count, "mqtt-cert", o->mqtt_cert, "mqtt-key", o->mqtt_key);
 	}
 	if (count) {
