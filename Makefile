@@ -3,7 +3,9 @@
 #   make check      unit + end-to-end tests, then again under ASan+UBSan
 #   make SAN=1 ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root) or print the apt-get line
-#   make install    programs, man pages, the agent's unit, examples (PREFIX=/usr/local, DESTDIR)
+#   make install    programs, man pages, units, sysusers/tmpfiles, examples (PREFIX=/usr/local, DESTDIR)
+#   make deb        Debian packages in build/deb/ARCH/ (ARCH=arm64|armhf: the device side, cross-built)
+#   make static     a static localproxy for x86_64 and aarch64 in build/static/ (docs/install.md)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
 
 CC      ?= cc
