@@ -140,6 +140,10 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TUNNELCTL_LIBS)
 
+# The agent says its version in its presence message.
+$(OBJ)/agent/agent.o: CFLAGS += -DAGENT_VERSION='"$(VERSION)"'
+$(OBJ)/agent/agent.o: VERSION
+
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
                      $(MQTT_OBJ)
