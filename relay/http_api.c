@@ -222,6 +222,7 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 		auth[0] = '\0';
 	struct api_env env = {
 		.registry = api->deps.registry,
+		.things = api->deps.things,
 		.api_key = api->deps.api_key,
 		.now = time(NULL),
 		.hooks = api->deps.plane,
