@@ -106,7 +106,7 @@ static const char schema_v2[] =
 	"PRAGMA user_version = 2;";
 
 static const char schema_v3[] =
-	"CREATE TABLE things ("
+	"CREATE TABLE IF NOT EXISTS things ("
 	" name TEXT PRIMARY KEY,"
 	" state TEXT NOT NULL,"
 	" since INTEGER NOT NULL,"
