@@ -168,7 +168,6 @@ def test_presence_acl_own_topic_only(t):
     j, _ = wait_state(rig, "online", scaled(10), "the own-topic control", name=OTHER)
     expect(j.get("services") == ["VNC"], "control: %r" % j)
 
-    mark = rig.broker.mark()
     rc, out, cid = publish_as(rig, OTHER, THING, '{"state":"offline"}')
     rig.broker.wait_log("Denied PUBLISH from %s" % cid, scaled(5),
                         what="the broker's ACL refusing %s's presence for %s" % (OTHER, THING))
