@@ -82,10 +82,13 @@ def test_presence_online_will_restart_and_clean_stop(t):
     rig.relay.proc.wait_log(r"presence: thing %s online \(agent [^,]+, services SSH,HTTP, "
                             r"maxTunnels 3\)" % THING, scaled(5), what="the relay's log line")
 
-    # A crash: no DISCONNECT, so the broker publishes the will after 1.5
-    # keep-alives (5 s here).
+    # A crash: no DISCONNECT, so the broker publishes the will (at once when
+    # the socket closes; after 1.5 keep-alives, 7.5 s here, if it just goes silent).
+    mark = rig.relay.proc.mark()
     rig.agent.kill()
     j, took = wait_state(rig, "offline", scaled(30), "the last will after SIGKILL")
+    rig.relay.proc.wait_log(r"presence: thing %s offline \(its last will" % THING, scaled(5),
+                            since=mark, what="the relay telling the will apart")
     expect(j.get("services") == ["SSH", "HTTP"],
            "the will says nothing else: the services last said stay, got %r" % j.get("services"))
     t.note("offline %.1fs after SIGKILL (keepAliveSeconds 5)" % took)
@@ -96,10 +99,15 @@ def test_presence_online_will_restart_and_clean_stop(t):
 
     # A clean stop: "offline" published before the disconnect, so at once.
     again = [p for p in t.procs if p.name == "agent-again"][0]
+    mark = rig.relay.proc.mark()
     start = time.monotonic()
     rc = again.stop()
     expect(rc == 0, "agent: exit code %s after SIGTERM" % rc)
     j, _ = wait_state(rig, "offline", scaled(3), "a clean stop")
+    # The agent's own "offline" (with its time), not the will: a clean
+    # DISCONNECT makes the broker drop the will.
+    rig.relay.proc.wait_log(r"presence: thing %s offline \(its agent stopped\)" % THING,
+                            scaled(5), since=mark, what="the agent's offline message")
     expect(time.monotonic() - start < scaled(5), "offline came only after %.1fs" %
            (time.monotonic() - start))
 
