@@ -379,20 +379,30 @@ static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct 
 static const char collection[] = "/api/v1/tunnels";
 static const char things_collection[] = "/api/v1/things";
 
-void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res)
+/* The key-based API's gate: false (res filled) when the API is off or the
+ * Authorization header does not carry the key. */
+static bool key_accepted(const struct api_env *env, const struct api_request *req,
+			 struct api_response *res)
 {
-	memset(res, 0, sizeof(*res));
 	if (!env->api_key || !env->api_key[0]) {
 		api_set_error(res, 403, "ApiDisabled", NULL,
 			  "the management API is off: start tunnel-relay with --api-key-file");
-		return;
+		return false;
 	}
 	if (!authorized(env, req->authorization)) {
 		api_set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
 		snprintf(res->log_line, sizeof(res->log_line), "API call %s %s refused: wrong or missing key",
 			 req->method, req->path);
-		return;
+		return false;
 	}
+	return true;
+}
+
+void api_handle(struct api_env *env, const struct api_request *req, struct api_response *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (!req->trusted && !key_accepted(env, req, res))
+		return;
 	size_t tlen = sizeof(things_collection) - 1;
 	if (!strncmp(req->path, things_collection, tlen) &&
 	    (!req->path[tlen] || req->path[tlen] == '/')) {

@@ -21,6 +21,10 @@ struct api_request {
 	const char *path;          /* without the query */
 	const char *query;         /* after '?', or NULL */
 	const char *authorization; /* the Authorization header, or NULL */
+	/* The caller has authorized the call itself (the console, for a
+	 * signed-in user of the right role): the API key is not asked for,
+	 * and the call works even when the key-based API is off. */
+	bool trusted;
 	const char *body;
 	size_t body_len;
 };

@@ -20,10 +20,15 @@ struct http_api {
 
 enum call_phase { CALL_SAVING, CALL_NOTIFYING, CALL_KEEPING, CALL_ANSWERING };
 
-/* One API request between its handling and its answer. */
+/* One API call between its handling and its answer. */
 struct api_call {
 	struct http_api *api;
-	struct http_request *req;
+	/* Who gets the answer: an HTTP request of /api/v1 or AWS's API, or
+	 * a caller of http_api_run (the console). */
+	struct http_request *req;  /* NULL for http_api_run */
+	http_api_done_fn done;
+	void *done_arg;
+	struct api_call **handle;  /* the caller's pointer to this call, cleared at its end */
 	enum call_phase phase;
 	struct api_response res;
 	struct pending_notification note; /* what to send, kept if it cannot be yet */
@@ -50,7 +55,10 @@ void http_api_forget_notifier(struct http_api *api)
 
 static void call_free(struct api_call *c)
 {
-	c->req->handler_ctx = NULL;
+	if (c->req)
+		c->req->handler_ctx = NULL;
+	if (c->handle)
+		*c->handle = NULL;
 	api_response_free(&c->res);
 	pending_notification_wipe(&c->note);
 	free(c);
@@ -59,13 +67,17 @@ static void call_free(struct api_call *c)
 /* Answers the request and ends the call. */
 static void answer(struct api_call *c)
 {
-	struct http_request *req = c->req;
 	if (c->res.log_line[0])
 		log_info("%s", c->res.log_line);
-	log_debug("API %s %s -> %d", req->method, req->path, c->res.status);
 	c->phase = CALL_ANSWERING;
-	http_respond(req, c->res.status, c->res.content_type ? c->res.content_type : "application/json",
-		     c->res.body);
+	if (c->done) {
+		c->done(c->done_arg, &c->res);
+	} else {
+		struct http_request *req = c->req;
+		log_debug("API %s %s -> %d", req->method, req->path, c->res.status);
+		http_respond(req, c->res.status,
+			     c->res.content_type ? c->res.content_type : "application/json", c->res.body);
+	}
 	call_free(c);
 }
 
@@ -206,20 +218,8 @@ static bool notice_state(void *outbox, const char *tunnel_id, struct api_notice_
 	return true;
 }
 
-/* /api/v1 (aws false) or AWS's API (aws true). */
-static void handle_call(struct http_api *api, struct http_request *req, bool aws)
+static struct api_env call_env(const struct http_api *api)
 {
-	struct api_call *c = calloc(1, sizeof(*c));
-	if (!c) {
-		http_respond(req, 500, "text/plain", "out of memory\n");
-		return;
-	}
-	c->api = api;
-	c->req = req;
-	req->handler_ctx = c;
-	char auth[512] = "";
-	if (lws_hdr_copy(req->wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
-		auth[0] = '\0';
 	struct api_env env = {
 		.registry = api->deps.registry,
 		.things = api->deps.things,
@@ -231,19 +231,13 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 		.notices = api->deps.outbox,
 		.notice_state = api->deps.outbox ? notice_state : NULL,
 	};
-	struct api_request areq = {
-		.method = req->method,
-		.path = req->path,
-		.query = req->query[0] ? req->query : NULL,
-		.authorization = auth[0] ? auth : NULL,
-		.body = req->body,
-		.body_len = req->body_too_big ? API_MAX_BODY + 1 : req->body_len,
-	};
-	if (aws)
-		http_aws_handle(api->deps.aws_keys, req, &env, &c->res);
-	else
-		api_handle(&env, &areq, &c->res);
-	OPENSSL_cleanse(auth, sizeof(auth));
+	return env;
+}
+
+/* After the front-end decided (c->res): save, then notify, then answer. */
+static void carry_out(struct api_call *c)
+{
+	struct http_api *api = c->api;
 	api->deps.metrics->api_requests++;
 	/* A closed tunnel's waiting notification goes at once, with its token. */
 	if (c->res.save && c->res.save_failure == API_SAVE_CLOSE && api->deps.outbox)
@@ -258,6 +252,54 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 	c->phase = CALL_SAVING;
 	if (store_save(store, c->res.save, on_saved, c, err, sizeof(err)))
 		on_saved(c, err);
+}
+
+/* /api/v1 (aws false) or AWS's API (aws true). */
+static void handle_call(struct http_api *api, struct http_request *req, bool aws)
+{
+	struct api_call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		http_respond(req, 500, "text/plain", "out of memory\n");
+		return;
+	}
+	c->api = api;
+	c->req = req;
+	req->handler_ctx = c;
+	char auth[512] = "";
+	if (lws_hdr_copy(req->wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
+		auth[0] = '\0';
+	struct api_env env = call_env(api);
+	struct api_request areq = {
+		.method = req->method,
+		.path = req->path,
+		.query = req->query[0] ? req->query : NULL,
+		.authorization = auth[0] ? auth : NULL,
+		.body = req->body,
+		.body_len = req->body_too_big ? API_MAX_BODY + 1 : req->body_len,
+	};
+	if (aws)
+		http_aws_handle(api->deps.aws_keys, req, &env, &c->res);
+	else
+		api_handle(&env, &areq, &c->res);
+	OPENSSL_cleanse(auth, sizeof(auth));
+	carry_out(c);
+}
+
+int http_api_run(struct http_api *api, const struct api_request *areq, http_api_done_fn done,
+		 void *arg, struct api_call **handle)
+{
+	struct api_call *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -1;
+	c->api = api;
+	c->done = done;
+	c->done_arg = arg;
+	c->handle = handle;
+	*handle = c;
+	struct api_env env = call_env(api);
+	api_handle(&env, areq, &c->res);
+	carry_out(c); /* may end the call at once: *handle is NULL then */
+	return 0;
 }
 
 static void handle_api(void *arg, struct http_request *req)
@@ -277,13 +319,9 @@ static void handle_aws(void *arg, struct http_request *req)
 	handle_call(arg, req, true);
 }
 
-/* The connection closed before the answer: nothing may call back for it. */
-static void abort_api(void *arg, struct http_request *req)
+/* Nothing may call back for c any more; frees it. */
+static void cancel_call(struct http_api *api, struct api_call *c)
 {
-	struct http_api *api = arg;
-	struct api_call *c = req->handler_ctx;
-	if (!c)
-		return;
 	if (c->phase == CALL_SAVING)
 		store_forget(api->deps.store, c);
 	if (c->phase == CALL_NOTIFYING && api->deps.notifier)
@@ -291,6 +329,14 @@ static void abort_api(void *arg, struct http_request *req)
 	if (c->phase == CALL_KEEPING)
 		store_forget(api->deps.store, c); /* the notification stays kept */
 	call_free(c);
+}
+
+/* The connection closed before the answer. */
+static void abort_api(void *arg, struct http_request *req)
+{
+	struct api_call *c = req->handler_ctx;
+	if (c)
+		cancel_call(arg, c);
 }
 
 static void handle_metrics(void *arg, struct http_request *req)
@@ -328,4 +374,10 @@ int http_api_register(struct http_api *api, struct http_router *router)
 	};
 	return http_router_add(router, &metrics) || http_router_add(router, &calls) ||
 	       http_router_add(router, &aws_calls) ? -1 : 0;
+}
+
+void http_api_cancel(struct http_api *api, struct api_call *c)
+{
+	if (c)
+		cancel_call(api, c);
 }

@@ -42,6 +42,24 @@ struct http_api;
 struct http_api *http_api_new(const struct http_api_deps *deps);
 /* Adds /api/ and /metrics to the router. Returns 0, or -1 (table full). */
 int http_api_register(struct http_api *api, struct http_router *router);
+/* A tunnel operation of /api/v1 for a caller that is not an HTTP request
+ * of that API: the console, on behalf of a signed-in user whose role it has
+ * checked (areq->trusted skips the API key). The call goes through the same
+ * steps as one over HTTP (save, then notify the device, or keep the
+ * notification); done(arg, res) is called exactly once with the outcome
+ * (res->status, res->body: the JSON /api/v1 would answer, the source token
+ * of an opened tunnel among it; res is wiped and freed after done returns).
+ * *handle holds the call while it is in flight and is set to NULL when it
+ * ends (done may run before http_api_run returns). Returns 0, or -1 when
+ * out of memory (no callback then). */
+struct api_call;
+typedef void (*http_api_done_fn)(void *arg, const struct api_response *res);
+int http_api_run(struct http_api *api, const struct api_request *areq, http_api_done_fn done,
+		 void *arg, struct api_call **handle);
+/* The caller goes away before done: no callback will come (*handle of the
+ * call becomes NULL). NULL c does nothing. */
+void http_api_cancel(struct http_api *api, struct api_call *c);
+
 /* The notifier is stopping: no call may reach it from now on. */
 void http_api_forget_notifier(struct http_api *api);
 void http_api_free(struct http_api *api);

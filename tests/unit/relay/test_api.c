@@ -329,6 +329,38 @@ static void path_of(char *out, size_t cap, const char *id, const char *suffix)
 
 /* ---- API off and authorization ----------------------------------------------- */
 
+/* The console's calls: trusted, so no key is asked for, even with the
+ * key-based API off; the call itself is checked as any other. */
+static void test_trusted_call(void **state)
+{
+	struct fx *f = *state;
+	struct api_response res;
+	f->env.api_key = NULL;
+	struct api_request req = {
+		.method = "POST", .path = COLL, .body = OPEN_BODY, .body_len = strlen(OPEN_BODY),
+		.trusted = true,
+	};
+	api_handle(&f->env, &req, &res);
+	assert_int_equal(res.status, 201);
+	assert_int_equal(f->reg.n, 1);
+	api_response_free(&res);
+
+	req.body = "{";
+	req.body_len = 1;
+	api_handle(&f->env, &req, &res);
+	assert_int_equal(res.status, 400);
+	api_response_free(&res);
+
+	/* Not trusted, no key: still refused. */
+	req.trusted = false;
+	req.body = OPEN_BODY;
+	req.body_len = strlen(OPEN_BODY);
+	api_handle(&f->env, &req, &res);
+	assert_error(&res, 403, "ApiDisabled", NULL);
+	api_response_free(&res);
+	assert_int_equal(f->reg.n, 1);
+}
+
 static void test_api_disabled(void **state)
 {
 	struct fx *f = *state;
@@ -1807,6 +1839,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_api_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_trusted_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_authorization, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_twice_distinct, setup, teardown),
