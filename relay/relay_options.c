@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
+#include "relay/presence_payload.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -47,6 +48,10 @@ static const char usage_text[] =
 	"      --mqtt-key FILE        its key\n"
 	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay)\n"
 	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
+	"      --presence-topic F     devices' presence topics, one '+' level for the thing\n"
+	"                             name (default " PRESENCE_DEFAULT_FILTER "; off: none);\n"
+	"                             each thing's last state is kept (--db) and shown by\n"
+	"                             GET /api/v1/things\n"
 	"      --public-endpoint H:P  relay address put in notifications for devices\n"
 	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
@@ -108,7 +113,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
 	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-	       OPT_AWS_CREDENTIALS,
+	       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
 	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
@@ -129,6 +134,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
 		{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
 		{"notify-topic", required_argument, NULL, OPT_TOPIC},
+		{"presence-topic", required_argument, NULL, OPT_PRESENCE},
 		{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"verbose", required_argument, NULL, 'v'},
@@ -142,6 +148,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	o->max_tunnels_per_thing = API_DEFAULT_MAX_TUNNELS_PER_THING;
 	o->keep_closed = KEEP_CLOSED_DEFAULT;
 	o->verbose = LOG_INFO;
+	o->presence_topic = PRESENCE_DEFAULT_FILTER;
 	long n;
 	int c;
 	opterr = 0;
@@ -167,6 +174,15 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_MQTT_KEY: o->mqtt_key = optarg; break;
 		case OPT_MQTT_ID: o->mqtt_client_id = optarg; break;
 		case OPT_TOPIC: o->notify_topic = optarg; break;
+		case OPT_PRESENCE: {
+			char why[PRESENCE_MAX_FILTER + 160];
+			o->presence_topic = strcmp(optarg, "off") ? optarg : NULL;
+			if (o->presence_topic && presence_filter_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "tunnel-relay: --presence-topic: %s\n", why);
+				return -1;
+			}
+			break;
+		}
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_KEEP_CLOSED:
