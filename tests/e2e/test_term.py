@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from harness import (READY, binary, child_env, expect, expect_eq, fail, localproxy, pki,
+from harness import (READY, SAN_MARKERS, binary, child_env, expect, expect_eq, fail, localproxy, pki,
                      rss_kib, scaled, start_sshd, timeout)
 
 
@@ -110,6 +110,12 @@ class Term:
                 f.close()
             except OSError:
                 pass
+        self.logf.flush()
+        text = self.log_path.read_text(errors="replace")
+        for marker in SAN_MARKERS:
+            if marker in text:
+                self.t.post_fail("%s: sanitizer report in its log (%s)" % (self.log_path.name, marker))
+                break
 
 
 def device(t, password=None):
