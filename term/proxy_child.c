@@ -80,7 +80,13 @@ static _Noreturn void child(int sock, int err_fd, pid_t parent, char *const argv
 		child_fail(err_fd);
 	if (getppid() != parent)
 		_exit(1);
-	signal(SIGPIPE, SIG_DFL);
+	/* Signals as a fresh process has them: tunnel-term ignores SIGPIPE
+	 * and blocks SIGTERM outside its wait. */
+	sigset_t none;
+	sigemptyset(&none);
+	if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+	    signal(SIGINT, SIG_DFL) == SIG_ERR || sigprocmask(SIG_SETMASK, &none, NULL))
+		child_fail(err_fd);
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0)
 		child_fail(err_fd);
 	if (err_fd != 3) {

@@ -55,6 +55,45 @@ struct term {
 	uint8_t chunk[OUTPUT_CHUNK];
 };
 
+/* SIGTERM/SIGINT (the relay closing the terminal) end the loop cleanly:
+ * blocked except inside ppoll(), so that none is lost between a check of
+ * the flag and the wait. */
+static volatile sig_atomic_t stop_signal;
+static sigset_t wait_mask;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	/* A relay that goes away must not kill us mid-write: EPIPE is handled. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGINT, &sa, NULL) || sigprocmask(SIG_BLOCK, &block, &wait_mask)) {
+		log_error("cannot set up signal handling: %s", strerror(errno));
+		return -1;
+	}
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	return 0;
+}
+
+/* poll() that a stop signal interrupts (-1, EINTR). ms < 0: no limit. */
+static int wait_fds(struct pollfd *fds, nfds_t n, long long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	return ppoll(fds, n, ms < 0 ? NULL : &ts, &wait_mask);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -351,6 +390,11 @@ static void loop(struct term *t)
 	long long deadline = now_ms() + CONNECT_TIMEOUT_MS;
 	step_ssh(t);
 	while (t->phase != PH_DONE) {
+		if (stop_signal) {
+			log_info("stopping on signal %d", (int)stop_signal);
+			t->exit_code = TERM_EXIT_OK;
+			break;
+		}
 		bool stdin_room = bytequeue_len(&t->to_ssh) < QUEUE_LIMIT;
 		bool stdout_room = term_pipe_backlog(&t->pipe) < QUEUE_LIMIT;
 		short ssh_events = 0;
@@ -366,7 +410,7 @@ static void loop(struct term *t)
 			{.fd = term_pipe_backlog(&t->pipe) ? t->pipe.out_fd : -1, .events = POLLOUT},
 			{.fd = term_ssh_fd(&t->ssh), .events = ssh_events},
 		};
-		int timeout = -1;
+		long long timeout = -1;
 		if (t->phase == PH_CONNECTING) {
 			long long left = deadline - now_ms();
 			if (left <= 0) {
@@ -374,9 +418,9 @@ static void loop(struct term *t)
 					     "the device did not answer within 30 s");
 				break;
 			}
-			timeout = (int)left;
+			timeout = left;
 		}
-		int n = poll(fds, 3, timeout);
+		int n = wait_fds(fds, 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			finish_error(t, TERM_EXIT_CONNECTION, "internal", "poll failed");
 			break;
@@ -406,7 +450,7 @@ static void final_flush(struct term *t)
 		if (left <= 0 || !term_pipe_backlog(&t->pipe))
 			break;
 		struct pollfd p = {.fd = t->pipe.out_fd, .events = POLLOUT};
-		if (poll(&p, 1, (int)left) <= 0)
+		if (wait_fds(&p, 1, left) <= 0)
 			break;
 	}
 }
@@ -422,9 +466,7 @@ int term_run(struct term_options *o)
 	t.proxy.pid = -1;
 	t.proxy.ssh_fd = -1;
 	bytequeue_init(&t.to_ssh, 0);
-	/* A relay that goes away must not kill us mid-write: EPIPE is handled. */
-	signal(SIGPIPE, SIG_IGN);
-	if (term_pipe_init(&t.pipe, STDIN_FILENO, STDOUT_FILENO)) {
+	if (setup_signals() || term_pipe_init(&t.pipe, STDIN_FILENO, STDOUT_FILENO)) {
 		bytequeue_free(&t.to_ssh);
 		return TERM_EXIT_CONNECTION;
 	}

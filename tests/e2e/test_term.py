@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from harness import (READY, SAN_MARKERS, binary, child_env, expect, expect_eq, fail, localproxy, pki,
+from harness import (READY, SAN, SAN_MARKERS, binary, child_env, expect, expect_eq, fail, localproxy, pki,
                      rss_kib, scaled, start_sshd, timeout)
 
 
@@ -35,11 +35,14 @@ class Term:
         self.frames = []
         self.cond = threading.Condition()
         self.eof = False
+        self.reading = threading.Event()  # cleared: the relay "stops reading"
+        self.reading.set()
         threading.Thread(target=self._reader, daemon=True).start()
 
     def _reader(self):
         out = self.p.stdout
         while True:
+            self.reading.wait()
             head = out.read(5)
             if len(head) < 5:
                 break
@@ -177,8 +180,8 @@ def test_term_password_shell_resize_record(t):
 
     expect_no_token_in_argv([term.p.pid] + children(term.p.pid), spec.source_token)
     expect(children(term.p.pid), "tunnel-term has no localproxy child")
-    rss = rss_kib(term.p.pid)
-    t.note("tunnel-term VmRSS with one idle terminal: %s KiB" % rss)
+    t.note("VmRSS with one idle terminal: tunnel-term %s KiB, its localproxy %s KiB" % (
+        rss_kib(term.p.pid), [rss_kib(p) for p in children(term.p.pid)]))
 
     marker = "MARKER-%d" % secrets.randbelow(10**9)
     # The quotes keep the typed command's echo from matching: only the
@@ -265,6 +268,69 @@ def test_term_host_key_not_accepted_exit_3(t):
     term.json_frame("h", "host key")
     term.p.stdin.close()  # the browser went away without accepting
     expect_eq(term.wait_exit(), 3, "exit code")
+
+
+@timeout(180)
+def test_term_bounded_queues(t):
+    """A relay that stops reading (7 MB of output wait), and a flood of
+    input (6 MB): tunnel-term's memory stays flat, as its queues are
+    bounded, and nothing is lost either way; SIGTERM ends it (0)."""
+    relay, spec, userkey = device(t)
+    term = Term(t, relay, spec)
+    sign_in(term, host_fingerprint(t), key=userkey.read_text())
+    term.send("i", b"echo RE''ADY\r")
+    term.output_until("READY", "prompt")
+    base = rss_kib(term.p.pid)
+
+    # Output: 7 MB the relay does not read for a while.
+    term.reading.clear()
+    count = 1000000
+    term.send("i", b"seq 1 %d\r" % count)
+    time.sleep(scaled(3))
+    held = rss_kib(term.p.pid)
+    t.note("tunnel-term VmRSS %s KiB idle, %s KiB with the relay not reading" % (base, held))
+    expect_rss_flat_kib(base, held, 4 * 1024, "while the relay read nothing")
+    term.reading.set()
+    text = term.output_until(r"\n%d\r?\n" % count, "the whole seq output", timeout_s=60)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # the shell's bracketed-paste switches
+    numbers = [int(x) for x in re.findall(r"(?m)^\r?(\d+)\r?$", plain)]
+    want = list(range(1, count + 1))
+    if numbers != want:
+        at = next((i for i, (a, b) in enumerate(zip(numbers, want)) if a != b),
+                  min(len(numbers), len(want)))
+        fail("seq output through tunnel-term: %d numbers, first difference at %d: got %r, want %r"
+             % (len(numbers), at, numbers[at:at + 3], want[at:at + 3]))
+
+    # Input: 6 MB in 64 KiB frames, faster than the shell takes it.
+    size = 6000000
+    term.send("i", ("stty raw -echo; head -c %d > %s/in; stty sane; "
+                    "echo GOT-$(wc -c < %s/in)\r" % (size, t.tmp, t.tmp)).encode())
+    time.sleep(scaled(1))
+    chunk = (b"0123456789abcdef" * 4096)
+    sent = 0
+    while sent < size:
+        n = min(len(chunk), size - sent)
+        term.send("i", chunk[:n])
+        sent += n
+    term.output_until("GOT-%d" % size, "the input all arrived", timeout_s=60)
+    peak = rss_kib(term.p.pid)
+    t.note("tunnel-term VmRSS %s KiB after 6 MB of input" % peak)
+    expect_rss_flat_kib(base, peak, 4 * 1024, "after 6 MB of input")
+    expect_eq((t.tmp / "in").read_bytes()[:16], b"0123456789abcdef", "input bytes")
+
+    proxy = children(term.p.pid)
+    term.p.terminate()
+    expect_eq(term.wait_exit(), 0, "exit code after SIGTERM")
+    for pid in proxy:
+        expect(not os.path.exists("/proc/%d/cmdline" % pid) or
+               open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+               "localproxy %d outlived tunnel-term" % pid)
+
+
+def expect_rss_flat_kib(base, now, limit_kib, what):
+    if SAN or not base or not now:
+        return  # ASan's quarantine makes RSS meaningless
+    expect(now - base < limit_kib, "tunnel-term grew by %d KiB %s" % (now - base, what))
 
 
 def test_term_usage(t):
