@@ -14,8 +14,6 @@
 #include "term/asciicast.h"
 #include "tests/fuzz/fuzz_input.h"
 
-#define MAX_SIZE_BYTES 16
-
 static struct term_frame_decoder dec;
 static char line[ASCIICAST_EVENT_CAP(TERM_FRAME_MAX)];
 
@@ -35,10 +33,8 @@ static void check_frame(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input input = {data, size};
-	uint8_t sizes[MAX_SIZE_BYTES];
-	size_t n_sizes = fuzz_byte(&input) % (MAX_SIZE_BYTES + 1);
-	for (size_t i = 0; i < n_sizes; i++)
-		sizes[i] = fuzz_byte(&input);
+	uint8_t sizes[FUZZ_MAX_SIZES];
+	size_t n_sizes = fuzz_sizes(&input, sizes);
 	size_t len;
 	uint8_t *stream = fuzz_rest(&input, &len);
 	term_frame_decoder_init(&dec);
