@@ -124,11 +124,19 @@ static void ask_credentials(struct term *t, const char *message)
 		t->phase = PH_AUTH_WAIT;
 }
 
+/* Before the SSH handshake is through, a failure is the tunnel's (the
+ * relay refused the token, no destination, the device's sshd down behind
+ * it); after, the SSH session's. */
 static void connection_failed(struct term *t)
 {
 	char msg[512];
-	if (proxy_child_exited(&t->proxy)) {
-		snprintf(msg, sizeof(msg), "the tunnel to the device could not be opened or has closed (%s)",
+	if (t->phase == PH_CONNECTING) {
+		/* localproxy closes the socket just before it exits: give it a
+		 * moment, so that the message can say which it was. */
+		bool gone = proxy_child_wait(&t->proxy, 500);
+		snprintf(msg, sizeof(msg), "%s (%s)",
+			 gone ? "localproxy could not open the tunnel; the relay's log says why"
+			      : "could not reach the device's SSH server through the tunnel",
 			 term_ssh_error(&t->ssh));
 		finish_error(t, TERM_EXIT_CONNECTION, "tunnel", msg);
 	} else {

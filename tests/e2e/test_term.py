@@ -366,6 +366,19 @@ def expect_rss_flat_kib(base, now, limit_kib, what):
     expect(now - base < limit_kib, "tunnel-term grew by %d KiB %s" % (now - base, what))
 
 
+@timeout(90)
+def test_term_tunnel_refused_exit_5(t):
+    """A token the relay does not know: `e` tunnel and exit 5, quickly."""
+    relay, spec, _ = device(t)
+    stranger = t.spec("t9", ["SSH"])  # never given to the relay
+    start = time.monotonic()
+    term = Term(t, relay, stranger)
+    e = term.json_frame("e", "tunnel failure", timeout_s=40)
+    expect_eq(e["code"], "tunnel", "error code")
+    expect_eq(term.wait_exit(), 5, "exit code")
+    t.note("refused in %.1f s: %s" % (time.monotonic() - start, e["message"]))
+
+
 def test_term_usage(t):
     r = subprocess.run([binary("tunnel-term"), "--relay", "127.0.0.1:1"], stdin=subprocess.DEVNULL,
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
