@@ -49,9 +49,14 @@ void term_ssh_free(struct term_ssh *t)
 	}
 }
 
+/* libssh's message can quote the server (a disconnect's reason): keep it
+ * to one printable line before it reaches a log or the browser. */
 static enum ts_result failed(struct term_ssh *t)
 {
 	snprintf(t->error, sizeof(t->error), "%s", ssh_get_error(t->session));
+	for (char *p = t->error; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return TS_ERROR;
 }
 
