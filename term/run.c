@@ -428,12 +428,14 @@ static void loop(struct term *t)
 			}
 			timeout = left;
 		}
+		if (stdin_room && term_pipe_buffered(&t->pipe))
+			timeout = 0;
 		int n = wait_fds(fds, 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			finish_error(t, TERM_EXIT_CONNECTION, "internal", "poll failed");
 			break;
 		}
-		if (n <= 0)
+		if (n < 0)
 			continue;
 		if (fds[1].revents && term_pipe_flush(&t->pipe)) {
 			t->exit_code = TERM_EXIT_OK; /* nobody reads us any more */
@@ -443,7 +445,9 @@ static void loop(struct term *t)
 			connection_failed(t);
 			break;
 		}
-		if (fds[0].revents)
+		/* Frames left in the read buffer when the shell's queue filled
+		 * are taken once it has room, whether or not more arrives. */
+		if (fds[0].revents || (stdin_room && term_pipe_buffered(&t->pipe)))
 			read_relay(t);
 		step_ssh(t);
 	}

@@ -58,9 +58,11 @@ static void test_split_frames(void **state)
 	assert_int_equal(term_pipe_next(&f->p), PIPE_FRAME);
 	assert_int_equal(f->p.dec.type, 'i');
 	assert_memory_equal(f->p.dec.payload, "hi", 2);
+	assert_true(term_pipe_buffered(&f->p)); /* the next frame is read already */
 	assert_int_equal(term_pipe_next(&f->p), PIPE_FRAME);
 	assert_int_equal(f->p.dec.type, 'y');
 	assert_int_equal(term_pipe_next(&f->p), PIPE_WAIT);
+	assert_false(term_pipe_buffered(&f->p)); /* "r\0" sits in the decoder */
 	close(f->in[1]);
 	f->in[1] = open("/dev/null", O_RDONLY); /* teardown closes something */
 	assert_int_equal(term_pipe_next(&f->p), PIPE_EOF);
