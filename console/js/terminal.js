@@ -60,12 +60,16 @@
             showSize();
             send(TermFrames.resize(sz.cols, sz.rows));
         });
+        /* The terminal follows its box: the window's size, and messages that
+         * come and go above it. */
         var pending = false;
-        window.addEventListener("resize", function () {
+        var refit = function () {
             if (pending) return;
             pending = true;
             requestAnimationFrame(function () { pending = false; fit.fit(); });
-        });
+        };
+        window.addEventListener("resize", refit);
+        if (window.ResizeObserver) new ResizeObserver(refit).observe($("term-wrap"));
         /* For tests and the browser's developer tools: the terminal's buffer. */
         window.tcTerminal = term;
     }
