@@ -42,7 +42,7 @@
                 el("td.muted", { "data-label": "From", text: ev.from || "" }),
                 el("td", { "data-label": "Action" },
                    el("span.action.action-" + actionClass(ev.action || ""), { text: ev.action || "" })),
-                el("td", { "data-label": "Device", text: ev.thing || "" }),
+                el("td.nowrap", { "data-label": "Device", text: ev.thing || "" }),
                 el("td", { "data-label": "Tunnel" }, ev.tunnelId ? el("code", { text: ev.tunnelId }) : ""),
                 el("td.detail", { "data-label": "Detail", text: detail || "" })));
         });
