@@ -200,7 +200,9 @@
     /* ---- life of the terminal --------------------------------------- */
 
     function connect() {
-        var url = "wss://" + location.host + "/console/term?id=" + encodeURIComponent(terminalId);
+        /* The size goes along in the URL too, so that the shell starts with it. */
+        var url = "wss://" + location.host + "/console/term?id=" + encodeURIComponent(terminalId) +
+                  "&cols=" + term.cols + "&rows=" + term.rows;
         ws = new WebSocket(url, PROTOCOL);
         ws.binaryType = "arraybuffer";
         ws.onopen = function () {
