@@ -138,11 +138,16 @@ var TC = (function () {
         return new URLSearchParams(location.search).get(name);
     }
 
-    /* The header: product name, navigation, who is signed in, sign-out. */
+    /* The header of every signed-in page (made here, not repeated in each
+     * page's HTML): product name, navigation, who is signed in, sign-out. */
     function header(active) {
-        var nav = document.getElementById("topnav");
-        if (!nav || !me) return;
-        clear(nav);
+        var bar = document.getElementById("topbar");
+        if (!bar || !me) return;
+        clear(bar);
+        bar.appendChild(el("a.brand", { href: "/console/devices.html" },
+            el("span.brand-mark", { "aria-hidden": "true" }), "Tunnel console"));
+        var nav = el("nav", { id: "topnav" });
+        bar.appendChild(nav);
         var links = [["devices", "Devices", "/console/devices.html"],
                      ["recordings", "Recordings", "/console/recordings.html"],
                      ["audit", "Audit log", "/console/audit.html"]];
