@@ -5,9 +5,8 @@ nanopi-01, and a real sshd that takes a password (CONSOLE_SPEC.md; issue 10,
 item 6).
 
 Heavy (a browser, a broker, an agent, an sshd), so it runs once: in the plain
-build only. Under SAN=1 it is skipped, because the browser and the Python
-test code are not what the sanitizers check, and the relay and tunnel-term
-paths it drives are covered by the other e2e files under SAN.
+build only (@plain_build_only: run.py skips it under SAN=1): the browser and
+Selenium are not what the sanitizers check.
 
 Debian's python3-selenium imports only under /usr/bin/python3. When the
 runner's python3 is another one, each test here re-runs itself under
@@ -22,6 +21,7 @@ console-screenshots` passes a temp dir and picks from it); the test never
 writes into the tree.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -34,7 +34,8 @@ import traceback
 from pathlib import Path
 
 import harness
-from harness import (ROOT, binary, expect, fail, free_port, scaled, skip, timeout, wait_until)
+from harness import (ROOT, binary, expect, fail, free_port, plain_build_only, scaled, skip, timeout,
+                     wait_until)
 from test_agent import AgentRig
 from test_api import THING, ApiRelay
 from test_mqtt import Broker, make_mqtt_pki, need_mosquitto
@@ -53,10 +54,10 @@ SHOTS_ENV = "E2E_CONSOLE_SCREENSHOTS"
 # running under the python that has selenium
 # --------------------------------------------------------------------------
 
+PLAIN_ONLY = "a browser and Selenium are not what the sanitizers check, and the rig is heavy"
+
+
 def need_browser():
-    if harness.SAN:
-        skip("the browser test runs once, in the plain build (SAN=1 runs the relay's "
-             "console paths through the other e2e files)")
     for tool in (CHROMIUM, CHROMEDRIVER, SYS_PYTHON):
         if not os.access(tool, os.X_OK):
             skip("%s not installed (Debian packages chromium, chromium-driver; make deps)" % tool)
@@ -65,11 +66,7 @@ def need_browser():
 
 
 def selenium_here():
-    try:
-        import selenium  # noqa: F401
-        return True
-    except ImportError:
-        return False
+    return importlib.util.find_spec("selenium") is not None
 
 
 def browser_test(t, scenario):
@@ -736,6 +733,7 @@ def scenario_hostkey_changed(t):
 
 # ==========================================================================
 
+@plain_build_only(PLAIN_ONLY)
 @timeout(240)
 def test_console_admin(t):
     """Sign in (a wrong password refused), the device online, a POST without
@@ -746,6 +744,7 @@ def test_console_admin(t):
     browser_test(t, scenario_admin)
 
 
+@plain_build_only(PLAIN_ONLY)
 @timeout(180)
 def test_console_operator(t):
     """An operator has no Open tunnel button and the API refuses them (403);
@@ -753,6 +752,7 @@ def test_console_operator(t):
     browser_test(t, scenario_operator)
 
 
+@plain_build_only(PLAIN_ONLY)
 @timeout(180)
 def test_console_hostkey_changed(t):
     """A host key accepted once, then sshd restarted with a new one: the
