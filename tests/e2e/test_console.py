@@ -582,6 +582,7 @@ def scenario_admin(t):
     rig.wait_dest_connected(tid, rmark, "the agent connecting the console's tunnel")
     b.one('tr.device[data-thing="%s"] li.tunnel[data-tunnel="%s"]' % (THING, tid), 10,
           "the new tunnel in the device's row")
+    b.source()
 
     # The terminal: host key, a refused password, the right one, a command.
     open_terminal(b)
