@@ -329,7 +329,8 @@ if (( CONSOLE )); then
     [[ -n $ADMIN_PASSWORD ]] || fail "tunnel-relay adduser --random printed no password" adduser.log
     mkdir -p "$WORK/recordings"
     CONSOLE_ARGS=(--users "$WORK/console-users" --audit-log "$WORK/audit.jsonl"
-                  --recordings "$WORK/recordings" --console-dir "$ROOT/console")
+                  --recordings "$WORK/recordings" --console-dir "$ROOT/console"
+                  --console-ca "$WORK/pki/ca.pem")
     detail "console user admin (role admin) in $WORK/console-users"
 fi
 

@@ -241,7 +241,9 @@ class ConsoleRig(AgentRig):
             mqtt={"uri": "ssl://127.0.0.1:%d" % self.broker.port, "ca": str(d / "ca.pem"),
                   "cert": str(d / "relay-mqtt.pem"), "key": str(d / "relay-mqtt.key")},
             extra_args=["--users", self.users_file, "--audit-log", self.audit_log,
-                        "--recordings", self.recordings, "--console-dir", CONSOLE_DIR])
+                        "--recordings", self.recordings, "--console-dir", CONSOLE_DIR,
+                        # the terminal's localproxy verifies the relay with the test's CA
+                        "--console-ca", str(d / "ca.pem")])
         self.relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
                                  what="the relay's MQTT connection")
         self.services = {"SSH": sshd.port}
