@@ -29,7 +29,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
 import traceback
 from pathlib import Path
 
@@ -351,8 +350,15 @@ class Browser:
             if els:
                 found[:] = els
             return bool(els)
-        wait_until(there, scaled(timeout_s), what or "the page to show %s" % sel, interval=0.1)
+        self.until(there, timeout_s, what or "the page to show %s" % sel)
         return found[0]
+
+    def state_now(self):
+        """What the page says now, for a failure's message."""
+        try:
+            return " (page says %r; terminal state %r)" % (self.flash(), self.term_state())
+        except Exception:
+            return ""
 
     def gone(self, sel, timeout_s=10, what=None):
         wait_until(lambda: not [e for e in self.css(sel) if e.is_displayed()], scaled(timeout_s),
@@ -366,8 +372,15 @@ class Browser:
         return els[0].text if els else ""
 
     def wait_flash(self, regex, timeout_s=10, what=None):
-        return wait_until(lambda: re.search(regex, self.flash()), scaled(timeout_s),
-                          what or "the page to say /%s/ (it says %r)" % (regex, self.flash()))
+        return self.until(lambda: re.search(regex, self.flash()), timeout_s,
+                          what or "the page to say /%s/" % regex)
+
+    def until(self, pred, timeout_s, what):
+        """wait_until, with what the page says at the end in a failure."""
+        try:
+            return wait_until(pred, scaled(timeout_s), what, interval=0.1)
+        except harness.TestFailure as e:
+            raise harness.TestFailure("%s%s" % (e, self.state_now())) from None
 
     def source(self):
         """The DOM as it is now, with the values of inputs (not in page_source)."""
@@ -412,8 +425,8 @@ class Browser:
         self.one("#login-password").send_keys(password)
         self.one("#login-submit").click()
         if want_ok:
-            wait_until(lambda: self.d.current_url.endswith("/console/devices.html"), scaled(15),
-                       "the device list after signing in as %s (page says %r)" % (user, self.flash()))
+            self.until(lambda: self.d.current_url.endswith("/console/devices.html"), 15,
+                       "the device list after signing in as %s" % user)
             self.one("#who-user")
 
     def sign_out(self):
@@ -435,9 +448,7 @@ class Browser:
         return els[0].get_attribute("data-state") if els else None
 
     def wait_term_state(self, want, timeout_s=30):
-        wait_until(lambda: self.term_state() == want, scaled(timeout_s),
-                   "the terminal's state %r (it is %r; page says %r)" %
-                   (want, self.term_state(), self.flash()), interval=0.1)
+        self.until(lambda: self.term_state() == want, timeout_s, "the terminal's state %r" % want)
 
     def term_lines(self):
         return self.d.execute_script("""
@@ -487,7 +498,7 @@ def open_terminal(b, thing=THING):
 
 
 def accept_host_key(b, sshd):
-    b.one("#hostkey-panel", 30, "the host key prompt (page says %r)" % b.flash())
+    b.one("#hostkey-panel", 30, "the host key prompt")
     shown = b.text("#hostkey-fingerprint")
     expect(shown == sshd.fingerprint, "host key prompt shows %r, the sshd's key is %r" %
            (shown, sshd.fingerprint))
@@ -496,7 +507,7 @@ def accept_host_key(b, sshd):
 
 
 def log_in(b, user, password):
-    b.one("#auth-panel", 30, "the SSH sign-in form (page says %r)" % b.flash())
+    b.one("#auth-panel", 30, "the SSH sign-in form")
     b.one("#auth-user").clear()
     b.one("#auth-user").send_keys(user)
     b.one("#auth-tab-password").click()
@@ -562,7 +573,7 @@ def scenario_admin(t):
            "the open dialog offers %r, the device maps SSH" %
            [x.get_attribute("value") for x in boxes])
     b.one("#open-submit").click()
-    b.one("#token-dialog", 15, "the token dialog (page says %r)" % b.flash())
+    b.one("#token-dialog", 15, "the token dialog")
     tid = b.text("#token-tunnel")
     expect(re.match(r"^[\w-]+$", tid), "tunnel id shown %r" % tid)
     b.one("#token-download").click()
@@ -590,9 +601,7 @@ def scenario_admin(t):
     open_terminal(b)
     accept_host_key(b, sshd)
     log_in(b, SSH_USER, "wrong-" + sshd.password)
-    wait_until(lambda: b.css("#auth-message") and b.css("#auth-message")[0].is_displayed(),
-               scaled(30), "the sign-in form to say the password was refused (page says %r)"
-               % b.flash())
+    b.one("#auth-message", 30, "the sign-in form to say the password was refused")
     log_in(b, SSH_USER, sshd.password)
     b.wait_term_state("ready")
     marker = "MARKER-%s" % secrets.token_hex(6)
@@ -719,7 +728,7 @@ def scenario_hostkey_changed(t):
     expect(sshd.fingerprint != old, "ssh-keygen made the same key twice")
     mark = sshd.proc.mark()
     open_terminal(b)
-    alarm = b.one("#hostkey-changed", 30, "the host key warning (page says %r)" % b.flash())
+    alarm = b.one("#hostkey-changed", 30, "the host key warning")
     expect(b.term_state() == "error", "terminal state %r after a changed host key" % b.term_state())
     expect(not [e for e in b.css("#auth-panel") if e.is_displayed()],
            "the sign-in form shows after a changed host key")
