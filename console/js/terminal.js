@@ -219,6 +219,36 @@
         };
     }
 
+    /* The device's agent connects its end of the terminal's tunnel when the
+     * relay's MQTT notification reaches it; an SSH connection started before
+     * that would be refused by the relay (no destination yet). So the page
+     * waits, up to WAIT_DEVICE_MS, until the device list shows that end
+     * connected, then opens the terminal's WebSocket (after the wait, it opens
+     * it anyway, and the helper says what went wrong). */
+    var WAIT_DEVICE_MS = 20000;
+
+    function waitForDevice(tunnelId) {
+        var deadline = Date.now() + WAIT_DEVICE_MS;
+        return new Promise(function (resolve) {
+            var poll = function () {
+                var again = function () {
+                    if (Date.now() > deadline) resolve(false);
+                    else setTimeout(poll, 250);
+                };
+                TC.api("GET", "things").then(function (j) {
+                    var up = (j.things || []).some(function (t) {
+                        return (t.tunnels || []).some(function (x) {
+                            return x.tunnelId === tunnelId && x.destinationConnected;
+                        });
+                    });
+                    if (up) resolve(true);
+                    else again();
+                }, again);
+            };
+            poll();
+        });
+    }
+
     function closeTerminal(andLeave) {
         closing = true;
         if (ws) ws.close(1000);
@@ -255,7 +285,10 @@
         }
         TC.api("POST", "terminals", { thing: thing, service: service }).then(function (j) {
             terminalId = j.terminalId;
-            connect();
+            setState("waiting", "waiting for the device");
+            return waitForDevice(j.tunnelId).then(function () {
+                if (terminalId && !closing) connect();
+            });
         }, function (e) {
             setState("error", "not started");
             TC.flash("error", e.message);
