@@ -29,6 +29,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -522,6 +523,21 @@ def stty_size(b, tag):
     return int(m.group(1)), int(m.group(2))
 
 
+def stty_follows(b):
+    """Waits until xterm's size has settled (a window resize may come in
+    steps) and `stty size` on the device says the same; returns (rows, cols)."""
+    def settled():
+        a = b.term_size()
+        time.sleep(0.3)
+        return a if a == b.term_size() else None
+
+    def same():
+        cols, rows = wait_until(settled, scaled(10), "xterm's size to settle", interval=0.1)
+        got = stty_size(b, secrets.token_hex(3))
+        return got if got == (rows, cols) else None
+    return b.until(same, 20, "stty size on the device to match xterm's %r" % (b.term_size(),))
+
+
 def close_terminal(b):
     b.one("#term-close").click()
     wait_until(lambda: b.d.current_url.endswith("/console/devices.html"), scaled(15),
@@ -612,15 +628,11 @@ def scenario_admin(t):
     b.shot("terminal")
 
     # Resize: the shell's size follows the window.
-    rows1, cols1 = stty_size(b, "1")
-    expect([cols1, rows1] == b.term_size(), "stty size %dx%d, xterm %r" % (rows1, cols1, b.term_size()))
+    rows1, cols1 = stty_follows(b)
     b.d.set_window_size(900, 600)
     wait_until(lambda: b.term_size() != [cols1, rows1], scaled(5), "xterm to fit the smaller window")
-    cols2, rows2 = b.term_size()
-    got = wait_until(lambda: (lambda r: r if r == (rows2, cols2) else None)(
-        stty_size(b, secrets.token_hex(2))), scaled(15),
-        "stty size to say %dx%d after the resize" % (rows2, cols2), interval=0.5)
-    expect(got != (rows1, cols1), "stty size did not change with the window")
+    rows2, cols2 = stty_follows(b)
+    expect((rows2, cols2) != (rows1, cols1), "stty size did not change with the window")
     b.d.set_window_size(1280, 860)
     expect_no_secret("page", b.source(), [token, sshd.password], "the terminal page")
 
