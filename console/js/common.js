@@ -188,7 +188,24 @@ var TC = (function () {
 
     function isAdmin() { return !!me && me.role === "admin"; }
 
+    /* The relay ends a session after idleMinutes without a request; a page
+     * that refreshes itself would keep an unattended tab signed in for ever.
+     * So self-refreshing pages ask idle() first, and stop while the person
+     * has not touched the page for that long (the relay then ends the
+     * session, and the next touch finds the sign-in page). */
+    var lastTouch = Date.now();
+    ["keydown", "mousedown", "mousemove", "wheel", "touchstart", "focus"].forEach(function (ev) {
+        window.addEventListener(ev, function () { lastTouch = Date.now(); }, { passive: true, capture: true });
+    });
+
+    function idle() {
+        var minutes = me && me.idleMinutes > 0 ? me.idleMinutes : 30;
+        return Date.now() - lastTouch >= minutes * 60000;
+    }
+
+    function lastTouched() { return lastTouch; }
+
     return { api: api, ApiError: ApiError, setCsrf: setCsrf, el: el, clear: clear, flash: flash,
              ago: ago, when: when, bytes: bytes, param: param, start: start, isAdmin: isAdmin,
-             goSignIn: goSignIn };
+             goSignIn: goSignIn, idle: idle, lastTouched: lastTouched };
 }());

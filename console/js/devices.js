@@ -129,7 +129,19 @@
         });
     }
 
+    /* Every 3 s while someone uses the page; paused when idle (TC.idle),
+     * resumed by the next touch. */
     function loop() {
+        if (TC.idle()) {
+            $("refresh-state").textContent = "paused while you are away";
+            var since = TC.lastTouched();
+            var wake = function () {
+                if (TC.lastTouched() === since) { setTimeout(wake, 500); return; }
+                loop();
+            };
+            wake();
+            return;
+        }
         refresh().then(function () { setTimeout(loop, REFRESH_MS); });
     }
 
