@@ -83,6 +83,11 @@
     function onHostKey(j) {
         $("hostkey-type").textContent = j.keyType || "";
         $("hostkey-fingerprint").textContent = j.fingerprint || "";
+        /* Shown in the bar for the whole session: the key this shell is on. */
+        $("term-hostkey").textContent = (j.status === "known" ? "\u2713 known host key " : "host key ") +
+                                        (j.fingerprint || "");
+        $("term-hostkey").title = (j.keyType || "") + " " + (j.fingerprint || "");
+        show("term-hostkey", true);
         if (j.status === "new") {
             setState("hostkey", "check host key");
             show("hostkey-panel", true);
