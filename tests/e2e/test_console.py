@@ -221,7 +221,7 @@ class ConsoleRig(AgentRig):
     operator, audit log, recordings, console/ of the tree) + tunnel-agent for
     nanopi-01 whose SSH service is the PasswordSshd."""
 
-    def __init__(self, t, sshd):
+    def __init__(self, t, sshd, max_tunnels=4):
         need_mosquitto()
         self.t = t
         self.sshd = sshd
@@ -247,7 +247,7 @@ class ConsoleRig(AgentRig):
         self.relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
                                  what="the relay's MQTT connection")
         self.services = {"SSH": sshd.port}
-        self.max_tunnels = 4
+        self.max_tunnels = max_tunnels
         self.log_level = 4
         self.agent = None
         self._pubs = 0
@@ -693,7 +693,7 @@ def scenario_admin(t):
 
 def scenario_operator(t):
     sshd = PasswordSshd(t)
-    rig = ConsoleRig(t, sshd)
+    rig = ConsoleRig(t, sshd, max_tunnels=1)   # the agent takes one tunnel at a time
     b = Browser(t, rig.relay.url)
     b.sign_in("olga", rig.passwords["olga"])
     expect(b.one("#who-role").get_attribute("textContent") == "operator",
@@ -716,6 +716,15 @@ def scenario_operator(t):
     marker = "OP-%s" % secrets.token_hex(6)
     b.type("echo %s\n" % marker)
     b.wait_output(r"^%s\s*$" % marker)
+    # A second terminal meets the agent's limit, and the page says so in the relay's words.
+    first = b.d.current_window_handle
+    b.d.switch_to.new_window("tab")
+    b.get("/console/terminal.html?thing=%s" % THING)
+    b.wait_flash(r"%s already runs 1 tunnel.*max_tunnels.*close one first" % THING, 15,
+                 "the page to say the agent's tunnel limit is reached")
+    expect(b.term_state() == "error", "terminal state %r at the limit" % b.term_state())
+    b.d.close()
+    b.d.switch_to.window(first)
     close_terminal(b)
     b.get("/console/audit.html")
     b.one('tr.event[data-action="terminal.start"]', 10, "terminal.start in the audit page")
