@@ -781,7 +781,9 @@ def test_console_admin(t):
 @timeout(180)
 def test_console_operator(t):
     """An operator has no Open tunnel button and the API refuses them (403);
-    their terminal works; their audit page shows their own events only."""
+    their terminal works, a second one meets the agent's tunnel limit (the
+    page shows the relay's words); their audit page shows their own events
+    only."""
     browser_test(t, scenario_operator)
 
 
