@@ -48,6 +48,15 @@ static const char notifications_table[] =
 	" token TEXT NOT NULL,"
 	" since INTEGER NOT NULL);";
 
+/* The SSH host key of each thing's device as the browser terminal
+ * remembered it (relay/host_keys.h): created when missing on every open,
+ * like pending_notifications, so it needs no schema version either. */
+static const char host_keys_table[] =
+	"CREATE TABLE IF NOT EXISTS host_keys ("
+	" thing TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL,"
+	" since INTEGER NOT NULL);";
+
 /* Column order shared by the INSERT and the SELECT: bind index = col + 1.
  * The side columns come in blocks of three so side s starts at
  * COL_SIDE + 3 * s. */
@@ -110,6 +119,8 @@ struct sqlite_store {
 	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
 	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
 	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
+	sqlite3_stmt *key_set;  /* INSERT OR REPLACE INTO host_keys */
+	sqlite3_stmt *key_del;  /* DELETE FROM host_keys */
 	struct store_worker *worker;
 	char path[];            /* for error messages */
 };
@@ -237,7 +248,8 @@ static int check_schema(struct sqlite_store *s, char *err, size_t err_cap)
 	if (exec(s, "BEGIN IMMEDIATE", "cannot start a transaction", err, err_cap) != 0)
 		return -1;
 	if (migrate(s, err, err_cap) != 0 ||
-	    exec(s, notifications_table, "cannot create the notifications table", err, err_cap) != 0) {
+	    exec(s, notifications_table, "cannot create the notifications table", err, err_cap) != 0 ||
+	    exec(s, host_keys_table, "cannot create the host keys table", err, err_cap) != 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* closing rolls back anyway */
 		return -1;
 	}
@@ -296,6 +308,13 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
 					-1, &s->drop, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT OR REPLACE INTO host_keys (thing, fingerprint, since) "
+					"VALUES (?1,?2,strftime('%s','now'))", -1, &s->key_set, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM host_keys WHERE thing = ?1", -1,
+					&s->key_del, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(s, "cannot prepare the insert", err, err_cap);
 		sqlite_close(&s->base);
@@ -319,6 +338,8 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->save);
 	sqlite3_finalize(s->keep);
 	sqlite3_finalize(s->drop);
+	sqlite3_finalize(s->key_set);
+	sqlite3_finalize(s->key_del);
 	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
 	 * they are gone. It also checkpoints and removes the WAL. */
 	sqlite3_close_v2(s->db);
@@ -431,7 +452,13 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 
 /* What the worker thread is given: a tunnel to save, a notification to
  * keep, or a tunnel whose kept notification goes. */
-enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP };
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_HOST_KEY };
+
+/* A thing's host key to remember ("" fingerprint: to forget). */
+struct host_key_job {
+	char thing[REGISTRY_MAX_THING + 1];
+	char fingerprint[STORE_MAX_FINGERPRINT + 1];
+};
 
 struct sqlite_job {
 	enum job_kind kind;
@@ -439,6 +466,7 @@ struct sqlite_job {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
 		char tunnel_id[REGISTRY_MAX_ID + 1];
+		struct host_key_job key;
 	} u;
 };
 
@@ -492,6 +520,29 @@ static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, si
 	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
 }
 
+static int run_host_key(struct sqlite_store *s, const struct host_key_job *k, char *err,
+			size_t err_cap)
+{
+	bool forget = !k->fingerprint[0];
+	sqlite3_stmt *st = forget ? s->key_del : s->key_set;
+	int rc = sqlite3_bind_text(st, 1, k->thing, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && !forget)
+		rc = sqlite3_bind_text(st, 2, k->fingerprint, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_THING + 48];
+		snprintf(what, sizeof(what), "cannot %s the host key of thing '%s'",
+			 forget ? "forget" : "save", k->thing);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
 static int run_job(void *backend, void *job, char *err, size_t err_cap)
 {
 	struct sqlite_job *j = job;
@@ -502,6 +553,8 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 		return run_keep(backend, &j->u.note, err, err_cap);
 	case JOB_DROP:
 		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+	case JOB_HOST_KEY:
+		return run_host_key(backend, &j->u.key, err, err_cap);
 	}
 	return -1;
 }
@@ -589,6 +642,26 @@ static int sqlite_drop_notification(struct store *base, const char *tunnel_id, s
 	j->kind = JOB_DROP;
 	memcpy(j->u.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
 	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
+}
+
+static int sqlite_keep_host_key(struct store *base, const char *thing, const char *fingerprint,
+				store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	size_t tlen = strlen(thing), flen = strlen(fingerprint);
+	if (!tlen || tlen > REGISTRY_MAX_THING || flen > STORE_MAX_FINGERPRINT) {
+		errf(err, err_cap, "%s: cannot save a host key: thing or fingerprint too long", s->path);
+		return -1;
+	}
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot save a host key: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_HOST_KEY;
+	memcpy(j->u.key.thing, thing, tlen + 1);
+	memcpy(j->u.key.fingerprint, fingerprint, flen + 1);
+	return submit(s, j, done, ctx, "save the host key of thing", thing, err, err_cap);
 }
 
 /* ---- load ------------------------------------------------------------------ */
@@ -821,6 +894,43 @@ static int sqlite_load_notifications(struct store *base, store_each_notification
 	return loaded;
 }
 
+static int sqlite_load_host_keys(struct store *base, store_each_host_key_fn each, void *arg,
+				 char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	store_worker_wait_idle(s->worker);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT thing, fingerprint FROM host_keys ORDER BY thing", -1,
+			       &st, NULL) != SQLITE_OK) {
+		db_err(s, "cannot read the host keys", err, err_cap);
+		return -1;
+	}
+	int loaded = 0;
+	int rc;
+	char thing[REGISTRY_MAX_THING + 1], fingerprint[STORE_MAX_FINGERPRINT + 1];
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (!get_text(st, 0, thing, sizeof(thing)) ||
+		    !get_text(st, 1, fingerprint, sizeof(fingerprint))) {
+			errf(err, err_cap, "%s: host_keys row %d: a column has the wrong type or is "
+			     "too long", s->path, loaded + 1);
+			loaded = -1;
+			break;
+		}
+		if (each(arg, thing, fingerprint) != 0) {
+			errf(err, err_cap, "%s: cannot take the host keys: out of memory", s->path);
+			loaded = -1;
+			break;
+		}
+		loaded++;
+	}
+	if (loaded >= 0 && rc != SQLITE_DONE) {
+		db_err(s, "cannot read the host keys", err, err_cap);
+		loaded = -1;
+	}
+	sqlite3_finalize(st);
+	return loaded;
+}
+
 /* ---- the ops table ------------------------------------------------------- */
 
 static void sqlite_poll(struct store *base)
@@ -856,4 +966,6 @@ static const struct store_ops sqlite_ops = {
 	.keep_notification = sqlite_keep_notification,
 	.drop_notification = sqlite_drop_notification,
 	.load_notifications = sqlite_load_notifications,
+	.keep_host_key = sqlite_keep_host_key,
+	.load_host_keys = sqlite_load_host_keys,
 };
