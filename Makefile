@@ -32,11 +32,11 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # Unit tests may link any of them; --as-needed keeps only those they call.
-UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka -lcrypt
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
@@ -62,7 +62,10 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/http_api.c relay/api.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c
+              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
+              relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_signin.c \
+              relay/console_static.c relay/console_things.c relay/console_recordings.c relay/adduser.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

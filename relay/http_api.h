@@ -21,8 +21,11 @@ struct store;
 struct notifier;
 struct notify_outbox;
 
+struct audit;
+
 struct http_api_deps {
 	struct registry *registry;
+	struct audit *audit;          /* tunnel calls over HTTP are audited ("who":"api-key") */
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */
 	struct notify_outbox *outbox; /* NULL: a notification not sent at once is lost */

@@ -26,6 +26,13 @@ struct relay_server_config {
 	const struct notify_config *notify; /* NULL: no MQTT notification */
 	size_t fd_limit;         /* RLIMIT_NOFILE in force; 0: unknown, lws's default */
 	long keep_closed;        /* seconds closed tunnels stay before being purged */
+	/* The console: on with users (its options: relay_options.h). */
+	const char *users;
+	const char *console_dir;
+	long console_idle_s;
+	const char *audit_log;   /* NULL: audit events in the log only */
+	const char *recordings;  /* NULL: off */
+	int recordings_keep_days;
 };
 
 struct relay_server;
