@@ -261,6 +261,7 @@ static struct api_env call_env(const struct http_api *api)
 {
 	struct api_env env = {
 		.registry = api->deps.registry,
+		.things = api->deps.things,
 		.api_key = api->deps.api_key,
 		.now = time(NULL),
 		.hooks = api->deps.plane,

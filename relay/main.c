@@ -143,6 +143,7 @@ int main(int argc, char **argv)
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
+		.presence_filter = opt.presence_topic,
 		.fd_limit = fd_limit,
 		.keep_closed = opt.keep_closed,
 		.users = opt.users,

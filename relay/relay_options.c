@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
+#include "relay/presence_payload.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -48,6 +49,10 @@ static const char usage_text[] =
 	"      --mqtt-key FILE        its key\n"
 	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay)\n"
 	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
+	"      --presence-topic F     devices' presence topics, one '+' level for the thing\n"
+	"                             name (default " PRESENCE_DEFAULT_FILTER "; off: none);\n"
+	"                             each thing's last state is kept (--db) and shown by\n"
+	"                             GET /api/v1/things\n"
 	"      --public-endpoint H:P  relay address put in notifications for devices\n"
 	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
 	"\n"
@@ -141,7 +146,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
 	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
 	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-	       OPT_AWS_CREDENTIALS,
+	       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
 	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
 	       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS };
 	static const struct option longopts[] = {
@@ -163,6 +168,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
 		{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
 		{"notify-topic", required_argument, NULL, OPT_TOPIC},
+		{"presence-topic", required_argument, NULL, OPT_PRESENCE},
 		{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
 		{"region", required_argument, NULL, OPT_REGION},
 		{"users", required_argument, NULL, OPT_USERS},
@@ -187,6 +193,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	o->console_idle_s = CONSOLE_IDLE_MINUTES_DEFAULT * 60;
 	o->recordings_keep_days = RECORDINGS_KEEP_DAYS_DEFAULT;
 	bool no_recordings = false;
+	o->presence_topic = PRESENCE_DEFAULT_FILTER;
 	long n;
 	int c;
 	opterr = 0;
@@ -212,6 +219,15 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_MQTT_KEY: o->mqtt_key = optarg; break;
 		case OPT_MQTT_ID: o->mqtt_client_id = optarg; break;
 		case OPT_TOPIC: o->notify_topic = optarg; break;
+		case OPT_PRESENCE: {
+			char why[PRESENCE_MAX_FILTER + 160];
+			o->presence_topic = strcmp(optarg, "off") ? optarg : NULL;
+			if (o->presence_topic && presence_filter_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "tunnel-relay: --presence-topic: %s\n", why);
+				return -1;
+			}
+			break;
+		}
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_USERS: o->users = optarg; break;

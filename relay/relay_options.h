@@ -21,6 +21,7 @@ struct relay_options {
 	const char *mqtt_uri;       /* NULL: no device notification */
 	const char *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
 	const char *notify_topic;
+	const char *presence_topic; /* NULL: presence is off (--presence-topic off) */
 	const char *public_endpoint; /* host:port devices dial, sent in notifications */
 	const char *region;
 	/* The console (on with --users). */

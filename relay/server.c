@@ -22,7 +22,9 @@
 #include "relay/peer.h"
 #include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
+#include "relay/presence_feed.h"
 #include "relay/store.h"
+#include "relay/things.h"
 #include "relay/tunnel_timers.h"
 
 struct relay_server {
@@ -32,6 +34,8 @@ struct relay_server {
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct notify_outbox *outbox;   /* notifications waiting for the broker */
+	struct things *things;          /* devices' last presence */
+	struct presence_feed presence;  /* MQTT presence messages into things */
 	struct relay_metrics metrics;
 	struct conn_gate gate;          /* full: new connections are closed on arrival */
 	size_t fd_limit;
@@ -224,6 +228,7 @@ static void free_parts(struct relay_server *srv)
 	audit_close(srv->audit);
 	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
+	things_free(srv->things);
 	dataplane_free(srv->dataplane);
 	relay_loop_free(srv->loop);
 	tunnel_timers_free(&srv->timers);
@@ -322,7 +327,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	srv->dataplane = dataplane_new(&dp);
 	srv->router = http_router_new();
 	srv->outbox = notify_outbox_new(registry, cfg->store);
-	if (!srv->dataplane || !srv->router || !srv->outbox) {
+	srv->things = things_new();
+	if (!srv->dataplane || !srv->router || !srv->outbox || !srv->things) {
 		log_error("out of memory");
 		free_parts(srv);
 		return NULL;
@@ -340,6 +346,17 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 			log_info("%d device notification%s waiting for the MQTT broker", kept,
 				 kept > 1 ? "s" : "");
 	}
+	srv->presence.things = srv->things;
+	srv->presence.store = cfg->store;
+	srv->presence.filter = cfg->presence_filter;
+	int known = presence_feed_load(&srv->presence, err, sizeof(err));
+	if (known < 0) {
+		log_error("%s", err);
+		free_parts(srv);
+		return NULL;
+	}
+	if (known > 0)
+		log_info("presence: %d thing%s known from the database", known, known > 1 ? "s" : "");
 	srv->loop = relay_loop_new(err, sizeof(err));
 	if (!srv->loop) {
 		log_error("%s", err);
@@ -359,7 +376,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	if (cfg->notify) {
-		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
+		struct notify_config nc = *cfg->notify;
+		nc.presence_filter = cfg->presence_filter;
+		nc.on_presence = presence_feed_message;
+		nc.presence_arg = &srv->presence;
+		srv->notifier = notifier_start(&nc, srv->ctx, err, sizeof(err));
 		if (!srv->notifier) {
 			log_error("MQTT: %s", err);
 			lws_context_destroy(srv->ctx);
@@ -380,6 +401,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	struct http_api_deps deps = {
 		.audit = srv->audit,
 		.registry = registry,
+		.things = srv->things,
 		.store = cfg->store,
 		.notifier = srv->notifier,
 		.outbox = srv->outbox,

@@ -10,6 +10,7 @@
  *
  * Device notifications that could not be sent yet are kept the same way
  * (store_keep_notification): in order with the saves, on the same thread.
+ * So is each thing's last presence (store_save_thing).
  *
  * Loading runs once at start-up, before the loop, and may block. */
 #ifndef RELAY_STORE_H
@@ -21,6 +22,7 @@
 
 struct store;
 struct pending_notification;
+struct thing_presence;
 
 /* err: NULL when the tunnel was saved, else why not (names the store and the
  * tunnel, never a token); valid only during the call. */
@@ -29,6 +31,8 @@ typedef void (*store_done_fn)(void *ctx, const char *err);
 typedef void (*store_wake_fn)(void *arg);
 /* Called for each kept notification at load; non-zero stops the load. */
 typedef int (*store_each_notification_fn)(void *arg, const struct pending_notification *pn);
+/* Called for each kept thing at load; non-zero stops the load. */
+typedef int (*store_each_thing_fn)(void *arg, const struct thing_presence *p);
 
 struct store_ops {
 	int (*load)(struct store *s, struct registry *r, char *err, size_t err_cap);
@@ -45,6 +49,10 @@ struct store_ops {
 				 void *ctx, char *err, size_t err_cap);
 	int (*load_notifications)(struct store *s, store_each_notification_fn each, void *arg,
 				  char *err, size_t err_cap);
+	int (*save_thing)(struct store *s, const struct thing_presence *p, store_done_fn done,
+			  void *ctx, char *err, size_t err_cap);
+	int (*load_things)(struct store *s, store_each_thing_fn each, void *arg, char *err,
+			   size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -80,6 +88,14 @@ void store_drop_notification_logged(struct store *s, const char *tunnel_id);
  * like store_load). Returns the number, or -1 with a reason. */
 int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,
 			     char *err, size_t err_cap);
+
+/* Saves a copy of p (replacing what was kept for the thing); a failure is
+ * logged. NULL store does nothing. */
+void store_save_thing_logged(struct store *s, const struct thing_presence *p);
+/* Hands every kept thing to each(arg, p) (blocking, at start-up, like
+ * store_load). Returns the number, or -1 with a reason. */
+int store_load_things(struct store *s, store_each_thing_fn each, void *arg, char *err,
+		      size_t err_cap);
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);
