@@ -32,11 +32,11 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # Unit tests may link any of them; --as-needed keeps only those they call.
-UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka -lcrypt
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
@@ -59,10 +59,14 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
               relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/http_router.c \
-              relay/http_api.c relay/api.c relay/tunnel_ops.c relay/metrics.c \
+              relay/http_api.c relay/api.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c
+              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
+              relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_signin.c \
+              relay/console_static.c relay/console_things.c relay/console_recordings.c relay/adduser.c \
+              relay/things.c relay/presence_payload.c relay/presence_feed.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -140,6 +144,10 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TUNNELCTL_LIBS)
 
+# The agent says its version in its presence message.
+$(OBJ)/agent/agent.o: CFLAGS += -DAGENT_VERSION='"$(VERSION)"'
+$(OBJ)/agent/agent.o: VERSION
+
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
                      $(MQTT_OBJ)
@@ -205,7 +213,8 @@ FUZZ_frame_SRC     := proto/frame.c proto/message.c
 FUZZ_ws_codec_SRC  := proto/ws_codec.c
 FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
-FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
+FUZZ_api_SRC       := relay/api.c relay/api_things.c relay/things.c relay/notify_payload.c \
+                      relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
                       agent/config_files.c agent/json_type.c common/hostport.c common/token.c

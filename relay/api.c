@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "common/token.h"
+#include "relay/api_things.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -58,11 +59,7 @@ static void set_body(struct api_response *res, int status, cJSON *json)
 		     "{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
 }
 
-/* {"error":{"code":…,"message":…,"field":…}} */
-static void set_error(struct api_response *res, int status, const char *code,
-		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void set_error(struct api_response *res, int status, const char *code,
+void api_set_error(struct api_response *res, int status, const char *code,
 		      const char *field, const char *fmt, ...)
 {
 	char message[256];
@@ -88,7 +85,7 @@ static void set_ops_error(struct api_response *res, const struct ops_error *e)
 			   e->failure == OPS_NOT_FOUND ? "NotFound" :
 			   e->failure == OPS_CONFLICT ? "Conflict" :
 			   e->failure == OPS_TOO_MANY ? "TooManyTunnels" : "InternalError";
-	set_error(res, (int)e->failure, code, e->field, "%s", e->message);
+	api_set_error(res, (int)e->failure, code, e->field, "%s", e->message);
 }
 
 void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
@@ -114,9 +111,9 @@ void api_saved(struct api_response *res, const char *err)
 		return;
 	}
 	if (res->save_failure == API_SAVE_CLOSE)
-		set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
+		api_set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
 	else
-		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+		api_set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
 }
 
 void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token)
@@ -202,7 +199,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 	ops_tokens tokens;
 	struct ops_error e;
 	if (!t) {
-		set_error(res, 500, "InternalError", NULL, "out of memory");
+		api_set_error(res, 500, "InternalError", NULL, "out of memory");
 		return;
 	}
 	if (ops_parse_open(root, t, &e)) {
@@ -338,7 +335,7 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 	bool src = !strcmp(m, "SOURCE") || !strcmp(m, "ALL");
 	bool dst = !strcmp(m, "DESTINATION") || !strcmp(m, "ALL");
 	if (!src && !dst) {
-		set_error(res, 400, "BadRequest", "clientMode",
+		api_set_error(res, 400, "BadRequest", "clientMode",
 			  "clientMode must be SOURCE, DESTINATION or ALL");
 		return;
 	}
@@ -380,6 +377,7 @@ static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct 
 /* ---- routing ------------------------------------------------------------- */
 
 static const char collection[] = "/api/v1/tunnels";
+static const char things_collection[] = "/api/v1/things";
 
 /* The key-based API's gate: false (res filled) when the API is off or the
  * Authorization header does not carry the key. */
@@ -387,12 +385,12 @@ static bool key_accepted(const struct api_env *env, const struct api_request *re
 			 struct api_response *res)
 {
 	if (!env->api_key || !env->api_key[0]) {
-		set_error(res, 403, "ApiDisabled", NULL,
+		api_set_error(res, 403, "ApiDisabled", NULL,
 			  "the management API is off: start tunnel-relay with --api-key-file");
 		return false;
 	}
 	if (!authorized(env, req->authorization)) {
-		set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
+		api_set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
 		snprintf(res->log_line, sizeof(res->log_line), "API call %s %s refused: wrong or missing key",
 			 req->method, req->path);
 		return false;
@@ -405,15 +403,21 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	memset(res, 0, sizeof(*res));
 	if (!req->trusted && !key_accepted(env, req, res))
 		return;
+	size_t tlen = sizeof(things_collection) - 1;
+	if (!strncmp(req->path, things_collection, tlen) &&
+	    (!req->path[tlen] || req->path[tlen] == '/')) {
+		api_things_handle(env, req->method, req->path + tlen, res);
+		return;
+	}
 	size_t clen = sizeof(collection) - 1;
 	if (strncmp(req->path, collection, clen) || (req->path[clen] && req->path[clen] != '/')) {
-		set_error(res, 404, "NotFound", NULL, "no such API path: %s", req->path);
+		api_set_error(res, 404, "NotFound", NULL, "no such API path: %s", req->path);
 		return;
 	}
 	cJSON *body = NULL;
 	if (!strcmp(req->method, "POST")) {
 		if (req->body_len > API_MAX_BODY) {
-			set_error(res, 413, "PayloadTooLarge", "body", "the body is larger than %u bytes",
+			api_set_error(res, 413, "PayloadTooLarge", "body", "the body is larger than %u bytes",
 				  API_MAX_BODY);
 			return;
 		}
@@ -431,7 +435,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 		else if (!strcmp(req->method, "GET"))
 			list_tunnels(env, req->query, res);
 		else
-			set_error(res, 405, "MethodNotAllowed", NULL, "%s is not allowed here", req->method);
+			api_set_error(res, 405, "MethodNotAllowed", NULL, "%s is not allowed here", req->method);
 		cJSON_Delete(body);
 		return;
 	}
@@ -441,7 +445,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) - 1 ? idlen : sizeof(id) - 1), rest + 1);
 	struct registry_tunnel *t = idlen <= REGISTRY_MAX_ID ? ops_find(env, id) : NULL;
 	if (!t) {
-		set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
+		api_set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
 	} else if (!*action && !strcmp(req->method, "GET")) {
 		describe_tunnel(env, t, res);
 	} else if (!*action && !strcmp(req->method, "DELETE")) {
@@ -449,7 +453,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	} else if (!strcmp(action, "/rotate") && !strcmp(req->method, "POST")) {
 		rotate_tunnel(env, t, body, res);
 	} else {
-		set_error(res, 405, "MethodNotAllowed", NULL, "%s %s is not an API call", req->method, req->path);
+		api_set_error(res, 405, "MethodNotAllowed", NULL, "%s %s is not an API call", req->method, req->path);
 	}
 	cJSON_Delete(body);
 }

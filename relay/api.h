@@ -57,6 +57,9 @@ struct cJSON;
 /* Sets res's status and body to json (taken and freed), wiping any body it
  * had; oom_body when json cannot be printed. Both APIs answer through it. */
 void api_set_json(struct api_response *res, int status, struct cJSON *json, const char *oom_body);
+/* Sets res to {"error":{"code","message","field"}} (field may be NULL). */
+void api_set_error(struct api_response *res, int status, const char *code, const char *field,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Wipes every string in a JSON tree (they may be tokens), then frees it. */
 void api_delete_wiped(struct cJSON *json);
 

@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "common/lws_glue.h"
+#include "relay/adduser.h"
 #include "relay/aws_keys.h"
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
@@ -75,6 +76,8 @@ static int read_api_key(const char *path, char *key, size_t cap)
 
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "adduser"))
+		return adduser_main(argc - 1, argv + 1);
 	struct relay_options opt;
 	int rc = relay_options_parse(argc, argv, &opt);
 	if (rc)
@@ -140,8 +143,15 @@ int main(int argc, char **argv)
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
+		.presence_filter = opt.presence_topic,
 		.fd_limit = fd_limit,
 		.keep_closed = opt.keep_closed,
+		.users = opt.users,
+		.console_dir = opt.console_dir,
+		.console_idle_s = opt.console_idle_s,
+		.audit_log = opt.audit_log,
+		.recordings = opt.recordings,
+		.recordings_keep_days = opt.recordings_keep_days,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
 	if (srv) {

@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
+#include "relay/audit.h"
+#include "relay/console.h"
 #include "relay/conn_gate.h"
 #include "relay/event_loop.h"
 #include "relay/fd_limit.h"
@@ -20,7 +22,9 @@
 #include "relay/peer.h"
 #include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
+#include "relay/presence_feed.h"
 #include "relay/store.h"
+#include "relay/things.h"
 #include "relay/tunnel_timers.h"
 
 struct relay_server {
@@ -30,6 +34,8 @@ struct relay_server {
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct notify_outbox *outbox;   /* notifications waiting for the broker */
+	struct things *things;          /* devices' last presence */
+	struct presence_feed presence;  /* MQTT presence messages into things */
 	struct relay_metrics metrics;
 	struct conn_gate gate;          /* full: new connections are closed on arrival */
 	size_t fd_limit;
@@ -38,6 +44,8 @@ struct relay_server {
 	struct peer_lws peer_lws;       /* the tunnel protocols' user */
 	struct http_router *router;
 	struct http_api *api;
+	struct audit *audit;            /* NULL: audit events in the log only */
+	struct console *console;        /* NULL: the console is off (no --users) */
 	/* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
 	struct lws_protocols protocols[5];
 	lws_sorted_usec_list_t tick;    /* expiry, purge and notifier polling, every second */
@@ -93,8 +101,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		 * they finished. */
 		if (srv && srv->notifier)
 			notifier_poll(srv->notifier);
-		if (srv)
+		if (srv) {
 			store_poll(srv->store);
+			console_poll(srv->console);
+		}
 		return 0;
 	default:
 		return http_router_callback(srv->router, wsi, reason, user, in, len);
@@ -200,6 +210,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	notify_outbox_tick(srv->outbox, env.now);
+	console_tick(srv->console, env.now);
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 }
 
@@ -212,9 +223,12 @@ static void wake_loop(void *arg)
 /* Frees what start made; the context is gone or was never made. */
 static void free_parts(struct relay_server *srv)
 {
+	console_free(srv->console);
 	http_api_free(srv->api);
+	audit_close(srv->audit);
 	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
+	things_free(srv->things);
 	dataplane_free(srv->dataplane);
 	relay_loop_free(srv->loop);
 	tunnel_timers_free(&srv->timers);
@@ -254,6 +268,38 @@ static struct lws_context *create_context(struct relay_server *srv,
 	return lws_create_context(&info);
 }
 
+/* The console's state and its routes. */
+static int start_console(struct relay_server *srv, const struct relay_server_config *cfg,
+			 struct registry *registry)
+{
+	struct console_config cc = {
+		.users_path = cfg->users,
+		.dir = cfg->console_dir,
+		.idle_s = cfg->console_idle_s,
+		.recordings_dir = cfg->recordings,
+		.keep_days = cfg->recordings_keep_days,
+		.audit = srv->audit,
+		.api = srv->api,
+		.registry = registry,
+		.plane = plane_hooks(srv->dataplane),
+	};
+	char err[512];
+	if (!srv->api) {
+		log_error("out of memory");
+		return -1;
+	}
+	srv->console = console_new(&cc, err, sizeof(err));
+	if (!srv->console) {
+		log_error("console: %s", err);
+		return -1;
+	}
+	if (console_register(srv->console, srv->router)) {
+		log_error("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 					struct registry *registry)
 {
@@ -281,7 +327,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	srv->dataplane = dataplane_new(&dp);
 	srv->router = http_router_new();
 	srv->outbox = notify_outbox_new(registry, cfg->store);
-	if (!srv->dataplane || !srv->router || !srv->outbox) {
+	srv->things = things_new();
+	if (!srv->dataplane || !srv->router || !srv->outbox || !srv->things) {
 		log_error("out of memory");
 		free_parts(srv);
 		return NULL;
@@ -299,6 +346,17 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 			log_info("%d device notification%s waiting for the MQTT broker", kept,
 				 kept > 1 ? "s" : "");
 	}
+	srv->presence.things = srv->things;
+	srv->presence.store = cfg->store;
+	srv->presence.filter = cfg->presence_filter;
+	int known = presence_feed_load(&srv->presence, err, sizeof(err));
+	if (known < 0) {
+		log_error("%s", err);
+		free_parts(srv);
+		return NULL;
+	}
+	if (known > 0)
+		log_info("presence: %d thing%s known from the database", known, known > 1 ? "s" : "");
 	srv->loop = relay_loop_new(err, sizeof(err));
 	if (!srv->loop) {
 		log_error("%s", err);
@@ -318,7 +376,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	if (cfg->notify) {
-		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
+		struct notify_config nc = *cfg->notify;
+		nc.presence_filter = cfg->presence_filter;
+		nc.on_presence = presence_feed_message;
+		nc.presence_arg = &srv->presence;
+		srv->notifier = notifier_start(&nc, srv->ctx, err, sizeof(err));
 		if (!srv->notifier) {
 			log_error("MQTT: %s", err);
 			lws_context_destroy(srv->ctx);
@@ -326,8 +388,20 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 			return NULL;
 		}
 	}
+	if (cfg->audit_log || cfg->users) {
+		srv->audit = audit_open(cfg->audit_log, AUDIT_RING_DEFAULT, err, sizeof(err));
+		if (!srv->audit) {
+			log_error("%s", err);
+			notifier_stop(srv->notifier);
+			lws_context_destroy(srv->ctx);
+			free_parts(srv);
+			return NULL;
+		}
+	}
 	struct http_api_deps deps = {
+		.audit = srv->audit,
 		.registry = registry,
+		.things = srv->things,
 		.store = cfg->store,
 		.notifier = srv->notifier,
 		.outbox = srv->outbox,
@@ -340,14 +414,17 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		.plane_totals = dataplane_totals,
 	};
 	srv->api = http_api_new(&deps);
-	if (!srv->api || http_api_register(srv->api, srv->router)) {
-		log_error("out of memory");
+	/* The console's routes go first: the API's POST / (AWS's) takes every
+	 * POST that no route before it did. */
+	if (!srv->api || (cfg->users && start_console(srv, cfg, registry)) ||
+	    http_api_register(srv->api, srv->router)) {
 		notifier_stop(srv->notifier);
 		lws_context_destroy(srv->ctx);
 		free_parts(srv);
 		return NULL;
 	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
+	console_set_waker(srv->console, wake_loop, srv->ctx);
 	notify_outbox_set_notifier(srv->outbox, srv->notifier);
 	for (size_t i = 0; i < registry->n; i++)
 		schedule(srv, registry->tunnels[i]);
@@ -376,6 +453,7 @@ void relay_server_stop(struct relay_server *srv)
 	srv->registry->inserted = NULL;
 	/* The store's thread must not wake a context that is being freed. */
 	store_set_waker(srv->store, NULL, NULL);
+	console_set_waker(srv->console, NULL, NULL);
 	/* What the outbox had in flight waits again (and stays in the store). */
 	notify_outbox_set_notifier(srv->outbox, NULL);
 	/* Pending API calls get their notification result before lws frees them. */

@@ -17,13 +17,22 @@
 #include <sqlite3.h>
 
 #include "proto/message.h"
+#include "relay/notify_payload.h"
 #include "relay/pending_notification.h"
+#include "relay/presence_payload.h"
+#include "relay/things.h"
 #include "relay/store_worker.h"
 
 /* Schema history (PRAGMA user_version):
  *   1  table tunnels, index on thing.
  *   2  column tags: the AWS API's tags as a JSON array of {"key","value"}
  *      objects ("" = none), added to existing rows as "".
+ *   3  table things: each device's last presence (relay/things.h), one row
+ *      per thing name; services a JSON array like tunnels.services (may
+ *      be empty), times in Unix seconds (0: not said).
+ *   4  table host_keys: the SSH host key fingerprint ("SHA256:…") of each
+ *      thing's device that a browser terminal's user accepted
+ *      (relay/host_keys.h), one row per thing name.
  * Table pending_notifications is created whenever it is missing, at any
  * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
@@ -32,7 +41,7 @@
  * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 4
 
 /* Device notifications the broker has not acknowledged yet (see
  * relay/pending_notification.h): one row per tunnel, holding the
@@ -46,15 +55,6 @@ static const char notifications_table[] =
 	" thing TEXT NOT NULL,"
 	" services TEXT NOT NULL,"
 	" token TEXT NOT NULL,"
-	" since INTEGER NOT NULL);";
-
-/* The SSH host key of each thing's device as the browser terminal
- * remembered it (relay/host_keys.h): created when missing on every open,
- * like pending_notifications, so it needs no schema version either. */
-static const char host_keys_table[] =
-	"CREATE TABLE IF NOT EXISTS host_keys ("
-	" thing TEXT PRIMARY KEY,"
-	" fingerprint TEXT NOT NULL,"
 	" since INTEGER NOT NULL);";
 
 /* Column order shared by the INSERT and the SELECT: bind index = col + 1.
@@ -108,6 +108,26 @@ static const char schema_v2[] =
 	"ALTER TABLE tunnels ADD COLUMN tags TEXT NOT NULL DEFAULT '';"
 	"PRAGMA user_version = 2;";
 
+static const char schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS things ("
+	" name TEXT PRIMARY KEY,"
+	" state TEXT NOT NULL,"
+	" since INTEGER NOT NULL,"
+	" services TEXT NOT NULL,"
+	" agent_version TEXT NOT NULL,"
+	" boot_time INTEGER NOT NULL,"
+	" max_tunnels INTEGER NOT NULL);"
+	"PRAGMA user_version = 3;";
+
+static const char schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS host_keys ("
+	" thing TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL,"
+	" since INTEGER NOT NULL);"
+	"PRAGMA user_version = 4;";
+
+#define THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
+
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
 #define STORE_MAX_PENDING 1024
 
@@ -119,6 +139,7 @@ struct sqlite_store {
 	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
 	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
 	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
+	sqlite3_stmt *thing;    /* INSERT OR REPLACE INTO things */
 	sqlite3_stmt *key_set;  /* INSERT OR REPLACE INTO host_keys */
 	sqlite3_stmt *key_del;  /* DELETE FROM host_keys */
 	struct store_worker *worker;
@@ -240,6 +261,10 @@ static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
 		return -1;
 	if (version < 2 && exec(s, schema_v2, "cannot add the tags column", err, err_cap) != 0)
 		return -1;
+	if (version < 3 && exec(s, schema_v3, "cannot add the things table", err, err_cap) != 0)
+		return -1;
+	if (version < 4 && exec(s, schema_v4, "cannot add the host keys table", err, err_cap) != 0)
+		return -1;
 	return 0;
 }
 
@@ -248,8 +273,7 @@ static int check_schema(struct sqlite_store *s, char *err, size_t err_cap)
 	if (exec(s, "BEGIN IMMEDIATE", "cannot start a transaction", err, err_cap) != 0)
 		return -1;
 	if (migrate(s, err, err_cap) != 0 ||
-	    exec(s, notifications_table, "cannot create the notifications table", err, err_cap) != 0 ||
-	    exec(s, host_keys_table, "cannot create the host keys table", err, err_cap) != 0) {
+	    exec(s, notifications_table, "cannot create the notifications table", err, err_cap) != 0) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL); /* closing rolls back anyway */
 		return -1;
 	}
@@ -309,6 +333,9 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
 					-1, &s->drop, NULL);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO things (" THING_COLUMNS ") "
+					"VALUES (?1,?2,?3,?4,?5,?6,?7)", -1, &s->thing, NULL);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db,
 					"INSERT OR REPLACE INTO host_keys (thing, fingerprint, since) "
 					"VALUES (?1,?2,strftime('%s','now'))", -1, &s->key_set, NULL);
@@ -338,6 +365,7 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->save);
 	sqlite3_finalize(s->keep);
 	sqlite3_finalize(s->drop);
+	sqlite3_finalize(s->thing);
 	sqlite3_finalize(s->key_set);
 	sqlite3_finalize(s->key_del);
 	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
@@ -438,7 +466,7 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 		rc = sqlite3_step(s->save);
 	if (rc != SQLITE_DONE) {
 		char what[REGISTRY_MAX_ID + 32];
-		snprintf(what, sizeof(what), "cannot save tunnel '%s'", t->id);
+		textf(what, sizeof(what), "cannot save tunnel '%s'", t->id);
 		db_err(s, what, err, err_cap);
 		ret = -1;
 	}
@@ -451,8 +479,9 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 }
 
 /* What the worker thread is given: a tunnel to save, a notification to
- * keep, or a tunnel whose kept notification goes. */
-enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_HOST_KEY };
+ * keep, a tunnel whose kept notification goes, a thing's presence, or a
+ * thing's host key. */
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY };
 
 /* A thing's host key to remember ("" fingerprint: to forget). */
 struct host_key_job {
@@ -466,6 +495,7 @@ struct sqlite_job {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
 		char tunnel_id[REGISTRY_MAX_ID + 1];
+		struct thing_presence thing;
 		struct host_key_job key;
 	} u;
 };
@@ -481,7 +511,7 @@ static int step_notification(struct sqlite_store *s, sqlite3_stmt *st, int rc, c
 	int ret = 0;
 	if (rc != SQLITE_DONE) {
 		char what[REGISTRY_MAX_ID + 48];
-		snprintf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
+		textf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
 			 tunnel_id);
 		db_err(s, what, err, err_cap);
 		ret = -1;
@@ -520,6 +550,43 @@ static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, si
 	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
 }
 
+static int run_thing(struct sqlite_store *s, const struct thing_presence *p, char *err,
+		     size_t err_cap)
+{
+	char *services = service_list_json(p->services, p->n_services);
+	if (services == NULL) {
+		errf(err, err_cap, "%s: cannot save thing '%s': out of memory", s->path, p->name);
+		return -1;
+	}
+	sqlite3_stmt *st = s->thing;
+	int rc = sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, thing_state_name(p->state), -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, p->since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 4, services, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 5, p->agent_version, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, p->boot_time);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 7, p->max_tunnels);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_THING + 32];
+		snprintf(what, sizeof(what), "cannot save thing '%s'", p->name);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	free(services);
+	return ret;
+}
+
 static int run_host_key(struct sqlite_store *s, const struct host_key_job *k, char *err,
 			size_t err_cap)
 {
@@ -553,6 +620,8 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 		return run_keep(backend, &j->u.note, err, err_cap);
 	case JOB_DROP:
 		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+	case JOB_THING:
+		return run_thing(backend, &j->u.thing, err, err_cap);
 	case JOB_HOST_KEY:
 		return run_host_key(backend, &j->u.key, err, err_cap);
 	}
@@ -644,6 +713,45 @@ static int sqlite_drop_notification(struct store *base, const char *tunnel_id, s
 	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
 }
 
+/* What is wrong with a thing's presence, or NULL: saved only if it loads back. */
+static const char *thing_problem(const struct thing_presence *p)
+{
+	if (!notify_thing_valid(p->name))
+		return "name must be 1-128 characters of [A-Za-z0-9_:-]";
+	if (p->state != THING_ONLINE && p->state != THING_OFFLINE)
+		return "state must be online or offline";
+	if (p->n_services > THING_MAX_SERVICES)
+		return "more than 32 services";
+	for (size_t i = 0; i < p->n_services; i++)
+		if (!tunnel_service_id_valid(p->services[i]))
+			return "service id must match [A-Za-z0-9_:-]{1,128}";
+	if (strnlen(p->agent_version, sizeof(p->agent_version)) == sizeof(p->agent_version))
+		return "agent version is not terminated";
+	if (p->since < 0 || p->boot_time < 0 || p->max_tunnels < 0 ||
+	    p->max_tunnels > PRESENCE_MAX_TUNNELS)
+		return "a time or maxTunnels is out of range";
+	return NULL;
+}
+
+static int sqlite_save_thing(struct store *base, const struct thing_presence *p,
+			     store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	const char *problem = thing_problem(p);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: cannot save a thing: %s", s->path, problem);
+		return -1;
+	}
+	struct sqlite_job *j = malloc(sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot save thing '%s': out of memory", s->path, p->name);
+		return -1;
+	}
+	j->kind = JOB_THING;
+	memcpy(&j->u.thing, p, sizeof(j->u.thing));
+	return submit(s, j, done, ctx, "save thing", p->name, err, err_cap);
+}
+
 static int sqlite_keep_host_key(struct store *base, const char *thing, const char *fingerprint,
 				store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
@@ -696,7 +804,10 @@ static bool get_bool(sqlite3_stmt *st, int col, bool *out)
 	return true;
 }
 
-static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
+/* A JSON array of min..max distinct-or-not service ids into out. */
+static const char *get_service_list(sqlite3_stmt *st, int col,
+				    char (*out)[TUNNEL_MAX_SERVICE_ID + 1], size_t min, size_t max,
+				    size_t *n_out)
 {
 	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
 		return "services is not text";
@@ -705,19 +816,25 @@ static const char *get_services_column(sqlite3_stmt *st, int col, struct registr
 	cJSON *arr = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
 	const char *problem = NULL;
 	int n = cJSON_GetArraySize(arr);
-	if (!cJSON_IsArray(arr) || n < 1 || n > (int)TUNNEL_MAX_SERVICES)
-		problem = "services must be a JSON array of 1 to 3 strings";
+	if (!cJSON_IsArray(arr) || n < (int)min || n > (int)max)
+		problem = max == TUNNEL_MAX_SERVICES ? "services must be a JSON array of 1 to 3 strings"
+						     : "services must be a JSON array of at most 32 strings";
 	for (int i = 0; problem == NULL && i < n; i++) {
 		const cJSON *e = cJSON_GetArrayItem(arr, i);
 		if (!cJSON_IsString(e) || strlen(e->valuestring) > TUNNEL_MAX_SERVICE_ID)
 			problem = "service id must match [A-Za-z0-9_:-]{1,128}";
 		else
-			memcpy(t->services[i], e->valuestring, strlen(e->valuestring) + 1);
+			memcpy(out[i], e->valuestring, strlen(e->valuestring) + 1);
 	}
 	if (problem == NULL)
-		t->n_services = (size_t)n;
+		*n_out = (size_t)n;
 	cJSON_Delete(arr);
 	return problem;
+}
+
+static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
+{
+	return get_service_list(st, col, t->services, 1, TUNNEL_MAX_SERVICES, &t->n_services);
 }
 
 static const char *get_side(sqlite3_stmt *st, int s, struct registry_tunnel *t)
@@ -839,18 +956,10 @@ static const char *get_notification(sqlite3_stmt *st, struct pending_notificatio
 	    !get_text(st, 1, pn->thing, sizeof(pn->thing)) ||
 	    !get_text(st, 3, pn->token, sizeof(pn->token)) || !get_int64(st, 4, &pn->since))
 		return "a column has the wrong type or is too long";
-	/* The services column has the tunnels table's form: reuse its reader. */
-	struct registry_tunnel *t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return "out of memory";
-	const char *problem = get_services_column(st, 2, t);
-	if (problem == NULL) {
-		pn->n_services = t->n_services;
-		memcpy(pn->services, t->services, sizeof(pn->services));
-		problem = pending_notification_problem(pn);
-	}
-	free(t);
-	return problem;
+	/* The services column has the tunnels table's form. */
+	const char *problem = get_service_list(st, 2, pn->services, 1, TUNNEL_MAX_SERVICES,
+					       &pn->n_services);
+	return problem ? problem : pending_notification_problem(pn);
 }
 
 static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
@@ -888,6 +997,63 @@ static int sqlite_load_notifications(struct store *base, store_each_notification
 	pending_notification_wipe(&pn);
 	if (loaded >= 0 && rc != SQLITE_DONE) {
 		db_err(s, "cannot read the kept notifications", err, err_cap);
+		loaded = -1;
+	}
+	sqlite3_finalize(st);
+	return loaded;
+}
+
+/* Fills p from a row of things. What is wrong, or NULL. */
+static const char *get_thing(sqlite3_stmt *st, struct thing_presence *p)
+{
+	char state[16];
+	int64_t max_tunnels;
+	if (!get_text(st, 0, p->name, sizeof(p->name)) || !get_text(st, 1, state, sizeof(state)) ||
+	    !get_int64(st, 2, &p->since) ||
+	    !get_text(st, 4, p->agent_version, sizeof(p->agent_version)) ||
+	    !get_int64(st, 5, &p->boot_time) || !get_int64(st, 6, &max_tunnels))
+		return "a column has the wrong type or is too long";
+	p->state = !strcmp(state, "online") ? THING_ONLINE :
+		   !strcmp(state, "offline") ? THING_OFFLINE : THING_UNKNOWN;
+	if (max_tunnels < 0 || max_tunnels > PRESENCE_MAX_TUNNELS)
+		return "max_tunnels is out of range";
+	p->max_tunnels = (int)max_tunnels;
+	const char *problem = get_service_list(st, 3, p->services, 0, THING_MAX_SERVICES,
+					       &p->n_services);
+	return problem ? problem : thing_problem(p);
+}
+
+static int sqlite_load_things(struct store *base, store_each_thing_fn each, void *arg, char *err,
+			      size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	store_worker_wait_idle(s->worker);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, "SELECT " THING_COLUMNS " FROM things ORDER BY name", -1, &st,
+			       NULL) != SQLITE_OK) {
+		db_err(s, "cannot read the things", err, err_cap);
+		return -1;
+	}
+	int loaded = 0;
+	int rc;
+	struct thing_presence p;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&p, 0, sizeof(p)); /* whole: the relay compares entries bytewise */
+		const char *problem = get_thing(st, &p);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: things row %d: %s", s->path, loaded + 1, problem);
+			loaded = -1;
+			break;
+		}
+		if (each(arg, &p) != 0) {
+			errf(err, err_cap, "%s: cannot take the things: out of memory", s->path);
+			loaded = -1;
+			break;
+		}
+		loaded++;
+	}
+	if (loaded >= 0 && rc != SQLITE_DONE) {
+		db_err(s, "cannot read the things", err, err_cap);
 		loaded = -1;
 	}
 	sqlite3_finalize(st);
@@ -966,6 +1132,8 @@ static const struct store_ops sqlite_ops = {
 	.keep_notification = sqlite_keep_notification,
 	.drop_notification = sqlite_drop_notification,
 	.load_notifications = sqlite_load_notifications,
+	.save_thing = sqlite_save_thing,
+	.load_things = sqlite_load_things,
 	.keep_host_key = sqlite_keep_host_key,
 	.load_host_keys = sqlite_load_host_keys,
 };

@@ -41,8 +41,11 @@ struct api_notice_state {
 	char detail[200];
 };
 
+struct things;
+
 struct api_env {
 	struct registry *registry;
+	const struct things *things; /* devices' presence; NULL: none known */
 	const char *api_key;       /* NULL or "": the /api/v1 API is off */
 	int64_t now;               /* Unix seconds */
 	struct api_hooks hooks;
