@@ -21,7 +21,7 @@ BIN     := $(BUILD)/bin
 OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
-PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3
+PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3 libssh
 CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -35,6 +35,8 @@ AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
 RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
+# tunnel-term: the browser terminal's SSH client (libssh) and its JSON frames.
+TERM_LIBS     := $(call libs,libssh libcjson libcrypto)
 # Unit tests may link any of them; --as-needed keeps only those they call.
 UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka -lcrypt
 
@@ -43,7 +45,7 @@ PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 # common/: the pieces every program may use, then those tied to a library.
 COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/text.c common/clock.c common/tcp_liveness.c
+              common/text.c common/clock.c common/tcp_liveness.c common/term_frame.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
 # The event loop (localproxy's; general enough for others).
@@ -70,6 +72,7 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
+TERM_SRC   := $(filter-out term/main.c,$(wildcard term/*.c))
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
@@ -81,8 +84,10 @@ EV_OBJ     := $(call obj,$(EV_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
 AGENT_OBJ  := $(call obj,$(AGENT_SRC))
+TERM_OBJ   := $(call obj,$(TERM_SRC))
 
-PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent
+PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent \
+            $(BIN)/tunnel-term
 
 # ---- unit tests (cmocka) ---------------------------------------------------
 # tests/unit/PROGRAM/test_MODULE.c tests PROGRAM/MODULE.c. Each program's
@@ -91,7 +96,7 @@ PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel
 # it is referenced), and --as-needed drops every shared library they do not
 # use. Other .c files in a test folder are that folder's shared test helpers.
 LIB        := $(BUILD)/lib
-UNIT_DIRS  := proto common relay proxy agent tunnelctl
+UNIT_DIRS  := proto common relay proxy agent tunnelctl term
 UNIT_SRC   := $(wildcard $(addsuffix /test_*.c,$(addprefix tests/unit/,$(UNIT_DIRS))))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 unit_support = $(call obj,$(filter-out $(wildcard tests/unit/$(1)/test_*.c),$(wildcard tests/unit/$(1)/*.c)))
@@ -101,8 +106,9 @@ ARCHIVE_OBJ_relay     := $(RELAY_OBJ)
 ARCHIVE_OBJ_proxy     := $(PROXY_OBJ)
 ARCHIVE_OBJ_agent     := $(AGENT_OBJ)
 ARCHIVE_OBJ_tunnelctl := $(TUNNELCTL_OBJ)
+ARCHIVE_OBJ_term      := $(TERM_OBJ)
 # Programs' archives first, then what they all stand on.
-UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl common proto))
+UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl term common proto))
 UNIT_LDLIBS   := -Wl,--as-needed $(UNIT_LIBS)
 
 .SECONDEXPANSION:
@@ -153,6 +159,13 @@ $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)
                      $(MQTT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+# The terminal helper the relay starts per browser terminal: libssh, cJSON
+# and OpenSSL's cleanse only (no libwebsockets, SQLite or protobuf-c).
+$(BIN)/tunnel-term: $(OBJ)/term/main.o $(TERM_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
+                    $(OBJ)/common/hostport.o $(OBJ)/common/bytequeue.o $(OBJ)/common/term_frame.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TERM_LIBS)
 
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(dir $$*))) $(UNIT_ARCHIVES)
 	@mkdir -p $(dir $@)
@@ -254,7 +267,7 @@ fuzz-smoke: $(FUZZ_BINS)
 	tests/fuzz/run.sh 3 $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
 
 # ---- install (PREFIX, DESTDIR) ----------------------------------------------
-# The four programs, their man pages (made by help2man from each program's
+# The five programs, their man pages (made by help2man from each program's
 # --help, so they cannot drift from it), the agent's systemd unit and
 # sysusers entry, and the example configurations.
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0)
@@ -267,11 +280,12 @@ SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 EXAMPLEDIR  := $(PREFIX)/share/doc/secure-tunnel/examples
 MANOUT      ?= $(BUILD)/man
 MAN_PAGES   := $(MANOUT)/localproxy.1 $(MANOUT)/tunnelctl.1 $(MANOUT)/tunnel-relay.8 \
-               $(MANOUT)/tunnel-agent.8
+               $(MANOUT)/tunnel-agent.8 $(MANOUT)/tunnel-term.8
 man_name_localproxy   := the source or destination end of a secure tunnel (AWS IoT Secure Tunneling protocol)
 man_name_tunnelctl    := open, list, describe, rotate and close secure tunnels; ssh to a device in one command
 man_name_tunnel-relay := the relay of a self-hosted secure tunnel service
 man_name_tunnel-agent := starts a destination localproxy when a device is told of a tunnel over MQTT
+man_name_tunnel-term  := the SSH client of one web console terminal, run by tunnel-relay
 
 man: $(MAN_PAGES)
 

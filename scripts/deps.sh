@@ -11,6 +11,7 @@ BUILD_PACKAGES=(
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
     libev-dev libwebsockets-evlib-ev   # the relay's loop: libev under lws (docs/event-loops.md)
     libcrypt-dev          # console passwords: yescrypt hashes (crypt_gensalt_ra, crypt_rn)
+    libssh-dev    # tunnel-term: the web console's SSH client (a library, since it runs per terminal behind a pipe)
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
