@@ -68,7 +68,9 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
               relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_signin.c \
               relay/console_static.c relay/console_things.c relay/console_recordings.c relay/adduser.c \
-              relay/things.c relay/presence_payload.c relay/presence_feed.c
+              relay/things.c relay/presence_payload.c relay/presence_feed.c \
+              relay/host_keys.c relay/terminal.c relay/terminal_helper.c relay/terminals.c \
+              relay/terminal_ws.c relay/terminal_routes.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))

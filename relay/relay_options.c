@@ -67,6 +67,15 @@ static const char usage_text[] =
 	"      --recordings DIR       record browser terminals in DIR/THING/*.cast\n"
 	"      --recordings-keep-days N  delete recordings older than N days (default 30)\n"
 	"      --no-recordings        do not record terminals (overrides --recordings)\n"
+	"      --term-helper PATH     the browser terminal's SSH client (default:\n"
+	"                             tunnel-term beside tunnel-relay)\n"
+	"      --localproxy PATH      the localproxy it runs (default: beside tunnel-relay)\n"
+	"      --console-relay H:P    where that localproxy dials this relay (default\n"
+	"                             127.0.0.1:PORT)\n"
+	"      --console-ca FILE      CA it verifies this relay's certificate with\n"
+	"                             (default: the system's CA bundle)\n"
+	"      --terminal-lifetime-minutes N  lifetime of a terminal's own tunnel\n"
+	"                             (default 60; 1-720)\n"
 	"\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
@@ -148,7 +157,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
 	       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
 	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
-	       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS };
+	       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
+	       OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME };
 	static const struct option longopts[] = {
 		{"port", required_argument, NULL, 'p'},
 		{"bind", required_argument, NULL, 'b'},
@@ -178,6 +188,11 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		{"recordings", required_argument, NULL, OPT_RECORDINGS},
 		{"recordings-keep-days", required_argument, NULL, OPT_KEEP_DAYS},
 		{"no-recordings", no_argument, NULL, OPT_NO_RECORDINGS},
+		{"term-helper", required_argument, NULL, OPT_TERM_HELPER},
+		{"localproxy", required_argument, NULL, OPT_LOCALPROXY},
+		{"console-relay", required_argument, NULL, OPT_CONSOLE_RELAY},
+		{"console-ca", required_argument, NULL, OPT_CONSOLE_CA},
+		{"terminal-lifetime-minutes", required_argument, NULL, OPT_TERM_LIFETIME},
 		{"verbose", required_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -193,6 +208,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	o->console_idle_s = CONSOLE_IDLE_MINUTES_DEFAULT * 60;
 	o->recordings_keep_days = RECORDINGS_KEEP_DAYS_DEFAULT;
 	bool no_recordings = false;
+	o->terminal_lifetime_minutes = TERMINAL_LIFETIME_MINUTES_DEFAULT;
 	o->presence_topic = PRESENCE_DEFAULT_FILTER;
 	long n;
 	int c;
@@ -235,6 +251,32 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_AUDIT: o->audit_log = optarg; break;
 		case OPT_RECORDINGS: o->recordings = optarg; break;
 		case OPT_NO_RECORDINGS: no_recordings = true; break;
+		case OPT_TERM_HELPER: o->term_helper = optarg; break;
+		case OPT_LOCALPROXY: o->localproxy = optarg; break;
+		case OPT_CONSOLE_CA: o->console_ca = optarg; break;
+		case OPT_CONSOLE_RELAY: {
+			struct hostport hp;
+			char why[128];
+			int bad = hostport_parse(optarg, 0, &hp, why, sizeof(why));
+			if (!bad && !hp.host[0]) {
+				bad = 1;
+				snprintf(why, sizeof(why), "want HOST:PORT, got '%s'", optarg);
+			}
+			if (bad) {
+				fprintf(stderr, "tunnel-relay: --console-relay: %s\n", why);
+				return -1;
+			}
+			o->console_relay = optarg;
+			break;
+		}
+		case OPT_TERM_LIFETIME:
+			if (parse_count(optarg, 1, API_MAX_LIFETIME_MINUTES, &n)) {
+				fprintf(stderr, "tunnel-relay: --terminal-lifetime-minutes: want 1-%d, got "
+					"'%s'\n", API_MAX_LIFETIME_MINUTES, optarg);
+				return -1;
+			}
+			o->terminal_lifetime_minutes = (int)n;
+			break;
 		case OPT_IDLE:
 			o->console_idle_s = idle_seconds(optarg);
 			if (o->console_idle_s < 0) {

@@ -31,6 +31,12 @@ struct relay_options {
 	const char *audit_log;      /* NULL: audit events go to the log only */
 	const char *recordings;     /* NULL: terminals are not recorded */
 	int recordings_keep_days;
+	/* Browser terminals (on with the console). */
+	const char *term_helper;    /* NULL: tunnel-term beside tunnel-relay */
+	const char *localproxy;     /* NULL: localproxy beside tunnel-relay */
+	const char *console_relay;  /* HOST:PORT the helpers dial; NULL: 127.0.0.1:PORT */
+	const char *console_ca;     /* NULL: the system's CA bundle */
+	int terminal_lifetime_minutes;
 };
 
 /* Where the console's files are unless --console-dir says (make install
@@ -40,6 +46,7 @@ struct relay_options {
 #endif
 #define CONSOLE_IDLE_MINUTES_DEFAULT 30
 #define RECORDINGS_KEEP_DAYS_DEFAULT 30
+#define TERMINAL_LIFETIME_MINUTES_DEFAULT 60
 
 /* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
  * error (already reported on stderr, exit 2). */

@@ -12,6 +12,7 @@
 struct aws_keys;
 struct store;
 struct notify_config;
+struct terminal_options;
 
 struct relay_server_config {
 	const char *bind;        /* NULL: all interfaces */
@@ -34,6 +35,7 @@ struct relay_server_config {
 	const char *audit_log;   /* NULL: audit events in the log only */
 	const char *recordings;  /* NULL: off */
 	int recordings_keep_days;
+	const struct terminal_options *terminal; /* browser terminals (with the console) */
 };
 
 struct relay_server;

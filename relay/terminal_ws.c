@@ -120,7 +120,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 		    size_t len)
 {
 	const struct lws_protocols *proto = lws_get_protocol(wsi);
-	struct terminals *ts = proto ? proto->user : NULL;
+	struct terminals *const *slot = proto ? proto->user : NULL;
+	struct terminals *ts = slot ? *slot : NULL;
 	struct terminal_ws_session *s = user;
 	switch (reason) {
 	case LWS_CALLBACK_ESTABLISHED:
@@ -143,12 +144,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 	}
 }
 
-void terminal_ws_protocol(struct lws_protocols *p, struct terminals *ts)
+void terminal_ws_protocol(struct lws_protocols *p, struct terminals *const *ts)
 {
 	memset(p, 0, sizeof(*p));
 	p->name = TERMINAL_WS_PROTOCOL;
 	p->callback = callback;
 	p->per_session_data_size = sizeof(struct terminal_ws_session);
 	p->rx_buffer_size = 16 * 1024;
-	p->user = ts;
+	p->user = (void *)ts;
 }

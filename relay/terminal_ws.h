@@ -7,6 +7,9 @@
 #define RELAY_TERMINAL_WS_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #define TERMINAL_WS_PROTOCOL "tunnel-console-term.v1"
 #define TERMINAL_WS_PATH "/console/term"
@@ -26,7 +29,8 @@ struct terminal_ws_session {
  * on, 1 when a refusal was written. ts NULL: the console is off (404). */
 int terminal_ws_confirm(struct terminals *ts, struct lws *wsi, const char *upgrade);
 
-/* Fills the protocols table's entry (its user is ts). */
-void terminal_ws_protocol(struct lws_protocols *p, struct terminals *ts);
+/* Fills the protocols table's entry. *ts is read on each event: the table
+ * is made before the terminals are (NULL: the console is off). */
+void terminal_ws_protocol(struct lws_protocols *p, struct terminals *const *ts);
 
 #endif

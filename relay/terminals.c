@@ -710,6 +710,8 @@ void terminals_browser_gone(struct terminal *t)
 
 void terminals_tick(struct terminals *ts, int64_t now)
 {
+	if (!ts)
+		return;
 	struct terminal **p = &ts->list;
 	while (*p) {
 		struct terminal *t = *p;
