@@ -20,6 +20,8 @@ int term_ssh_init(struct term_ssh *t, int fd, bool verbose)
 	if (ssh_options_set(t->session, SSH_OPTIONS_FD, &sock) ||
 	    ssh_options_set(t->session, SSH_OPTIONS_HOST, "device") ||
 	    ssh_options_set(t->session, SSH_OPTIONS_PROCESS_CONFIG, &no) ||
+	    ssh_options_set(t->session, SSH_OPTIONS_KNOWNHOSTS, "/dev/null") ||
+	    ssh_options_set(t->session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") ||
 	    ssh_options_set(t->session, SSH_OPTIONS_LOG_VERBOSITY, &level)) {
 		snprintf(t->error, sizeof(t->error), "cannot set SSH options: %s",
 			 ssh_get_error(t->session));

@@ -638,14 +638,19 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t):
+def start_sshd(t, password=None):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
-    path of the user's private key). Skips without root or OpenSSH."""
+    path of the user's private key). Skips without root or OpenSSH.
+    With password, root may also sign in with it: sshd then runs in a
+    private mount namespace where a copy of /etc/shadow holding that
+    password is mounted over the real one (the system is not changed)."""
     if os.geteuid() != 0:
         skip("sshd needs root for its privilege-separation directory /run/sshd")
     for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
         if not os.path.exists(tool):
             skip("%s not installed" % tool)
+    if password is not None and not shutil.which("unshare"):
+        skip("unshare (util-linux) not installed")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     hostkey = t.tmp / "host_ed25519"
     userkey = t.tmp / "user_ed25519"
@@ -664,15 +669,38 @@ def start_sshd(t):
         "StrictModes no",
         "UsePAM no",
         "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
+        "PasswordAuthentication %s" % ("yes" if password is not None else "no"),
         "KbdInteractiveAuthentication no",
-        "PermitRootLogin prohibit-password",
+        "PermitRootLogin %s" % ("yes" if password is not None else "prohibit-password"),
         "LogLevel VERBOSE",
         "",
     ]))
-    sshd = t.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)], check_exit=False)
+    argv = ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)]
+    if password is not None:
+        argv = _private_shadow(t, password) + argv
+    sshd = t.spawn("sshd", argv, check_exit=False)
     sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
     return sshd_port, userkey
+
+
+def _private_shadow(t, password):
+    """A command prefix that runs the rest with root's password hash set to
+    password in a private copy of /etc/shadow (its own mount namespace)."""
+    r = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
+                       stdout=subprocess.PIPE, check=True, timeout=30)
+    hashed = r.stdout.decode().strip()
+    lines = []
+    for ln in Path("/etc/shadow").read_text().splitlines():
+        f = ln.split(":")
+        if f[0] == "root":
+            f[1] = hashed
+        lines.append(":".join(f))
+    shadow = t.tmp / "shadow"
+    shadow.write_text("\n".join(lines) + "\n")
+    os.chmod(shadow, 0o600)
+    # unshare execs sh, which execs sshd: the same pid all along.
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/shadow && exec "$@"', str(shadow)]
 
 
 # --------------------------------------------------------------------------
