@@ -32,8 +32,6 @@ extern const struct http_header console_security_headers[3];
 
 /* The live session of a request's cookie (idle timer restarted), else NULL. */
 struct console_session *console_session_of(struct console *c, struct lws *wsi);
-/* The client's address of a request. */
-void console_client_address(struct lws *wsi, char out[64]);
 /* A body that is a JSON object, parsed; NULL after answering 400. */
 struct cJSON *console_json_body(struct http_request *req);
 /* Sends a cJSON tree as the answer (and frees it; strings wiped). */
@@ -47,6 +45,8 @@ void console_me(struct console *c, struct http_request *req);
 void console_things(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_tunnel_op(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_tunnel_abort(struct console *c, struct http_request *req);
+/* Drops the tunnel operations in flight (the console is stopping). */
+void console_ops_free(struct console *c);
 void console_recordings(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_recordings_purge(struct console *c, int64_t now);
 
