@@ -244,6 +244,10 @@ struct console *console_new(const struct console_config *cfg, char *err, size_t 
 	}
 	if (console_static_load(&c->files, cfg->dir, err, err_cap))
 		goto fail;
+	if (console_recordings_start(c)) {
+		errf(err, err_cap, "out of memory");
+		goto fail;
+	}
 	c->passwords = password_worker_start(PASSWORD_WORKER_MAX_JOBS, err, err_cap);
 	if (!c->passwords)
 		goto fail;
@@ -281,6 +285,7 @@ void console_free(struct console *c)
 		return;
 	password_worker_stop(c->passwords);
 	console_ops_free(c);
+	console_recordings_stop(c);
 	console_static_free(&c->files);
 	signin_throttle_free(&c->throttle);
 	console_sessions_free(&c->sessions);

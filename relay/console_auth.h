@@ -44,6 +44,10 @@ void console_respond_error(struct http_request *req, int status, const char *mes
 /* "admin" / "operator". */
 const char *console_role_name(enum console_role role);
 
+/* Where terminals are recorded (DIR/THING/YYYYmmddTHHMMSSZ-USER-TERMID.cast,
+ * TERMID of [A-Za-z0-9_]); NULL: recording is off. */
+const char *console_recordings_dir(const struct console *c);
+
 /* For audit_record (NULL when the console is off: log lines only). */
 struct audit *console_audit(struct console *c);
 

@@ -11,6 +11,7 @@
 
 struct password_worker;
 struct signin;
+struct purge;
 
 struct console {
 	struct console_config cfg;
@@ -23,7 +24,7 @@ struct console {
 	struct console_static files;
 	struct signin *signins;         /* sign-ins waiting for the password thread */
 	struct console_op *ops;         /* tunnel operations in flight */
-	char purge_cursor[256];         /* where the recordings purge goes on */
+	struct purge *purge;            /* where the recordings purge goes on */
 };
 
 /* The console's security headers (CSP, X-Frame-Options, Referrer-Policy). */
@@ -49,5 +50,7 @@ void console_tunnel_abort(struct console *c, struct http_request *req);
 void console_ops_free(struct console *c);
 void console_recordings(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_recordings_purge(struct console *c, int64_t now);
+int console_recordings_start(struct console *c);
+void console_recordings_stop(struct console *c);
 
 #endif
