@@ -67,15 +67,6 @@ cJSON *console_json_body(struct http_request *req)
 	return json;
 }
 
-void console_client_address(struct lws *wsi, char out[64])
-{
-	out[0] = '\0';
-	lws_get_peer_simple(wsi, out, 64);
-	/* An IPv4 client on the dual-stack socket: its plain address. */
-	if (!strncmp(out, "::ffff:", 7) && strchr(out, '.'))
-		memmove(out, out + 7, strlen(out + 7) + 1);
-}
-
 struct audit *console_audit(struct console *c)
 {
 	return c ? c->cfg.audit : NULL;
@@ -139,7 +130,7 @@ int console_authenticate(struct console *c, struct lws *wsi, bool csrf, struct c
 	memset(id, 0, sizeof(*id));
 	textf(id->user, sizeof(id->user), "%s", sess->user);
 	id->role = sess->role;
-	console_client_address(wsi, id->from);
+	http_client_address(wsi, id->from, sizeof(id->from));
 	return 0;
 }
 
@@ -253,6 +244,10 @@ struct console *console_new(const struct console_config *cfg, char *err, size_t 
 	}
 	if (console_static_load(&c->files, cfg->dir, err, err_cap))
 		goto fail;
+	if (console_recordings_start(c)) {
+		errf(err, err_cap, "out of memory");
+		goto fail;
+	}
 	c->passwords = password_worker_start(PASSWORD_WORKER_MAX_JOBS, err, err_cap);
 	if (!c->passwords)
 		goto fail;
@@ -289,6 +284,8 @@ void console_free(struct console *c)
 	if (!c)
 		return;
 	password_worker_stop(c->passwords);
+	console_ops_free(c);
+	console_recordings_stop(c);
 	console_static_free(&c->files);
 	signin_throttle_free(&c->throttle);
 	console_sessions_free(&c->sessions);

@@ -35,8 +35,18 @@ int console_authenticate(struct console *c, struct lws *wsi, bool csrf, struct c
 void console_respond_json(struct http_request *req, int status, const char *json_text);
 void console_respond_error(struct http_request *req, int status, const char *message);
 
+/* The description of the tunnels the console opens, followed by the user's
+ * name: the device list shows it as "openedBy" (and "terminal": true for
+ * the terminal's own tunnels, which termws opens with the second). */
+#define CONSOLE_TUNNEL_DESCRIPTION "console: opened by "
+#define CONSOLE_TERMINAL_DESCRIPTION "console terminal for "
+
 /* "admin" / "operator". */
 const char *console_role_name(enum console_role role);
+
+/* Where terminals are recorded (DIR/THING/YYYYmmddTHHMMSSZ-USER-TERMID.cast,
+ * TERMID of [A-Za-z0-9_]); NULL: recording is off. */
+const char *console_recordings_dir(const struct console *c);
 
 /* For audit_record (NULL when the console is off: log lines only). */
 struct audit *console_audit(struct console *c);

@@ -140,7 +140,7 @@ void console_login(struct console *c, struct http_request *req)
 	s->req = req;
 	if (console_user_name_valid(user->valuestring))
 		textf(s->user, sizeof(s->user), "%s", user->valuestring);
-	console_client_address(req->wsi, s->from);
+	http_client_address(req->wsi, s->from, sizeof(s->from));
 	int64_t now = time(NULL);
 	int64_t wait = signin_throttle_wait(&c->throttle, s->user, s->from, now);
 	if (wait > 0) {
@@ -187,7 +187,7 @@ void console_logout(struct console *c, struct http_request *req)
 	struct console_session *sess = console_session_of(c, req->wsi);
 	if (sess) {
 		char from[64];
-		console_client_address(req->wsi, from);
+		http_client_address(req->wsi, from, sizeof(from));
 		record(c, "signout", sess->user, console_role_name(sess->role), from, NULL);
 		console_sessions_close(&c->sessions, sess);
 	}

@@ -11,6 +11,7 @@
 
 struct password_worker;
 struct signin;
+struct purge;
 
 struct console {
 	struct console_config cfg;
@@ -23,7 +24,7 @@ struct console {
 	struct console_static files;
 	struct signin *signins;         /* sign-ins waiting for the password thread */
 	struct console_op *ops;         /* tunnel operations in flight */
-	char purge_cursor[256];         /* where the recordings purge goes on */
+	struct purge *purge;            /* where the recordings purge goes on */
 };
 
 /* The console's security headers (CSP, X-Frame-Options, Referrer-Policy). */
@@ -32,8 +33,6 @@ extern const struct http_header console_security_headers[3];
 
 /* The live session of a request's cookie (idle timer restarted), else NULL. */
 struct console_session *console_session_of(struct console *c, struct lws *wsi);
-/* The client's address of a request. */
-void console_client_address(struct lws *wsi, char out[64]);
 /* A body that is a JSON object, parsed; NULL after answering 400. */
 struct cJSON *console_json_body(struct http_request *req);
 /* Sends a cJSON tree as the answer (and frees it; strings wiped). */
@@ -47,7 +46,11 @@ void console_me(struct console *c, struct http_request *req);
 void console_things(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_tunnel_op(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_tunnel_abort(struct console *c, struct http_request *req);
+/* Drops the tunnel operations in flight (the console is stopping). */
+void console_ops_free(struct console *c);
 void console_recordings(struct console *c, struct http_request *req, const struct console_identity *id);
 void console_recordings_purge(struct console *c, int64_t now);
+int console_recordings_start(struct console *c);
+void console_recordings_stop(struct console *c);
 
 #endif

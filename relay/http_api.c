@@ -100,7 +100,7 @@ static void note_for_audit(struct api_call *c, struct lws *wsi, bool aws)
 	c->audit_who = aws ? "aws-api" : "api-key";
 	textf(c->audit_thing, sizeof(c->audit_thing), "%s", t->thing);
 	textf(c->audit_tunnel, sizeof(c->audit_tunnel), "%s", t->id);
-	lws_get_peer_simple(wsi, c->audit_from, sizeof(c->audit_from));
+	http_client_address(wsi, c->audit_from, sizeof(c->audit_from));
 }
 
 static void answer(struct api_call *c)

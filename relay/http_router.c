@@ -165,6 +165,14 @@ int http_respond_file(struct http_request *req, const char *path, const char *co
 	return 0;
 }
 
+void http_client_address(struct lws *wsi, char *out, size_t cap)
+{
+	out[0] = '\0';
+	lws_get_peer_simple(wsi, out, cap);
+	if (!strncmp(out, "::ffff:", 7) && strchr(out, '.'))
+		memmove(out, out + 7, strlen(out + 7) + 1);
+}
+
 static void dispatch(struct http_session *s)
 {
 	s->phase = HP_HANDLING;

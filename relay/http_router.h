@@ -69,6 +69,10 @@ void http_respond_with(struct http_request *req, int status, const char *content
 int http_respond_file(struct http_request *req, const char *path, const char *content_type,
 		      const struct http_header *headers, size_t n_headers);
 
+/* The client's address ("127.0.0.1", "::1"; an IPv4 client of the
+ * dual-stack socket without its "::ffff:"), "" when unknown. */
+void http_client_address(struct lws *wsi, char *out, size_t cap);
+
 /* The "http" protocol's per-connection data size, and its callback for
  * every HTTP event (the server passes on what it does not handle itself). */
 size_t http_router_session_size(void);

@@ -298,6 +298,7 @@ static int start_console(struct relay_server *srv, const struct relay_server_con
 		.audit = srv->audit,
 		.api = srv->api,
 		.registry = registry,
+		.things = srv->things,
 		.plane = plane_hooks(srv->dataplane),
 	};
 	char err[512];
