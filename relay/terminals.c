@@ -527,22 +527,14 @@ static void recording_path(struct terminal *t, char *out, size_t cap)
 			  strerror(errno));
 		return;
 	}
-	char user[sizeof(t->who.user)];
-	size_t i = 0;
-	/* The name goes into a file name: anything but [A-Za-z0-9._-] becomes _. */
-	for (; t->who.user[i] && i < sizeof(user) - 1; i++) {
-		char c = t->who.user[i];
-		user[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-				  c == '-' || c == '_' || (c == '.' && i > 0)
-			  ? c : '_';
-	}
-	user[i] = '\0';
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	if (!gmtime_r(&now, &tm) || !strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm))
 		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-	int n = snprintf(out, cap, "%s/%s-%s-%s.cast", thing_dir, stamp, user, t->id);
+	/* Console user names are [A-Za-z0-9._-] (console_user_name_valid), and
+	 * the name parses back with relay/recording_name.h. */
+	int n = snprintf(out, cap, "%s/%s-%s-%s.cast", thing_dir, stamp, t->who.user, t->id);
 	if (n < 0 || (size_t)n >= cap)
 		out[0] = '\0';
 }
