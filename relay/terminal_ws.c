@@ -63,7 +63,9 @@ int terminal_ws_confirm(struct terminals *ts, struct lws *wsi, const char *upgra
 	int status = console_authenticate(terminals_deps(ts)->console, wsi, false, &who, &why);
 	if (status)
 		return refuse(wsi, status, why ? why : "not signed in");
-	char idbuf[TERMINAL_ID_LEN + 8], colbuf[16], rowbuf[16];
+	/* Each buffer must hold the longest argument: lws copies every one
+	 * into it while looking for the name, and stops at one that does not fit. */
+	char idbuf[256], colbuf[256], rowbuf[256];
 	const char *id = url_arg(wsi, "id=", idbuf, sizeof(idbuf));
 	const char *cols = url_arg(wsi, "cols=", colbuf, sizeof(colbuf));
 	const char *rows = url_arg(wsi, "rows=", rowbuf, sizeof(rowbuf));

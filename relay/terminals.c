@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -512,21 +511,14 @@ static void on_helper_exit(void *arg, int status)
 	maybe_finish(t);
 }
 
-/* DIR/THING/YYYYmmddTHHMMSSZ-USER-TERMID.cast (the directory made if
- * missing); "" when recordings are off or the directory cannot be made. */
+/* DIR/THING/YYYYmmddTHHMMSSZ-USER-TERMID.cast (tunnel-term makes the
+ * directories, 0700); "" when recordings are off. */
 static void recording_path(struct terminal *t, char *out, size_t cap)
 {
 	out[0] = '\0';
 	const char *dir = t->ts->opt.recordings;
 	if (!dir)
 		return;
-	char thing_dir[4096];
-	snprintf(thing_dir, sizeof(thing_dir), "%s/%s", dir, t->thing);
-	if (mkdir(thing_dir, 0700) && errno != EEXIST) {
-		log_error("terminal %s: not recorded: cannot make %s: %s", t->id, thing_dir,
-			  strerror(errno));
-		return;
-	}
 	char stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -534,7 +526,7 @@ static void recording_path(struct terminal *t, char *out, size_t cap)
 		snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
 	/* Console user names are [A-Za-z0-9._-] (console_user_name_valid), and
 	 * the name parses back with relay/recording_name.h. */
-	int n = snprintf(out, cap, "%s/%s-%s-%s.cast", thing_dir, stamp, t->who.user, t->id);
+	int n = snprintf(out, cap, "%s/%s/%s-%s-%s.cast", dir, t->thing, stamp, t->who.user, t->id);
 	if (n < 0 || (size_t)n >= cap)
 		out[0] = '\0';
 }
