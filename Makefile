@@ -38,7 +38,7 @@ TUNNELCTL_LIBS := -lcurl -lcjson
 # tunnel-term: the browser terminal's SSH client (libssh) and its JSON frames.
 TERM_LIBS     := $(call libs,libssh libcjson libcrypto)
 # Unit tests may link any of them; --as-needed keeps only those they call.
-UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka -lcrypt
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lev -lcurl -lcmocka -lcrypt
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import time
 
@@ -267,6 +268,14 @@ class TermRig:
         os.kill(sshd.pid, signal.SIGHUP)
         sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % self.sshd_port, scaled(10),
                       since=mark, what="sshd after SIGHUP")
+
+        def banner():
+            try:
+                with socket.create_connection(("127.0.0.1", self.sshd_port), timeout=2) as c:
+                    return c.recv(64).startswith(b"SSH-2.0")
+            except OSError:
+                return False
+        wait_until(banner, scaled(10), "sshd's banner after SIGHUP")
 
 
 def children(pid):
