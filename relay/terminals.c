@@ -332,7 +332,6 @@ void terminals_open(struct terminals *ts, const struct console_identity *who, co
 	term_frame_decoder_init(&t->from_helper);
 	t->next = ts->list;
 	ts->list = t;
-	req->handler_ctx = t;
 
 	cJSON *root = cJSON_CreateObject();
 	char desc[sizeof(TERMINAL_DESCRIPTION_PREFIX) + sizeof(who->user)];
