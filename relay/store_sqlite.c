@@ -962,45 +962,76 @@ static const char *get_notification(sqlite3_stmt *st, struct pending_notificatio
 	return problem ? problem : pending_notification_problem(pn);
 }
 
-static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
-				     char *err, size_t err_cap)
+/* Reads one row of a table being loaded and hands it on. Returns NULL,
+ * what is wrong with the row, or ROW_NOT_TAKEN when the taker refused it. */
+typedef const char *(*load_row_fn)(sqlite3_stmt *st, void *ctx);
+static const char ROW_NOT_TAKEN[] = "not taken";
+
+/* Runs sql (a SELECT over table) and row() for each row, after the
+ * worker's queue is written (loading happens once, at start-up). Returns
+ * the number of rows, or -1 with err ("PATH: TABLE row N: problem"). */
+static int load_rows(struct sqlite_store *s, const char *sql, const char *table, const char *what,
+		     load_row_fn row, void *ctx, char *err, size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
 	store_worker_wait_idle(s->worker);
+	char failed[96];
+	snprintf(failed, sizeof(failed), "cannot read the %s", what);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT tunnel_id, thing, services, token, since "
-			       "FROM pending_notifications ORDER BY since, tunnel_id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, failed, err, err_cap);
 		return -1;
 	}
 	int loaded = 0;
 	int rc;
-	struct pending_notification pn;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&pn, 0, sizeof(pn));
-		const char *problem = get_notification(st, &pn);
-		if (problem != NULL) {
-			errf(err, err_cap, "%s: pending_notifications row %d: %s", s->path, loaded + 1,
-			     problem);
+		const char *problem = row(st, ctx);
+		if (problem == ROW_NOT_TAKEN) {
+			errf(err, err_cap, "%s: cannot take the %s: out of memory", s->path, what);
 			loaded = -1;
 			break;
 		}
-		if (each(arg, &pn) != 0) {
-			errf(err, err_cap, "%s: cannot take the kept notifications: out of memory",
-			     s->path);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: %s row %d: %s", s->path, table, loaded + 1, problem);
 			loaded = -1;
 			break;
 		}
 		loaded++;
 	}
-	pending_notification_wipe(&pn);
 	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
+		db_err(s, failed, err, err_cap);
 		loaded = -1;
 	}
 	sqlite3_finalize(st);
 	return loaded;
+}
+
+struct notification_loader {
+	store_each_notification_fn each;
+	void *arg;
+	struct pending_notification pn;
+};
+
+static const char *load_notification(sqlite3_stmt *st, void *ctx)
+{
+	struct notification_loader *l = ctx;
+	memset(&l->pn, 0, sizeof(l->pn));
+	const char *problem = get_notification(st, &l->pn);
+	if (problem == NULL && l->each(l->arg, &l->pn) != 0)
+		problem = ROW_NOT_TAKEN;
+	return problem;
+}
+
+static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
+				     char *err, size_t err_cap)
+{
+	struct notification_loader l = { .each = each, .arg = arg };
+	int n = load_rows((struct sqlite_store *)base,
+			  "SELECT tunnel_id, thing, services, token, since "
+			  "FROM pending_notifications ORDER BY since, tunnel_id",
+			  "pending_notifications", "kept notifications", load_notification, &l, err,
+			  err_cap);
+	pending_notification_wipe(&l.pn);
+	return n;
 }
 
 /* Fills p from a row of things. What is wrong, or NULL. */
@@ -1023,78 +1054,53 @@ static const char *get_thing(sqlite3_stmt *st, struct thing_presence *p)
 	return problem ? problem : thing_problem(p);
 }
 
+struct thing_loader {
+	store_each_thing_fn each;
+	void *arg;
+	struct thing_presence p;
+};
+
+static const char *load_thing(sqlite3_stmt *st, void *ctx)
+{
+	struct thing_loader *l = ctx;
+	memset(&l->p, 0, sizeof(l->p)); /* whole: the relay compares entries bytewise */
+	const char *problem = get_thing(st, &l->p);
+	if (problem == NULL && l->each(l->arg, &l->p) != 0)
+		problem = ROW_NOT_TAKEN;
+	return problem;
+}
+
 static int sqlite_load_things(struct store *base, store_each_thing_fn each, void *arg, char *err,
 			      size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	store_worker_wait_idle(s->worker);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " THING_COLUMNS " FROM things ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the things", err, err_cap);
-		return -1;
-	}
-	int loaded = 0;
-	int rc;
-	struct thing_presence p;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&p, 0, sizeof(p)); /* whole: the relay compares entries bytewise */
-		const char *problem = get_thing(st, &p);
-		if (problem != NULL) {
-			errf(err, err_cap, "%s: things row %d: %s", s->path, loaded + 1, problem);
-			loaded = -1;
-			break;
-		}
-		if (each(arg, &p) != 0) {
-			errf(err, err_cap, "%s: cannot take the things: out of memory", s->path);
-			loaded = -1;
-			break;
-		}
-		loaded++;
-	}
-	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the things", err, err_cap);
-		loaded = -1;
-	}
-	sqlite3_finalize(st);
-	return loaded;
+	struct thing_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT " THING_COLUMNS " FROM things ORDER BY name", "things", "things",
+			 load_thing, &l, err, err_cap);
+}
+
+struct host_key_loader {
+	store_each_host_key_fn each;
+	void *arg;
+};
+
+static const char *load_host_key(sqlite3_stmt *st, void *ctx)
+{
+	struct host_key_loader *l = ctx;
+	char thing[REGISTRY_MAX_THING + 1], fingerprint[STORE_MAX_FINGERPRINT + 1];
+	if (!get_text(st, 0, thing, sizeof(thing)) ||
+	    !get_text(st, 1, fingerprint, sizeof(fingerprint)))
+		return "a column has the wrong type or is too long";
+	return l->each(l->arg, thing, fingerprint) ? ROW_NOT_TAKEN : NULL;
 }
 
 static int sqlite_load_host_keys(struct store *base, store_each_host_key_fn each, void *arg,
 				 char *err, size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	store_worker_wait_idle(s->worker);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT thing, fingerprint FROM host_keys ORDER BY thing", -1,
-			       &st, NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the host keys", err, err_cap);
-		return -1;
-	}
-	int loaded = 0;
-	int rc;
-	char thing[REGISTRY_MAX_THING + 1], fingerprint[STORE_MAX_FINGERPRINT + 1];
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (!get_text(st, 0, thing, sizeof(thing)) ||
-		    !get_text(st, 1, fingerprint, sizeof(fingerprint))) {
-			errf(err, err_cap, "%s: host_keys row %d: a column has the wrong type or is "
-			     "too long", s->path, loaded + 1);
-			loaded = -1;
-			break;
-		}
-		if (each(arg, thing, fingerprint) != 0) {
-			errf(err, err_cap, "%s: cannot take the host keys: out of memory", s->path);
-			loaded = -1;
-			break;
-		}
-		loaded++;
-	}
-	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the host keys", err, err_cap);
-		loaded = -1;
-	}
-	sqlite3_finalize(st);
-	return loaded;
+	struct host_key_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT thing, fingerprint FROM host_keys ORDER BY thing", "host_keys",
+			 "host keys", load_host_key, &l, err, err_cap);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
