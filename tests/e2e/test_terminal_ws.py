@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 
-from harness import (binary, expect, expect_eq, fail, pki, scaled, start_sshd, timeout,
+from harness import (binary, expect, expect_eq, fail, pki, rss_kib, scaled, start_sshd, timeout,
                      wait_until)
 from test_agent import AgentRig
 from test_api import THING, ApiRelay
@@ -447,3 +447,37 @@ def test_terminal_tunnels_closed_after_a_relay_crash(t):
     wait_until(lambda: relay.describe(opened["tunnelId"])["status"] == "CLOSED", scaled(10),
                "the terminal's tunnel closed at start-up")
     expect_eq(relay.describe(other["tunnelId"])["status"], "OPEN", "the API's tunnel")
+
+
+@timeout(240)
+def test_terminal_output_flood_waits_for_the_browser(t):
+    # A browser that stops reading: the relay stops reading the helper
+    # (which stops reading SSH), instead of queueing the whole output.
+    rig = TermRig(t)
+    alice = rig.session("alice")
+    opened = alice.open_terminal()
+    term = alice.ws(opened["terminalId"])
+    sign_in_ssh(term, rig, "new")
+    term.send("i", b"stty -echo\r")
+    time.sleep(0.5)
+    base = rss_kib(rig.relay.proc.pid)
+    mib = 24
+    term.send("i", ("head -c %d /dev/zero | base64 -w 1000; echo FLO''OD-END\r" % (mib << 20))
+              .encode())
+    time.sleep(scaled(4))  # not reading: everything behind the relay fills up
+    stalled = rss_kib(rig.relay.proc.pid)
+    t.note("relay VmRSS %d KiB before, %d KiB with %d MiB of output waiting" %
+           (base, stalled, mib * 4 // 3))
+    expect(stalled - base < 4 * 1024,
+           "the relay grew by %d KiB while the browser did not read" % (stalled - base))
+    got = 0
+    text = ""
+    deadline = time.monotonic() + scaled(120)
+    while "FLOOD-END" not in text:
+        expect(time.monotonic() < deadline, "the output's end never came (%d bytes)" % got)
+        _, payload = term.wait("o", "flood output")
+        got += len(payload)
+        text = (text + payload.decode(errors="replace"))[-64:]
+    expect(got > (mib << 20) * 4 // 3, "only %d bytes of output arrived" % got)
+    term.close()
+    rig.wait_closed_tunnel(opened["tunnelId"], "browser closed")
