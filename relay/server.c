@@ -100,7 +100,7 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return srv && srv->gate.full ? -1 : 0;
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
 		/* The console's terminal is the one WebSocket under /console/. */
-		char path[16] = "";
+		char path[128] = ""; /* as handshake_confirm's: longer is no path of ours */
 		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
 			path[0] = '\0';
 		if (!strncmp(path, "/console/", 9))
