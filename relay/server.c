@@ -318,6 +318,7 @@ static int start_console(struct relay_server *srv, const struct relay_server_con
 		.host_keys = srv->host_keys,
 		.console = srv->console,
 		.things = srv->things,
+		.plane = plane_hooks(srv->dataplane),
 	};
 	srv->terminals = terminals_new(cfg->terminal, &td);
 	/* The terminal's routes before the console's /console/api/ prefix. */

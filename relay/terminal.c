@@ -19,7 +19,9 @@ int terminal_next(enum terminal_state st, enum terminal_event ev)
 			return TERMINAL_CLOSING;
 		return -1;
 	case TERMINAL_WAITING_SOCKET:
-		return ev == TERMINAL_EV_SOCKET ? TERMINAL_HELPER_RUNNING : -1;
+		return ev == TERMINAL_EV_SOCKET ? TERMINAL_WAITING_DEVICE : -1;
+	case TERMINAL_WAITING_DEVICE:
+		return ev == TERMINAL_EV_DEVICE ? TERMINAL_HELPER_RUNNING : -1;
 	case TERMINAL_HELPER_RUNNING:
 		return -1;
 	case TERMINAL_CLOSING:
@@ -40,6 +42,7 @@ const char *terminal_state_name(enum terminal_state st)
 	switch (st) {
 	case TERMINAL_OPENING_TUNNEL: return "opening tunnel";
 	case TERMINAL_WAITING_SOCKET: return "waiting for the browser";
+	case TERMINAL_WAITING_DEVICE: return "waiting for the device";
 	case TERMINAL_HELPER_RUNNING: return "running";
 	case TERMINAL_CLOSING: return "closing";
 	case TERMINAL_CLOSED: return "closed";

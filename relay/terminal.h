@@ -15,8 +15,12 @@ enum terminal_state {
 	 * → WAITING_SOCKET (opened), → CLOSING (failed, or closed meanwhile). */
 	TERMINAL_OPENING_TUNNEL,
 	/* The tunnel is open; the browser's WebSocket has not come yet:
-	 * → HELPER_RUNNING (socket), → CLOSING (closed, or no socket in time). */
+	 * → WAITING_DEVICE (socket), → CLOSING (closed, or no socket in time). */
 	TERMINAL_WAITING_SOCKET,
+	/* The socket is up; the device's agent has not connected its end of
+	 * the tunnel yet (the relay would reset an SSH stream sent before):
+	 * → HELPER_RUNNING (device), → CLOSING (closed, or no device in time). */
+	TERMINAL_WAITING_DEVICE,
 	/* tunnel-term runs and frames pass both ways:
 	 * → CLOSING (helper exit, browser gone, close asked). */
 	TERMINAL_HELPER_RUNNING,
@@ -30,7 +34,8 @@ enum terminal_state {
 enum terminal_event {
 	TERMINAL_EV_TUNNEL_OPENED,
 	TERMINAL_EV_TUNNEL_FAILED,
-	TERMINAL_EV_SOCKET,        /* the browser's WebSocket is up: spawn the helper */
+	TERMINAL_EV_SOCKET,        /* the browser's WebSocket is up */
+	TERMINAL_EV_DEVICE,        /* the device's end is connected: spawn the helper */
 	TERMINAL_EV_CLOSE,         /* helper exit, browser gone, close asked, timeout */
 	TERMINAL_EV_ALL_DONE,      /* socket, helper and tunnel are all finished */
 };

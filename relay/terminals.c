@@ -24,6 +24,10 @@
 
 /* How long a terminal's tunnel waits for the browser's WebSocket. */
 #define SOCKET_WAIT_S 60
+/* How long the socket waits for the device's end of the tunnel, and how
+ * often it looks. */
+#define DEVICE_WAIT_S 30
+#define DEVICE_POLL_US (100 * LWS_US_PER_MS)
 /* How long a helper told to stop may take before it is killed. */
 #define KILL_AFTER_S 3
 /* Bytes queued for the browser above which the helper's output is not read. */
@@ -64,6 +68,8 @@ struct terminal {
 	struct bytequeue to_browser;
 	bool output_paused;
 	bool opening;                 /* the open call has not answered yet */
+	lws_sorted_usec_list_t device_poll; /* WAITING_DEVICE: look again soon */
+	bool told_waiting;            /* the browser knows it waits for the device */
 	bool started;                 /* the helper ran: terminal.start was audited */
 	struct terminal_hostkey_watch keys;
 	char end_detail[160];         /* terminal.end's detail */
@@ -82,6 +88,7 @@ struct terminals {
 static void maybe_finish(struct terminal *t);
 static void begin_close(struct terminal *t, const char *reason);
 static void close_tunnel(struct terminal *t);
+static void check_device(struct terminal *t);
 
 struct terminals *terminals_new(const struct terminal_options *opt, const struct terminals_deps *deps)
 {
@@ -151,6 +158,7 @@ static void free_terminal(struct terminal *t)
 	}
 	if (t->slot)
 		*t->slot = NULL;
+	lws_sul_cancel(&t->device_poll);
 	http_api_cancel(t->ts->deps.api, t->open_call);
 	http_api_cancel(t->ts->deps.api, t->close_call);
 	terminal_helper_free(t->helper);
@@ -572,6 +580,50 @@ static int start_helper(struct terminal *t)
 	return 0;
 }
 
+/* ---- the device's end ------------------------------------------------------ */
+
+static bool device_connected(struct terminal *t)
+{
+	const struct api_hooks *plane = &t->ts->deps.plane;
+	const struct registry_tunnel *tun = registry_find_id(t->ts->deps.registry, t->tunnel_id);
+	return tun && plane->side_connected &&
+	       plane->side_connected(plane->server, tun, SIDE_DESTINATION);
+}
+
+static void on_device_poll(lws_sorted_usec_list_t *sul)
+{
+	check_device(lws_container_of(sul, struct terminal, device_poll));
+}
+
+/* WAITING_DEVICE: the helper starts once the device's agent has connected
+ * its end of the tunnel (its MQTT notification may take a moment); until
+ * then the socket waits, looking every 100 ms. */
+static void check_device(struct terminal *t)
+{
+	if (t->state != TERMINAL_WAITING_DEVICE)
+		return;
+	if (device_connected(t)) {
+		set_state(t, TERMINAL_EV_DEVICE);
+		if (start_helper(t))
+			begin_close(t, "the terminal helper could not start");
+		return;
+	}
+	if (time(NULL) - t->since > DEVICE_WAIT_S) {
+		begin_close(t, "the device did not connect its end of the tunnel");
+		return;
+	}
+	if (!t->wsi)
+		return;
+	if (!t->told_waiting) {
+		static const char waiting[] = "{\"state\":\"connecting\",\"message\":\"waiting for "
+					      "the device to connect its end of the tunnel\"}";
+		t->told_waiting = true;
+		to_browser(t, 's', (const uint8_t *)waiting, sizeof(waiting) - 1);
+	}
+	lws_sul_schedule(lws_get_context(t->wsi), 0, &t->device_poll, on_device_poll,
+			 DEVICE_POLL_US);
+}
+
 /* ---- the WebSocket --------------------------------------------------------- */
 
 static struct terminal *find(struct terminals *ts, const char *id)
@@ -615,8 +667,7 @@ struct terminal *terminals_attach(struct terminals *ts, struct lws *wsi, struct 
 	t->slot = slot;
 	*slot = t;
 	set_state(t, TERMINAL_EV_SOCKET);
-	if (start_helper(t))
-		begin_close(t, "the terminal helper could not start");
+	check_device(t);
 	return t;
 }
 
@@ -724,6 +775,7 @@ void terminals_shutdown(struct terminals *ts)
 			*t->slot = NULL;
 		t->slot = NULL;
 		t->wsi = NULL; /* lws closes the sockets next */
+		lws_sul_cancel(&t->device_poll); /* the context's timers go with it */
 		if (t->helper && !t->helper_exited) {
 			terminal_helper_free(t->helper); /* kills and reaps: the relay stops */
 			t->helper = NULL;

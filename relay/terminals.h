@@ -17,6 +17,7 @@
 
 #include "relay/console_auth.h"
 #include "relay/registry.h"
+#include "relay/tunnel_ops.h"
 
 struct http_api;
 struct http_request;
@@ -42,6 +43,7 @@ struct terminals_deps {
 	struct host_keys *host_keys;
 	struct console *console;    /* sign-in and audit */
 	const struct things *things; /* presence; NULL: unknown for every thing */
+	struct api_hooks plane;     /* the data plane: is the device's end connected? */
 };
 
 /* Random, 32 hex digits. */

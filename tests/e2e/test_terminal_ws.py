@@ -513,3 +513,26 @@ def test_terminal_output_flood_waits_for_the_browser(t):
     expect(got > (mib << 20) * 4 // 3, "only %d bytes of output arrived" % got)
     term.close()
     rig.wait_closed_tunnel(opened["tunnelId"], "browser closed")
+
+
+@timeout(120)
+def test_terminal_waits_for_the_device(t):
+    # No agent: the device never connects its end, so no helper starts
+    # (an SSH stream sent now would be reset); closing still ends it all.
+    users, creds = add_users(t, {"alice": "operator"})
+    relay = ApiRelay(t, extra_args=console_args(t, users))
+    alice = Session(relay, "alice", creds["alice"])
+    opened = alice.open_terminal()
+    term = alice.ws(opened["terminalId"])
+    expect_eq(term.status, 101, "the WebSocket")
+    st = term.json("s", "waiting status")
+    expect_eq(st["state"], "connecting", "status while waiting")
+    expect("device" in st["message"], "the status says what it waits for: %r" % st)
+    time.sleep(1)
+    expect(not relay.proc.has_log(r"terminal %s: helper \d+ runs" % opened["terminalId"]),
+           "a helper started before the device connected")
+    alice.close_terminal(opened["terminalId"])
+    term.wait_closed("close while waiting for the device")
+    wait_until(lambda: relay.describe(opened["tunnelId"])["status"] == "CLOSED", scaled(10),
+               "the tunnel closed")
+    expect(tokens_given(t) == [], "a helper was given the token")

@@ -22,7 +22,11 @@ static void test_states_move_only_forward(void **state)
 	assert_int_equal(terminal_next(TERMINAL_OPENING_TUNNEL, TERMINAL_EV_TUNNEL_FAILED),
 			 TERMINAL_CLOSING);
 	assert_int_equal(terminal_next(TERMINAL_WAITING_SOCKET, TERMINAL_EV_SOCKET),
+			 TERMINAL_WAITING_DEVICE);
+	assert_int_equal(terminal_next(TERMINAL_WAITING_DEVICE, TERMINAL_EV_DEVICE),
 			 TERMINAL_HELPER_RUNNING);
+	assert_int_equal(terminal_next(TERMINAL_WAITING_DEVICE, TERMINAL_EV_CLOSE),
+			 TERMINAL_CLOSING);
 	assert_int_equal(terminal_next(TERMINAL_HELPER_RUNNING, TERMINAL_EV_CLOSE),
 			 TERMINAL_CLOSING);
 	assert_int_equal(terminal_next(TERMINAL_CLOSING, TERMINAL_EV_ALL_DONE), TERMINAL_CLOSED);
@@ -41,6 +45,9 @@ static void test_impossible_events_refused(void **state)
 	assert_int_equal(terminal_next(TERMINAL_OPENING_TUNNEL, TERMINAL_EV_SOCKET), -1);
 	assert_int_equal(terminal_next(TERMINAL_CLOSING, TERMINAL_EV_SOCKET), -1);
 	assert_int_equal(terminal_next(TERMINAL_WAITING_SOCKET, TERMINAL_EV_ALL_DONE), -1);
+	assert_int_equal(terminal_next(TERMINAL_WAITING_SOCKET, TERMINAL_EV_DEVICE), -1);
+	assert_int_equal(terminal_next(TERMINAL_WAITING_DEVICE, TERMINAL_EV_SOCKET), -1);
+	assert_int_equal(terminal_next(TERMINAL_HELPER_RUNNING, TERMINAL_EV_DEVICE), -1);
 	assert_int_equal(terminal_next(TERMINAL_HELPER_RUNNING, TERMINAL_EV_TUNNEL_OPENED), -1);
 	/* Nothing leaves CLOSED. */
 	for (int ev = TERMINAL_EV_TUNNEL_OPENED; ev <= TERMINAL_EV_ALL_DONE; ev++)
