@@ -13,6 +13,7 @@
 #include "common/text.h"
 #include "relay/audit.h"
 #include "relay/console_state.h"
+#include "relay/password_hash.h"
 #include "relay/password_worker.h"
 
 #define COOKIE_ATTRIBUTES "; HttpOnly; Secure; SameSite=Strict; Path=/console/"
@@ -128,6 +129,11 @@ void console_login(struct console *c, struct http_request *req)
 	if (!cJSON_IsString(user) || !cJSON_IsString(password) || !password->valuestring[0]) {
 		api_delete_wiped(body);
 		console_respond_error(req, 400, "want {\"user\":…,\"password\":…}");
+		return;
+	}
+	if (strlen(password->valuestring) > PASSWORD_MAX_LEN) {
+		api_delete_wiped(body);
+		console_respond_error(req, 400, "the password is too long");
 		return;
 	}
 	struct signin *s = calloc(1, sizeof(*s));

@@ -19,7 +19,7 @@ struct password_worker {
 struct check {
 	struct password_worker *w;
 	struct check *next;
-	char password[1024];
+	char password[PASSWORD_MAX_LEN + 1];
 	char hash[PASSWORD_HASH_CAP];
 	bool have_hash;
 	password_done_fn done;
@@ -83,7 +83,7 @@ struct password_worker *password_worker_start(size_t max_jobs, char *err, size_t
 int password_worker_check(struct password_worker *w, const char *password, const char *hash,
 			  password_done_fn done, void *ctx)
 {
-	if (strlen(password) >= sizeof(((struct check *)0)->password))
+	if (strlen(password) > PASSWORD_MAX_LEN)
 		return -1;
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c)

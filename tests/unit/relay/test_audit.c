@@ -83,7 +83,7 @@ static void test_ring(void **state)
 	assert_string_equal(empty, "{\"events\":[]}");
 	free(empty);
 	const char *who[] = { "alice", "bob", "alice", "bob", "alice" };
-	char detail[8];
+	char detail[16];
 	for (int i = 0; i < 5; i++) {
 		snprintf(detail, sizeof(detail), "%d", i);
 		struct audit_event e = { .who = who[i], .action = "signin", .detail = detail };
