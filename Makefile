@@ -64,7 +64,7 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
               relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
-              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_signin.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \
               relay/console_static.c relay/console_things.c relay/console_recordings.c relay/recording_name.c relay/adduser.c \
               relay/things.c relay/presence_payload.c relay/presence_feed.c
 
