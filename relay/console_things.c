@@ -55,16 +55,6 @@ static const char *opened_by(const struct registry_tunnel *t, bool *terminal)
 	return "api";
 }
 
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	char text[32];
-	api_format_time(t, text);
-	if (text[0])
-		cJSON_AddStringToObject(o, key, text);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 static cJSON *tunnel_object(const struct console *c, const struct registry_tunnel *t)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -78,8 +68,8 @@ static cJSON *tunnel_object(const struct console *c, const struct registry_tunne
 	const struct api_hooks *h = &c->cfg.plane;
 	cJSON_AddBoolToObject(o, "sourceConnected", h->side_connected(h->server, t, SIDE_SOURCE));
 	cJSON_AddBoolToObject(o, "destinationConnected", h->side_connected(h->server, t, SIDE_DESTINATION));
-	add_time(o, "createdAt", t->created_at);
-	add_time(o, "expiresAt", t->expires_at);
+	api_add_time(o, "createdAt", t->created_at);
+	api_add_time(o, "expiresAt", t->expires_at);
 	bool terminal;
 	cJSON_AddStringToObject(o, "openedBy", opened_by(t, &terminal));
 	cJSON_AddBoolToObject(o, "terminal", terminal);
