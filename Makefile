@@ -126,6 +126,10 @@ $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# The console's files are installed under PREFIX: the relay looks there
+# unless --console-dir says otherwise.
+$(OBJ)/relay/relay_options.o: CFLAGS += -DCONSOLE_DIR_DEFAULT='"$(PREFIX)/share/tunnel-relay/console"'
+
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
