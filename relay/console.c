@@ -93,13 +93,21 @@ static void handle_abort(void *arg, struct http_request *req)
 	console_tunnel_abort(arg, req);
 }
 
+/* "/console" as typed: to the console's page. */
+static void redirect(void *arg, struct http_request *req)
+{
+	const struct http_header h[] = { { "location", "/console/" } };
+	http_respond_with(req, 302, "text/plain", "", 0, h, 1);
+}
+
 int console_register(struct console *c, struct http_router *router)
 {
 	const struct http_route route = {
 		.path = "/console/", .max_body = API_MAX_BODY, .handle = handle, .abort = handle_abort,
 		.arg = c,
 	};
-	return http_router_add(router, &route);
+	const struct http_route bare = { .path = "/console", .method = "GET", .handle = redirect };
+	return http_router_add(router, &route) || http_router_add(router, &bare) ? -1 : 0;
 }
 
 struct console *console_new(const struct console_config *cfg, char *err, size_t err_cap)

@@ -316,6 +316,8 @@ def test_static_files(t):
     expect(r.header("content-type").startswith("text/html"), "index type")
     expect(r.header("cache-control") == "no-store", "html no-store")
     expect_security_headers(r, "index")
+    r = c.request("GET", "/console")
+    expect(r.status == 302 and r.header("location") == "/console/", "/console: %r" % r)
     r = c.request("GET", "/console/js/app.js")
     expect(r.status == 200 and r.header("content-type").startswith("text/javascript"), "js: %r" % r)
     expect_security_headers(r, "js")
