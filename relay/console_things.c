@@ -202,22 +202,32 @@ static void relay_answer(struct console_op *op, const struct api_response *res)
 	cJSON *dst = cJSON_DetachItemFromObjectCaseSensitive(json, "destinationAccessToken");
 	api_delete_wiped(dst);
 	cJSON_DeleteItemFromObjectCaseSensitive(json, "expiresAt");
-	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(json, "tunnelId");
-	if (cJSON_IsString(tid))
-		textf(op->tunnel_id, sizeof(op->tunnel_id), "%s", tid->valuestring);
 	console_respond_tree(op->req, 200, json);
+}
+
+/* The tunnel an operation touched (an open's id comes in the answer), for
+ * the audit line. */
+static void note_tunnel(struct console_op *op, const struct api_response *res)
+{
+	if (op->kind == OP_OPEN) {
+		cJSON *json = res->body ? cJSON_Parse(res->body) : NULL;
+		const cJSON *tid = cJSON_GetObjectItemCaseSensitive(json, "tunnelId");
+		if (cJSON_IsString(tid))
+			textf(op->tunnel_id, sizeof(op->tunnel_id), "%s", tid->valuestring);
+		api_delete_wiped(json); /* it holds the tokens */
+	}
+	const struct registry_tunnel *t = op->tunnel_id[0] ?
+		registry_find_id(op->c->cfg.registry, op->tunnel_id) : NULL;
+	if (t)
+		textf(op->thing, sizeof(op->thing), "%s", t->thing);
 }
 
 static void on_done(void *arg, const struct api_response *res)
 {
 	struct console_op *op = arg;
 	op->finished = true;
-	if (res->status < 300) {
-		const struct registry_tunnel *t = op->tunnel_id[0] ?
-			registry_find_id(op->c->cfg.registry, op->tunnel_id) : NULL;
-		if (t)
-			textf(op->thing, sizeof(op->thing), "%s", t->thing);
-	}
+	if (res->status < 300)
+		note_tunnel(op, res);
 	if (op->req) {
 		op->req->handler_ctx = NULL;
 		relay_answer(op, res);
