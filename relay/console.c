@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
@@ -140,8 +141,13 @@ struct console *console_new(const struct console_config *cfg, char *err, size_t 
 		goto fail;
 	if (c->users.n == 0)
 		log_warn("users file %s names no user: nobody can sign in to the console", c->users_path);
-	log_info("console on https://…/console/ for %zu user%s (files from %s; idle sessions end "
-		 "after %lld s)", c->users.n, c->users.n == 1 ? "" : "s", cfg->dir, (long long)cfg->idle_s);
+	struct stat st;
+	if (!stat(c->users_path, &st) && (st.st_mode & 077))
+		log_warn("users file %s can be read by others (mode %03o): chmod 600 it", c->users_path,
+			 (unsigned)(st.st_mode & 0777));
+	log_info("console on /console/ for %zu user%s (%zu files from %s; sessions end after %lld s "
+		 "idle; recordings %s)", c->users.n, c->users.n == 1 ? "" : "s", c->files.n, cfg->dir,
+		 (long long)cfg->idle_s, c->recordings_dir[0] ? c->recordings_dir : "off");
 	return c;
 fail:
 	console_free(c);
