@@ -220,11 +220,15 @@ int adduser_main(int argc, char **argv)
 		text = new_text(users, name, line);
 		rc = text && !write_atomically(users, text) ? 0 : -1;
 	}
-	if (!rc) {
-		if (random)
-			printf("%s\n", pw); /* shown once, never stored */
-		fprintf(stderr, "adduser: %s (%s) written to %s\n", name, role, users);
+	/* The random password is shown once, never stored: if it cannot be
+	 * shown, say so (the user's line is written, with a password nobody
+	 * knows; run adduser again). */
+	if (!rc && random && (printf("%s\n", pw) < 0 || fflush(stdout))) {
+		fprintf(stderr, "adduser: cannot print the password; run adduser again\n");
+		rc = -1;
 	}
+	if (!rc)
+		fprintf(stderr, "adduser: %s (%s) written to %s\n", name, role, users);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	free(text);
 	return rc ? 1 : 0;
