@@ -20,6 +20,16 @@ void console_respond_json(struct http_request *req, int status, const char *json
 			  console_security_headers, CONSOLE_N_SECURITY_HEADERS);
 }
 
+void console_respond_json_with(struct http_request *req, int status, const char *json_text,
+			       const char *header, const char *value)
+{
+	struct http_header h[CONSOLE_N_SECURITY_HEADERS + 1];
+	memcpy(h, console_security_headers, sizeof(console_security_headers));
+	h[CONSOLE_N_SECURITY_HEADERS] = (struct http_header){ header, value };
+	http_respond_with(req, status, "application/json", json_text, strlen(json_text), h,
+			  CONSOLE_N_SECURITY_HEADERS + 1);
+}
+
 void console_respond_error(struct http_request *req, int status, const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
