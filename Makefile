@@ -66,7 +66,7 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
               relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
-              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_signin.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \
               relay/console_static.c relay/console_things.c relay/console_recordings.c relay/recording_name.c relay/adduser.c \
               relay/things.c relay/presence_payload.c relay/presence_feed.c \
               relay/host_keys.c relay/terminal.c relay/terminal_helper.c relay/terminals.c \
@@ -133,6 +133,10 @@ $(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's files are installed under PREFIX: the relay looks there
+# unless --console-dir says otherwise.
+$(OBJ)/relay/relay_options.o: CFLAGS += -DCONSOLE_DIR_DEFAULT='"$(PREFIX)/share/tunnel-relay/console"'
 
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)

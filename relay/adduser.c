@@ -16,7 +16,6 @@
 #include "relay/console_users.h"
 #include "relay/password_hash.h"
 
-#define PASSWORD_MAX 1000
 #define PASSWORD_MIN 8
 
 static const char usage[] =
@@ -57,7 +56,7 @@ static int ask_password(char *pw, size_t cap)
 {
 	bool tty = isatty(STDIN_FILENO);
 	if (read_line("Password: ", tty, pw, cap)) {
-		fprintf(stderr, "adduser: no password on stdin (at most %d characters)\n", PASSWORD_MAX);
+		fprintf(stderr, "adduser: no password on stdin (at most %d characters)\n", PASSWORD_MAX_LEN);
 		return -1;
 	}
 	if (strlen(pw) < PASSWORD_MIN) {
@@ -65,7 +64,7 @@ static int ask_password(char *pw, size_t cap)
 		return -1;
 	}
 	if (tty) {
-		char again[PASSWORD_MAX + 2];
+		char again[PASSWORD_MAX_LEN + 2];
 		int rc = read_line("Again: ", true, again, sizeof(again));
 		bool same = !rc && !strcmp(pw, again);
 		OPENSSL_cleanse(again, sizeof(again));
@@ -208,7 +207,7 @@ int adduser_main(int argc, char **argv)
 		fputs("adduser: ROLE must be admin or operator\n", stderr);
 		return 2;
 	}
-	char pw[PASSWORD_MAX + 2], hash[PASSWORD_HASH_CAP];
+	char pw[PASSWORD_MAX_LEN + 2], hash[PASSWORD_HASH_CAP];
 	int rc = random ? random_password(pw, sizeof(pw)) : ask_password(pw, sizeof(pw));
 	if (!rc && password_hash_make(pw, hash)) {
 		fputs("adduser: libcrypt cannot make a yescrypt hash\n", stderr);
@@ -221,11 +220,15 @@ int adduser_main(int argc, char **argv)
 		text = new_text(users, name, line);
 		rc = text && !write_atomically(users, text) ? 0 : -1;
 	}
-	if (!rc) {
-		if (random)
-			printf("%s\n", pw); /* shown once, never stored */
-		fprintf(stderr, "adduser: %s (%s) written to %s\n", name, role, users);
+	/* The random password is shown once, never stored: if it cannot be
+	 * shown, say so (the user's line is written, with a password nobody
+	 * knows; run adduser again). */
+	if (!rc && random && (printf("%s\n", pw) < 0 || fflush(stdout))) {
+		fprintf(stderr, "adduser: cannot print the password; run adduser again\n");
+		rc = -1;
 	}
+	if (!rc)
+		fprintf(stderr, "adduser: %s (%s) written to %s\n", name, role, users);
 	OPENSSL_cleanse(pw, sizeof(pw));
 	free(text);
 	return rc ? 1 : 0;

@@ -1,138 +1,18 @@
+/* The console: its state built and freed, and its requests routed to
+ * the files that answer them (sign-in, things and tunnels, recordings,
+ * static files, the audit page). */
 #include "relay/console.h"
 
-#include <arpa/inet.h>
-#include <cjson/cJSON.h>
-#include <openssl/crypto.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
 #include "common/text.h"
-#include "common/token.h"
 #include "relay/audit.h"
 #include "relay/console_state.h"
 #include "relay/password_worker.h"
-
-#define CONSOLE_COOKIE "tc_session"
-
-const struct http_header console_security_headers[3] = {
-	{ "content-security-policy",
-	  "default-src 'self'; connect-src 'self' wss:; style-src 'self' 'unsafe-inline'" },
-	{ "x-frame-options", "DENY" },
-	{ "referrer-policy", "no-referrer" },
-};
-
-void console_respond_json(struct http_request *req, int status, const char *json_text)
-{
-	http_respond_with(req, status, "application/json", json_text, strlen(json_text),
-			  console_security_headers, CONSOLE_N_SECURITY_HEADERS);
-}
-
-void console_respond_error(struct http_request *req, int status, const char *message)
-{
-	cJSON *o = cJSON_CreateObject();
-	char *text = o && cJSON_AddStringToObject(o, "error", message) ? cJSON_PrintUnformatted(o) : NULL;
-	cJSON_Delete(o);
-	console_respond_json(req, text ? status : 500, text ? text : "{\"error\":\"out of memory\"}");
-	free(text);
-}
-
-void console_respond_tree(struct http_request *req, int status, cJSON *tree)
-{
-	char *text = tree ? cJSON_PrintUnformatted(tree) : NULL;
-	api_delete_wiped(tree);
-	if (!text) {
-		console_respond_error(req, 500, "out of memory");
-		return;
-	}
-	console_respond_json(req, status, text);
-	secret_wipe(text);
-	free(text);
-}
-
-cJSON *console_json_body(struct http_request *req)
-{
-	if (req->body_too_big) {
-		console_respond_error(req, 413, "the request body is too large");
-		return NULL;
-	}
-	cJSON *json = req->body ? cJSON_ParseWithLength(req->body, req->body_len) : NULL;
-	if (!cJSON_IsObject(json)) {
-		api_delete_wiped(json);
-		console_respond_error(req, 400, "the body must be a JSON object");
-		return NULL;
-	}
-	return json;
-}
-
-struct audit *console_audit(struct console *c)
-{
-	return c ? c->cfg.audit : NULL;
-}
-
-/* The session cookie's value ("" when absent or malformed). */
-static void session_cookie(struct lws *wsi, char out[CONSOLE_SECRET_LEN + 1])
-{
-	char buf[CONSOLE_SECRET_LEN + 2];
-	size_t max = sizeof(buf);
-	out[0] = '\0';
-	if (lws_http_cookie_get(wsi, CONSOLE_COOKIE, buf, &max) == 0 && max == CONSOLE_SECRET_LEN)
-		memcpy(out, buf, CONSOLE_SECRET_LEN + 1);
-	OPENSSL_cleanse(buf, sizeof(buf));
-}
-
-struct console_session *console_session_of(struct console *c, struct lws *wsi)
-{
-	char id[CONSOLE_SECRET_LEN + 1];
-	session_cookie(wsi, id);
-	struct console_session *sess = id[0] ? console_sessions_find(&c->sessions, id, time(NULL)) : NULL;
-	OPENSSL_cleanse(id, sizeof(id));
-	if (!sess)
-		return NULL;
-	/* A user removed from the users file (or given another role) is
-	 * signed out: the file is the authority. */
-	console_users_refresh(&c->users, c->users_path, time(NULL));
-	const struct console_user *u = console_users_find(&c->users, sess->user);
-	if (!u || u->role != sess->role) {
-		console_sessions_close_user(&c->sessions, sess->user);
-		return NULL;
-	}
-	return sess;
-}
-
-int console_authenticate(struct console *c, struct lws *wsi, bool csrf, struct console_identity *id,
-			 const char **why)
-{
-	if (!c) {
-		*why = "the console is off (tunnel-relay --users)";
-		return 404;
-	}
-	struct console_session *sess = console_session_of(c, wsi);
-	if (!sess) {
-		*why = "not signed in, or the session expired";
-		return 401;
-	}
-	if (csrf) {
-		char token[CONSOLE_SECRET_LEN + 2] = "";
-		int n = (int)strlen("x-csrf-token:");
-		int len = lws_hdr_custom_length(wsi, "x-csrf-token:", n);
-		bool ok = len == CONSOLE_SECRET_LEN &&
-			  lws_hdr_custom_copy(wsi, token, sizeof(token), "x-csrf-token:", n) >= 0 &&
-			  console_sessions_csrf_ok(sess, token);
-		OPENSSL_cleanse(token, sizeof(token));
-		if (!ok) {
-			*why = "missing or wrong CSRF token";
-			return 403;
-		}
-	}
-	memset(id, 0, sizeof(*id));
-	textf(id->user, sizeof(id->user), "%s", sess->user);
-	id->role = sess->role;
-	http_client_address(wsi, id->from, sizeof(id->from));
-	return 0;
-}
 
 /* GET /console/api/audit?limit=N */
 static void audit_events(struct console *c, struct http_request *req, const struct console_identity *id)
@@ -214,13 +94,21 @@ static void handle_abort(void *arg, struct http_request *req)
 	console_tunnel_abort(arg, req);
 }
 
+/* "/console" as typed: to the console's page. */
+static void redirect(void *arg, struct http_request *req)
+{
+	const struct http_header h[] = { { "location", "/console/" } };
+	http_respond_with(req, 302, "text/plain", "", 0, h, 1);
+}
+
 int console_register(struct console *c, struct http_router *router)
 {
 	const struct http_route route = {
 		.path = "/console/", .max_body = API_MAX_BODY, .handle = handle, .abort = handle_abort,
 		.arg = c,
 	};
-	return http_router_add(router, &route);
+	const struct http_route bare = { .path = "/console", .method = "GET", .handle = redirect };
+	return http_router_add(router, &route) || http_router_add(router, &bare) ? -1 : 0;
 }
 
 struct console *console_new(const struct console_config *cfg, char *err, size_t err_cap)
@@ -253,8 +141,13 @@ struct console *console_new(const struct console_config *cfg, char *err, size_t 
 		goto fail;
 	if (c->users.n == 0)
 		log_warn("users file %s names no user: nobody can sign in to the console", c->users_path);
-	log_info("console on https://…/console/ for %zu user%s (files from %s; idle sessions end "
-		 "after %lld s)", c->users.n, c->users.n == 1 ? "" : "s", cfg->dir, (long long)cfg->idle_s);
+	struct stat st;
+	if (!stat(c->users_path, &st) && (st.st_mode & 077))
+		log_warn("users file %s can be read by others (mode %03o): chmod 600 it", c->users_path,
+			 (unsigned)(st.st_mode & 0777));
+	log_info("console on /console/ for %zu user%s (%zu files from %s; sessions end after %lld s "
+		 "idle; recordings %s)", c->users.n, c->users.n == 1 ? "" : "s", c->files.n, cfg->dir,
+		 (long long)cfg->idle_s, c->recordings_dir[0] ? c->recordings_dir : "off");
 	return c;
 fail:
 	console_free(c);

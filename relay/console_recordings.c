@@ -216,8 +216,3 @@ void console_recordings_stop(struct console *c)
 	free(c->purge);
 	c->purge = NULL;
 }
-
-const char *console_recordings_dir(const struct console *c)
-{
-	return c && c->recordings_dir[0] ? c->recordings_dir : NULL;
-}

@@ -13,6 +13,7 @@
 #include "common/text.h"
 #include "relay/audit.h"
 #include "relay/console_state.h"
+#include "relay/password_hash.h"
 #include "relay/password_worker.h"
 
 #define COOKIE_ATTRIBUTES "; HttpOnly; Secure; SameSite=Strict; Path=/console/"
@@ -46,7 +47,7 @@ static void record(struct console *c, const char *action, const char *user, cons
 }
 
 /* 200 {"user","role","csrf"} with the session cookie. */
-static void signed_in(struct console *c, struct http_request *req, const struct console_session *sess)
+static void signed_in(struct http_request *req, const struct console_session *sess)
 {
 	char cookie[128];
 	textf(cookie, sizeof(cookie), "tc_session=%s" COOKIE_ATTRIBUTES, sess->id);
@@ -56,12 +57,8 @@ static void signed_in(struct console *c, struct http_request *req, const struct 
 	cJSON_AddStringToObject(o, "csrf", sess->csrf);
 	char *text = o ? cJSON_PrintUnformatted(o) : NULL;
 	api_delete_wiped(o);
-	struct http_header h[CONSOLE_N_SECURITY_HEADERS + 1];
-	memcpy(h, console_security_headers, sizeof(console_security_headers));
-	h[CONSOLE_N_SECURITY_HEADERS] = (struct http_header){ "set-cookie", cookie };
 	if (text)
-		http_respond_with(req, 200, "application/json", text, strlen(text), h,
-				  CONSOLE_N_SECURITY_HEADERS + 1);
+		console_respond_json_with(req, 200, text, "set-cookie", cookie);
 	else
 		console_respond_error(req, 500, "out of memory");
 	OPENSSL_cleanse(cookie, sizeof(cookie));
@@ -87,7 +84,7 @@ static void on_checked(void *ctx, bool match)
 			console_respond_error(s->req, 500, "cannot make a session");
 		} else {
 			record(c, "signin", s->user, console_role_name(u->role), s->from, NULL);
-			signed_in(c, s->req, sess);
+			signed_in(s->req, sess);
 		}
 	} else {
 		signin_throttle_failed(&c->throttle, s->user, s->from, now);
@@ -109,11 +106,7 @@ static void refuse_for(struct http_request *req, int status, int64_t seconds, co
 	cJSON_Delete(o);
 	textf(body, sizeof(body), "%s", text ? text : "{\"error\":\"try again later\"}");
 	free(text);
-	struct http_header h[CONSOLE_N_SECURITY_HEADERS + 1];
-	memcpy(h, console_security_headers, sizeof(console_security_headers));
-	h[CONSOLE_N_SECURITY_HEADERS] = (struct http_header){ "retry-after", retry };
-	http_respond_with(req, status, "application/json", body, strlen(body), h,
-			  CONSOLE_N_SECURITY_HEADERS + 1);
+	console_respond_json_with(req, status, body, "retry-after", retry);
 }
 
 void console_login(struct console *c, struct http_request *req)
@@ -128,6 +121,11 @@ void console_login(struct console *c, struct http_request *req)
 	if (!cJSON_IsString(user) || !cJSON_IsString(password) || !password->valuestring[0]) {
 		api_delete_wiped(body);
 		console_respond_error(req, 400, "want {\"user\":…,\"password\":…}");
+		return;
+	}
+	if (strlen(password->valuestring) > PASSWORD_MAX_LEN) {
+		api_delete_wiped(body);
+		console_respond_error(req, 400, "the password is too long");
 		return;
 	}
 	struct signin *s = calloc(1, sizeof(*s));
@@ -191,11 +189,7 @@ void console_logout(struct console *c, struct http_request *req)
 		record(c, "signout", sess->user, console_role_name(sess->role), from, NULL);
 		console_sessions_close(&c->sessions, sess);
 	}
-	struct http_header h[CONSOLE_N_SECURITY_HEADERS + 1];
-	memcpy(h, console_security_headers, sizeof(console_security_headers));
-	h[CONSOLE_N_SECURITY_HEADERS] =
-		(struct http_header){ "set-cookie", "tc_session=; Max-Age=0" COOKIE_ATTRIBUTES };
-	http_respond_with(req, 200, "application/json", "{}", 2, h, CONSOLE_N_SECURITY_HEADERS + 1);
+	console_respond_json_with(req, 200, "{}", "set-cookie", "tc_session=; Max-Age=0" COOKIE_ATTRIBUTES);
 }
 
 void console_me(struct console *c, struct http_request *req)

@@ -35,6 +35,9 @@ extern const struct http_header console_security_headers[3];
 struct console_session *console_session_of(struct console *c, struct lws *wsi);
 /* A body that is a JSON object, parsed; NULL after answering 400. */
 struct cJSON *console_json_body(struct http_request *req);
+/* console_respond_json with one more header (Set-Cookie, Retry-After). */
+void console_respond_json_with(struct http_request *req, int status, const char *json_text,
+			       const char *header, const char *value);
 /* Sends a cJSON tree as the answer (and frees it; strings wiped). */
 void console_respond_tree(struct http_request *req, int status, struct cJSON *tree);
 

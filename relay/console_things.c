@@ -55,16 +55,6 @@ static const char *opened_by(const struct registry_tunnel *t, bool *terminal)
 	return "api";
 }
 
-static void add_time(cJSON *o, const char *key, int64_t t)
-{
-	char text[32];
-	api_format_time(t, text);
-	if (text[0])
-		cJSON_AddStringToObject(o, key, text);
-	else
-		cJSON_AddNullToObject(o, key);
-}
-
 static cJSON *tunnel_object(const struct console *c, const struct registry_tunnel *t)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -78,8 +68,8 @@ static cJSON *tunnel_object(const struct console *c, const struct registry_tunne
 	const struct api_hooks *h = &c->cfg.plane;
 	cJSON_AddBoolToObject(o, "sourceConnected", h->side_connected(h->server, t, SIDE_SOURCE));
 	cJSON_AddBoolToObject(o, "destinationConnected", h->side_connected(h->server, t, SIDE_DESTINATION));
-	add_time(o, "createdAt", t->created_at);
-	add_time(o, "expiresAt", t->expires_at);
+	api_add_time(o, "createdAt", t->created_at);
+	api_add_time(o, "expiresAt", t->expires_at);
 	bool terminal;
 	cJSON_AddStringToObject(o, "openedBy", opened_by(t, &terminal));
 	cJSON_AddBoolToObject(o, "terminal", terminal);
@@ -212,22 +202,32 @@ static void relay_answer(struct console_op *op, const struct api_response *res)
 	cJSON *dst = cJSON_DetachItemFromObjectCaseSensitive(json, "destinationAccessToken");
 	api_delete_wiped(dst);
 	cJSON_DeleteItemFromObjectCaseSensitive(json, "expiresAt");
-	const cJSON *tid = cJSON_GetObjectItemCaseSensitive(json, "tunnelId");
-	if (cJSON_IsString(tid))
-		textf(op->tunnel_id, sizeof(op->tunnel_id), "%s", tid->valuestring);
 	console_respond_tree(op->req, 200, json);
+}
+
+/* The tunnel an operation touched (an open's id comes in the answer), for
+ * the audit line. */
+static void note_tunnel(struct console_op *op, const struct api_response *res)
+{
+	if (op->kind == OP_OPEN) {
+		cJSON *json = res->body ? cJSON_Parse(res->body) : NULL;
+		const cJSON *tid = cJSON_GetObjectItemCaseSensitive(json, "tunnelId");
+		if (cJSON_IsString(tid))
+			textf(op->tunnel_id, sizeof(op->tunnel_id), "%s", tid->valuestring);
+		api_delete_wiped(json); /* it holds the tokens */
+	}
+	const struct registry_tunnel *t = op->tunnel_id[0] ?
+		registry_find_id(op->c->cfg.registry, op->tunnel_id) : NULL;
+	if (t)
+		textf(op->thing, sizeof(op->thing), "%s", t->thing);
 }
 
 static void on_done(void *arg, const struct api_response *res)
 {
 	struct console_op *op = arg;
 	op->finished = true;
-	if (res->status < 300) {
-		const struct registry_tunnel *t = op->tunnel_id[0] ?
-			registry_find_id(op->c->cfg.registry, op->tunnel_id) : NULL;
-		if (t)
-			textf(op->thing, sizeof(op->thing), "%s", t->thing);
-	}
+	if (res->status < 300)
+		note_tunnel(op, res);
 	if (op->req) {
 		op->req->handler_ctx = NULL;
 		relay_answer(op, res);

@@ -74,8 +74,8 @@ static int parse_line(char *line, struct console_user *u, char *err, size_t err_
 	}
 	if (!hash_valid(hash)) {
 		/* Never echo the hash. */
-		errf(err, err_cap, "user %s: the hash is not a crypt(3) string ($y$… from "
-		     "tunnel-relay adduser)", line);
+		errf(err, err_cap, "user %s: the hash is not a crypt(3) string (as "
+		     "tunnel-relay adduser writes)", line);
 		return -1;
 	}
 	textf(u->name, sizeof(u->name), "%s", line);

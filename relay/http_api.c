@@ -72,7 +72,6 @@ static void call_free(struct api_call *c)
 	free(c);
 }
 
-/* Answers the request and ends the call. */
 /* Records a tunnel change made with the API key (or AWS's keys). The
  * console audits its own calls, with the user's name. */
 static void audit_call(const struct api_call *c)
@@ -103,6 +102,7 @@ static void note_for_audit(struct api_call *c, struct lws *wsi, bool aws)
 	http_client_address(wsi, c->audit_from, sizeof(c->audit_from));
 }
 
+/* Answers the request and ends the call. */
 static void answer(struct api_call *c)
 {
 	if (c->res.log_line[0])

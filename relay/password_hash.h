@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The longest password taken (adduser, sign-in). */
+#define PASSWORD_MAX_LEN 1000
+
 /* Large enough for any hash libcrypt writes (CRYPT_OUTPUT_SIZE). */
 #define PASSWORD_HASH_CAP 384
 

@@ -19,7 +19,7 @@ struct password_worker {
 struct check {
 	struct password_worker *w;
 	struct check *next;
-	char password[1024];
+	char password[PASSWORD_MAX_LEN + 1];
 	char hash[PASSWORD_HASH_CAP];
 	bool have_hash;
 	password_done_fn done;
@@ -32,11 +32,7 @@ static const char NO_MATCH[] = "no match";
 static int run_check(void *backend, void *job, char *err, size_t err_cap)
 {
 	struct check *c = job;
-	static __thread bool prepared;
-	if (!prepared) {
-		password_hash_prepare();
-		prepared = true;
-	}
+	password_hash_prepare(); /* once: the first unknown name costs no more than others */
 	bool ok = password_hash_check(c->password, c->have_hash ? c->hash : NULL);
 	OPENSSL_cleanse(c->password, sizeof(c->password));
 	if (ok)
@@ -83,7 +79,7 @@ struct password_worker *password_worker_start(size_t max_jobs, char *err, size_t
 int password_worker_check(struct password_worker *w, const char *password, const char *hash,
 			  password_done_fn done, void *ctx)
 {
-	if (strlen(password) >= sizeof(((struct check *)0)->password))
+	if (strlen(password) > PASSWORD_MAX_LEN)
 		return -1;
 	struct check *c = calloc(1, sizeof(*c));
 	if (!c)
