@@ -219,7 +219,7 @@ bench-scale: deps
 FUZZ_CC      := clang
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence
+FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence term_frame
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
                 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -241,6 +241,7 @@ FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files
                       agent/json_type.c common/hostport.c
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
 FUZZ_presence_SRC  := relay/presence_payload.c relay/notify_payload.c proto/message.c common/text.c
+FUZZ_term_frame_SRC := common/term_frame.c term/asciicast.c
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))
 

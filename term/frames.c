@@ -73,6 +73,11 @@ enum term_pipe_in term_pipe_next(struct term_pipe *p)
 	}
 }
 
+bool term_pipe_buffered(const struct term_pipe *p)
+{
+	return p->in_pos < p->in_len;
+}
+
 void term_pipe_wipe_input(struct term_pipe *p)
 {
 	OPENSSL_cleanse(p->dec.payload, sizeof(p->dec.payload));

@@ -34,6 +34,9 @@ void term_pipe_free(struct term_pipe *p);
 
 /* The next whole frame, reading stdin (once) when nothing is buffered. */
 enum term_pipe_in term_pipe_next(struct term_pipe *p);
+/* True when bytes already read wait to be decoded: term_pipe_next() has
+ * work without stdin becoming readable again. */
+bool term_pipe_buffered(const struct term_pipe *p);
 /* Overwrites the last frame's payload and the raw bytes read so far (after
  * a credentials frame). */
 void term_pipe_wipe_input(struct term_pipe *p);

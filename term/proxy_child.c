@@ -80,7 +80,13 @@ static _Noreturn void child(int sock, int err_fd, pid_t parent, char *const argv
 		child_fail(err_fd);
 	if (getppid() != parent)
 		_exit(1);
-	signal(SIGPIPE, SIG_DFL);
+	/* Signals as a fresh process has them: tunnel-term ignores SIGPIPE
+	 * and blocks SIGTERM outside its wait. */
+	sigset_t none;
+	sigemptyset(&none);
+	if (signal(SIGPIPE, SIG_DFL) == SIG_ERR || signal(SIGTERM, SIG_DFL) == SIG_ERR ||
+	    signal(SIGINT, SIG_DFL) == SIG_ERR || sigprocmask(SIG_SETMASK, &none, NULL))
+		child_fail(err_fd);
 	if (dup2(sock, STDIN_FILENO) < 0 || dup2(sock, STDOUT_FILENO) < 0)
 		child_fail(err_fd);
 	if (err_fd != 3) {
@@ -189,6 +195,16 @@ int proxy_child_exited(struct proxy_child *c)
 	return 1;
 }
 
+int proxy_child_wait(struct proxy_child *c, int ms)
+{
+	for (int i = 0; i < ms / 10; i++) {
+		if (proxy_child_exited(c))
+			return 1;
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	}
+	return proxy_child_exited(c);
+}
+
 void proxy_child_stop(struct proxy_child *c)
 {
 	if (c->ssh_fd >= 0) {
@@ -200,11 +216,8 @@ void proxy_child_stop(struct proxy_child *c)
 	/* Closing the socket ends localproxy's --stdio connection and so the
 	 * process; SIGTERM makes sure, SIGKILL if it does not go in 2 s. */
 	kill(c->pid, SIGTERM);
-	for (int i = 0; i < 200; i++) {
-		if (proxy_child_exited(c))
-			return;
-		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
-	}
+	if (proxy_child_wait(c, 2000))
+		return;
 	kill(c->pid, SIGKILL);
 	int status;
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)

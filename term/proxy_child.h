@@ -17,6 +17,8 @@ struct proxy_child {
 int proxy_child_start(struct proxy_child *c, const struct term_options *o);
 /* True once the child has exited (reaped here; its status is logged). */
 int proxy_child_exited(struct proxy_child *c);
+/* Waits up to ms for the child to exit; true if it has. */
+int proxy_child_wait(struct proxy_child *c, int ms);
 /* Closes our end, asks the child to stop and reaps it (SIGKILL after 2 s). */
 void proxy_child_stop(struct proxy_child *c);
 

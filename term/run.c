@@ -55,6 +55,45 @@ struct term {
 	uint8_t chunk[OUTPUT_CHUNK];
 };
 
+/* SIGTERM/SIGINT (the relay closing the terminal) end the loop cleanly:
+ * blocked except inside ppoll(), so that none is lost between a check of
+ * the flag and the wait. */
+static volatile sig_atomic_t stop_signal;
+static sigset_t wait_mask;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static int setup_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	/* A relay that goes away must not kill us mid-write: EPIPE is handled. */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGINT, &sa, NULL) || sigprocmask(SIG_BLOCK, &block, &wait_mask)) {
+		log_error("cannot set up signal handling: %s", strerror(errno));
+		return -1;
+	}
+	sigdelset(&wait_mask, SIGTERM);
+	sigdelset(&wait_mask, SIGINT);
+	return 0;
+}
+
+/* poll() that a stop signal interrupts (-1, EINTR). ms < 0: no limit. */
+static int wait_fds(struct pollfd *fds, nfds_t n, long long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+	return ppoll(fds, n, ms < 0 ? NULL : &ts, &wait_mask);
+}
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -85,11 +124,19 @@ static void ask_credentials(struct term *t, const char *message)
 		t->phase = PH_AUTH_WAIT;
 }
 
+/* Before the SSH handshake is through, a failure is the tunnel's (the
+ * relay refused the token, no destination, the device's sshd down behind
+ * it); after, the SSH session's. */
 static void connection_failed(struct term *t)
 {
 	char msg[512];
-	if (proxy_child_exited(&t->proxy)) {
-		snprintf(msg, sizeof(msg), "the tunnel to the device could not be opened or has closed (%s)",
+	if (t->phase == PH_CONNECTING) {
+		/* localproxy closes the socket just before it exits: give it a
+		 * moment, so that the message can say which it was. */
+		bool gone = proxy_child_wait(&t->proxy, 500);
+		snprintf(msg, sizeof(msg), "%s (%s)",
+			 gone ? "localproxy could not open the tunnel; the relay's log says why"
+			      : "could not reach the device's SSH server through the tunnel",
 			 term_ssh_error(&t->ssh));
 		finish_error(t, TERM_EXIT_CONNECTION, "tunnel", msg);
 	} else {
@@ -351,6 +398,11 @@ static void loop(struct term *t)
 	long long deadline = now_ms() + CONNECT_TIMEOUT_MS;
 	step_ssh(t);
 	while (t->phase != PH_DONE) {
+		if (stop_signal) {
+			log_info("stopping on signal %d", (int)stop_signal);
+			t->exit_code = TERM_EXIT_OK;
+			break;
+		}
 		bool stdin_room = bytequeue_len(&t->to_ssh) < QUEUE_LIMIT;
 		bool stdout_room = term_pipe_backlog(&t->pipe) < QUEUE_LIMIT;
 		short ssh_events = 0;
@@ -366,7 +418,7 @@ static void loop(struct term *t)
 			{.fd = term_pipe_backlog(&t->pipe) ? t->pipe.out_fd : -1, .events = POLLOUT},
 			{.fd = term_ssh_fd(&t->ssh), .events = ssh_events},
 		};
-		int timeout = -1;
+		long long timeout = -1;
 		if (t->phase == PH_CONNECTING) {
 			long long left = deadline - now_ms();
 			if (left <= 0) {
@@ -374,14 +426,16 @@ static void loop(struct term *t)
 					     "the device did not answer within 30 s");
 				break;
 			}
-			timeout = (int)left;
+			timeout = left;
 		}
-		int n = poll(fds, 3, timeout);
+		if (stdin_room && term_pipe_buffered(&t->pipe))
+			timeout = 0;
+		int n = wait_fds(fds, 3, timeout);
 		if (n < 0 && errno != EINTR) {
 			finish_error(t, TERM_EXIT_CONNECTION, "internal", "poll failed");
 			break;
 		}
-		if (n <= 0)
+		if (n < 0)
 			continue;
 		if (fds[1].revents && term_pipe_flush(&t->pipe)) {
 			t->exit_code = TERM_EXIT_OK; /* nobody reads us any more */
@@ -391,7 +445,9 @@ static void loop(struct term *t)
 			connection_failed(t);
 			break;
 		}
-		if (fds[0].revents)
+		/* Frames left in the read buffer when the shell's queue filled
+		 * are taken once it has room, whether or not more arrives. */
+		if (fds[0].revents || (stdin_room && term_pipe_buffered(&t->pipe)))
 			read_relay(t);
 		step_ssh(t);
 	}
@@ -406,7 +462,7 @@ static void final_flush(struct term *t)
 		if (left <= 0 || !term_pipe_backlog(&t->pipe))
 			break;
 		struct pollfd p = {.fd = t->pipe.out_fd, .events = POLLOUT};
-		if (poll(&p, 1, (int)left) <= 0)
+		if (wait_fds(&p, 1, left) <= 0)
 			break;
 	}
 }
@@ -422,9 +478,7 @@ int term_run(struct term_options *o)
 	t.proxy.pid = -1;
 	t.proxy.ssh_fd = -1;
 	bytequeue_init(&t.to_ssh, 0);
-	/* A relay that goes away must not kill us mid-write: EPIPE is handled. */
-	signal(SIGPIPE, SIG_IGN);
-	if (term_pipe_init(&t.pipe, STDIN_FILENO, STDOUT_FILENO)) {
+	if (setup_signals() || term_pipe_init(&t.pipe, STDIN_FILENO, STDOUT_FILENO)) {
 		bytequeue_free(&t.to_ssh);
 		return TERM_EXIT_CONNECTION;
 	}

@@ -49,9 +49,14 @@ void term_ssh_free(struct term_ssh *t)
 	}
 }
 
+/* libssh's message can quote the server (a disconnect's reason): keep it
+ * to one printable line before it reaches a log or the browser. */
 static enum ts_result failed(struct term_ssh *t)
 {
 	snprintf(t->error, sizeof(t->error), "%s", ssh_get_error(t->session));
+	for (char *p = t->error; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	return TS_ERROR;
 }
 
@@ -109,13 +114,57 @@ static enum ts_result auth_result(struct term_ssh *t, int rc)
 	}
 }
 
+/* Keyboard-interactive with the password as the answer to every hidden
+ * prompt: what servers with PAM (and no "password" method) ask. Shown
+ * prompts (echo on) get an empty answer; a server that keeps asking is
+ * refused after a few rounds. */
+static enum ts_result kbdint_step(struct term_ssh *t, const char *password)
+{
+	for (;;) {
+		int rc = ssh_userauth_kbdint(t->session, NULL, NULL);
+		if (rc != SSH_AUTH_INFO)
+			return auth_result(t, rc);
+		if (++t->kbdint_rounds > 4) {
+			snprintf(t->error, sizeof(t->error), "the server asks more than a password");
+			return TS_DENIED;
+		}
+		int n = ssh_userauth_kbdint_getnprompts(t->session);
+		for (int i = 0; i < n; i++) {
+			char echo = 0;
+			if (!ssh_userauth_kbdint_getprompt(t->session, (unsigned)i, &echo))
+				return failed(t);
+			if (ssh_userauth_kbdint_setanswer(t->session, (unsigned)i, echo ? "" : password))
+				return failed(t);
+		}
+	}
+}
+
+static enum ts_result password_step(struct term_ssh *t, const char *password)
+{
+	if (!t->kbdint && !t->kbdint_only) {
+		int rc = ssh_userauth_password(t->session, NULL, password);
+		int offered = ssh_userauth_list(t->session, NULL);
+		if (rc != SSH_AUTH_DENIED || (offered & SSH_AUTH_METHOD_PASSWORD) ||
+		    !(offered & SSH_AUTH_METHOD_INTERACTIVE))
+			return auth_result(t, rc);
+		/* The same try, the other way; later tries go there at once
+		 * (each refused request counts towards sshd's MaxAuthTries). */
+		t->kbdint_only = true;
+	}
+	if (!t->kbdint) {
+		t->kbdint = true;
+		t->kbdint_rounds = 0;
+	}
+	return kbdint_step(t, password);
+}
+
 enum ts_result term_ssh_auth(struct term_ssh *t, const struct term_creds *c)
 {
 	if (ssh_options_set(t->session, SSH_OPTIONS_USER, c->user))
 		return failed(t);
 	enum ts_result r;
 	if (c->password) {
-		r = auth_result(t, ssh_userauth_password(t->session, NULL, c->password));
+		r = password_step(t, c->password);
 	} else {
 		if (!t->key &&
 		    ssh_pki_import_privkey_base64(c->key, c->passphrase, NULL, NULL, &t->key) !=
@@ -128,9 +177,12 @@ enum ts_result term_ssh_auth(struct term_ssh *t, const struct term_creds *c)
 		}
 		r = auth_result(t, ssh_userauth_publickey(t->session, NULL, t->key));
 	}
-	if (r != TS_AGAIN && t->key) {
-		ssh_key_free(t->key);
-		t->key = NULL;
+	if (r != TS_AGAIN) {
+		if (t->key) {
+			ssh_key_free(t->key);
+			t->key = NULL;
+		}
+		t->kbdint = false;
 	}
 	return r;
 }
@@ -139,8 +191,8 @@ unsigned term_ssh_auth_methods(struct term_ssh *t)
 {
 	int m = ssh_userauth_list(t->session, NULL);
 	unsigned out = 0;
-	if (m & SSH_AUTH_METHOD_PASSWORD)
-		out |= TERM_AUTH_PASSWORD;
+	if (m & (SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_INTERACTIVE))
+		out |= TERM_AUTH_PASSWORD; /* a password answers keyboard-interactive too */
 	if (m & SSH_AUTH_METHOD_PUBLICKEY)
 		out |= TERM_AUTH_PUBLICKEY;
 	return out;

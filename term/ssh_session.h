@@ -23,6 +23,9 @@ struct term_ssh {
 	ssh_channel channel;
 	int open_step;       /* term_ssh_open_shell's progress: 0 open, 1 pty, 2 shell */
 	ssh_key key;         /* the private key of an auth in progress */
+	bool kbdint;         /* this try goes on as keyboard-interactive */
+	bool kbdint_only;    /* the server takes passwords only that way */
+	int kbdint_rounds;
 	char error[256];
 };
 
@@ -37,7 +40,8 @@ int term_ssh_host_key(struct term_ssh *t, char *fingerprint, size_t fp_cap, char
 		      size_t type_cap);
 
 /* One authentication try with c (user and password or key); call again
- * with the same c while TS_AGAIN. A key that does not load is TS_DENIED
+ * with the same c while TS_AGAIN. A password refused by a server that
+ * offers only keyboard-interactive is given there, in the same try. A key that does not load is TS_DENIED
  * with the reason in t->error. */
 enum ts_result term_ssh_auth(struct term_ssh *t, const struct term_creds *c);
 /* The methods the server still offers that tunnel-term can use

@@ -638,12 +638,14 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t, password=None):
+def start_sshd(t, password=None, kbdint=False):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
     path of the user's private key). Skips without root or OpenSSH.
     With password, root may also sign in with it: sshd then runs in a
     private mount namespace where a copy of /etc/shadow holding that
-    password is mounted over the real one (the system is not changed)."""
+    password is mounted over the real one (the system is not changed).
+    kbdint: the password is taken through PAM as keyboard-interactive
+    only (as many devices' sshd asks), not as "password"."""
     if os.geteuid() != 0:
         skip("sshd needs root for its privilege-separation directory /run/sshd")
     for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
@@ -667,10 +669,10 @@ def start_sshd(t, password=None):
         "PidFile %s" % (t.tmp / "sshd.pid"),
         "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
         "StrictModes no",
-        "UsePAM no",
+        "UsePAM %s" % ("yes" if kbdint else "no"),
         "PubkeyAuthentication yes",
-        "PasswordAuthentication %s" % ("yes" if password is not None else "no"),
-        "KbdInteractiveAuthentication no",
+        "PasswordAuthentication %s" % ("yes" if password is not None and not kbdint else "no"),
+        "KbdInteractiveAuthentication %s" % ("yes" if kbdint else "no"),
         "PermitRootLogin %s" % ("yes" if password is not None else "prohibit-password"),
         "LogLevel VERBOSE",
         "",

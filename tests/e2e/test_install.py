@@ -9,7 +9,8 @@ import subprocess
 from harness import ROOT, SAN, expect, scaled, timeout
 
 PROGRAMS = {"localproxy": "man1/localproxy.1", "tunnelctl": "man1/tunnelctl.1",
-            "tunnel-relay": "man8/tunnel-relay.8", "tunnel-agent": "man8/tunnel-agent.8"}
+            "tunnel-relay": "man8/tunnel-relay.8", "tunnel-agent": "man8/tunnel-agent.8",
+            "tunnel-term": "man8/tunnel-term.8"}
 
 
 @timeout(180)

@@ -11,7 +11,7 @@ import subprocess
 import threading
 import time
 
-from harness import (READY, binary, child_env, expect, expect_eq, fail, localproxy, pki,
+from harness import (READY, SAN, SAN_MARKERS, binary, child_env, expect, expect_eq, fail, localproxy, pki,
                      rss_kib, scaled, start_sshd, timeout)
 
 
@@ -35,11 +35,14 @@ class Term:
         self.frames = []
         self.cond = threading.Condition()
         self.eof = False
+        self.reading = threading.Event()  # cleared: the relay "stops reading"
+        self.reading.set()
         threading.Thread(target=self._reader, daemon=True).start()
 
     def _reader(self):
         out = self.p.stdout
         while True:
+            self.reading.wait()
             head = out.read(5)
             if len(head) < 5:
                 break
@@ -110,17 +113,35 @@ class Term:
                 f.close()
             except OSError:
                 pass
+        self.logf.flush()
+        text = self.log_path.read_text(errors="replace")
+        for marker in SAN_MARKERS:
+            if marker in text:
+                self.t.post_fail("%s: sanitizer report in its log (%s)" % (self.log_path.name, marker))
+                break
 
 
-def device(t, password=None):
+def device(t, password=None, kbdint=False):
     """sshd, a relay with one tunnel and its destination localproxy."""
-    sshd_port, userkey = start_sshd(t, password=password)
+    sshd_port, userkey = start_sshd(t, password=password, kbdint=kbdint)
     spec = t.spec("t1", ["SSH"])
     relay = t.relay([spec])
     dest = localproxy(t, "dest", ["-d", "127.0.0.1:%d" % sshd_port], relay.port,
                       spec.destination_token)
     dest.wait_log(READY, scaled(10))
     return relay, spec, userkey
+
+
+def second_tunnel(t):
+    """Another relay and tunnel to the same sshd (a source token serves one
+    terminal)."""
+    spec = t.spec("t2", ["SSH"])
+    relay = t.relay([spec], name="relay2")
+    sshd_port = int(re.search(r"Port (\d+)", (t.tmp / "sshd_config").read_text()).group(1))
+    dest = localproxy(t, "dest2", ["-d", "127.0.0.1:%d" % sshd_port], relay.port,
+                      spec.destination_token)
+    dest.wait_log(READY, scaled(10))
+    return relay, spec
 
 
 def host_fingerprint(t):
@@ -171,8 +192,8 @@ def test_term_password_shell_resize_record(t):
 
     expect_no_token_in_argv([term.p.pid] + children(term.p.pid), spec.source_token)
     expect(children(term.p.pid), "tunnel-term has no localproxy child")
-    rss = rss_kib(term.p.pid)
-    t.note("tunnel-term VmRSS with one idle terminal: %s KiB" % rss)
+    t.note("VmRSS with one idle terminal: tunnel-term %s KiB, its localproxy %s KiB" % (
+        rss_kib(term.p.pid), [rss_kib(p) for p in children(term.p.pid)]))
 
     marker = "MARKER-%d" % secrets.randbelow(10**9)
     # The quotes keep the typed command's echo from matching: only the
@@ -223,6 +244,32 @@ def test_term_wrong_password_exit_4(t):
 
 
 @timeout(120)
+def test_term_password_as_keyboard_interactive(t):
+    """An sshd that takes passwords through PAM only: the password answers
+    its prompt; wrong ones still give exit 4 (not sshd's MaxAuthTries
+    disconnect)."""
+    password = "pw-" + secrets.token_hex(12)
+    t.secret(password)
+    relay, spec, _ = device(t, password=password, kbdint=True)
+    term = Term(t, relay, spec)
+    sign_in(term, host_fingerprint(t), password=password)
+    term.send("i", b"echo K''BD-OK; exit\r")
+    term.output_until("KBD-OK", "shell output")
+    expect_eq(term.json_frame("x", "exit"), {"status": 0}, "x")
+    expect_eq(term.wait_exit(), 0, "exit code")
+
+    relay2, spec2 = second_tunnel(t)
+    term2 = Term(t, relay2, spec2, name="term-wrong")
+    term2.json_frame("h", "host key")
+    term2.send("y")
+    for i in range(3):
+        term2.json_frame("s", "auth prompt %d" % i, pred=lambda p: b'"auth"' in p)
+        term2.send("a", {"user": "root", "password": "wrong-%d" % i})
+    expect_eq(term2.json_frame("e", "auth failure")["code"], "auth_failed", "error code")
+    expect_eq(term2.wait_exit(60), 4, "exit code after 3 wrong passwords")
+
+
+@timeout(120)
 def test_term_known_and_changed_host_key(t):
     relay, spec, userkey = device(t)
     fp = host_fingerprint(t)
@@ -239,12 +286,7 @@ def test_term_known_and_changed_host_key(t):
 
     # Another key remembered: refused, naming both fingerprints.
     other = "SHA256:" + "A" * 43
-    spec2 = t.spec("t2", ["SSH"])
-    relay2 = t.relay([spec2])
-    sshd_port = int(re.search(r"Port (\d+)", (t.tmp / "sshd_config").read_text()).group(1))
-    dest2 = localproxy(t, "dest2", ["-d", "127.0.0.1:%d" % sshd_port], relay2.port,
-                       spec2.destination_token)
-    dest2.wait_log(READY, scaled(10))
+    relay2, spec2 = second_tunnel(t)
     term2 = Term(t, relay2, spec2, extra=["--known-host-key", other], name="term-changed")
     e = term2.json_frame("e", "changed host key")
     expect_eq(e["code"], "hostkey_changed", "error code")
@@ -259,6 +301,82 @@ def test_term_host_key_not_accepted_exit_3(t):
     term.json_frame("h", "host key")
     term.p.stdin.close()  # the browser went away without accepting
     expect_eq(term.wait_exit(), 3, "exit code")
+
+
+@timeout(180)
+def test_term_bounded_queues(t):
+    """A relay that stops reading (4 MB of output wait), and a flood of
+    input (4 MB): tunnel-term's memory stays flat, as its queues are
+    bounded, and nothing is lost either way; SIGTERM ends it (0)."""
+    relay, spec, userkey = device(t)
+    term = Term(t, relay, spec)
+    sign_in(term, host_fingerprint(t), key=userkey.read_text())
+    term.send("i", b"echo RE''ADY\r")
+    term.output_until("READY", "prompt")
+    base = rss_kib(term.p.pid)
+
+    # Output: 4 MB the relay does not read for a while.
+    term.reading.clear()
+    count = 600000
+    term.send("i", b"seq 1 %d\r" % count)
+    time.sleep(scaled(3))
+    held = rss_kib(term.p.pid)
+    t.note("tunnel-term VmRSS %s KiB idle, %s KiB with the relay not reading" % (base, held))
+    expect_rss_flat_kib(base, held, 3 * 1024, "while the relay read nothing")
+    term.reading.set()
+    text = term.output_until(r"\n%d\r?\n" % count, "the whole seq output", timeout_s=60)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", text)  # the shell's bracketed-paste switches
+    numbers = [int(x) for x in re.findall(r"(?m)^\r?(\d+)\r?$", plain)]
+    want = list(range(1, count + 1))
+    if numbers != want:
+        at = next((i for i, (a, b) in enumerate(zip(numbers, want)) if a != b),
+                  min(len(numbers), len(want)))
+        fail("seq output through tunnel-term: %d numbers, first difference at %d: got %r, want %r"
+             % (len(numbers), at, numbers[at:at + 3], want[at:at + 3]))
+
+    # Input: 4 MB in 64 KiB frames, faster than the shell takes it.
+    size = 4000000
+    term.send("i", ("stty raw -echo; head -c %d > %s/in; stty sane; "
+                    "echo GOT-$(wc -c < %s/in)\r" % (size, t.tmp, t.tmp)).encode())
+    time.sleep(scaled(1))
+    chunk = (b"0123456789abcdef" * 4096)
+    sent = 0
+    while sent < size:
+        n = min(len(chunk), size - sent)
+        term.send("i", chunk[:n])
+        sent += n
+    term.output_until("GOT-%d" % size, "the input all arrived", timeout_s=60)
+    peak = rss_kib(term.p.pid)
+    t.note("tunnel-term VmRSS %s KiB after 4 MB of input" % peak)
+    expect_rss_flat_kib(base, peak, 3 * 1024, "after 4 MB of input")
+    expect_eq((t.tmp / "in").read_bytes()[:16], b"0123456789abcdef", "input bytes")
+
+    proxy = children(term.p.pid)
+    term.p.terminate()
+    expect_eq(term.wait_exit(), 0, "exit code after SIGTERM")
+    for pid in proxy:
+        expect(not os.path.exists("/proc/%d/cmdline" % pid) or
+               open("/proc/%d/stat" % pid).read().split()[2] == "Z",
+               "localproxy %d outlived tunnel-term" % pid)
+
+
+def expect_rss_flat_kib(base, now, limit_kib, what):
+    if SAN or not base or not now:
+        return  # ASan's quarantine makes RSS meaningless
+    expect(now - base < limit_kib, "tunnel-term grew by %d KiB %s" % (now - base, what))
+
+
+@timeout(90)
+def test_term_tunnel_refused_exit_5(t):
+    """A token the relay does not know: `e` tunnel and exit 5, quickly."""
+    relay, spec, _ = device(t)
+    stranger = t.spec("t9", ["SSH"])  # never given to the relay
+    start = time.monotonic()
+    term = Term(t, relay, stranger)
+    e = term.json_frame("e", "tunnel failure", timeout_s=40)
+    expect_eq(e["code"], "tunnel", "error code")
+    expect_eq(term.wait_exit(), 5, "exit code")
+    t.note("refused in %.1f s: %s" % (time.monotonic() - start, e["message"]))
 
 
 def test_term_usage(t):
