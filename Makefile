@@ -206,6 +206,7 @@ demo: deps
 bench: deps
 	$(MAKE) all SAN=0
 	python3 scripts/bench.py
+	/usr/bin/python3 scripts/bench_console.py
 
 # The relay with thousands of idle tunnels (scripts/bench_scale.py; about
 # 10 minutes): its table goes into docs/benchmarks.md under its own heading.

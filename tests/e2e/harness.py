@@ -638,35 +638,40 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t, password=None, kbdint=False):
+def start_sshd(t, password=None, kbdint=False, port=None, hostkey_name="host_ed25519",
+               name="sshd"):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
     path of the user's private key). Skips without root or OpenSSH.
     With password, root may also sign in with it: sshd then runs in a
     private mount namespace where a copy of /etc/shadow holding that
     password is mounted over the real one (the system is not changed).
     kbdint: the password is taken through PAM as keyboard-interactive
-    only (as many devices' sshd asks), not as "password"."""
+    only (as many devices' sshd asks), not as "password".
+    port, hostkey_name: restart on the same port with another host key
+    (a new name makes a new key; the same name keeps the old one)."""
     if os.geteuid() != 0:
         skip("sshd needs root for its privilege-separation directory /run/sshd")
-    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
+    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/unshare"):
         if not os.path.exists(tool):
             skip("%s not installed" % tool)
     if password is not None and not shutil.which("unshare"):
         skip("unshare (util-linux) not installed")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    hostkey = t.tmp / "host_ed25519"
+    hostkey = t.tmp / hostkey_name
     userkey = t.tmp / "user_ed25519"
     for k in (hostkey, userkey):
+        if k.exists():
+            continue
         subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
                        check=True, timeout=30, stdin=subprocess.DEVNULL)
     (t.tmp / "authorized_keys").write_text((t.tmp / "user_ed25519.pub").read_text())
-    sshd_port = free_port()
-    cfg = t.tmp / "sshd_config"
+    sshd_port = port or free_port()
+    cfg = t.tmp / ("%s_config" % name)
     cfg.write_text("\n".join([
         "Port %d" % sshd_port,
         "ListenAddress 127.0.0.1",
         "HostKey %s" % hostkey,
-        "PidFile %s" % (t.tmp / "sshd.pid"),
+        "PidFile %s" % (t.tmp / ("%s.pid" % name)),
         "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
         "StrictModes no",
         "UsePAM %s" % ("yes" if kbdint else "no"),
@@ -680,7 +685,7 @@ def start_sshd(t, password=None, kbdint=False):
     argv = ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)]
     if password is not None:
         argv = _private_shadow(t, password) + argv
-    sshd = t.spawn("sshd", argv, check_exit=False)
+    sshd = t.spawn(name, argv, check_exit=False)
     sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
     return sshd_port, userkey
 

@@ -184,3 +184,24 @@ def test_presence_acl_own_topic_only(t):
     j = thing(rig)
     expect(j.get("state") == "online" and j.get("since") == before.get("since"),
            "another device changed %s's presence: %r (before %r)" % (THING, j, before))
+
+
+@timeout(30)
+def test_presence_topic_option(t):
+    """--presence-topic takes a filter with one '+' level, or off; anything
+    else is a usage error (exit 2) saying why; --help documents it."""
+    from harness import binary, pki
+    p = pki()
+    base = [binary("tunnel-relay"), "--cert", p.cert, "--key", p.key,
+            "--db", str(t.tmp / "x.sqlite")]
+    for bad, why in (("tunnels/presence/#", "'#'"), ("tunnels/presence", "exactly one '+'"),
+                     ("a/b+/c", "whole level")):
+        r = subprocess.run(base + ["--presence-topic", bad], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(10))
+        err = r.stderr.decode(errors="replace")
+        expect(r.returncode == 2 and "--presence-topic" in err and why in err,
+               "--presence-topic %s: rc %d, stderr %r" % (bad, r.returncode, err))
+    r = subprocess.run([binary("tunnel-relay"), "--help"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=scaled(10))
+    expect(r.returncode == 0 and b"--presence-topic" in r.stdout and
+           b"tunnels/presence/+" in r.stdout, "tunnel-relay --help: %r" % r.stdout[-400:])
