@@ -100,22 +100,9 @@ struct terminals *terminals_new(const struct terminal_options *opt, const struct
 	return ts;
 }
 
-const struct terminal_options *terminals_options(const struct terminals *ts)
-{
-	return &ts->opt;
-}
-
 const struct terminals_deps *terminals_deps(const struct terminals *ts)
 {
 	return &ts->deps;
-}
-
-size_t terminals_count(const struct terminals *ts)
-{
-	size_t n = 0;
-	for (const struct terminal *t = ts->list; t; t = t->next)
-		n++;
-	return n;
 }
 
 static void audit(struct terminal *t, const char *action, const char *detail)

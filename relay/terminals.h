@@ -66,7 +66,6 @@ void terminals_tick(struct terminals *ts, int64_t now);
 /* At start-up: closes the open tunnels of terminals a previous run of the
  * relay left behind (by their description). Returns how many. */
 size_t terminals_close_orphans(struct terminals *ts);
-const struct terminal_options *terminals_options(const struct terminals *ts);
 const struct terminals_deps *terminals_deps(const struct terminals *ts);
 
 /* ---- for the HTTP routes ---- */
@@ -101,8 +100,5 @@ int terminals_browser_message(struct terminal *t, const uint8_t *msg, size_t n);
 int terminals_writeable(struct terminal *t);
 /* The socket closed (the browser left, or lws closed it). */
 void terminals_browser_gone(struct terminal *t);
-
-/* Every terminal's state, for tests and logs: the number open. */
-size_t terminals_count(const struct terminals *ts);
 
 #endif
