@@ -184,7 +184,7 @@ static void begin_close(struct terminal *t, const char *reason)
 static void maybe_finish(struct terminal *t)
 {
 	if (t->state != TERMINAL_CLOSING || t->wsi || t->opening || t->tunnel_open || t->req ||
-	    (t->helper && !t->helper_exited))
+	    (t->helper && (!t->helper_exited || !t->output_ended)))
 		return;
 	set_state(t, TERMINAL_EV_ALL_DONE);
 	if (t->started)
@@ -419,8 +419,10 @@ static void helper_done(struct terminal *t)
 		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(st));
 	else
 		snprintf(why, sizeof(why), "killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-	if (!t->end_detail[0])
-		snprintf(t->end_detail, sizeof(t->end_detail), "%s", why);
+	/* terminal.end says why it ended and, when that was not the helper's
+	 * own end, how the helper took it. */
+	size_t n = strlen(t->end_detail);
+	snprintf(t->end_detail + n, sizeof(t->end_detail) - n, "%s%s", n ? "; helper " : "", why);
 	begin_close(t, why);
 }
 
@@ -723,6 +725,11 @@ void terminals_browser_gone(struct terminal *t)
 	t->wsi = NULL;
 	t->slot = NULL;
 	bytequeue_free(&t->to_browser);
+	if (t->output_paused && t->helper) {
+		/* Nobody to wait for now: read on to the helper's end (dropped). */
+		t->output_paused = false;
+		terminal_helper_pause_output(t->helper, false);
+	}
 	begin_close(t, "the browser closed the terminal");
 	maybe_finish(t);
 }

@@ -401,7 +401,8 @@ def test_terminal_shell_hostkeys_and_refusals(t):
     term.wait_closed("close from the console")
     wait_until(lambda: gone(helper), scaled(10), "the helper gone")
     rig.wait_closed_tunnel(tunnel_id, "close from the console")
-    rig.wait_audit("terminal.end", "terminal ended", who="alice", tunnelId=tunnel_id)
+    end = rig.wait_audit("terminal.end", "terminal ended", who="alice", tunnelId=tunnel_id)
+    expect(end["detail"].startswith("closed by alice; helper "), "terminal.end detail %r" % end)
     recs = list((t.tmp / "rec" / THING).glob("*-alice-%s.cast" % term_id))
     expect(recs and marker in recs[0].read_text(), "the recording holds the marker")
 
@@ -511,8 +512,13 @@ def test_terminal_output_flood_waits_for_the_browser(t):
         got += len(payload)
         text = (text + payload.decode(errors="replace"))[-64:]
     expect(got > (mib << 20) * 4 // 3, "only %d bytes of output arrived" % got)
+    # Another flood, and the browser leaves while the relay waits for it:
+    # the helper is still ended and the terminal closed.
+    term.send("i", ("head -c %d /dev/zero | base64\r" % (mib << 20)).encode())
+    time.sleep(scaled(2))
     term.close()
     rig.wait_closed_tunnel(opened["tunnelId"], "browser closed")
+    rig.wait_audit("terminal.end", "the end after leaving mid-flood", tunnelId=opened["tunnelId"])
 
 
 @timeout(120)
