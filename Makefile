@@ -5,6 +5,7 @@
 #   make deps       install missing Debian packages (as root) or print the apt-get line
 #   make install    programs, man pages, the agent's unit, examples (PREFIX=/usr/local, DESTDIR)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
+#   make demo-console  the demo system kept running with the web console on, until Ctrl-C
 
 CC      ?= cc
 SAN     ?= 0
@@ -119,8 +120,8 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-.PHONY: all check unit e2e check-one deps demo bench bench-scale clean install man fuzz fuzz-smoke \
-        fuzz-build
+.PHONY: all check unit e2e check-one deps demo demo-console bench bench-scale clean install man fuzz \
+        fuzz-smoke fuzz-build console-assets console-screenshots
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -184,7 +185,7 @@ check: deps
 	$(MAKE) check-one SAN=0
 	$(MAKE) check-one SAN=1
 
-check-one: all $(UNIT_BINS)
+check-one: all $(UNIT_BINS) console-assets
 	python3 scripts/callgraph.py $(OBJ)
 	tests/run-unit.sh $(BIN)/tests
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py
@@ -192,15 +193,48 @@ check-one: all $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(BIN)/tests
 
-e2e: all
+e2e: all console-assets
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py $(E2E)
 
 deps:
 	@scripts/deps.sh
+	@$(MAKE) -s console-assets
 
 demo: deps
 	$(MAKE) all SAN=0
 	scripts/demo.sh
+
+# The demo system kept running with the console on: prints its URL and a
+# one-time admin password, stops everything on Ctrl-C.
+demo-console: deps
+	$(MAKE) all SAN=0
+	scripts/demo.sh --console
+
+# ---- the web console's browser side (console/, docs/console.md) ----------
+# xterm.js and its fit addon, pinned by console/package-lock.json (Debian's
+# node-xterm is 3.8.1, CommonJS, without a browser bundle). npm ci installs
+# exactly the locked versions, checked against the lockfile's hashes; no
+# package scripts run. The relay serves console/node_modules/@xterm/ as
+# /console/vendor/.
+XTERM_FILES := console/node_modules/@xterm/xterm/lib/xterm.js \
+               console/node_modules/@xterm/xterm/css/xterm.css \
+               console/node_modules/@xterm/addon-fit/lib/addon-fit.js
+console-assets: $(XTERM_FILES)
+
+$(XTERM_FILES) &: console/package.json console/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix console
+	touch $(XTERM_FILES)
+
+# The browser test's screenshots into docs/img/ (the test itself writes only
+# into temp dirs): runs it once with E2E_CONSOLE_SCREENSHOTS set.
+CONSOLE_SHOTS := login devices terminal audit
+console-screenshots: all console-assets
+	@shots=$$(mktemp -d) && trap 'rm -rf "$$shots"' EXIT && \
+	BIN_DIR=$(abspath $(BIN)) SAN=0 E2E_CONSOLE_SCREENSHOTS=$$shots \
+		python3 tests/e2e/run.py test_console::test_console_admin && \
+	mkdir -p docs/img && \
+	for s in $(CONSOLE_SHOTS); do cp "$$shots/console-$$s.png" docs/img/ || exit 1; done && \
+	echo "docs/img: $(CONSOLE_SHOTS:%=console-%.png)"
 
 # A benchmark, not a test: prints a table and writes docs/benchmarks.md.
 bench: deps
@@ -316,6 +350,19 @@ install: $(PROGRAMS) $(MAN_PAGES)
 	install -m 0644 packaging/systemd/agent.json.example $(DESTDIR)$(EXAMPLEDIR)/agent.json
 	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(EXAMPLEDIR)/mosquitto.conf
 	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(EXAMPLEDIR)/mosquitto.acl
+	$(MAKE) -s install-console
+
+# The console's files and the two vendor files it loads (with their licences),
+# in the layout the relay serves (--console-dir; /console/vendor/ is
+# node_modules/@xterm/ below it).
+CONSOLEDIR  := $(PREFIX)/share/tunnel-relay/console
+CONSOLE_WEB := $(wildcard console/*.html console/css/*.css console/js/*.js)
+.PHONY: install-console
+install-console: console-assets
+	for f in $(CONSOLE_WEB) $(XTERM_FILES) console/node_modules/@xterm/xterm/LICENSE \
+	         console/node_modules/@xterm/addon-fit/LICENSE; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(CONSOLEDIR)/$${f#console/}" || exit 1; \
+	done
 
 clean:
 	rm -rf build

@@ -17,10 +17,15 @@ RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
     awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
     openssh-server openssh-client curl procps iproute2
+    chromium chromium-driver python3-selenium   # e2e: the web console in headless Chromium
 )
+# npm fetches xterm.js for the console (console/package-lock.json; `make console-assets`).
+# Debian's npm only when there is no npm on PATH already (nvm, NodeSource, ...).
+NPM_PACKAGES=()
+command -v npm >/dev/null 2>&1 || NPM_PACKAGES=(npm)
 # ----------------------------------------------------------------------------------------------
 
-PACKAGES=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}")
+PACKAGES=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${NPM_PACKAGES[@]}")
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
     echo "deps: dpkg-query not found; this script needs Debian or a derivative" >&2

@@ -72,6 +72,17 @@ def timeout(seconds):
     return deco
 
 
+def plain_build_only(reason):
+    """Decorator: the test runs in the plain build only; under SAN=1 (make
+    check's second pass) run.py skips it with this reason. For heavy tests
+    whose subject the sanitizers do not see (a browser, say) and whose
+    paths through our programs other tests already run under SAN."""
+    def deco(fn):
+        fn.e2e_plain_only = reason
+        return fn
+    return deco
+
+
 def scaled(seconds):
     return seconds * SCALE
 

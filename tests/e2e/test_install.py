@@ -1,6 +1,6 @@
 """make install: the programs, man pages made from --help, the agent's unit,
-sysusers entry and examples, into an empty DESTDIR tree; the installed
-binaries run."""
+sysusers entry and examples, the web console with its xterm.js, into an
+empty DESTDIR tree; the installed binaries run."""
 
 import os
 import re
@@ -43,5 +43,11 @@ def test_make_install_into_destdir(t):
     for f in ("usr/lib/sysusers.d/tunnel-agent.conf",
               "usr/share/doc/secure-tunnel/examples/agent.json",
               "usr/share/doc/secure-tunnel/examples/mosquitto.conf",
-              "usr/share/doc/secure-tunnel/examples/mosquitto.acl"):
+              "usr/share/doc/secure-tunnel/examples/mosquitto.acl",
+              # the web console, and xterm.js where the relay serves /console/vendor/ from
+              "usr/share/tunnel-relay/console/index.html",
+              "usr/share/tunnel-relay/console/terminal.html",
+              "usr/share/tunnel-relay/console/js/terminal.js",
+              "usr/share/tunnel-relay/console/node_modules/@xterm/xterm/lib/xterm.js",
+              "usr/share/tunnel-relay/console/node_modules/@xterm/addon-fit/lib/addon-fit.js"):
         expect((dest / f).is_file(), "%s not installed" % f)
