@@ -19,6 +19,7 @@ from harness import (SAN, binary, expect, expect_eq, fail, pki, rss_kib, scaled,
                      timeout, wait_until)
 from test_agent import AgentRig
 from test_api import THING, ApiRelay
+from test_term import Term
 from wsprobe import WS, ProbeClosed, ProbeTimeout
 
 PROTOCOL = "tunnel-console-term.v1"
@@ -147,7 +148,7 @@ class Terminal:
         expect(ev.kind == "binary" and ev.data, "a text or empty message: %r" % ev)
         return chr(ev.data[0]), ev.data[1:]
 
-    def wait(self, kinds, what, timeout_s=30, pred=None):
+    def wait_frame(self, kinds, what, timeout_s=30, pred=None):
         deadline = time.monotonic() + scaled(timeout_s)
         while True:
             left = deadline - time.monotonic()
@@ -165,18 +166,9 @@ class Terminal:
             if kind in kinds and (pred is None or pred(payload)):
                 return kind, payload
 
-    def json(self, kinds, what, **kw):
-        return json.loads(self.wait(kinds, what, **kw)[1])
-
-    def output_until(self, regex, what, timeout_s=30):
-        text = ""
-        deadline = time.monotonic() + scaled(timeout_s)
-        while not re.search(regex, text):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                fail("%s: /%s/ not in the output %r" % (what, regex, text[-500:]))
-            text += self.wait("o", what, timeout_s=left / scaled(1))[1].decode(errors="replace")
-        return text
+    # The same as tunnel-term's own test, over a WebSocket instead of pipes.
+    json_frame = Term.json_frame
+    output_until = Term.output_until
 
     def wait_closed(self, what, timeout_s=30):
         deadline = time.monotonic() + scaled(timeout_s)
@@ -336,13 +328,13 @@ def expect_token_nowhere(t, token, relay):
 
 def sign_in_ssh(term, rig, status):
     """Host key (status new: accepted), password, then a ready shell."""
-    h = term.json("h", "host key")
+    h = term.json_frame("h", "host key")
     expect_eq((h["fingerprint"], h["status"]), (rig.host_fingerprint(), status), "h")
     if status == "new":
         term.send("y")
-    term.json("s", "auth prompt", pred=lambda p: b'"auth"' in p)
+    term.json_frame("s", "auth prompt", pred=lambda p: b'"auth"' in p)
     term.send("a", {"user": "root", "password": rig.password})
-    term.json("s", "ready", pred=lambda p: b'"ready"' in p)
+    term.json_frame("s", "ready", pred=lambda p: b'"ready"' in p)
 
 
 # --------------------------------------------------------------------------
@@ -421,7 +413,7 @@ def test_terminal_shell_hostkeys_and_refusals(t):
     rig.new_host_key()
     opened = alice.open_terminal()
     term = alice.ws(opened["terminalId"])
-    e = term.json("e", "host key changed")
+    e = term.json_frame("e", "host key changed")
     expect_eq(e["code"], "hostkey_changed", "error code")
     term.wait_closed("after the refusal")
     expect_eq(term.closed_reason, b"exit status 3", "close reason: tunnel-term's exit status")
@@ -508,7 +500,7 @@ def test_terminal_output_flood_waits_for_the_browser(t):
     deadline = time.monotonic() + scaled(120)
     while "FLOOD-END" not in text:
         expect(time.monotonic() < deadline, "the output's end never came (%d bytes)" % got)
-        _, payload = term.wait("o", "flood output")
+        _, payload = term.wait_frame("o", "flood output")
         got += len(payload)
         text = (text + payload.decode(errors="replace"))[-64:]
     expect(got > (mib << 20) * 4 // 3, "only %d bytes of output arrived" % got)
@@ -531,7 +523,7 @@ def test_terminal_waits_for_the_device(t):
     opened = alice.open_terminal()
     term = alice.ws(opened["terminalId"])
     expect_eq(term.status, 101, "the WebSocket")
-    st = term.json("s", "waiting status")
+    st = term.json_frame("s", "waiting status")
     expect_eq(st["state"], "connecting", "status while waiting")
     expect("device" in st["message"], "the status says what it waits for: %r" % st)
     time.sleep(1)
