@@ -33,13 +33,13 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell pkg-config --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # tunnel-term: the browser terminal's SSH client (libssh) and its JSON frames.
 TERM_LIBS     := $(call libs,libssh libcjson libcrypto)
 # Unit tests may link any of them; --as-needed keeps only those they call.
-UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lev -lcurl -lcmocka -lcrypt
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
@@ -66,7 +66,12 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
-              relay/things.c relay/presence_payload.c relay/presence_feed.c
+              relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \
+              relay/console_static.c relay/console_things.c relay/console_recordings.c relay/recording_name.c relay/adduser.c \
+              relay/things.c relay/presence_payload.c relay/presence_feed.c \
+              relay/host_keys.c relay/terminal.c relay/terminal_helper.c relay/terminals.c \
+              relay/terminal_ws.c relay/terminal_routes.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
@@ -129,6 +134,10 @@ $(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The console's files are installed under PREFIX: the relay looks there
+# unless --console-dir says otherwise.
+$(OBJ)/relay/relay_options.o: CFLAGS += -DCONSOLE_DIR_DEFAULT='"$(PREFIX)/share/tunnel-relay/console"'
 
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)

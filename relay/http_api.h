@@ -22,8 +22,11 @@ struct notifier;
 struct notify_outbox;
 struct things;
 
+struct audit;
+
 struct http_api_deps {
 	struct registry *registry;
+	struct audit *audit;          /* tunnel calls over HTTP are audited ("who":"api-key") */
 	const struct things *things;  /* devices' presence (GET /api/v1/things) */
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */

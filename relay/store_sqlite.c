@@ -30,6 +30,9 @@
  *   3  table things: each device's last presence (relay/things.h), one row
  *      per thing name; services a JSON array like tunnels.services (may
  *      be empty), times in Unix seconds (0: not said).
+ *   4  table host_keys: the SSH host key fingerprint ("SHA256:…") of each
+ *      thing's device that a browser terminal's user accepted
+ *      (relay/host_keys.h), one row per thing name.
  * Table pending_notifications is created whenever it is missing, at any
  * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
@@ -38,7 +41,7 @@
  * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 /* Device notifications the broker has not acknowledged yet (see
  * relay/pending_notification.h): one row per tunnel, holding the
@@ -116,6 +119,13 @@ static const char schema_v3[] =
 	" max_tunnels INTEGER NOT NULL);"
 	"PRAGMA user_version = 3;";
 
+static const char schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS host_keys ("
+	" thing TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL,"
+	" since INTEGER NOT NULL);"
+	"PRAGMA user_version = 4;";
+
 #define THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
@@ -130,6 +140,8 @@ struct sqlite_store {
 	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
 	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
 	sqlite3_stmt *thing;    /* INSERT OR REPLACE INTO things */
+	sqlite3_stmt *key_set;  /* INSERT OR REPLACE INTO host_keys */
+	sqlite3_stmt *key_del;  /* DELETE FROM host_keys */
 	struct store_worker *worker;
 	char path[];            /* for error messages */
 };
@@ -251,6 +263,8 @@ static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
 		return -1;
 	if (version < 3 && exec(s, schema_v3, "cannot add the things table", err, err_cap) != 0)
 		return -1;
+	if (version < 4 && exec(s, schema_v4, "cannot add the host keys table", err, err_cap) != 0)
+		return -1;
 	return 0;
 }
 
@@ -321,6 +335,13 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO things (" THING_COLUMNS ") "
 					"VALUES (?1,?2,?3,?4,?5,?6,?7)", -1, &s->thing, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT OR REPLACE INTO host_keys (thing, fingerprint, since) "
+					"VALUES (?1,?2,strftime('%s','now'))", -1, &s->key_set, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM host_keys WHERE thing = ?1", -1,
+					&s->key_del, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(s, "cannot prepare the insert", err, err_cap);
 		sqlite_close(&s->base);
@@ -345,6 +366,8 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->keep);
 	sqlite3_finalize(s->drop);
 	sqlite3_finalize(s->thing);
+	sqlite3_finalize(s->key_set);
+	sqlite3_finalize(s->key_del);
 	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
 	 * they are gone. It also checkpoints and removes the WAL. */
 	sqlite3_close_v2(s->db);
@@ -456,8 +479,15 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 }
 
 /* What the worker thread is given: a tunnel to save, a notification to
- * keep, a tunnel whose kept notification goes, or a thing's presence. */
-enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING };
+ * keep, a tunnel whose kept notification goes, a thing's presence, or a
+ * thing's host key. */
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY };
+
+/* A thing's host key to remember ("" fingerprint: to forget). */
+struct host_key_job {
+	char thing[REGISTRY_MAX_THING + 1];
+	char fingerprint[STORE_MAX_FINGERPRINT + 1];
+};
 
 struct sqlite_job {
 	enum job_kind kind;
@@ -466,6 +496,7 @@ struct sqlite_job {
 		struct pending_notification note;
 		char tunnel_id[REGISTRY_MAX_ID + 1];
 		struct thing_presence thing;
+		struct host_key_job key;
 	} u;
 };
 
@@ -556,6 +587,29 @@ static int run_thing(struct sqlite_store *s, const struct thing_presence *p, cha
 	return ret;
 }
 
+static int run_host_key(struct sqlite_store *s, const struct host_key_job *k, char *err,
+			size_t err_cap)
+{
+	bool forget = !k->fingerprint[0];
+	sqlite3_stmt *st = forget ? s->key_del : s->key_set;
+	int rc = sqlite3_bind_text(st, 1, k->thing, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && !forget)
+		rc = sqlite3_bind_text(st, 2, k->fingerprint, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_THING + 48];
+		snprintf(what, sizeof(what), "cannot %s the host key of thing '%s'",
+			 forget ? "forget" : "save", k->thing);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
 static int run_job(void *backend, void *job, char *err, size_t err_cap)
 {
 	struct sqlite_job *j = job;
@@ -568,6 +622,8 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 		return run_drop(backend, j->u.tunnel_id, err, err_cap);
 	case JOB_THING:
 		return run_thing(backend, &j->u.thing, err, err_cap);
+	case JOB_HOST_KEY:
+		return run_host_key(backend, &j->u.key, err, err_cap);
 	}
 	return -1;
 }
@@ -694,6 +750,26 @@ static int sqlite_save_thing(struct store *base, const struct thing_presence *p,
 	j->kind = JOB_THING;
 	memcpy(&j->u.thing, p, sizeof(j->u.thing));
 	return submit(s, j, done, ctx, "save thing", p->name, err, err_cap);
+}
+
+static int sqlite_keep_host_key(struct store *base, const char *thing, const char *fingerprint,
+				store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	size_t tlen = strlen(thing), flen = strlen(fingerprint);
+	if (!tlen || tlen > REGISTRY_MAX_THING || flen > STORE_MAX_FINGERPRINT) {
+		errf(err, err_cap, "%s: cannot save a host key: thing or fingerprint too long", s->path);
+		return -1;
+	}
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot save a host key: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_HOST_KEY;
+	memcpy(j->u.key.thing, thing, tlen + 1);
+	memcpy(j->u.key.fingerprint, fingerprint, flen + 1);
+	return submit(s, j, done, ctx, "save the host key of thing", thing, err, err_cap);
 }
 
 /* ---- load ------------------------------------------------------------------ */
@@ -886,45 +962,76 @@ static const char *get_notification(sqlite3_stmt *st, struct pending_notificatio
 	return problem ? problem : pending_notification_problem(pn);
 }
 
-static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
-				     char *err, size_t err_cap)
+/* Reads one row of a table being loaded and hands it on. Returns NULL,
+ * what is wrong with the row, or ROW_NOT_TAKEN when the taker refused it. */
+typedef const char *(*load_row_fn)(sqlite3_stmt *st, void *ctx);
+static const char ROW_NOT_TAKEN[] = "not taken";
+
+/* Runs sql (a SELECT over table) and row() for each row, after the
+ * worker's queue is written (loading happens once, at start-up). Returns
+ * the number of rows, or -1 with err ("PATH: TABLE row N: problem"). */
+static int load_rows(struct sqlite_store *s, const char *sql, const char *table, const char *what,
+		     load_row_fn row, void *ctx, char *err, size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
 	store_worker_wait_idle(s->worker);
+	char failed[96];
+	snprintf(failed, sizeof(failed), "cannot read the %s", what);
 	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT tunnel_id, thing, services, token, since "
-			       "FROM pending_notifications ORDER BY since, tunnel_id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, failed, err, err_cap);
 		return -1;
 	}
 	int loaded = 0;
 	int rc;
-	struct pending_notification pn;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&pn, 0, sizeof(pn));
-		const char *problem = get_notification(st, &pn);
-		if (problem != NULL) {
-			errf(err, err_cap, "%s: pending_notifications row %d: %s", s->path, loaded + 1,
-			     problem);
+		const char *problem = row(st, ctx);
+		if (problem == ROW_NOT_TAKEN) {
+			errf(err, err_cap, "%s: cannot take the %s: out of memory", s->path, what);
 			loaded = -1;
 			break;
 		}
-		if (each(arg, &pn) != 0) {
-			errf(err, err_cap, "%s: cannot take the kept notifications: out of memory",
-			     s->path);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: %s row %d: %s", s->path, table, loaded + 1, problem);
 			loaded = -1;
 			break;
 		}
 		loaded++;
 	}
-	pending_notification_wipe(&pn);
 	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
+		db_err(s, failed, err, err_cap);
 		loaded = -1;
 	}
 	sqlite3_finalize(st);
 	return loaded;
+}
+
+struct notification_loader {
+	store_each_notification_fn each;
+	void *arg;
+	struct pending_notification pn;
+};
+
+static const char *load_notification(sqlite3_stmt *st, void *ctx)
+{
+	struct notification_loader *l = ctx;
+	memset(&l->pn, 0, sizeof(l->pn));
+	const char *problem = get_notification(st, &l->pn);
+	if (problem == NULL && l->each(l->arg, &l->pn) != 0)
+		problem = ROW_NOT_TAKEN;
+	return problem;
+}
+
+static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
+				     char *err, size_t err_cap)
+{
+	struct notification_loader l = { .each = each, .arg = arg };
+	int n = load_rows((struct sqlite_store *)base,
+			  "SELECT tunnel_id, thing, services, token, since "
+			  "FROM pending_notifications ORDER BY since, tunnel_id",
+			  "pending_notifications", "kept notifications", load_notification, &l, err,
+			  err_cap);
+	pending_notification_wipe(&l.pn);
+	return n;
 }
 
 /* Fills p from a row of things. What is wrong, or NULL. */
@@ -947,41 +1054,53 @@ static const char *get_thing(sqlite3_stmt *st, struct thing_presence *p)
 	return problem ? problem : thing_problem(p);
 }
 
+struct thing_loader {
+	store_each_thing_fn each;
+	void *arg;
+	struct thing_presence p;
+};
+
+static const char *load_thing(sqlite3_stmt *st, void *ctx)
+{
+	struct thing_loader *l = ctx;
+	memset(&l->p, 0, sizeof(l->p)); /* whole: the relay compares entries bytewise */
+	const char *problem = get_thing(st, &l->p);
+	if (problem == NULL && l->each(l->arg, &l->p) != 0)
+		problem = ROW_NOT_TAKEN;
+	return problem;
+}
+
 static int sqlite_load_things(struct store *base, store_each_thing_fn each, void *arg, char *err,
 			      size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	store_worker_wait_idle(s->worker);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT " THING_COLUMNS " FROM things ORDER BY name", -1, &st,
-			       NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the things", err, err_cap);
-		return -1;
-	}
-	int loaded = 0;
-	int rc;
-	struct thing_presence p;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&p, 0, sizeof(p)); /* whole: the relay compares entries bytewise */
-		const char *problem = get_thing(st, &p);
-		if (problem != NULL) {
-			errf(err, err_cap, "%s: things row %d: %s", s->path, loaded + 1, problem);
-			loaded = -1;
-			break;
-		}
-		if (each(arg, &p) != 0) {
-			errf(err, err_cap, "%s: cannot take the things: out of memory", s->path);
-			loaded = -1;
-			break;
-		}
-		loaded++;
-	}
-	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the things", err, err_cap);
-		loaded = -1;
-	}
-	sqlite3_finalize(st);
-	return loaded;
+	struct thing_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT " THING_COLUMNS " FROM things ORDER BY name", "things", "things",
+			 load_thing, &l, err, err_cap);
+}
+
+struct host_key_loader {
+	store_each_host_key_fn each;
+	void *arg;
+};
+
+static const char *load_host_key(sqlite3_stmt *st, void *ctx)
+{
+	struct host_key_loader *l = ctx;
+	char thing[REGISTRY_MAX_THING + 1], fingerprint[STORE_MAX_FINGERPRINT + 1];
+	if (!get_text(st, 0, thing, sizeof(thing)) ||
+	    !get_text(st, 1, fingerprint, sizeof(fingerprint)))
+		return "a column has the wrong type or is too long";
+	return l->each(l->arg, thing, fingerprint) ? ROW_NOT_TAKEN : NULL;
+}
+
+static int sqlite_load_host_keys(struct store *base, store_each_host_key_fn each, void *arg,
+				 char *err, size_t err_cap)
+{
+	struct host_key_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT thing, fingerprint FROM host_keys ORDER BY thing", "host_keys",
+			 "host keys", load_host_key, &l, err, err_cap);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
@@ -1021,4 +1140,6 @@ static const struct store_ops sqlite_ops = {
 	.load_notifications = sqlite_load_notifications,
 	.save_thing = sqlite_save_thing,
 	.load_things = sqlite_load_things,
+	.keep_host_key = sqlite_keep_host_key,
+	.load_host_keys = sqlite_load_host_keys,
 };

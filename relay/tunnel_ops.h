@@ -82,6 +82,9 @@ cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e);
 /* Reads {"description", "destinationConfig":{"thingName","services"},
  * "timeoutConfig":{"maxLifetimeTimeoutMinutes"}} (the same in both APIs)
  * into t. Returns 0, or -1 with e filled. */
+/* 1-128 characters of [A-Za-z0-9_:-], as AWS names things. */
+bool ops_thing_name_valid(const char *s);
+
 int ops_parse_open(const cJSON *root, struct registry_tunnel *t, struct ops_error *e);
 
 /* Gives t (calloc'd, filled by ops_parse_open) an id and fresh tokens and

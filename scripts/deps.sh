@@ -10,6 +10,7 @@ BUILD_PACKAGES=(
     libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
     libev-dev libwebsockets-evlib-ev   # the relay's loop: libev under lws (docs/event-loops.md)
+    libcrypt-dev          # console passwords: yescrypt hashes (crypt_gensalt_ra, crypt_rn)
     libssh-dev    # tunnel-term: the web console's SSH client (a library, since it runs per terminal behind a pipe)
 )
 RUNTIME_PACKAGES=(    # tests and demo

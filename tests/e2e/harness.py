@@ -649,7 +649,8 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t, password=None, kbdint=False, port=None, hostkey_name="host_ed25519", name="sshd"):
+def start_sshd(t, password=None, kbdint=False, port=None, hostkey_name="host_ed25519",
+               name="sshd"):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
     path of the user's private key). Skips without root or OpenSSH.
     With password, root may also sign in with it: sshd then runs in a
@@ -657,11 +658,11 @@ def start_sshd(t, password=None, kbdint=False, port=None, hostkey_name="host_ed2
     password is mounted over the real one (the system is not changed).
     kbdint: the password is taken through PAM as keyboard-interactive
     only (as many devices' sshd asks), not as "password".
-    port, hostkey_name, name: a restart on the same port with another host
-    key (a new name makes a new key; the same name keeps the old one)."""
+    port, hostkey_name: restart on the same port with another host key
+    (a new name makes a new key; the same name keeps the old one)."""
     if os.geteuid() != 0:
         skip("sshd needs root for its privilege-separation directory /run/sshd")
-    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
+    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/unshare"):
         if not os.path.exists(tool):
             skip("%s not installed" % tool)
     if password is not None and not shutil.which("unshare"):

@@ -206,7 +206,7 @@ static void test_open_creates_wal(void **state)
 	raw_text(path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	raw_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tunnels_thing'",
 		 text, sizeof(text));
 	assert_string_equal(text, "1");
@@ -325,7 +325,7 @@ static void test_migrate_v1_adds_tags(void **state)
 	raw_exec(path, "ALTER TABLE tunnels DROP COLUMN tags; PRAGMA user_version = 1;");
 	struct store *s = open_ok(path);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	struct registry r;
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
@@ -725,7 +725,7 @@ static void test_notifications_table_added_to_old_database(void **state)
 	assert_int_equal(load_notes(path, &l), 1);
 	char version[16];
 	raw_text(path, "PRAGMA user_version", version, sizeof(version));
-	assert_string_equal(version, "3"); /* the things table's version: this table needs none */
+	assert_string_equal(version, "4"); /* the current version: this table needs none */
 	free(t);
 }
 
@@ -838,7 +838,7 @@ static void test_migrate_v2_adds_things(void **state)
 	struct loaded_things l;
 	assert_int_equal(load_things(path, &l), 0);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "3");
+	assert_string_equal(text, "4");
 	struct store *s = open_ok(path);
 	struct registry r;
 	registry_init(&r);
@@ -875,6 +875,83 @@ static void test_things_bad_row(void **state)
 	assert_int_equal(l.p[0].n_services, 0);
 }
 
+/* ---- host keys (browser terminals) ------------------------------------------ */
+
+struct loaded_keys {
+	char thing[4][REGISTRY_MAX_THING + 1];
+	char fp[4][STORE_MAX_FINGERPRINT + 1];
+	int n;
+};
+
+static int take_key(void *arg, const char *thing, const char *fp)
+{
+	struct loaded_keys *l = arg;
+	if (l->n >= 4)
+		return -1;
+	snprintf(l->thing[l->n], sizeof(l->thing[0]), "%s", thing);
+	snprintf(l->fp[l->n], sizeof(l->fp[0]), "%s", fp);
+	l->n++;
+	return 0;
+}
+
+static int load_keys(const char *path, struct loaded_keys *l)
+{
+	struct store *s = open_ok(path);
+	char err[512] = "";
+	memset(l, 0, sizeof(*l));
+	int n = store_load_host_keys(s, take_key, l, err, sizeof(err));
+	store_close(s);
+	return n;
+}
+
+static void test_host_keys_keep_replace_forget(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "keys.db");
+	struct store *s = open_ok(path);
+	store_keep_host_key_logged(s, "nanopi-01", "SHA256:old");
+	store_keep_host_key_logged(s, "gw:2", "SHA256:gw");
+	store_keep_host_key_logged(s, "nanopi-01", "SHA256:new"); /* replaces */
+	store_keep_host_key_logged(s, "dev-3", "SHA256:x");
+	store_keep_host_key_logged(s, "dev-3", ""); /* forgets */
+	store_close(s);
+	struct loaded_keys l;
+	assert_int_equal(load_keys(path, &l), 2);
+	assert_string_equal(l.thing[0], "gw:2");
+	assert_string_equal(l.fp[0], "SHA256:gw");
+	assert_string_equal(l.thing[1], "nanopi-01");
+	assert_string_equal(l.fp[1], "SHA256:new");
+}
+
+static void test_host_keys_reject_too_long(void **state)
+{
+	char path[128], err[512] = "", fp[STORE_MAX_FINGERPRINT + 2];
+	db_path(path, sizeof(path), "keys-bad.db");
+	struct store *s = open_ok(path);
+	memset(fp, 'A', sizeof(fp) - 1);
+	fp[sizeof(fp) - 1] = '\0';
+	struct outcome o = { 0, "" };
+	assert_int_equal(s->ops->keep_host_key(s, "dev", fp, on_saved, &o, err, sizeof(err)), -1);
+	assert_int_equal(s->ops->keep_host_key(s, "", "SHA256:a", on_saved, &o, err, sizeof(err)),
+			 -1);
+	store_flush(s);
+	assert_int_equal(o.calls, 0);
+	store_close(s);
+}
+
+/* A version 3 database (before browser terminals) gains the host_keys table. */
+static void test_migrate_v3_adds_host_keys(void **state)
+{
+	char path[128], text[32];
+	db_path(path, sizeof(path), "v3.db");
+	store_close(open_ok(path));
+	raw_exec(path, "DROP TABLE host_keys; PRAGMA user_version = 3;");
+	struct loaded_keys l;
+	assert_int_equal(load_keys(path, &l), 0);
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "4");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -905,6 +982,9 @@ int main(void)
 		cmocka_unit_test(test_notifications_keep_replace_drop),
 		cmocka_unit_test(test_notifications_table_added_to_old_database),
 		cmocka_unit_test(test_notifications_bad_row),
+		cmocka_unit_test(test_host_keys_keep_replace_forget),
+		cmocka_unit_test(test_host_keys_reject_too_long),
+		cmocka_unit_test(test_migrate_v3_adds_host_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
