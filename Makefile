@@ -191,6 +191,7 @@ demo: deps
 bench: deps
 	$(MAKE) all SAN=0
 	python3 scripts/bench.py
+	/usr/bin/python3 scripts/bench_console.py
 
 # The relay with thousands of idle tunnels (scripts/bench_scale.py; about
 # 10 minutes): its table goes into docs/benchmarks.md under its own heading.
@@ -204,7 +205,7 @@ bench-scale: deps
 FUZZ_CC      := clang
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame ws_codec admit api notification agent_config render
+FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
                 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -225,6 +226,7 @@ FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report
 FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c \
                       agent/json_type.c common/hostport.c
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
+FUZZ_presence_SRC  := relay/presence_payload.c relay/notify_payload.c proto/message.c common/text.c
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))
 

@@ -131,7 +131,7 @@ void api_format_time(int64_t t, char out[32])
 		strcpy(out, "");
 }
 
-static void add_time(cJSON *obj, const char *key, int64_t t)
+void api_add_time(cJSON *obj, const char *key, int64_t t)
 {
 	char text[32];
 	api_format_time(t, text);
@@ -222,7 +222,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
 	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[SIDE_SOURCE]);
 	cJSON_AddStringToObject(out, "destinationAccessToken", tokens[SIDE_DESTINATION]);
-	add_time(out, "expiresAt", t->expires_at);
+	api_add_time(out, "expiresAt", t->expires_at);
 	set_body(res, 201, out);
 	api_set_notify(res, t, tokens[SIDE_DESTINATION]);
 	OPENSSL_cleanse(tokens, sizeof(tokens));
@@ -273,8 +273,8 @@ static void list_tunnels(struct api_env *env, const char *query, struct api_resp
 		cJSON_AddStringToObject(e, "thingName", t->thing);
 		cJSON_AddStringToObject(e, "status", status_of(t));
 		cJSON_AddStringToObject(e, "description", t->description);
-		add_time(e, "createdAt", t->created_at);
-		add_time(e, "expiresAt", t->expires_at);
+		api_add_time(e, "createdAt", t->created_at);
+		api_add_time(e, "expiresAt", t->expires_at);
 		cJSON_AddItemToArray(list, e);
 	}
 	set_body(res, 200, out);
@@ -286,7 +286,7 @@ static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
 	cJSON *s = cJSON_AddObjectToObject(obj, key);
 	bool up = ops_side_connected(env, t, side);
 	cJSON_AddStringToObject(s, "status", up ? "CONNECTED" : "DISCONNECTED");
-	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
+	api_add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
 }
 
 /* "notification":{"pending":…,"failed":…,"since":…,"detail":…} while the
@@ -300,7 +300,7 @@ static void add_notice(const struct api_env *env, cJSON *d, const struct registr
 	cJSON *n = cJSON_AddObjectToObject(d, "notification");
 	cJSON_AddBoolToObject(n, "pending", !st.failed);
 	cJSON_AddBoolToObject(n, "failed", st.failed);
-	add_time(n, "since", st.since);
+	api_add_time(n, "since", st.since);
 	cJSON_AddStringToObject(n, "detail", st.detail);
 }
 
@@ -320,10 +320,10 @@ static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, stru
 	add_side_state(env, d, "destinationConnectionState", t, SIDE_DESTINATION);
 	cJSON *timeout = cJSON_AddObjectToObject(d, "timeoutConfig");
 	cJSON_AddNumberToObject(timeout, "maxLifetimeTimeoutMinutes", t->lifetime_minutes);
-	add_time(d, "createdAt", t->created_at);
-	add_time(d, "expiresAt", t->expires_at);
+	api_add_time(d, "createdAt", t->created_at);
+	api_add_time(d, "expiresAt", t->expires_at);
 	if (t->closed_at)
-		add_time(d, "closedAt", t->closed_at);
+		api_add_time(d, "closedAt", t->closed_at);
 	size_t live = ops_live_connections(env, t);
 	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
 	add_notice(env, d, t);

@@ -87,5 +87,7 @@ void api_set_notify(struct api_response *res, struct registry_tunnel *t, const c
 void api_add_time(struct cJSON *obj, const char *key, int64_t t);
 /* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
 void api_format_time(int64_t t, char out[32]);
+/* Adds key: that time to obj, or null for t <= 0. */
+void api_add_time(struct cJSON *obj, const char *key, int64_t t);
 
 #endif

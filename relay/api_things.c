@@ -6,16 +6,6 @@
 
 #include "relay/notify_payload.h"
 
-static void add_time_or_null(cJSON *obj, const char *key, int64_t t)
-{
-	char text[32];
-	api_format_time(t, text);
-	if (text[0])
-		cJSON_AddStringToObject(obj, key, text);
-	else
-		cJSON_AddNullToObject(obj, key);
-}
-
 cJSON *api_thing_object(const struct thing_presence *p, size_t open_tunnels)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -23,7 +13,7 @@ cJSON *api_thing_object(const struct thing_presence *p, size_t open_tunnels)
 		return NULL;
 	cJSON_AddStringToObject(o, "thingName", p->name);
 	cJSON_AddStringToObject(o, "state", thing_state_name(p->state));
-	add_time_or_null(o, "since", p->since);
+	api_add_time(o, "since", p->since);
 	cJSON *services = cJSON_AddArrayToObject(o, "services");
 	for (size_t i = 0; services && i < p->n_services; i++)
 		cJSON_AddItemToArray(services, cJSON_CreateString(p->services[i]));
@@ -31,7 +21,7 @@ cJSON *api_thing_object(const struct thing_presence *p, size_t open_tunnels)
 		cJSON_AddStringToObject(o, "agentVersion", p->agent_version);
 	else
 		cJSON_AddNullToObject(o, "agentVersion");
-	add_time_or_null(o, "bootTime", p->boot_time);
+	api_add_time(o, "bootTime", p->boot_time);
 	if (p->max_tunnels > 0)
 		cJSON_AddNumberToObject(o, "maxTunnels", p->max_tunnels);
 	else

@@ -298,7 +298,7 @@ void notifier_poll(struct notifier *n)
 		return;
 	size_t dropped;
 	handle_events(n, mqtt_client_take(n->client, &dropped), true);
-	if (dropped > 0)
+	if (dropped > 0 && n->presence_filter) /* else: an old session's, unwanted */
 		log_warn("MQTT: dropped %zu presence messages: more than %d were waiting", dropped,
 			 MAX_PRESENCE_QUEUED);
 	expire(n);

@@ -42,6 +42,7 @@ void presence_feed_message(void *arg, const char *topic, const char *payload, si
 	}
 	const struct thing_presence *old = things_find(feed->things, msg.name);
 	bool was_online = old && old->state == THING_ONLINE;
+	bool untimed = msg.since == 0; /* the broker's last will has no time */
 	if (!presence_merge(old, &msg, (int64_t)time(NULL)))
 		return;
 	const struct thing_presence *kept = things_put(feed->things, &msg);
@@ -57,7 +58,9 @@ void presence_feed_message(void *arg, const char *topic, const char *payload, si
 			 kept->agent_version[0] ? kept->agent_version : "?", services,
 			 kept->max_tunnels);
 	} else if (was_online || !old) {
-		log_info("presence: thing %s offline", kept->name);
+		log_info("presence: thing %s offline (%s)", kept->name,
+			 untimed ? "its last will: the connection ended without a goodbye"
+				 : "its agent stopped");
 	}
 	store_save_thing_logged(feed->store, kept);
 }

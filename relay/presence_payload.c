@@ -184,7 +184,7 @@ static bool says_nothing_else(const struct thing_presence *p)
 
 bool presence_merge(const struct thing_presence *old, struct thing_presence *msg, int64_t now)
 {
-	if (old && msg->state == THING_OFFLINE && says_nothing_else(msg)) {
+	if (old && says_nothing_else(msg)) {
 		memcpy(msg->services, old->services, sizeof(msg->services));
 		msg->n_services = old->n_services;
 		memcpy(msg->agent_version, old->agent_version, sizeof(msg->agent_version));

@@ -35,9 +35,10 @@ int presence_payload_parse(const char *payload, size_t len, struct thing_presenc
 			   char *why, size_t why_cap);
 
 /* What the relay keeps once msg (just parsed, name set) arrives at time
- * now, given what it had (old, NULL if nothing): an offline message that
- * says nothing else (the last will) keeps the services, version, boot time
- * and maxTunnels last said; a message without since is stamped now, unless
+ * now, given what it had (old, NULL if nothing): a message that says
+ * nothing but its state (the last will; a lifecycle event republished by an
+ * AWS IoT rule) keeps the services, version, boot time and maxTunnels last
+ * said; a message without since is stamped now, unless
  * the state is unchanged (a retained message delivered again after a
  * reconnect keeps its first time). Returns true if *msg differs from old. */
 bool presence_merge(const struct thing_presence *old, struct thing_presence *msg, int64_t now);

@@ -1522,7 +1522,8 @@ def write_doc(R, tables, ttab, notes, elapsed):
 
 # Sections other scripts write into docs/benchmarks.md under their own
 # "## " heading: bench.py rewrites the file but keeps them.
-FOREIGN_HEADINGS = ("## Scale: N idle tunnels (make bench-scale)",)
+FOREIGN_HEADINGS = ("## Scale: N idle tunnels (make bench-scale)",
+                    "## Console terminals (make bench)")
 
 
 def section_span(text, heading):

@@ -638,39 +638,64 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t):
+def start_sshd(t, password=None, port=None, hostkey_name="host_ed25519", name="sshd"):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
-    path of the user's private key). Skips without root or OpenSSH."""
+    path of the user's private key). Skips without root or OpenSSH.
+
+    password: root may also sign in with it. sshd checks passwords against
+    /etc/shadow, which a test must not edit: sshd runs in its own mount
+    namespace where a copy with root's hash replaced is bind-mounted over
+    /etc/shadow (only that process sees it).
+    port, hostkey_name: restart on the same port with another host key
+    (a new name makes a new key; the same name keeps the old one)."""
     if os.geteuid() != 0:
         skip("sshd needs root for its privilege-separation directory /run/sshd")
-    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen"):
+    for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/unshare"):
         if not os.path.exists(tool):
             skip("%s not installed" % tool)
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
-    hostkey = t.tmp / "host_ed25519"
+    hostkey = t.tmp / hostkey_name
     userkey = t.tmp / "user_ed25519"
     for k in (hostkey, userkey):
+        if k.exists():
+            continue
         subprocess.run(["/usr/bin/ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(k)],
                        check=True, timeout=30, stdin=subprocess.DEVNULL)
     (t.tmp / "authorized_keys").write_text((t.tmp / "user_ed25519.pub").read_text())
-    sshd_port = free_port()
-    cfg = t.tmp / "sshd_config"
+    sshd_port = port or free_port()
+    cfg = t.tmp / ("%s_config" % name)
     cfg.write_text("\n".join([
         "Port %d" % sshd_port,
         "ListenAddress 127.0.0.1",
         "HostKey %s" % hostkey,
-        "PidFile %s" % (t.tmp / "sshd.pid"),
+        "PidFile %s" % (t.tmp / ("%s.pid" % name)),
         "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
         "StrictModes no",
         "UsePAM no",
         "PubkeyAuthentication yes",
-        "PasswordAuthentication no",
+        "PasswordAuthentication %s" % ("yes" if password else "no"),
         "KbdInteractiveAuthentication no",
-        "PermitRootLogin prohibit-password",
+        "PermitRootLogin %s" % ("yes" if password else "prohibit-password"),
         "LogLevel VERBOSE",
         "",
     ]))
-    sshd = t.spawn("sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)], check_exit=False)
+    argv = ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)]
+    if password:
+        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
+                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+        lines = []
+        for line in Path("/etc/shadow").read_text().splitlines():
+            f = line.split(":")
+            if f[0] == "root" and len(f) > 2:
+                f[1] = hashed
+                f[2] = str(int(time.time() // 86400))
+            lines.append(":".join(f))
+        shadow = t.tmp / "shadow"
+        shadow.write_text("\n".join(lines) + "\n")
+        os.chmod(shadow, 0o600)
+        argv = ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                'mount --bind "$0" /etc/shadow && exec "$@"', str(shadow)] + argv
+    sshd = t.spawn(name, argv, check_exit=False)
     sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
     return sshd_port, userkey
 

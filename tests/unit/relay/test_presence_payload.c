@@ -174,6 +174,16 @@ static void merge_stamps_and_keeps(void **state)
 	assert_int_equal(msg.n_services, 1);
 	assert_string_equal(msg.services[0], "HTTP");
 	assert_string_equal(msg.agent_version, "");
+	/* A bare "online" (a lifecycle event passed on) keeps what was said too. */
+	stored = msg;
+	assert_int_equal(parse("{\"state\":\"offline\"}", &msg, why, sizeof(why)), 0);
+	assert_true(presence_merge(&stored, &msg, NOW + 800));
+	stored = msg;
+	assert_int_equal(parse("{\"state\":\"online\"}", &msg, why, sizeof(why)), 0);
+	assert_true(presence_merge(&stored, &msg, NOW + 900));
+	assert_int_equal(msg.n_services, 1);
+	assert_string_equal(msg.services[0], "HTTP");
+	assert_int_equal(msg.since, NOW + 900);
 }
 
 int main(void)
