@@ -141,11 +141,6 @@ void api_add_time(cJSON *obj, const char *key, int64_t t)
 		cJSON_AddNullToObject(obj, key);
 }
 
-void api_add_time(cJSON *obj, const char *key, int64_t t)
-{
-	add_time(obj, key, t);
-}
-
 /* pending: -1 leaves it out. */
 static int add_notification(struct api_response *res, bool delivered, int pending,
 			    const char *detail)
