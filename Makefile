@@ -62,7 +62,7 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
               relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/http_router.c \
-              relay/http_api.c relay/api.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
+              relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
@@ -267,7 +267,7 @@ FUZZ_frame_SRC     := proto/frame.c proto/message.c
 FUZZ_ws_codec_SRC  := proto/ws_codec.c
 FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
-FUZZ_api_SRC       := relay/api.c relay/api_things.c relay/things.c relay/notify_payload.c \
+FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/api_things.c relay/things.c relay/notify_payload.c \
                       relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \

@@ -13,69 +13,10 @@
 
 /* ---- responses ---------------------------------------------------------- */
 
-/* Response bodies may hold fresh tokens: wipe them before freeing. */
-static void free_body(char *body)
-{
-	secret_wipe(body);
-	free(body);
-}
-
-/* Wipes every string value in a tree: trees built for a response, or
- * parsed back from one, hold fresh tokens. */
-static void wipe_strings(cJSON *list)
-{
-	for (cJSON *e = list; e; e = e->next) {
-		if (cJSON_IsString(e) && e->valuestring)
-			secret_wipe(e->valuestring);
-		wipe_strings(e->child);
-	}
-}
-
-void api_delete_wiped(cJSON *json)
-{
-	if (json) {
-		if (cJSON_IsString(json) && json->valuestring)
-			secret_wipe(json->valuestring);
-		wipe_strings(json->child);
-	}
-	cJSON_Delete(json);
-}
-
-void api_set_json(struct api_response *res, int status, cJSON *json, const char *oom_body)
-{
-	res->status = status;
-	free_body(res->body); /* a response rewritten after a failed save: it may hold tokens */
-	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
-	api_delete_wiped(json);
-	if (!res->body) {
-		res->status = 500;
-		res->body = strdup(oom_body);
-	}
-}
-
 static void set_body(struct api_response *res, int status, cJSON *json)
 {
 	api_set_json(res, status, json,
 		     "{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
-}
-
-void api_set_error(struct api_response *res, int status, const char *code,
-		      const char *field, const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	cJSON *root = cJSON_CreateObject();
-	cJSON *err = cJSON_AddObjectToObject(root, "error");
-	if (err) {
-		cJSON_AddStringToObject(err, "code", code);
-		cJSON_AddStringToObject(err, "message", message);
-		if (field)
-			cJSON_AddStringToObject(err, "field", field);
-	}
-	set_body(res, status, root);
 }
 
 /* An operation's failure in this API's words. */
@@ -123,24 +64,6 @@ void api_set_notify(struct api_response *res, struct registry_tunnel *t, const c
 	snprintf(res->notify_token, sizeof(res->notify_token), "%s", token);
 }
 
-void api_format_time(int64_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		strcpy(out, "");
-}
-
-void api_add_time(cJSON *obj, const char *key, int64_t t)
-{
-	char text[32];
-	api_format_time(t, text);
-	if (text[0])
-		cJSON_AddStringToObject(obj, key, text);
-	else
-		cJSON_AddNullToObject(obj, key);
-}
-
 /* pending: -1 leaves it out. */
 static int add_notification(struct api_response *res, bool delivered, int pending,
 			    const char *detail)
@@ -167,13 +90,6 @@ int api_add_notification(struct api_response *res, bool delivered, const char *d
 int api_add_pending_notification(struct api_response *res, const char *detail)
 {
 	return add_notification(res, false, 1, detail);
-}
-
-void api_response_free(struct api_response *res)
-{
-	free_body(res->body);
-	res->body = NULL;
-	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
 }
 
 /* ---- helpers -------------------------------------------------------------- */

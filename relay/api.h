@@ -83,6 +83,8 @@ void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum a
 /* Asks the server to notify t's device with the destination token. */
 void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token);
 
+/* Adds key: the time in ISO 8601 UTC, or null when t is 0. */
+void api_add_time(struct cJSON *obj, const char *key, int64_t t);
 /* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
 void api_format_time(int64_t t, char out[32]);
 

@@ -106,11 +106,12 @@ def start_relay(ctx, pki, bport):
     key.write_text(api_key + "\n")
     os.chmod(key, 0o600)
     users = ctx.tmp / "users"
-    r = run([BIN / "tunnel-relay", "adduser", "--users", users, "--random", "bench", "admin"])
-    m = re.search(rb"password[^:\n]*:\s*(\S+)", r.stdout, re.I)
-    if r.returncode != 0 or not m:
-        raise BenchError("tunnel-relay adduser failed: " + r.stdout.decode(errors="replace"))
-    password = m.group(1).decode()
+    # --random prints the new password alone on stdout.
+    r = subprocess.run([str(BIN / "tunnel-relay"), "adduser", "--users", str(users), "--random",
+                        "bench", "admin"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    password = r.stdout.decode(errors="replace").strip()
+    if r.returncode != 0 or not password or "\n" in password:
+        raise BenchError("tunnel-relay adduser failed: " + r.stderr.decode(errors="replace"))
     ctx.secrets += [api_key, password]
     relay = ctx.spawn("tunnel-relay", [
         BIN / "tunnel-relay", "-p", port, "-b", "127.0.0.1",
@@ -135,7 +136,7 @@ def start_agent(ctx, pki, bport, rport, thing, sshd_port):
         "relay": {"endpoint": "127.0.0.1:%d" % rport, "ca": str(pki / "ca.pem")},
         "localproxy": str(BIN / "localproxy"),
         "services": {"SSH": "127.0.0.1:%d" % sshd_port},
-        "max_tunnels": 16,
+        "maxTunnels": 16,
     }, indent=1))
     os.chmod(cfg, 0o600)
     return ctx.spawn("agent-" + thing, [BIN / "tunnel-agent", "-c", cfg])
