@@ -150,7 +150,7 @@ int terminal_admit(const struct thing_presence *presence, const char *thing, con
 	}
 	if (presence->max_tunnels > 0 && open_tunnels >= (size_t)presence->max_tunnels) {
 		snprintf(why, why_cap, "%s already runs %zu tunnel%s, the most its agent allows "
-			 "(max_tunnels); close one first", thing, open_tunnels,
+			 "(maxTunnels in its agent.json); close one first", thing, open_tunnels,
 			 open_tunnels == 1 ? "" : "s");
 		return 429;
 	}

@@ -156,7 +156,7 @@ static void test_admission(void **state)
 	assert_int_equal(terminal_admit(&p, "nanopi-01", "SSH", 3, why, sizeof(why)), 0);
 	assert_int_equal(terminal_admit(&p, "nanopi-01", "SSH", 4, why, sizeof(why)), 429);
 	assert_string_equal(why, "nanopi-01 already runs 4 tunnels, the most its agent allows "
-				 "(max_tunnels); close one first");
+				 "(maxTunnels in its agent.json); close one first");
 	p.max_tunnels = 0; /* not said: no limit here (the relay's caps still hold) */
 	assert_int_equal(terminal_admit(&p, "nanopi-01", "SSH", 50, why, sizeof(why)), 0);
 	strcpy(p.services[0], "SSH");
