@@ -7,6 +7,7 @@
 #   make deb        Debian packages in build/deb/ARCH/ (ARCH=arm64|armhf: the device side, cross-built)
 #   make static     a static localproxy for x86_64 and aarch64 in build/static/ (docs/install.md)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
+#   make demo-console  the demo system kept running with the web console on, until Ctrl-C
 
 CC      ?= cc
 SAN     ?= 0
@@ -23,7 +24,7 @@ BIN     := $(BUILD)/bin
 OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
-PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3
+PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3 libssh
 # A cross build names its own (make deb ARCH=..., packaging/debian/rules).
 PKG_CONFIG ?= pkg-config
 CFLAGS  ?= $(OPT)
@@ -37,18 +38,20 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
+# tunnel-term: the browser terminal's SSH client (libssh) and its JSON frames.
+TERM_LIBS     := $(call libs,libssh libcjson libcrypto)
 # Unit tests may link any of them; --as-needed keeps only those they call.
-UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lcurl -lcmocka
+UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lev -lcurl -lcmocka -lcrypt
 
 # ---- sources -------------------------------------------------------------
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 # common/: the pieces every program may use, then those tied to a library.
 COMMON_SRC := common/log.c common/config_line.c common/bytequeue.c common/token.c common/hostport.c \
-              common/text.c common/clock.c common/tcp_liveness.c common/pem_files.c
+              common/text.c common/clock.c common/tcp_liveness.c common/pem_files.c common/term_frame.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
 # The event loop (localproxy's; general enough for others).
@@ -65,13 +68,20 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
               relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \
               relay/relay_check.c relay/http_router.c \
-              relay/http_api.c relay/api.c relay/tunnel_ops.c relay/metrics.c \
+              relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
-              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c
+              relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
+              relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
+              relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \
+              relay/console_static.c relay/console_things.c relay/console_recordings.c relay/recording_name.c relay/adduser.c \
+              relay/things.c relay/presence_payload.c relay/presence_feed.c \
+              relay/host_keys.c relay/terminal.c relay/terminal_helper.c relay/terminals.c \
+              relay/terminal_ws.c relay/terminal_routes.c
 
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
+TERM_SRC   := $(filter-out term/main.c,$(wildcard term/*.c))
 
 # make static: localproxy linked statically (glibc's host lookups pinned to
 # its built-in modules: proxy/static_nss.c).
@@ -91,8 +101,10 @@ EV_OBJ     := $(call obj,$(EV_SRC))
 RELAY_OBJ  := $(call obj,$(RELAY_SRC))
 TUNNELCTL_OBJ := $(call obj,$(TUNNELCTL_SRC))
 AGENT_OBJ  := $(call obj,$(AGENT_SRC))
+TERM_OBJ   := $(call obj,$(TERM_SRC))
 
-PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent
+PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel-agent \
+            $(BIN)/tunnel-term
 
 # ---- unit tests (cmocka) ---------------------------------------------------
 # tests/unit/PROGRAM/test_MODULE.c tests PROGRAM/MODULE.c. Each program's
@@ -101,7 +113,7 @@ PROGRAMS := $(BIN)/localproxy $(BIN)/tunnel-relay $(BIN)/tunnelctl $(BIN)/tunnel
 # it is referenced), and --as-needed drops every shared library they do not
 # use. Other .c files in a test folder are that folder's shared test helpers.
 LIB        := $(BUILD)/lib
-UNIT_DIRS  := proto common relay proxy agent tunnelctl
+UNIT_DIRS  := proto common relay proxy agent tunnelctl term
 UNIT_SRC   := $(wildcard $(addsuffix /test_*.c,$(addprefix tests/unit/,$(UNIT_DIRS))))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BIN)/tests/%,$(UNIT_SRC))
 unit_support = $(call obj,$(filter-out $(wildcard tests/unit/$(1)/test_*.c),$(wildcard tests/unit/$(1)/*.c)))
@@ -111,8 +123,9 @@ ARCHIVE_OBJ_relay     := $(RELAY_OBJ)
 ARCHIVE_OBJ_proxy     := $(PROXY_OBJ)
 ARCHIVE_OBJ_agent     := $(AGENT_OBJ)
 ARCHIVE_OBJ_tunnelctl := $(TUNNELCTL_OBJ)
+ARCHIVE_OBJ_term      := $(TERM_OBJ)
 # Programs' archives first, then what they all stand on.
-UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl common proto))
+UNIT_ARCHIVES := $(addprefix $(LIB)/lib,$(addsuffix .a,relay proxy agent tunnelctl term common proto))
 UNIT_LDLIBS   := -Wl,--as-needed $(UNIT_LIBS)
 
 .SECONDEXPANSION:
@@ -121,9 +134,9 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-.PHONY: all check unit e2e check-one deps demo bench bench-scale clean install man fuzz fuzz-smoke \
-        install-localproxy install-tunnelctl install-tunnel-agent install-tunnel-relay deb static \
-        fuzz-build
+.PHONY: all check unit e2e check-one deps demo demo-console bench bench-scale clean install man fuzz \
+        fuzz-smoke fuzz-build console-assets console-screenshots \
+        install-localproxy install-tunnelctl install-tunnel-agent install-tunnel-relay deb static
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -136,6 +149,10 @@ $(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# The console's files are installed under PREFIX: the relay looks there
+# unless --console-dir says otherwise.
+$(OBJ)/relay/relay_options.o: CFLAGS += -DCONSOLE_DIR_DEFAULT='"$(PREFIX)/share/tunnel-relay/console"'
 
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
@@ -155,12 +172,23 @@ $(BIN)/tunnelctl: $(OBJ)/tunnelctl/main.o $(TUNNELCTL_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(TUNNELCTL_LIBS)
 
+# The agent says its version in its presence message.
+$(OBJ)/agent/agent.o: CFLAGS += -DAGENT_VERSION='"$(VERSION)"'
+$(OBJ)/agent/agent.o: VERSION
+
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
                      $(OBJ)/common/pem_files.o \
                      $(MQTT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
+
+# The terminal helper the relay starts per browser terminal: libssh, cJSON
+# and OpenSSL's cleanse only (no libwebsockets, SQLite or protobuf-c).
+$(BIN)/tunnel-term: $(OBJ)/term/main.o $(TERM_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
+                    $(OBJ)/common/hostport.o $(OBJ)/common/bytequeue.o $(OBJ)/common/term_frame.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(TERM_LIBS)
 
 $(BIN)/tests/%: $(OBJ)/tests/unit/%.o $$(call unit_support,$$(patsubst %/,%,$$(dir $$*))) $(UNIT_ARCHIVES)
 	@mkdir -p $(dir $@)
@@ -173,7 +201,7 @@ check: deps
 	$(MAKE) check-one SAN=0
 	$(MAKE) check-one SAN=1
 
-check-one: all $(UNIT_BINS)
+check-one: all $(UNIT_BINS) console-assets
 	python3 scripts/callgraph.py $(OBJ)
 	tests/run-unit.sh $(BIN)/tests
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py
@@ -181,15 +209,48 @@ check-one: all $(UNIT_BINS)
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(BIN)/tests
 
-e2e: all
+e2e: all console-assets
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py $(E2E)
 
 deps:
 	@scripts/deps.sh
+	@$(MAKE) -s console-assets
 
 demo: deps
 	$(MAKE) all SAN=0
 	scripts/demo.sh
+
+# The demo system kept running with the console on: prints its URL and a
+# one-time admin password, stops everything on Ctrl-C.
+demo-console: deps
+	$(MAKE) all SAN=0
+	scripts/demo.sh --console
+
+# ---- the web console's browser side (console/, docs/console.md) ----------
+# xterm.js and its fit addon, pinned by console/package-lock.json (Debian's
+# node-xterm is 3.8.1, CommonJS, without a browser bundle). npm ci installs
+# exactly the locked versions, checked against the lockfile's hashes; no
+# package scripts run. The relay serves console/node_modules/@xterm/ as
+# /console/vendor/.
+XTERM_FILES := console/node_modules/@xterm/xterm/lib/xterm.js \
+               console/node_modules/@xterm/xterm/css/xterm.css \
+               console/node_modules/@xterm/addon-fit/lib/addon-fit.js
+console-assets: $(XTERM_FILES)
+
+$(XTERM_FILES) &: console/package.json console/package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --prefix console
+	touch $(XTERM_FILES)
+
+# The browser test's screenshots into docs/img/ (the test itself writes only
+# into temp dirs): runs it once with E2E_CONSOLE_SCREENSHOTS set.
+CONSOLE_SHOTS := login devices terminal audit
+console-screenshots: all console-assets
+	@shots=$$(mktemp -d) && trap 'rm -rf "$$shots"' EXIT && \
+	BIN_DIR=$(abspath $(BIN)) SAN=0 E2E_CONSOLE_SCREENSHOTS=$$shots \
+		python3 tests/e2e/run.py test_console::test_console_admin && \
+	mkdir -p docs/img && \
+	for s in $(CONSOLE_SHOTS); do cp "$$shots/console-$$s.png" docs/img/ || exit 1; done && \
+	echo "docs/img: $(CONSOLE_SHOTS:%=console-%.png)"
 
 # A benchmark, not a test: prints a table and writes docs/benchmarks.md.
 bench: deps
@@ -209,7 +270,7 @@ bench-scale: deps
 FUZZ_CC      := clang
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame ws_codec admit api notification agent_config render
+FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence term_frame
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
                 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -222,7 +283,8 @@ FUZZ_frame_SRC     := proto/frame.c proto/message.c
 FUZZ_ws_codec_SRC  := proto/ws_codec.c
 FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
-FUZZ_api_SRC       := relay/api.c relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
+FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/api_things.c relay/things.c relay/notify_payload.c \
+                      relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
                       agent/config_files.c agent/json_type.c common/hostport.c common/token.c \
@@ -230,6 +292,8 @@ FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report
 FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c common/pem_files.c \
                       agent/json_type.c common/hostport.c common/text.c
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
+FUZZ_presence_SRC  := relay/presence_payload.c relay/notify_payload.c proto/message.c common/text.c
+FUZZ_term_frame_SRC := common/term_frame.c term/asciicast.c
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))
 
@@ -265,10 +329,11 @@ fuzz-smoke: $(FUZZ_BINS)
 # ---- install (PREFIX, DESTDIR) ----------------------------------------------
 # The programs, their man pages (made by help2man from each program's --help,
 # so they cannot drift from it), the systemd units, sysusers and tmpfiles
-# entries, and the example configurations. INSTALL_PROGRAMS picks programs
-# (a cross build installs the device side only); MAN_BIN is where the
-# binaries help2man runs are (a cross build's man pages come from the native
-# build, since help2man cannot run a foreign binary).
+# entries, the console's files, and the example configurations.
+# INSTALL_PROGRAMS picks programs (a cross build installs the device side
+# only; tunnel-relay brings tunnel-term, the program it starts); MAN_BIN is
+# where the binaries help2man runs are (a cross build's man pages come from
+# the native build, since help2man cannot run a foreign binary).
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0)
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -286,11 +351,14 @@ man_section_localproxy   := 1
 man_section_tunnelctl    := 1
 man_section_tunnel-relay := 8
 man_section_tunnel-agent := 8
-MAN_PAGES   := $(foreach p,$(INSTALL_PROGRAMS),$(MANOUT)/$(p).$(man_section_$(p)))
+man_section_tunnel-term  := 8
+MAN_PROGRAMS := $(INSTALL_PROGRAMS) $(if $(filter tunnel-relay,$(INSTALL_PROGRAMS)),tunnel-term)
+MAN_PAGES   := $(foreach p,$(MAN_PROGRAMS),$(MANOUT)/$(p).$(man_section_$(p)))
 man_name_localproxy   := the source or destination end of a secure tunnel (AWS IoT Secure Tunneling protocol)
 man_name_tunnelctl    := open, list, describe, rotate and close secure tunnels; ssh to a device in one command
 man_name_tunnel-relay := the relay of a self-hosted secure tunnel service
 man_name_tunnel-agent := starts a destination localproxy when a device is told of a tunnel over MQTT
+man_name_tunnel-term  := the SSH client of one web console terminal, run by tunnel-relay
 
 man: $(MAN_PAGES)
 
@@ -322,12 +390,14 @@ install-tunnel-agent: $(BIN)/tunnel-agent $(MANOUT)/tunnel-agent.8
 	install -m 0644 packaging/systemd/tunnel-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tunnel-agent.conf
 	install -m 0644 packaging/systemd/agent.json.example $(DESTDIR)$(EXAMPLEDIR)/agent.json
 
-# The relay, its unit, user and state directory, relay.conf, and the
-# mosquitto drop-in and ACL (installed beside it, not into /etc/mosquitto:
-# docs/install.md says when to copy them there). Programs the relay starts
-# and its static files go here too, one line each.
-install-tunnel-relay: $(BIN)/tunnel-relay $(MANOUT)/tunnel-relay.8
+# The relay, tunnel-term (the console's SSH client, which the relay looks
+# for beside itself), the console's files, its unit, user and state
+# directory, relay.conf, and the mosquitto drop-in and ACL (installed beside
+# it, not into /etc/mosquitto: docs/install.md says when to copy them there).
+install-tunnel-relay: $(BIN)/tunnel-relay $(BIN)/tunnel-term $(MANOUT)/tunnel-relay.8 \
+                      $(MANOUT)/tunnel-term.8
 	$(call install_program,tunnel-relay,8)
+	$(call install_program,tunnel-term,8)
 	$(call install_unit,tunnel-relay)
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(EXAMPLEDIR) \
 		$(DESTDIR)$(RELAYDATADIR)/mosquitto
@@ -336,6 +406,19 @@ install-tunnel-relay: $(BIN)/tunnel-relay $(MANOUT)/tunnel-relay.8
 	install -m 0644 packaging/systemd/relay.conf $(DESTDIR)$(EXAMPLEDIR)/relay.conf
 	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/tunnel.conf
 	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(RELAYDATADIR)/mosquitto/acl
+	$(MAKE) -s install-console
+
+# The console's files and the two vendor files it loads (with their licences),
+# in the layout the relay serves (--console-dir; /console/vendor/ is
+# node_modules/@xterm/ below it).
+CONSOLEDIR  := $(PREFIX)/share/tunnel-relay/console
+CONSOLE_WEB := $(wildcard console/*.html console/css/*.css console/js/*.js)
+.PHONY: install-console
+install-console: console-assets
+	for f in $(CONSOLE_WEB) $(XTERM_FILES) console/node_modules/@xterm/xterm/LICENSE \
+	         console/node_modules/@xterm/addon-fit/LICENSE; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(CONSOLEDIR)/$${f#console/}" || exit 1; \
+	done
 
 # ---- static localproxy (make static; docs/install.md) ------------------------
 # One file with no shared-library dependency for operators on any Linux:

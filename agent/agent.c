@@ -15,11 +15,17 @@
 #include "agent/launch.h"
 #include "agent/mqtt.h"
 #include "agent/notification.h"
+#include "agent/presence.h"
 #include "agent/seen.h"
 #include "agent/spawn.h"
 #include "agent/supervisor.h"
 #include "common/clock.h"
 #include "common/log.h"
+
+/* The project's version (the Makefile passes VERSION's), said in presence. */
+#ifndef AGENT_VERSION
+#define AGENT_VERSION "unknown"
+#endif
 
 /* A refused subscription (the broker's ACL) is retried this often. */
 #define RESUBSCRIBE_MS 30000
@@ -49,6 +55,31 @@ static void subscribe(struct agent *a)
 			  RESUBSCRIBE_MS / 1000);
 		a->resubscribe_at_ms = now_ms() + RESUBSCRIBE_MS;
 	}
+}
+
+/* The retained "online" message, on every (re)connect and after a reload
+ * that changes what it says. */
+static void publish_online(struct agent *a)
+{
+	char payload[PRESENCE_MAX_JSON], err[256];
+	if (presence_online(&a->cfg, AGENT_VERSION, boot_time_unix(), (int64_t)time(NULL), payload,
+			    sizeof(payload)) < 0) {
+		log_error("cannot write the presence message: out of memory");
+		return;
+	}
+	if (agent_mqtt_publish_presence(a->mqtt, payload, err, sizeof(err)) != 0)
+		log_warn("cannot publish presence on %s: %s", a->cfg.presence_topic, err);
+	else
+		log_debug("published presence online on %s", a->cfg.presence_topic);
+}
+
+/* A clean stop: "offline" now, since the broker drops the will on DISCONNECT. */
+static void publish_offline(struct agent *a)
+{
+	char payload[128], err[256];
+	if (presence_offline((int64_t)time(NULL), payload, sizeof(payload)) < 0 ||
+	    agent_mqtt_publish_presence(a->mqtt, payload, err, sizeof(err)) != 0)
+		log_warn("cannot publish presence offline on %s", a->cfg.presence_topic);
 }
 
 static void on_connect_failed(struct agent *a, const struct mqtt_event *ev)
@@ -150,6 +181,7 @@ static void handle_event(struct agent *a, const struct mqtt_event *ev)
 		a->connect_failures = 0;
 		a->last_failure[0] = '\0';
 		subscribe(a); /* on every (re)connect */
+		publish_online(a);
 		break;
 	case MQTT_EV_LOST:
 		a->connected = false;
@@ -182,8 +214,12 @@ static void handle_event(struct agent *a, const struct mqtt_event *ev)
 		on_notification(a, ev);
 		break;
 	case MQTT_EV_PUBLISHED:
-	case MQTT_EV_PUBLISH_FAILED:
-		break; /* the agent publishes nothing */
+		break;
+	case MQTT_EV_PUBLISH_FAILED: /* the agent publishes its presence only */
+		log_warn("broker %s did not take the presence message on %s: %s", a->cfg.broker_uri,
+			 a->cfg.presence_topic,
+			 ev->text[0] ? ev->text : mqtt_client_strerror(ev->code));
+		break;
 	}
 }
 
@@ -266,6 +302,8 @@ static void stop(struct agent *a, int sig)
 		kill(pids[i], SIGTERM);
 	/* Children already stopping (replaced) keep their deadline. The
 	 * table holds at most maxTunnels running ones, so pids[] fits. */
+	if (a->connected)
+		publish_offline(a); /* stop's disconnect waits for it */
 	agent_mqtt_stop(a->mqtt);
 	a->mqtt = NULL;
 	if (a->connected)
@@ -290,14 +328,17 @@ static void reload(struct agent *a)
 		return;
 	}
 	bool restart = agent_config_apply_reload(&a->cfg, &next);
+	/* Services and maxTunnels are in the presence message. */
+	if (a->connected)
+		publish_online(a);
 	log_init("tunnel-agent", a->cfg.log_level);
 	a->sup.max_running = a->cfg.max_tunnels;
 	log_info("SIGHUP: reloaded %s (%zu service(s), maxTunnels %d, relay %s)", a->config_path,
 		 a->cfg.n_services, a->cfg.max_tunnels,
 		 a->cfg.relay_endpoint[0] ? a->cfg.relay_endpoint : "from notifications");
 	if (restart)
-		log_warn("SIGHUP: thingName, broker and notifyTopic changes take effect after a "
-			 "restart (systemctl restart tunnel-agent); still using %s as %s on %s",
+		log_warn("SIGHUP: thingName, broker, notifyTopic and presenceTopic changes take "
+			 "effect after a restart (systemctl restart tunnel-agent); still using %s as %s on %s",
 			 a->cfg.broker_uri, a->cfg.client_id, a->cfg.notify_topic);
 }
 
@@ -420,8 +461,8 @@ int agent_run(const char *config_path, const struct agent_config *cfg)
 			 a.cfg.services[i].name);
 	}
 	log_info("started for thing %s: connecting to broker %s as %s; services %s, "
-		 "maxTunnels %d, relay %s", a.cfg.thing_name, a.cfg.broker_uri, a.cfg.client_id,
-		 names, a.cfg.max_tunnels,
+		 "maxTunnels %d, presence on %s, relay %s", a.cfg.thing_name, a.cfg.broker_uri,
+		 a.cfg.client_id, names, a.cfg.max_tunnels, a.cfg.presence_topic,
 		 a.cfg.relay_endpoint[0] ? a.cfg.relay_endpoint : "from notifications");
 	rc = loop(&a);
 	if (a.mqtt != NULL) { /* a fatal error, not a signal: still disconnect */

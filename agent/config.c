@@ -173,14 +173,15 @@ static int parse_broker_uri(const struct pctx *c, const char *uri)
 	return 0;
 }
 
-/* Expands {thing} in the template into cfg->notify_topic. */
-static int parse_topic(const struct pctx *c, const char *tmpl, struct agent_config *cfg)
+/* Expands {thing} in the template of key into out (AGENT_MAX_TOPIC bytes). */
+static int parse_topic(const struct pctx *c, const char *key, const char *tmpl,
+		       const struct agent_config *cfg, char *out)
 {
 	if (strpbrk(tmpl, "+#") != NULL)
-		return fail(c, "notifyTopic",
-			    "'%s' contains an MQTT wildcard ('+' or '#'); a device subscribes "
-			    "to its own topic only",
-			    tmpl);
+		return fail(c, key,
+			    "'%s' contains an MQTT wildcard ('+' or '#'); a device %s its "
+			    "own topic only", tmpl,
+			    strcmp(key, "notifyTopic") == 0 ? "subscribes to" : "publishes on");
 	const size_t ph = strlen(AGENT_THING_PLACEHOLDER);
 	size_t w = 0;
 	for (const char *p = tmpl; *p != '\0';) {
@@ -193,14 +194,25 @@ static int parse_topic(const struct pctx *c, const char *tmpl, struct agent_conf
 		} else {
 			p++;
 		}
-		if (w + n >= sizeof(cfg->notify_topic))
-			return fail(c, "notifyTopic", "longer than %zu characters once {thing} is "
-				    "replaced", sizeof(cfg->notify_topic) - 1);
-		memcpy(cfg->notify_topic + w, piece, n);
+		if (w + n >= AGENT_MAX_TOPIC)
+			return fail(c, key, "longer than %d characters once {thing} is "
+				    "replaced", AGENT_MAX_TOPIC - 1);
+		memcpy(out + w, piece, n);
 		w += n;
 	}
-	cfg->notify_topic[w] = '\0';
+	out[w] = '\0';
 	return 0;
+}
+
+/* A topic key: its template (or the default) expanded into out. */
+static int parse_topic_key(const struct pctx *c, const cJSON *root, const char *key,
+			   const char *fallback, const struct agent_config *cfg, char *out)
+{
+	char tmpl[AGENT_MAX_TOPIC];
+	int rc = get_string(c, root, key, key, tmpl, sizeof(tmpl));
+	if (rc < 0)
+		return -1;
+	return parse_topic(c, key, rc > 0 ? tmpl : fallback, cfg, out);
 }
 
 static bool target_char_ok(char ch)
@@ -373,9 +385,9 @@ static void line_col(const char *text, size_t pos, int *line, int *col)
 
 static int parse_root(const struct pctx *c, const cJSON *root, struct agent_config *cfg)
 {
-	static const char *const keys[] = {"thingName", "broker", "notifyTopic", "relay",
-					   "localproxy", "services", "maxTunnels", "logLevel",
-					   "useNotifiedEndpoint", NULL};
+	static const char *const keys[] = {"thingName", "broker", "notifyTopic", "presenceTopic",
+					   "relay", "localproxy", "services", "maxTunnels",
+					   "logLevel", "useNotifiedEndpoint", NULL};
 	if (!cJSON_IsObject(root))
 		return fail(c, NULL, "want a JSON object ({...}), got %s", json_type_name(root));
 	if (check_keys(c, root, "", keys) != 0)
@@ -395,11 +407,10 @@ static int parse_root(const struct pctx *c, const cJSON *root, struct agent_conf
 		return -1;
 	if (parse_broker(c, root, cfg) != 0)
 		return -1;
-	char tmpl[AGENT_MAX_TOPIC];
-	rc = get_string(c, root, "notifyTopic", "notifyTopic", tmpl, sizeof(tmpl));
-	if (rc < 0)
-		return -1;
-	if (parse_topic(c, rc > 0 ? tmpl : AGENT_DEFAULT_TOPIC, cfg) != 0)
+	if (parse_topic_key(c, root, "notifyTopic", AGENT_DEFAULT_TOPIC, cfg,
+			    cfg->notify_topic) != 0 ||
+	    parse_topic_key(c, root, "presenceTopic", AGENT_DEFAULT_PRESENCE_TOPIC, cfg,
+			    cfg->presence_topic) != 0)
 		return -1;
 	if (parse_relay(c, root, cfg) != 0)
 		return -1;
@@ -468,7 +479,8 @@ bool agent_config_apply_reload(struct agent_config *cur, const struct agent_conf
 		       strcmp(cur->broker_key, next->broker_key) != 0 ||
 		       strcmp(cur->client_id, next->client_id) != 0 ||
 		       cur->keepalive_s != next->keepalive_s ||
-		       strcmp(cur->notify_topic, next->notify_topic) != 0;
+		       strcmp(cur->notify_topic, next->notify_topic) != 0 ||
+		       strcmp(cur->presence_topic, next->presence_topic) != 0;
 	memcpy(cur->relay_endpoint, next->relay_endpoint, sizeof(cur->relay_endpoint));
 	memcpy(cur->relay_ca, next->relay_ca, sizeof(cur->relay_ca));
 	memcpy(cur->localproxy, next->localproxy, sizeof(cur->localproxy));

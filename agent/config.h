@@ -14,6 +14,9 @@
 #define AGENT_DEFAULT_CONFIG "/etc/tunnel-agent/agent.json"
 #define AGENT_DEFAULT_TOPIC "$aws/things/{thing}/tunnels/notify"
 #define AGENT_THING_PLACEHOLDER "{thing}"
+/* Where the agent keeps its retained presence message (outside $aws/, which
+ * AWS IoT Core reserves). */
+#define AGENT_DEFAULT_PRESENCE_TOPIC "tunnels/presence/{thing}"
 #define AGENT_DEFAULT_LOCALPROXY "/usr/bin/localproxy"
 #define AGENT_DEFAULT_KEEPALIVE 30
 #define AGENT_MIN_KEEPALIVE 5
@@ -48,6 +51,7 @@ struct agent_config {
 	char client_id[AGENT_MAX_CLIENT_ID + 1];
 	int keepalive_s;
 	char notify_topic[AGENT_MAX_TOPIC]; /* {thing} already replaced */
+	char presence_topic[AGENT_MAX_TOPIC]; /* likewise */
 	/* relay */
 	char relay_endpoint[AGENT_MAX_ENDPOINT + 1]; /* "" only with useNotifiedEndpoint */
 	char relay_ca[PATH_MAX];                      /* "" = the system's CAs */
@@ -91,7 +95,8 @@ bool agent_id_valid(const char *s, size_t max);
 /* SIGHUP: copies into *cur what can change without reconnecting (services,
  * relay, localproxy, maxTunnels, logLevel, useNotifiedEndpoint). Returns
  * true if next also changes something that needs a restart (thingName, the
- * broker, notifyTopic); those stay as they are in *cur. */
+ * broker, notifyTopic, presenceTopic: the last will names it); those stay
+ * as they are in *cur. */
 bool agent_config_apply_reload(struct agent_config *cur, const struct agent_config *next);
 
 #endif

@@ -1,6 +1,7 @@
 #include "agent/mqtt.h"
 
 #include "agent/notification.h"
+#include "agent/presence.h"
 #include "common/text.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@ struct agent_mqtt {
 	struct mqtt_client *client;
 	int efd; /* eventfd: Paho's threads write, the poll loop reads */
 	char topic[AGENT_MAX_TOPIC];
+	char presence_topic[AGENT_MAX_TOPIC];
 };
 
 /* Any thread (Paho's): wake the poll loop. */
@@ -41,6 +43,7 @@ struct agent_mqtt *agent_mqtt_start(const struct agent_config *cfg, char *err, s
 		return NULL;
 	}
 	textf(m->topic, sizeof(m->topic), "%s", cfg->notify_topic);
+	textf(m->presence_topic, sizeof(m->presence_topic), "%s", cfg->presence_topic);
 	const struct mqtt_client_config mc = {
 		.protocol = MQTT_PROTOCOL_3_1_1,
 		.uri = cfg->broker_uri,
@@ -53,6 +56,9 @@ struct agent_mqtt *agent_mqtt_start(const struct agent_config *cfg, char *err, s
 		.max_payload = NOTIFICATION_MAX_PAYLOAD,
 		.wake = wake,
 		.wake_arg = m,
+		.will_topic = m->presence_topic,
+		.will_payload = PRESENCE_WILL,
+		.will_retained = true,
 	};
 	m->client = mqtt_client_start(&mc, err, err_cap);
 	if (m->client == NULL) {
@@ -79,6 +85,19 @@ struct mqtt_event *agent_mqtt_take(struct agent_mqtt *m, size_t *dropped)
 int agent_mqtt_subscribe(struct agent_mqtt *m, char *err, size_t err_cap)
 {
 	int rc = mqtt_client_subscribe(m->client, m->topic, 1);
+	if (rc != 0) {
+		textf(err, err_cap, "%s", mqtt_client_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+int agent_mqtt_publish_presence(struct agent_mqtt *m, const char *payload, char *err,
+				size_t err_cap)
+{
+	struct mqtt_sent sent;
+	int rc = mqtt_client_publish_retained(m->client, m->presence_topic, payload, strlen(payload),
+					      &sent);
 	if (rc != 0) {
 		textf(err, err_cap, "%s", mqtt_client_strerror(rc));
 		return -1;

@@ -30,7 +30,7 @@ struct mqtt_client {
 	MQTTAsync client;
 	int threads_before;            /* the process's threads before Paho's began */
 	struct mqtt_client_config cfg; /* strings point into the copies below */
-	char *uri, *client_id, *ca, *cert, *key;
+	char *uri, *client_id, *ca, *cert, *key, *will_topic, *will_payload;
 
 	/* Shared with Paho's threads. */
 	pthread_mutex_t lock;
@@ -352,8 +352,8 @@ int mqtt_client_subscribe(struct mqtt_client *c, const char *topic, int qos)
 	return MQTTAsync_subscribe(c->client, topic, qos, &ro);
 }
 
-int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload,
-			size_t len, struct mqtt_sent *sent)
+static int publish(struct mqtt_client *c, const char *topic, const void *payload, size_t len,
+		   bool retained, struct mqtt_sent *sent)
 {
 	if (len > INT32_MAX)
 		return MQTTASYNC_FAILURE;
@@ -363,7 +363,7 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 	m.payload = (void *)payload;
 	m.payloadlen = (int)len;
 	m.qos = 1;
-	m.retained = 0;
+	m.retained = retained ? 1 : 0;
 	/* Events queued from here on may be this publish's outcome. */
 	pthread_mutex_lock(&c->lock);
 	sent->min_seq = c->next_seq;
@@ -373,6 +373,18 @@ int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *pa
 	return rc;
 }
 
+int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload,
+			size_t len, struct mqtt_sent *sent)
+{
+	return publish(c, topic, payload, len, false, sent);
+}
+
+int mqtt_client_publish_retained(struct mqtt_client *c, const char *topic, const void *payload,
+				 size_t len, struct mqtt_sent *sent)
+{
+	return publish(c, topic, payload, len, true, sent);
+}
+
 static void free_client(struct mqtt_client *c)
 {
 	free(c->uri);
@@ -380,6 +392,8 @@ static void free_client(struct mqtt_client *c)
 	free(c->ca);
 	free(c->cert);
 	free(c->key);
+	free(c->will_topic);
+	free(c->will_payload);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -412,6 +426,10 @@ static struct mqtt_client *new_client(const struct mqtt_client_config *cfg)
 	c->ca = copy(cfg->ca, &ok);
 	c->cert = copy(cfg->cert, &ok);
 	c->key = copy(cfg->key, &ok);
+	if (cfg->will_topic != NULL) {
+		c->will_topic = copy(cfg->will_topic, &ok);
+		c->will_payload = copy(cfg->will_payload, &ok);
+	}
 	if (!ok) {
 		free_client(c);
 		return NULL;
@@ -422,6 +440,8 @@ static struct mqtt_client *new_client(const struct mqtt_client_config *cfg)
 	c->cfg.ca = c->ca;
 	c->cfg.cert = c->cert;
 	c->cfg.key = c->key;
+	c->cfg.will_topic = c->will_topic;
+	c->cfg.will_payload = c->will_payload;
 	return c;
 }
 
@@ -465,6 +485,15 @@ static int start_connecting(struct mqtt_client *c)
 	opts.maxRetryInterval = MQTT_RETRY_MAX_S;
 	opts.ssl = &ssl;
 	opts.context = c;
+	/* Paho copies the will and sends it again on every reconnect. */
+	MQTTAsync_willOptions will = MQTTAsync_willOptions_initializer;
+	if (c->will_topic != NULL) {
+		will.topicName = c->will_topic;
+		will.message = c->will_payload;
+		will.retained = c->cfg.will_retained ? 1 : 0;
+		will.qos = 1;
+		opts.will = &will;
+	}
 	if (!v5(c))
 		return MQTTAsync_connect(c->client, &opts);
 	MQTTProperties props = MQTTProperties_initializer;

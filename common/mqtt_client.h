@@ -62,6 +62,12 @@ struct mqtt_client_config {
 	size_t max_payload;          /* a bigger message arrives with payload NULL */
 	void (*wake)(void *arg);     /* any thread: an event was queued */
 	void *wake_arg;
+	/* Last will, QoS 1: the broker publishes it when the connection ends
+	 * without a DISCONNECT (a crash, a power cut, a lost network). NULL
+	 * will_topic: none. Copied like the other strings. */
+	const char *will_topic;
+	const char *will_payload;
+	bool will_retained;
 };
 
 struct mqtt_client;
@@ -97,11 +103,16 @@ struct mqtt_sent {
  * Paho's return code; on success *sent identifies the outcome to come. */
 int mqtt_client_publish(struct mqtt_client *c, const char *topic, const void *payload,
 			size_t len, struct mqtt_sent *sent);
+/* The same, retained: the broker keeps it as the topic's last value and
+ * hands it to every later subscriber (a device's presence). */
+int mqtt_client_publish_retained(struct mqtt_client *c, const char *topic, const void *payload,
+				 size_t len, struct mqtt_sent *sent);
 
 /* Text for a Paho return code. */
 const char *mqtt_client_strerror(int code);
 
-/* Disconnects (waiting up to about 2 s), stops reconnecting, destroys the
+/* Disconnects (waiting up to about 2 s, in-flight publishes included: a
+ * last retained publish made just before goes out first), stops reconnecting, destroys the
  * client and waits for Paho's threads to end. The events still queued are
  * returned (the caller frees them); wake is not called any more. NULL is
  * fine. */

@@ -9,76 +9,14 @@
 #include <time.h>
 
 #include "common/token.h"
+#include "relay/api_things.h"
 
 /* ---- responses ---------------------------------------------------------- */
-
-/* Response bodies may hold fresh tokens: wipe them before freeing. */
-static void free_body(char *body)
-{
-	secret_wipe(body);
-	free(body);
-}
-
-/* Wipes every string value in a tree: trees built for a response, or
- * parsed back from one, hold fresh tokens. */
-static void wipe_strings(cJSON *list)
-{
-	for (cJSON *e = list; e; e = e->next) {
-		if (cJSON_IsString(e) && e->valuestring)
-			secret_wipe(e->valuestring);
-		wipe_strings(e->child);
-	}
-}
-
-void api_delete_wiped(cJSON *json)
-{
-	if (json) {
-		if (cJSON_IsString(json) && json->valuestring)
-			secret_wipe(json->valuestring);
-		wipe_strings(json->child);
-	}
-	cJSON_Delete(json);
-}
-
-void api_set_json(struct api_response *res, int status, cJSON *json, const char *oom_body)
-{
-	res->status = status;
-	free_body(res->body); /* a response rewritten after a failed save: it may hold tokens */
-	res->body = json ? cJSON_PrintUnformatted(json) : NULL;
-	api_delete_wiped(json);
-	if (!res->body) {
-		res->status = 500;
-		res->body = strdup(oom_body);
-	}
-}
 
 static void set_body(struct api_response *res, int status, cJSON *json)
 {
 	api_set_json(res, status, json,
 		     "{\"error\":{\"code\":\"InternalError\",\"message\":\"out of memory\"}}");
-}
-
-/* {"error":{"code":…,"message":…,"field":…}} */
-static void set_error(struct api_response *res, int status, const char *code,
-		      const char *field, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static void set_error(struct api_response *res, int status, const char *code,
-		      const char *field, const char *fmt, ...)
-{
-	char message[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	cJSON *root = cJSON_CreateObject();
-	cJSON *err = cJSON_AddObjectToObject(root, "error");
-	if (err) {
-		cJSON_AddStringToObject(err, "code", code);
-		cJSON_AddStringToObject(err, "message", message);
-		if (field)
-			cJSON_AddStringToObject(err, "field", field);
-	}
-	set_body(res, status, root);
 }
 
 /* An operation's failure in this API's words. */
@@ -88,7 +26,7 @@ static void set_ops_error(struct api_response *res, const struct ops_error *e)
 			   e->failure == OPS_NOT_FOUND ? "NotFound" :
 			   e->failure == OPS_CONFLICT ? "Conflict" :
 			   e->failure == OPS_TOO_MANY ? "TooManyTunnels" : "InternalError";
-	set_error(res, (int)e->failure, code, e->field, "%s", e->message);
+	api_set_error(res, (int)e->failure, code, e->field, "%s", e->message);
 }
 
 void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum api_save_failure failure,
@@ -114,9 +52,9 @@ void api_saved(struct api_response *res, const char *err)
 		return;
 	}
 	if (res->save_failure == API_SAVE_CLOSE)
-		set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
+		api_set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
 	else
-		set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
+		api_set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);
 }
 
 void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token)
@@ -124,24 +62,6 @@ void api_set_notify(struct api_response *res, struct registry_tunnel *t, const c
 	res->notify = true;
 	res->notify_tunnel = t;
 	snprintf(res->notify_token, sizeof(res->notify_token), "%s", token);
-}
-
-void api_format_time(int64_t t, char out[32])
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	if (t <= 0 || !gmtime_r(&tt, &tm) || !strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		strcpy(out, "");
-}
-
-static void add_time(cJSON *obj, const char *key, int64_t t)
-{
-	char text[32];
-	api_format_time(t, text);
-	if (text[0])
-		cJSON_AddStringToObject(obj, key, text);
-	else
-		cJSON_AddNullToObject(obj, key);
 }
 
 /* pending: -1 leaves it out. */
@@ -172,13 +92,6 @@ int api_add_pending_notification(struct api_response *res, const char *detail)
 	return add_notification(res, false, 1, detail);
 }
 
-void api_response_free(struct api_response *res)
-{
-	free_body(res->body);
-	res->body = NULL;
-	OPENSSL_cleanse(res->notify_token, sizeof(res->notify_token));
-}
-
 /* ---- helpers -------------------------------------------------------------- */
 
 static bool authorized(const struct api_env *env, const char *header)
@@ -202,7 +115,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 	ops_tokens tokens;
 	struct ops_error e;
 	if (!t) {
-		set_error(res, 500, "InternalError", NULL, "out of memory");
+		api_set_error(res, 500, "InternalError", NULL, "out of memory");
 		return;
 	}
 	if (ops_parse_open(root, t, &e)) {
@@ -220,7 +133,7 @@ static void open_tunnel(struct api_env *env, const cJSON *root, struct api_respo
 	cJSON_AddStringToObject(out, "tunnelId", t->id);
 	cJSON_AddStringToObject(out, "sourceAccessToken", tokens[SIDE_SOURCE]);
 	cJSON_AddStringToObject(out, "destinationAccessToken", tokens[SIDE_DESTINATION]);
-	add_time(out, "expiresAt", t->expires_at);
+	api_add_time(out, "expiresAt", t->expires_at);
 	set_body(res, 201, out);
 	api_set_notify(res, t, tokens[SIDE_DESTINATION]);
 	OPENSSL_cleanse(tokens, sizeof(tokens));
@@ -271,8 +184,8 @@ static void list_tunnels(struct api_env *env, const char *query, struct api_resp
 		cJSON_AddStringToObject(e, "thingName", t->thing);
 		cJSON_AddStringToObject(e, "status", status_of(t));
 		cJSON_AddStringToObject(e, "description", t->description);
-		add_time(e, "createdAt", t->created_at);
-		add_time(e, "expiresAt", t->expires_at);
+		api_add_time(e, "createdAt", t->created_at);
+		api_add_time(e, "expiresAt", t->expires_at);
 		cJSON_AddItemToArray(list, e);
 	}
 	set_body(res, 200, out);
@@ -284,7 +197,7 @@ static void add_side_state(struct api_env *env, cJSON *obj, const char *key,
 	cJSON *s = cJSON_AddObjectToObject(obj, key);
 	bool up = ops_side_connected(env, t, side);
 	cJSON_AddStringToObject(s, "status", up ? "CONNECTED" : "DISCONNECTED");
-	add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
+	api_add_time(s, "lastUpdatedAt", t->side_changed_at[side]);
 }
 
 /* "notification":{"pending":…,"failed":…,"since":…,"detail":…} while the
@@ -298,7 +211,7 @@ static void add_notice(const struct api_env *env, cJSON *d, const struct registr
 	cJSON *n = cJSON_AddObjectToObject(d, "notification");
 	cJSON_AddBoolToObject(n, "pending", !st.failed);
 	cJSON_AddBoolToObject(n, "failed", st.failed);
-	add_time(n, "since", st.since);
+	api_add_time(n, "since", st.since);
 	cJSON_AddStringToObject(n, "detail", st.detail);
 }
 
@@ -318,10 +231,10 @@ static void describe_tunnel(struct api_env *env, struct registry_tunnel *t, stru
 	add_side_state(env, d, "destinationConnectionState", t, SIDE_DESTINATION);
 	cJSON *timeout = cJSON_AddObjectToObject(d, "timeoutConfig");
 	cJSON_AddNumberToObject(timeout, "maxLifetimeTimeoutMinutes", t->lifetime_minutes);
-	add_time(d, "createdAt", t->created_at);
-	add_time(d, "expiresAt", t->expires_at);
+	api_add_time(d, "createdAt", t->created_at);
+	api_add_time(d, "expiresAt", t->expires_at);
 	if (t->closed_at)
-		add_time(d, "closedAt", t->closed_at);
+		api_add_time(d, "closedAt", t->closed_at);
 	size_t live = ops_live_connections(env, t);
 	cJSON_AddNumberToObject(d, "liveConnections", (double)live);
 	add_notice(env, d, t);
@@ -338,7 +251,7 @@ static void rotate_tunnel(struct api_env *env, struct registry_tunnel *t, const 
 	bool src = !strcmp(m, "SOURCE") || !strcmp(m, "ALL");
 	bool dst = !strcmp(m, "DESTINATION") || !strcmp(m, "ALL");
 	if (!src && !dst) {
-		set_error(res, 400, "BadRequest", "clientMode",
+		api_set_error(res, 400, "BadRequest", "clientMode",
 			  "clientMode must be SOURCE, DESTINATION or ALL");
 		return;
 	}
@@ -380,6 +293,7 @@ static void close_tunnel(struct api_env *env, struct registry_tunnel *t, struct 
 /* ---- routing ------------------------------------------------------------- */
 
 static const char collection[] = "/api/v1/tunnels";
+static const char things_collection[] = "/api/v1/things";
 
 /* The key-based API's gate: false (res filled) when the API is off or the
  * Authorization header does not carry the key. */
@@ -387,12 +301,12 @@ static bool key_accepted(const struct api_env *env, const struct api_request *re
 			 struct api_response *res)
 {
 	if (!env->api_key || !env->api_key[0]) {
-		set_error(res, 403, "ApiDisabled", NULL,
+		api_set_error(res, 403, "ApiDisabled", NULL,
 			  "the management API is off: start tunnel-relay with --api-key-file");
 		return false;
 	}
 	if (!authorized(env, req->authorization)) {
-		set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
+		api_set_error(res, 401, "Unauthorized", NULL, "missing or wrong API key (Authorization: Bearer KEY)");
 		snprintf(res->log_line, sizeof(res->log_line), "API call %s %s refused: wrong or missing key",
 			 req->method, req->path);
 		return false;
@@ -405,15 +319,21 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	memset(res, 0, sizeof(*res));
 	if (!req->trusted && !key_accepted(env, req, res))
 		return;
+	size_t tlen = sizeof(things_collection) - 1;
+	if (!strncmp(req->path, things_collection, tlen) &&
+	    (!req->path[tlen] || req->path[tlen] == '/')) {
+		api_things_handle(env, req->method, req->path + tlen, res);
+		return;
+	}
 	size_t clen = sizeof(collection) - 1;
 	if (strncmp(req->path, collection, clen) || (req->path[clen] && req->path[clen] != '/')) {
-		set_error(res, 404, "NotFound", NULL, "no such API path: %s", req->path);
+		api_set_error(res, 404, "NotFound", NULL, "no such API path: %s", req->path);
 		return;
 	}
 	cJSON *body = NULL;
 	if (!strcmp(req->method, "POST")) {
 		if (req->body_len > API_MAX_BODY) {
-			set_error(res, 413, "PayloadTooLarge", "body", "the body is larger than %u bytes",
+			api_set_error(res, 413, "PayloadTooLarge", "body", "the body is larger than %u bytes",
 				  API_MAX_BODY);
 			return;
 		}
@@ -431,7 +351,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 		else if (!strcmp(req->method, "GET"))
 			list_tunnels(env, req->query, res);
 		else
-			set_error(res, 405, "MethodNotAllowed", NULL, "%s is not allowed here", req->method);
+			api_set_error(res, 405, "MethodNotAllowed", NULL, "%s is not allowed here", req->method);
 		cJSON_Delete(body);
 		return;
 	}
@@ -441,7 +361,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	snprintf(id, sizeof(id), "%.*s", (int)(idlen < sizeof(id) - 1 ? idlen : sizeof(id) - 1), rest + 1);
 	struct registry_tunnel *t = idlen <= REGISTRY_MAX_ID ? ops_find(env, id) : NULL;
 	if (!t) {
-		set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
+		api_set_error(res, 404, "NotFound", NULL, "no tunnel with id %s", id);
 	} else if (!*action && !strcmp(req->method, "GET")) {
 		describe_tunnel(env, t, res);
 	} else if (!*action && !strcmp(req->method, "DELETE")) {
@@ -449,7 +369,7 @@ void api_handle(struct api_env *env, const struct api_request *req, struct api_r
 	} else if (!strcmp(action, "/rotate") && !strcmp(req->method, "POST")) {
 		rotate_tunnel(env, t, body, res);
 	} else {
-		set_error(res, 405, "MethodNotAllowed", NULL, "%s %s is not an API call", req->method, req->path);
+		api_set_error(res, 405, "MethodNotAllowed", NULL, "%s %s is not an API call", req->method, req->path);
 	}
 	cJSON_Delete(body);
 }

@@ -57,6 +57,9 @@ struct cJSON;
 /* Sets res's status and body to json (taken and freed), wiping any body it
  * had; oom_body when json cannot be printed. Both APIs answer through it. */
 void api_set_json(struct api_response *res, int status, struct cJSON *json, const char *oom_body);
+/* Sets res to {"error":{"code","message","field"}} (field may be NULL). */
+void api_set_error(struct api_response *res, int status, const char *code, const char *field,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Wipes every string in a JSON tree (they may be tokens), then frees it. */
 void api_delete_wiped(struct cJSON *json);
 
@@ -80,6 +83,8 @@ void api_save_later(const struct api_env *env, struct registry_tunnel *t, enum a
 /* Asks the server to notify t's device with the destination token. */
 void api_set_notify(struct api_response *res, struct registry_tunnel *t, const char *token);
 
+/* Adds key: the time in ISO 8601 UTC, or null when t is 0. */
+void api_add_time(struct cJSON *obj, const char *key, int64_t t);
 /* Writes ISO 8601 UTC ("2026-11-22T03:50:00Z") of a Unix time. */
 void api_format_time(int64_t t, char out[32]);
 

@@ -101,3 +101,46 @@ void relay_loop_free(struct relay_loop *loop)
 	ev_loop_destroy(loop->ev);
 	free(loop);
 }
+
+struct relay_fd_watch {
+	ev_io io;
+	struct ev_loop *ev;
+	void (*cb)(void *arg);
+	void *arg;
+};
+
+static void on_fd_event(struct ev_loop *ev, ev_io *io, int revents)
+{
+	struct relay_fd_watch *w = io->data;
+	w->cb(w->arg);
+}
+
+struct relay_fd_watch *relay_fd_watch_new(struct relay_loop *loop, int fd, bool write,
+					  void (*cb)(void *arg), void *arg)
+{
+	struct relay_fd_watch *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	ev_io_init(&w->io, on_fd_event, fd, write ? EV_WRITE : EV_READ);
+	w->io.data = w;
+	w->ev = loop->ev;
+	w->cb = cb;
+	w->arg = arg;
+	return w;
+}
+
+void relay_fd_watch_set(struct relay_fd_watch *w, bool on)
+{
+	if (on)
+		ev_io_start(w->ev, &w->io);
+	else
+		ev_io_stop(w->ev, &w->io);
+}
+
+void relay_fd_watch_free(struct relay_fd_watch *w)
+{
+	if (!w)
+		return;
+	ev_io_stop(w->ev, &w->io);
+	free(w);
+}

@@ -10,6 +10,7 @@
 #ifndef RELAY_EVENT_LOOP_H
 #define RELAY_EVENT_LOOP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct relay_loop;
@@ -28,5 +29,16 @@ int relay_loop_run(struct relay_loop *loop);
 /* Runs what is ready without blocking (lets lws finish a destroy). */
 void relay_loop_run_nowait(struct relay_loop *loop);
 void relay_loop_free(struct relay_loop *loop);
+
+/* A descriptor the loop watches for the relay's own I/O beside lws (the
+ * browser terminals' helper pipes): cb(arg) runs when fd is readable (or
+ * writable, with write true). Made stopped; NULL when out of memory. */
+struct relay_fd_watch;
+struct relay_fd_watch *relay_fd_watch_new(struct relay_loop *loop, int fd, bool write,
+					  void (*cb)(void *arg), void *arg);
+/* Starts (on) or stops watching; either twice is harmless. */
+void relay_fd_watch_set(struct relay_fd_watch *w, bool on);
+/* Stops and frees (the descriptor stays open). NULL does nothing. */
+void relay_fd_watch_free(struct relay_fd_watch *w);
 
 #endif

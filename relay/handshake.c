@@ -39,6 +39,7 @@ static const char *status_text(int status)
 	case 401: return "Unauthorized";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
+	case 409: return "Conflict";
 	case 429: return "Too Many Requests";
 	case 503: return "Service Unavailable";
 	default: return status >= 500 ? "Internal Server Error" : "Bad Request";
@@ -49,7 +50,7 @@ static const char *status_text(int status)
  * (strict clients such as python-websockets cannot parse lws's HTTP/1.0
  * one) and one plain line of text (AWS's localproxy prints the body as it
  * is; an HTML page there is noise). 4xx means "do not retry", 5xx "retry". */
-static int write_refusal(struct lws *wsi, int status, const char *reason)
+int handshake_write_refusal(struct lws *wsi, int status, const char *reason)
 {
 	unsigned char buf[LWS_PRE + 512];
 	char *out = (char *)buf + LWS_PRE;
@@ -106,7 +107,7 @@ static int refuse_http(struct handshake *h, struct lws *wsi, int status, const c
 	} else {
 		log_debug("rejected handshake from %s: HTTP %d: %s (again)", addr, status, reason);
 	}
-	return write_refusal(wsi, status, reason);
+	return handshake_write_refusal(wsi, status, reason);
 }
 
 int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)

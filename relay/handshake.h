@@ -39,6 +39,10 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 
 /* LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION on the "http" protocol: a client
  * that lists "http" as its WebSocket subprotocol. Returns -1 (refused). */
+/* Refuses an upgrade with an HTTP/1.1 status and one line of text that
+ * every WebSocket client can read (the browser terminal's upgrade too).
+ * Returns 1: lws ends the transaction. */
+int handshake_write_refusal(struct lws *wsi, int status, const char *reason);
 int handshake_refuse_http_subprotocol(struct handshake *h, struct lws *wsi);
 
 /* LWS_CALLBACK_ADD_HEADERS of an admitted upgrade: adds its channel-id

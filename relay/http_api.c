@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "common/text.h"
+#include "relay/audit.h"
 #include "relay/http_aws.h"
 #include "relay/notify.h"
 #include "relay/notify_outbox.h"
@@ -33,6 +35,12 @@ struct api_call {
 	struct api_response res;
 	struct pending_notification note; /* what to send, kept if it cannot be yet */
 	char why_kept[160];
+	/* A tunnel call over HTTP, for the audit log: what, by which key, from where. */
+	const char *audit_action;     /* NULL: not one to audit */
+	const char *audit_who;
+	char audit_thing[REGISTRY_MAX_THING + 1];
+	char audit_tunnel[REGISTRY_MAX_ID + 1];
+	char audit_from[64];
 };
 
 struct http_api *http_api_new(const struct http_api_deps *deps)
@@ -64,11 +72,42 @@ static void call_free(struct api_call *c)
 	free(c);
 }
 
+/* Records a tunnel change made with the API key (or AWS's keys). The
+ * console audits its own calls, with the user's name. */
+static void audit_call(const struct api_call *c)
+{
+	if (!c->audit_action || c->res.status >= 300)
+		return;
+	struct audit_event ev = {
+		.who = c->audit_who, .from = c->audit_from, .action = c->audit_action,
+		.thing = c->audit_thing, .tunnel_id = c->audit_tunnel,
+	};
+	audit_record(c->api->deps.audit, &ev);
+}
+
+/* What a call did, for audit_call (nothing when it changes no tunnel). */
+static void note_for_audit(struct api_call *c, struct lws *wsi, bool aws)
+{
+	static const char *const action[] = {
+		[API_SAVE_OPEN] = "tunnel.open", [API_SAVE_ROTATE] = "tunnel.rotate",
+		[API_SAVE_CLOSE] = "tunnel.close",
+	};
+	const struct registry_tunnel *t = c->res.save;
+	if (!t || c->res.save_failure < API_SAVE_OPEN || c->res.save_failure > API_SAVE_CLOSE)
+		return;
+	c->audit_action = action[c->res.save_failure];
+	c->audit_who = aws ? "aws-api" : "api-key";
+	textf(c->audit_thing, sizeof(c->audit_thing), "%s", t->thing);
+	textf(c->audit_tunnel, sizeof(c->audit_tunnel), "%s", t->id);
+	http_client_address(wsi, c->audit_from, sizeof(c->audit_from));
+}
+
 /* Answers the request and ends the call. */
 static void answer(struct api_call *c)
 {
 	if (c->res.log_line[0])
 		log_info("%s", c->res.log_line);
+	audit_call(c);
 	c->phase = CALL_ANSWERING;
 	if (c->done) {
 		c->done(c->done_arg, &c->res);
@@ -222,6 +261,7 @@ static struct api_env call_env(const struct http_api *api)
 {
 	struct api_env env = {
 		.registry = api->deps.registry,
+		.things = api->deps.things,
 		.api_key = api->deps.api_key,
 		.now = time(NULL),
 		.hooks = api->deps.plane,
@@ -281,6 +321,7 @@ static void handle_call(struct http_api *api, struct http_request *req, bool aws
 	else
 		api_handle(&env, &areq, &c->res);
 	OPENSSL_cleanse(auth, sizeof(auth));
+	note_for_audit(c, req->wsi, aws);
 	carry_out(c);
 }
 

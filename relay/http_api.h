@@ -20,9 +20,14 @@ struct aws_keys;
 struct store;
 struct notifier;
 struct notify_outbox;
+struct things;
+
+struct audit;
 
 struct http_api_deps {
 	struct registry *registry;
+	struct audit *audit;          /* tunnel calls over HTTP are audited ("who":"api-key") */
+	const struct things *things;  /* devices' presence (GET /api/v1/things) */
 	struct store *store;          /* NULL: tunnels are not persisted */
 	struct notifier *notifier;    /* NULL: no MQTT notification */
 	struct notify_outbox *outbox; /* NULL: a notification not sent at once is lost */

@@ -33,7 +33,13 @@ struct http_session {
 	const char *content_type;
 	char *out;                  /* LWS_PRE headroom + response body */
 	size_t out_len;
+	/* Extra headers, "name:\0value\0" pairs in one block. */
+	char *headers;
+	size_t n_headers;
+	bool file_failed;           /* lws_serve_http_file said to close */
 };
+
+#define HTTP_EXTRA_HEADERS_MAX 2048
 
 struct http_router *http_router_new(void)
 {
@@ -74,21 +80,97 @@ static const struct http_route *find_route(const struct http_router *r, const ch
 	return NULL;
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type, const char *text)
+/* Copies headers into s as "name:\0value\0" pairs; -1 when too long. */
+static int keep_headers(struct http_session *s, const struct http_header *headers, size_t n)
+{
+	free(s->headers);
+	s->headers = NULL;
+	s->n_headers = 0;
+	if (!n)
+		return 0;
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++)
+		total += strlen(headers[i].name) + strlen(headers[i].value) + 3;
+	if (n > HTTP_MAX_EXTRA_HEADERS || total > HTTP_EXTRA_HEADERS_MAX)
+		return -1;
+	char *p = s->headers = malloc(total);
+	if (!p)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(headers[i].name), vl = strlen(headers[i].value);
+		memcpy(p, headers[i].name, nl);
+		p[nl] = ':';
+		p[nl + 1] = '\0';
+		p += nl + 2;
+		memcpy(p, headers[i].value, vl + 1);
+		p += vl + 1;
+	}
+	s->n_headers = n;
+	return 0;
+}
+
+void http_respond_with(struct http_request *req, int status, const char *content_type,
+		       const void *body, size_t len, const struct http_header *headers, size_t n_headers)
 {
 	struct http_session *s = lws_container_of(req, struct http_session, req);
-	size_t len = text ? strlen(text) : 0;
 	if (s->out)
 		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len);
 	free(s->out);
 	s->out = malloc(LWS_PRE + len + 1);
 	s->out_len = s->out ? len : 0;
 	if (s->out && len)
-		memcpy(s->out + LWS_PRE, text, len);
+		memcpy(s->out + LWS_PRE, body, len);
 	s->status = s->out ? status : 500;
+	if (keep_headers(s, headers, n_headers)) {
+		log_error("HTTP %s %s: response headers too long or out of memory", req->method, req->path);
+		s->status = 500;
+	}
 	s->content_type = content_type;
 	s->phase = HP_HEADERS;
 	lws_callback_on_writable(req->wsi);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const char *text)
+{
+	http_respond_with(req, status, content_type, text, text ? strlen(text) : 0, NULL, 0);
+}
+
+/* Adds s's extra headers; nonzero when they do not fit. */
+static int add_extra_headers(const struct http_session *s, struct lws *wsi, uint8_t **p, uint8_t *end)
+{
+	const char *h = s->headers;
+	for (size_t i = 0; i < s->n_headers; i++) {
+		const char *value = h + strlen(h) + 1;
+		if (lws_add_http_header_by_name(wsi, (const unsigned char *)h, (const unsigned char *)value,
+						(int)strlen(value), p, end))
+			return -1;
+		h = value + strlen(value) + 1;
+	}
+	return 0;
+}
+
+int http_respond_file(struct http_request *req, const char *path, const char *content_type,
+		      const struct http_header *headers, size_t n_headers)
+{
+	struct http_session *s = lws_container_of(req, struct http_session, req);
+	uint8_t buf[HTTP_EXTRA_HEADERS_MAX + 256], *p = buf, *end = buf + sizeof(buf) - 1;
+	if (keep_headers(s, headers, n_headers) || add_extra_headers(s, req->wsi, &p, end) ||
+	    lws_add_http_header_by_name(req->wsi, (const unsigned char *)"cache-control:",
+					(const unsigned char *)"no-store", 8, &p, end))
+		return -1;
+	int rc = lws_serve_http_file(req->wsi, path, content_type, (const char *)buf, (int)(p - buf));
+	/* From here lws answers (or has closed): the router stays out of it. */
+	s->phase = HP_DONE;
+	s->file_failed = rc < 0;
+	return 0;
+}
+
+void http_client_address(struct lws *wsi, char *out, size_t cap)
+{
+	out[0] = '\0';
+	lws_get_peer_simple(wsi, out, cap);
+	if (!strncmp(out, "::ffff:", 7) && strchr(out, '.'))
+		memmove(out, out + 7, strlen(out + 7) + 1);
 }
 
 static void dispatch(struct http_session *s)
@@ -105,6 +187,9 @@ static void release(struct http_session *s)
 	if (s->phase == HP_HANDLING)
 		s->phase = HP_DONE;
 	free(s->req.body);
+	free(s->headers);
+	s->headers = NULL;
+	s->n_headers = 0;
 	if (s->out)
 		OPENSSL_cleanse(s->out, LWS_PRE + s->out_len); /* may hold new tokens */
 	free(s->out);
@@ -156,7 +241,7 @@ static int on_request(struct http_router *r, struct http_session *s, struct lws 
 			return 0; /* wait for the body */
 	}
 	dispatch(s);
-	return 0;
+	return s->file_failed ? -1 : 0;
 }
 
 static void on_body(struct http_session *s, const char *in, size_t len)
@@ -182,11 +267,13 @@ static void on_body(struct http_session *s, const char *in, size_t len)
 static int on_writeable(struct http_session *s, struct lws *wsi)
 {
 	if (s->phase == HP_HEADERS) {
-		uint8_t buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof(buf) - 1;
+		uint8_t buf[LWS_PRE + HTTP_EXTRA_HEADERS_MAX + 512], *start = buf + LWS_PRE, *p = start,
+			*end = buf + sizeof(buf) - 1;
 		if (lws_add_http_common_headers(wsi, (unsigned int)s->status, s->content_type,
 						s->out_len, &p, end) ||
 		    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 						(const unsigned char *)"no-store", 8, &p, end) ||
+		    add_extra_headers(s, wsi, &p, end) ||
 		    lws_finalize_write_http_header(wsi, start, &p, end))
 			return -1;
 		s->phase = HP_BODY;

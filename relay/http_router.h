@@ -39,7 +39,7 @@ struct http_route {
 	void *arg;
 };
 
-#define HTTP_MAX_ROUTES 16
+#define HTTP_MAX_ROUTES 24
 
 struct http_router;
 
@@ -52,6 +52,26 @@ int http_router_add(struct http_router *r, const struct http_route *route);
 /* The answer to req: copies text; the response goes out with
  * Cache-Control: no-store. Call once per request. */
 void http_respond(struct http_request *req, int status, const char *content_type, const char *text);
+
+/* A response header ("name" without the colon). */
+struct http_header {
+	const char *name;
+	const char *value;
+};
+#define HTTP_MAX_EXTRA_HEADERS 8
+/* http_respond with a body of len bytes (any bytes) and up to
+ * HTTP_MAX_EXTRA_HEADERS more headers (copied; at most 2 KiB in all). */
+void http_respond_with(struct http_request *req, int status, const char *content_type,
+		       const void *body, size_t len, const struct http_header *headers, size_t n_headers);
+/* Answers req with the file at path, streamed from the loop by lws (never
+ * read whole), with the headers given. Returns 0, or -1 when the file
+ * cannot be served (nothing was answered: the caller answers). */
+int http_respond_file(struct http_request *req, const char *path, const char *content_type,
+		      const struct http_header *headers, size_t n_headers);
+
+/* The client's address ("127.0.0.1", "::1"; an IPv4 client of the
+ * dual-stack socket without its "::ffff:"), "" when unknown. */
+void http_client_address(struct lws *wsi, char *out, size_t cap);
 
 /* The "http" protocol's per-connection data size, and its callback for
  * every HTTP event (the server passes on what it does not handle itself). */

@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/lws_glue.h"
+#include "relay/adduser.h"
 #include "relay/aws_keys.h"
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
@@ -19,6 +21,7 @@
 #include "relay/server.h"
 #include "relay/store.h"
 #include "relay/store_sqlite.h"
+#include "relay/terminals.h"
 
 /* The shortest API key accepted, from a file or the environment alike. */
 #define API_KEY_MIN 16
@@ -75,8 +78,30 @@ static int read_api_key(const char *path, char *key, size_t cap)
  * threshold fixes it at 128 KiB. */
 #define RELAY_MMAP_THRESHOLD (128 * 1024)
 
+/* The system's CA bundle (Debian's ca-certificates), for --console-ca. */
+#define SYSTEM_CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt"
+
+/* PATH of a program installed beside tunnel-relay itself, into out. */
+static const char *beside_self(const char *program, char *out, size_t cap)
+{
+	char self[4096];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0) {
+		snprintf(out, cap, "%s", program); /* looked up nowhere: posix_spawn fails, logged */
+		return out;
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(out, cap, "%s/%s", self, program);
+	return out;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "adduser"))
+		return adduser_main(argc - 1, argv + 1);
 	/* relay.conf's settings go before the command line's (relay_conf.h). */
 	struct relay_args args;
 	if (relay_conf_merge(argc, argv, relay_options_table(), &args))
@@ -137,6 +162,19 @@ int main(int argc, char **argv)
 			  "(raise it with ulimit -n or LimitNOFILE=)", fd_limit, FD_LIMIT_MIN);
 		goto out;
 	}
+	char helper[4200], localproxy[4200], console_relay[32];
+	snprintf(console_relay, sizeof(console_relay), "127.0.0.1:%d", opt.port);
+	struct terminal_options terminal = {
+		.helper = opt.term_helper ? opt.term_helper
+					  : beside_self("tunnel-term", helper, sizeof(helper)),
+		.localproxy = opt.localproxy ? opt.localproxy
+					     : beside_self("localproxy", localproxy, sizeof(localproxy)),
+		.relay = opt.console_relay ? opt.console_relay : console_relay,
+		.ca = opt.console_ca ? opt.console_ca : SYSTEM_CA_BUNDLE,
+		.lifetime_minutes = opt.terminal_lifetime_minutes,
+		.recordings = opt.recordings,
+		.verbose = opt.verbose >= LOG_DEBUG,
+	};
 	struct relay_server_config cfg = {
 		.bind = opt.bind,
 		.port = opt.port,
@@ -149,8 +187,16 @@ int main(int argc, char **argv)
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
+		.presence_filter = opt.presence_topic,
 		.fd_limit = fd_limit,
 		.keep_closed = opt.keep_closed,
+		.users = opt.users,
+		.console_dir = opt.console_dir,
+		.console_idle_s = opt.console_idle_s,
+		.audit_log = opt.audit_log,
+		.recordings = opt.recordings,
+		.recordings_keep_days = opt.recordings_keep_days,
+		.terminal = &terminal,
 	};
 	struct relay_server *srv = relay_server_start(&cfg, &reg);
 	if (srv) {

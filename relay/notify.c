@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/mqtt_client.h"
 #include "common/text.h"
+#include "relay/presence_payload.h"
 
 #include <MQTTAsync.h>
 #include <errno.h>
@@ -27,6 +28,9 @@
 /* Publishes Paho may hold before they are written (its default is 100). */
 #define MAX_BUFFERED 1000
 #define TEXT_CAP MQTT_EVENT_TEXT
+/* Presence messages waiting for the loop at most (more are dropped: the
+ * broker keeps each thing's last one retained, so a resubscribe recovers). */
+#define MAX_PRESENCE_QUEUED 4096
 
 /* One notifier_publish() whose callback has not run yet. Loop thread only. */
 struct pending {
@@ -45,7 +49,9 @@ struct pending {
 struct notifier {
 	struct mqtt_client *client;
 	struct lws_context *ctx;
-	char *uri, *client_id, *topic_template, *endpoint, *region;
+	char *uri, *client_id, *topic_template, *endpoint, *region, *presence_filter;
+	void (*on_presence)(void *arg, const char *topic, const char *payload, size_t len);
+	void *presence_arg;
 
 	/* Loop thread only. */
 	struct pending *pending_head, *pending_tail;
@@ -167,6 +173,16 @@ static void complete_publish(struct notifier *n, const struct mqtt_event *ev)
 	/* Forgotten or timed out already: nothing waits for it. */
 }
 
+static void subscribe_presence(struct notifier *n)
+{
+	if (!n->presence_filter)
+		return;
+	int rc = mqtt_client_subscribe(n->client, n->presence_filter, 1);
+	if (rc != MQTTASYNC_SUCCESS)
+		log_error("MQTT: cannot subscribe to presence topics %s: %s", n->presence_filter,
+			  mqtt_client_strerror(rc));
+}
+
 static void handle_event(struct notifier *n, const struct mqtt_event *ev, bool log_state)
 {
 	char why[TEXT_CAP];
@@ -188,6 +204,7 @@ static void handle_event(struct notifier *n, const struct mqtt_event *ev, bool l
 		n->ever_connected = true;
 		n->connect_failures = 0;
 		n->last_failure[0] = '\0';
+		subscribe_presence(n); /* again on every connect: the retained ones come back */
 		break;
 	case MQTT_EV_LOST:
 		if (!log_state)
@@ -198,9 +215,22 @@ static void handle_event(struct notifier *n, const struct mqtt_event *ev, bool l
 		n->last_failure[0] = '\0';
 		break;
 	case MQTT_EV_SUBSCRIBED:
+		if (log_state)
+			log_info("MQTT: subscribed to presence topics %s (QoS %d)", n->presence_filter,
+				 ev->code);
+		break;
 	case MQTT_EV_SUBSCRIBE_FAILED:
+		if (!log_state)
+			break;
+		describe_failure(why, sizeof(why), ev);
+		log_error("MQTT: broker %s refused the subscription to presence topics %s: %s (the "
+			  "broker's ACL must let the relay read them); retried on the next connect",
+			  n->uri, n->presence_filter, why);
+		break;
 	case MQTT_EV_MESSAGE:
-		break; /* we never subscribe */
+		if (log_state && n->on_presence && ev->topic)
+			n->on_presence(n->presence_arg, ev->topic, ev->payload, ev->payload_len);
+		break;
 	case MQTT_EV_CONNECT_FAILED:
 		if (!log_state)
 			break;
@@ -268,6 +298,9 @@ void notifier_poll(struct notifier *n)
 		return;
 	size_t dropped;
 	handle_events(n, mqtt_client_take(n->client, &dropped), true);
+	if (dropped > 0 && n->presence_filter) /* else: an old session's, unwanted */
+		log_warn("MQTT: dropped %zu presence messages: more than %d were waiting", dropped,
+			 MAX_PRESENCE_QUEUED);
 	expire(n);
 	deliver(n);
 }
@@ -405,6 +438,9 @@ static int check_config(const struct notify_config *cfg, char *err, size_t err_c
 	}
 	if (notify_topic_template_check(cfg->topic_template, err, err_cap) != 0)
 		return -1;
+	if (cfg->presence_filter != NULL &&
+	    presence_filter_check(cfg->presence_filter, err, err_cap) != 0)
+		return -1;
 	if (cfg->endpoint != NULL && cfg->endpoint[0] != '\0') {
 		struct hostport hp;
 		char why[128];
@@ -439,6 +475,7 @@ static void free_notifier(struct notifier *n)
 	free(n->topic_template);
 	free(n->endpoint);
 	free(n->region);
+	free(n->presence_filter);
 	free(n);
 }
 
@@ -470,6 +507,9 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct lws_cont
 	n->topic_template = dup_or_null(cfg->topic_template, &ok);
 	n->endpoint = dup_or_null(cfg->endpoint, &ok);
 	n->region = dup_or_null(cfg->region ? cfg->region : NOTIFY_DEFAULT_REGION, &ok);
+	n->presence_filter = dup_or_null(cfg->presence_filter, &ok);
+	n->on_presence = cfg->on_presence;
+	n->presence_arg = cfg->presence_arg;
 	if (!ok) {
 		textf(err, err_cap, "out of memory");
 		free_notifier(n);
@@ -487,7 +527,9 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct lws_cont
 		.keepalive_s = KEEPALIVE_S,
 		.session_expiry_s = SESSION_EXPIRY_S,
 		.max_buffered = MAX_BUFFERED,
-		.max_messages = 0, /* we never subscribe: drop anything sent anyway */
+		/* Only presence messages come in. */
+		.max_messages = n->presence_filter ? MAX_PRESENCE_QUEUED : 0,
+		.max_payload = PRESENCE_MAX_PAYLOAD,
 		.wake = wake_loop,
 		.wake_arg = ctx,
 	};
@@ -496,8 +538,10 @@ struct notifier *notifier_start(const struct notify_config *cfg, struct lws_cont
 		free_notifier(n);
 		return NULL;
 	}
-	log_info("MQTT: connecting to broker %s as %s (notifications to %s)", n->uri, n->client_id,
-		 n->topic_template ? n->topic_template : NOTIFY_DEFAULT_TOPIC_TEMPLATE);
+	log_info("MQTT: connecting to broker %s as %s (notifications to %s, presence from %s)",
+		 n->uri, n->client_id,
+		 n->topic_template ? n->topic_template : NOTIFY_DEFAULT_TOPIC_TEMPLATE,
+		 n->presence_filter ? n->presence_filter : "nowhere");
 	return n;
 }
 

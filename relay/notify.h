@@ -1,5 +1,7 @@
-/* The relay's MQTT notifier: publishes "open a tunnel" notifications to a
- * device's topic (PROTOCOL.md §8) with Paho MQTT C's async client over
+/* The relay's MQTT client: publishes "open a tunnel" notifications to a
+ * device's topic (PROTOCOL.md §8), and subscribes to the devices' presence
+ * topics (presence_filter), handing each message to on_presence on the
+ * loop thread (from notifier_poll). It publishes with Paho MQTT C's async client over
  * mutual TLS, QoS 1, MQTT 5 (so a publish the broker's ACL refuses comes
  * back as a failure instead of an ordinary PUBACK as in MQTT 3.1.1).
  *
@@ -36,6 +38,12 @@ struct notify_config {
 	const char *topic_template; /* NULL: NOTIFY_DEFAULT_TOPIC_TEMPLATE */
 	const char *endpoint;       /* optional "host:port" put in the payload */
 	const char *region;         /* payload "region"; NULL: NOTIFY_DEFAULT_REGION */
+	/* Presence: a filter with one '+' level (relay/presence_payload.h),
+	 * subscribed to with QoS 1 on every connect; NULL: none. payload is
+	 * NULL for a message over PRESENCE_MAX_PAYLOAD bytes. */
+	const char *presence_filter;
+	void (*on_presence)(void *arg, const char *topic, const char *payload, size_t len);
+	void *presence_arg;
 };
 
 /* Creates the client and starts connecting in the background (TLS with

@@ -21,6 +21,7 @@ void registry_init(struct registry *r)
 	r->cap = 0;
 	registry_index_init(&r->by_token);
 	registry_index_init(&r->by_id);
+	registry_index_init(&r->by_thing);
 	r->inserted = NULL;
 	r->inserted_arg = NULL;
 }
@@ -33,8 +34,8 @@ static uint64_t token_bits(const uint8_t hash[TOKEN_HASH_LEN])
 	return bits;
 }
 
-/* FNV-1a: ids come from the operator or from us, not from clients, so a
- * plain hash suffices (no one can choose ids that collide). */
+/* FNV-1a: ids and thing names come from the operator or from us, not from
+ * clients, so a plain hash suffices (no one can choose ids that collide). */
 static uint64_t id_bits(const char *id)
 {
 	uint64_t h = 0xcbf29ce484222325u;
@@ -57,6 +58,7 @@ void registry_free(struct registry *r)
 	free(r->tunnels);
 	registry_index_free(&r->by_token);
 	registry_index_free(&r->by_id);
+	registry_index_free(&r->by_thing);
 	registry_init(r);
 }
 
@@ -189,6 +191,13 @@ int registry_insert(struct registry *r, struct registry_tunnel *t, char *err, si
 		registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
 		goto no_memory;
 	}
+	/* The thing never changes once inserted; "" (a --tunnels file's) has none. */
+	if (t->thing[0] && registry_index_add(&r->by_thing, id_bits(t->thing), t, 0)) {
+		registry_index_remove(&r->by_token, token_bits(h1), t, SIDE_DESTINATION);
+		registry_index_remove(&r->by_token, token_bits(h0), t, SIDE_SOURCE);
+		registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
+		goto no_memory;
+	}
 	r->tunnels[r->n++] = t;
 	if (r->inserted)
 		r->inserted(r->inserted_arg, t);
@@ -223,6 +232,8 @@ void registry_remove(struct registry *r, struct registry_tunnel *t)
 	if (i == r->n)
 		return;
 	registry_index_remove(&r->by_id, id_bits(t->id), t, 0);
+	if (t->thing[0])
+		registry_index_remove(&r->by_thing, id_bits(t->thing), t, 0);
 	for (int s = 0; s < 2; s++)
 		registry_index_remove(&r->by_token, token_bits(t->side[s].token_hash), t, s);
 	memmove(&r->tunnels[i], &r->tunnels[i + 1], (r->n - i - 1) * sizeof(r->tunnels[0]));
@@ -434,6 +445,25 @@ struct registry_tunnel *registry_find_id(struct registry *r, const char *id)
 		if (strcmp(e->tunnel->id, id) == 0)
 			return e->tunnel;
 	return NULL;
+}
+
+size_t registry_open_for_thing(const struct registry *r, const char *thing, int64_t now,
+			       size_t *listed)
+{
+	size_t cursor = 0, open = 0, kept = 0;
+	const struct index_slot *e;
+	uint64_t bits = id_bits(thing);
+	while ((e = registry_index_next(&r->by_thing, bits, &cursor))) {
+		const struct registry_tunnel *t = e->tunnel;
+		if (strcmp(t->thing, thing) || t->deleted)
+			continue;
+		kept++;
+		if (!t->closed_at && !(t->expires_at && t->expires_at <= now))
+			open++;
+	}
+	if (listed)
+		*listed = kept;
+	return open;
 }
 
 const char *tunnel_side_name(enum tunnel_side side)

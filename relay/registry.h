@@ -57,6 +57,7 @@ struct registry {
 	 * was a third of the relay's admission CPU at 5000 tunnels). */
 	struct registry_index by_token; /* token hash's first 8 bytes -> (tunnel, side) */
 	struct registry_index by_id;    /* FNV-1a of the id -> tunnel */
+	struct registry_index by_thing; /* FNV-1a of the thing name -> its tunnels */
 	/* Called after each insert (the server schedules the tunnel's expiry). */
 	void (*inserted)(void *arg, struct registry_tunnel *t);
 	void *inserted_arg;
@@ -96,6 +97,12 @@ struct registry_tunnel *registry_find_token(struct registry *r, const char *toke
 					    size_t len, enum tunnel_side *side);
 
 struct registry_tunnel *registry_find_id(struct registry *r, const char *id);
+
+/* Open tunnels of thing (not closed, not deleted, not past their expiry at
+ * now): walks that thing's tunnels only, through the by_thing index.
+ * listed (may be NULL) gets the number not deleted, closed ones included. */
+size_t registry_open_for_thing(const struct registry *r, const char *thing, int64_t now,
+			       size_t *listed);
 
 /* Takes ownership of t (malloc'd, fully filled in: id unique, hashes set).
  * Returns 0, or -1 when memory runs out or the id or a token hash is

@@ -93,6 +93,52 @@ static void check_db(int *count, const char *path)
 		problem(count, "db", line);
 }
 
+/* A directory the relay's helpers write into, made on first use (mkdir -p)
+ * if missing: it, or the nearest of its parents that exists, must be a
+ * directory the relay can create files in. NULL: not configured. */
+static void check_writable_dir(int *count, const char *option, const char *path)
+{
+	if (!path)
+		return;
+	char dir[4096], line[4300];
+	snprintf(dir, sizeof(dir), "%s", path);
+	struct stat st;
+	while (stat(dir, &st) != 0 && errno == ENOENT && strcmp(dir, "/") && strcmp(dir, ".")) {
+		char *copy = strdup(dir);
+		if (!copy) {
+			problem(count, option, "out of memory");
+			return;
+		}
+		snprintf(dir, sizeof(dir), "%s", dirname(copy));
+		free(copy);
+	}
+	if (stat(dir, &st) != 0)
+		snprintf(line, sizeof(line), "%s: %s: %s", path, dir, strerror(errno));
+	else if (!S_ISDIR(st.st_mode))
+		snprintf(line, sizeof(line), "%s: %s is not a directory", path, dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		snprintf(line, sizeof(line), "%s: cannot create files in %s: %s", path, dir,
+			 strerror(errno));
+	else
+		return;
+	problem(count, option, line);
+}
+
+/* The console (on with --users): its users file, and its pages where the
+ * relay serves them from. */
+static void check_console(int *count, const struct relay_options *o)
+{
+	check_readable(count, "users", o->users);
+	char index[4200], line[4300];
+	snprintf(index, sizeof(index), "%s/index.html", o->console_dir);
+	if (access(index, R_OK) != 0) {
+		snprintf(line, sizeof(line), "%s: no console here (%s: %s)", o->console_dir, index,
+			 strerror(errno));
+		problem(count, "console-dir", line);
+	}
+	check_writable_dir(count, "recordings", o->recordings);
+}
+
 int relay_check(const struct relay_options *o)
 {
 	int count = 0;
@@ -102,6 +148,8 @@ int relay_check(const struct relay_options *o)
 	check_readable(&count, "tunnels", o->tunnels_file);
 	check_readable(&count, "api-key-file", o->api_key_file);
 	check_readable(&count, "aws-credentials", o->aws_credentials);
+	if (o->users)
+		check_console(&count, o);
 	if (o->mqtt_uri) {
 		X509_free(checked_cert(&count, "mqtt-ca", o->mqtt_ca));
 		check_pair(&count, "mqtt-cert", o->mqtt_cert, "mqtt-key", o->mqtt_key);

@@ -1,6 +1,7 @@
 #include "relay/relay_options.h"
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
+#include "relay/presence_payload.h"
 #include "relay/relay_conf.h"
 
 static const char usage_text[] =
@@ -48,8 +50,35 @@ static const char usage_text[] =
 	"      --mqtt-key FILE        its key\n"
 	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay)\n"
 	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
+	"      --presence-topic F     devices' presence topics, one '+' level for the thing\n"
+	"                             name (default " PRESENCE_DEFAULT_FILTER "; off: none);\n"
+	"                             each thing's last state is kept (--db) and shown by\n"
+	"                             GET /api/v1/things\n"
 	"      --public-endpoint H:P  relay address put in notifications for devices\n"
 	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
+	"\n"
+	"Web console (on with --users):\n"
+	"      --users FILE           console users, NAME:ROLE:HASH lines (ROLE admin or\n"
+	"                             operator); make them with tunnel-relay adduser\n"
+	"      --console-dir DIR      the console's files (default\n"
+	"                             " CONSOLE_DIR_DEFAULT ")\n"
+	"      --console-idle-minutes N  sign out sessions idle this long (default 30;\n"
+	"                             a decimal such as 0.05 is taken: 3 s)\n"
+	"      --audit-log FILE       append audit events here, one JSON object per line\n"
+	"                             (default: the relay's log only)\n"
+	"      --recordings DIR       record browser terminals in DIR/THING/*.cast\n"
+	"      --recordings-keep-days N  delete recordings older than N days (default 30)\n"
+	"      --no-recordings        do not record terminals (overrides --recordings)\n"
+	"      --term-helper PATH     the browser terminal's SSH client (default:\n"
+	"                             tunnel-term beside tunnel-relay)\n"
+	"      --localproxy PATH      the localproxy it runs (default: beside tunnel-relay)\n"
+	"      --console-relay H:P    where that localproxy dials this relay (default\n"
+	"                             127.0.0.1:PORT)\n"
+	"      --console-ca FILE      CA it verifies this relay's certificate with\n"
+	"                             (default: the system's CA bundle)\n"
+	"      --terminal-lifetime-minutes N  lifetime of a terminal's own tunnel\n"
+	"                             (default 60; 1-720)\n"
+	"\n"
 	"      --config FILE          read settings from FILE, \"key = value\" lines whose\n"
 	"                             keys are these long options without -- (the unit\n"
 	"                             uses " RELAY_CONF_DEFAULT "); the command\n"
@@ -60,7 +89,14 @@ static const char usage_text[] =
 	"                             wrong and exit 1, or exit 0 without starting\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
-	"  -h, --help                 show this help\n";
+	"  -h, --help                 show this help\n"
+	"\n"
+	"Subcommand:\n"
+	"  tunnel-relay adduser --users FILE NAME ROLE [--random]\n"
+	"                             add or replace a console user (ROLE admin or\n"
+	"                             operator); the password is read from stdin (asked\n"
+	"                             twice on a terminal), or --random makes one and\n"
+	"                             prints it once\n";
 
 /* Default --keep-closed: a day, so yesterday's tunnels can still be
  * described while memory stays bounded by a day's worth of tunnels. */
@@ -101,6 +137,18 @@ static int parse_count(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+/* --console-idle-minutes: minutes, a decimal allowed (tests use a few
+ * seconds), as whole seconds (at least 1); -1 when out of range. */
+static long idle_seconds(const char *text)
+{
+	char *end = NULL;
+	double minutes = strtod(text, &end);
+	if (!*text || *end || !(minutes >= 0.02 && minutes <= 10080))
+		return -1;
+	long s = (long)(minutes * 60 + 0.5);
+	return s < 1 ? 1 : s;
+}
+
 /* A count from 1 to max; -1 after saying what is wrong on stderr. */
 static int size_option(const char *name, const char *text, long max, size_t *out)
 {
@@ -115,8 +163,11 @@ static int size_option(const char *name, const char *text, long max, size_t *out
 
 enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
        OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-       OPT_AWS_CREDENTIALS,
-       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_CONFIG, OPT_CHECK };
+       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
+       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
+       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
+       OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME,
+       OPT_CONFIG, OPT_CHECK };
 static const struct option longopts[] = {
 	{"port", required_argument, NULL, 'p'},
 	{"bind", required_argument, NULL, 'b'},
@@ -136,8 +187,21 @@ static const struct option longopts[] = {
 	{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
 	{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
 	{"notify-topic", required_argument, NULL, OPT_TOPIC},
+	{"presence-topic", required_argument, NULL, OPT_PRESENCE},
 	{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
 	{"region", required_argument, NULL, OPT_REGION},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
+	{"console-idle-minutes", required_argument, NULL, OPT_IDLE},
+	{"audit-log", required_argument, NULL, OPT_AUDIT},
+	{"recordings", required_argument, NULL, OPT_RECORDINGS},
+	{"recordings-keep-days", required_argument, NULL, OPT_KEEP_DAYS},
+	{"no-recordings", no_argument, NULL, OPT_NO_RECORDINGS},
+	{"term-helper", required_argument, NULL, OPT_TERM_HELPER},
+	{"localproxy", required_argument, NULL, OPT_LOCALPROXY},
+	{"console-relay", required_argument, NULL, OPT_CONSOLE_RELAY},
+	{"console-ca", required_argument, NULL, OPT_CONSOLE_CA},
+	{"terminal-lifetime-minutes", required_argument, NULL, OPT_TERM_LIFETIME},
 	{"verbose", required_argument, NULL, 'v'},
 	{"config", required_argument, NULL, OPT_CONFIG},
 	{"check", no_argument, NULL, OPT_CHECK},
@@ -158,6 +222,12 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 	o->max_tunnels_per_thing = API_DEFAULT_MAX_TUNNELS_PER_THING;
 	o->keep_closed = KEEP_CLOSED_DEFAULT;
 	o->verbose = LOG_INFO;
+	o->console_dir = CONSOLE_DIR_DEFAULT;
+	o->console_idle_s = CONSOLE_IDLE_MINUTES_DEFAULT * 60;
+	o->recordings_keep_days = RECORDINGS_KEEP_DAYS_DEFAULT;
+	bool no_recordings = false;
+	o->terminal_lifetime_minutes = TERMINAL_LIFETIME_MINUTES_DEFAULT;
+	o->presence_topic = PRESENCE_DEFAULT_FILTER;
 	long n;
 	int c;
 	opterr = 0;
@@ -183,10 +253,66 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_MQTT_KEY: o->mqtt_key = optarg; break;
 		case OPT_MQTT_ID: o->mqtt_client_id = optarg; break;
 		case OPT_TOPIC: o->notify_topic = optarg; break;
+		case OPT_PRESENCE: {
+			char why[PRESENCE_MAX_FILTER + 160];
+			o->presence_topic = strcmp(optarg, "off") ? optarg : NULL;
+			if (o->presence_topic && presence_filter_check(optarg, why, sizeof(why))) {
+				fprintf(stderr, "tunnel-relay: --presence-topic: %s\n", why);
+				return -1;
+			}
+			break;
+		}
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_CONFIG: o->config = optarg; break; /* already read: relay_conf.c */
 		case OPT_CHECK: o->check = true; break;
+		case OPT_USERS: o->users = optarg; break;
+		case OPT_CONSOLE_DIR: o->console_dir = optarg; break;
+		case OPT_AUDIT: o->audit_log = optarg; break;
+		case OPT_RECORDINGS: o->recordings = optarg; break;
+		case OPT_NO_RECORDINGS: no_recordings = true; break;
+		case OPT_TERM_HELPER: o->term_helper = optarg; break;
+		case OPT_LOCALPROXY: o->localproxy = optarg; break;
+		case OPT_CONSOLE_CA: o->console_ca = optarg; break;
+		case OPT_CONSOLE_RELAY: {
+			struct hostport hp;
+			char why[128];
+			int bad = hostport_parse(optarg, 0, &hp, why, sizeof(why));
+			if (!bad && !hp.host[0]) {
+				bad = 1;
+				snprintf(why, sizeof(why), "want HOST:PORT, got '%s'", optarg);
+			}
+			if (bad) {
+				fprintf(stderr, "tunnel-relay: --console-relay: %s\n", why);
+				return -1;
+			}
+			o->console_relay = optarg;
+			break;
+		}
+		case OPT_TERM_LIFETIME:
+			if (parse_count(optarg, 1, API_MAX_LIFETIME_MINUTES, &n)) {
+				fprintf(stderr, "tunnel-relay: --terminal-lifetime-minutes: want 1-%d, got "
+					"'%s'\n", API_MAX_LIFETIME_MINUTES, optarg);
+				return -1;
+			}
+			o->terminal_lifetime_minutes = (int)n;
+			break;
+		case OPT_IDLE:
+			o->console_idle_s = idle_seconds(optarg);
+			if (o->console_idle_s < 0) {
+				fprintf(stderr, "tunnel-relay: --console-idle-minutes: want a number of "
+					"minutes from 0.02 to 10080, got '%s'\n", optarg);
+				return -1;
+			}
+			break;
+		case OPT_KEEP_DAYS:
+			if (parse_count(optarg, 1, 36500, &n)) {
+				fprintf(stderr, "tunnel-relay: --recordings-keep-days: want 1-36500, got "
+					"'%s'\n", optarg);
+				return -1;
+			}
+			o->recordings_keep_days = (int)n;
+			break;
 		case OPT_KEEP_CLOSED:
 			o->keep_closed = parse_duration(optarg);
 			if (o->keep_closed < 0) {
@@ -226,6 +352,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 			return -1;
 		}
 	}
+	if (no_recordings)
+		o->recordings = NULL;
 	if (optind < argc) {
 		fprintf(stderr, "tunnel-relay: unexpected argument '%s' (see --help)\n", argv[optind]);
 		return -1;

@@ -23,11 +23,34 @@ struct relay_options {
 	const char *mqtt_uri;       /* NULL: no device notification */
 	const char *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
 	const char *notify_topic;
+	const char *presence_topic; /* NULL: presence is off (--presence-topic off) */
 	const char *public_endpoint; /* host:port devices dial, sent in notifications */
 	const char *region;
+	/* The console (on with --users). */
+	const char *users;          /* users file */
+	const char *console_dir;    /* static files */
+	long console_idle_s;        /* --console-idle-minutes, in seconds */
+	const char *audit_log;      /* NULL: audit events go to the log only */
+	const char *recordings;     /* NULL: terminals are not recorded */
+	int recordings_keep_days;
+	/* Browser terminals (on with the console). */
+	const char *term_helper;    /* NULL: tunnel-term beside tunnel-relay */
+	const char *localproxy;     /* NULL: localproxy beside tunnel-relay */
+	const char *console_relay;  /* HOST:PORT the helpers dial; NULL: 127.0.0.1:PORT */
+	const char *console_ca;     /* NULL: the system's CA bundle */
+	int terminal_lifetime_minutes;
 	const char *config;         /* --config FILE, already merged in (relay_conf.h) */
 	bool check;                 /* --check: validate, do not run */
 };
+
+/* Where the console's files are unless --console-dir says (make install
+ * puts them there). */
+#ifndef CONSOLE_DIR_DEFAULT
+#define CONSOLE_DIR_DEFAULT "/usr/local/share/tunnel-relay/console"
+#endif
+#define CONSOLE_IDLE_MINUTES_DEFAULT 30
+#define RECORDINGS_KEEP_DAYS_DEFAULT 30
+#define TERMINAL_LIFETIME_MINUTES_DEFAULT 60
 
 /* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
  * error (already reported on stderr, exit 2). */

@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
+#include "relay/audit.h"
+#include "relay/console.h"
 #include "relay/conn_gate.h"
 #include "relay/event_loop.h"
 #include "relay/fd_limit.h"
@@ -20,7 +22,13 @@
 #include "relay/peer.h"
 #include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
+#include "relay/presence_feed.h"
+#include "relay/host_keys.h"
 #include "relay/store.h"
+#include "relay/terminal_routes.h"
+#include "relay/terminal_ws.h"
+#include "relay/terminals.h"
+#include "relay/things.h"
 #include "relay/tunnel_timers.h"
 
 struct relay_server {
@@ -30,6 +38,8 @@ struct relay_server {
 	struct store *store;            /* NULL: tunnels are not persisted */
 	struct notifier *notifier;      /* NULL: no MQTT notification */
 	struct notify_outbox *outbox;   /* notifications waiting for the broker */
+	struct things *things;          /* devices' last presence */
+	struct presence_feed presence;  /* MQTT presence messages into things */
 	struct relay_metrics metrics;
 	struct conn_gate gate;          /* full: new connections are closed on arrival */
 	size_t fd_limit;
@@ -38,8 +48,12 @@ struct relay_server {
 	struct peer_lws peer_lws;       /* the tunnel protocols' user */
 	struct http_router *router;
 	struct http_api *api;
+	struct audit *audit;            /* NULL: audit events in the log only */
+	struct console *console;        /* NULL: the console is off (no --users) */
+	struct host_keys *host_keys;    /* devices' SSH host keys, for browser terminals */
+	struct terminals *terminals;    /* browser terminals (with the console) */
 	/* lws picks the protocol named by the client's Sec-WebSocket-Protocol. */
-	struct lws_protocols protocols[5];
+	struct lws_protocols protocols[6];
 	lws_sorted_usec_list_t tick;    /* expiry, purge and notifier polling, every second */
 	struct tunnel_timers timers;    /* each tunnel's next expiry or purge */
 	unsigned ticks;
@@ -84,8 +98,15 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* Nonzero: lws closes the new socket; no wsi is made for it. */
 		return srv && srv->gate.full ? -1 : 0;
-	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+		/* The console's terminal is the one WebSocket under /console/. */
+		char path[128] = ""; /* as handshake_confirm's: longer is no path of ours */
+		if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) < 0)
+			path[0] = '\0';
+		if (!strncmp(path, "/console/", 9))
+			return terminal_ws_confirm(srv->terminals, wsi, in);
 		return handshake_confirm(&srv->handshake, wsi, in);
+	}
 	case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 		return handshake_refuse_http_subprotocol(&srv->handshake, wsi);
 	case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
@@ -93,8 +114,10 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 		 * they finished. */
 		if (srv && srv->notifier)
 			notifier_poll(srv->notifier);
-		if (srv)
+		if (srv) {
 			store_poll(srv->store);
+			console_poll(srv->console);
+		}
 		return 0;
 	default:
 		return http_router_callback(srv->router, wsi, reason, user, in, len);
@@ -117,7 +140,8 @@ static void init_protocols(struct relay_server *srv)
 		p[1 + i].rx_buffer_size = TUNNEL_MAX_WS_MESSAGE;
 		p[1 + i].user = &srv->peer_lws;
 	}
-	/* p[4] stays zero: the end of the table. */
+	terminal_ws_protocol(&p[4], &srv->terminals);
+	/* p[5] stays zero: the end of the table. */
 }
 
 static struct api_hooks plane_hooks(struct dataplane *dp)
@@ -200,6 +224,8 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	notify_outbox_tick(srv->outbox, env.now);
+	console_tick(srv->console, env.now);
+	terminals_tick(srv->terminals, env.now);
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 }
 
@@ -212,9 +238,14 @@ static void wake_loop(void *arg)
 /* Frees what start made; the context is gone or was never made. */
 static void free_parts(struct relay_server *srv)
 {
+	terminals_free(srv->terminals);
+	console_free(srv->console);
 	http_api_free(srv->api);
+	host_keys_free(srv->host_keys);
+	audit_close(srv->audit);
 	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
+	things_free(srv->things);
 	dataplane_free(srv->dataplane);
 	relay_loop_free(srv->loop);
 	tunnel_timers_free(&srv->timers);
@@ -254,6 +285,51 @@ static struct lws_context *create_context(struct relay_server *srv,
 	return lws_create_context(&info);
 }
 
+/* The console's state and its routes. */
+static int start_console(struct relay_server *srv, const struct relay_server_config *cfg,
+			 struct registry *registry)
+{
+	struct console_config cc = {
+		.users_path = cfg->users,
+		.dir = cfg->console_dir,
+		.idle_s = cfg->console_idle_s,
+		.recordings_dir = cfg->recordings,
+		.keep_days = cfg->recordings_keep_days,
+		.audit = srv->audit,
+		.api = srv->api,
+		.registry = registry,
+		.things = srv->things,
+		.plane = plane_hooks(srv->dataplane),
+	};
+	char err[512];
+	if (!srv->api) {
+		log_error("out of memory");
+		return -1;
+	}
+	srv->console = console_new(&cc, err, sizeof(err));
+	if (!srv->console) {
+		log_error("console: %s", err);
+		return -1;
+	}
+	struct terminals_deps td = {
+		.loop = srv->loop,
+		.api = srv->api,
+		.registry = registry,
+		.host_keys = srv->host_keys,
+		.console = srv->console,
+		.things = srv->things,
+		.plane = plane_hooks(srv->dataplane),
+	};
+	srv->terminals = terminals_new(cfg->terminal, &td);
+	/* The terminal's routes before the console's /console/api/ prefix. */
+	if (!srv->terminals || terminal_routes_register(srv->terminals, srv->router) ||
+	    console_register(srv->console, srv->router)) {
+		log_error("out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 					struct registry *registry)
 {
@@ -281,7 +357,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	srv->dataplane = dataplane_new(&dp);
 	srv->router = http_router_new();
 	srv->outbox = notify_outbox_new(registry, cfg->store);
-	if (!srv->dataplane || !srv->router || !srv->outbox) {
+	srv->things = things_new();
+	if (!srv->dataplane || !srv->router || !srv->outbox || !srv->things) {
 		log_error("out of memory");
 		free_parts(srv);
 		return NULL;
@@ -298,6 +375,24 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		if (kept > 0)
 			log_info("%d device notification%s waiting for the MQTT broker", kept,
 				 kept > 1 ? "s" : "");
+	}
+	srv->presence.things = srv->things;
+	srv->presence.store = cfg->store;
+	srv->presence.filter = cfg->presence_filter;
+	int known = presence_feed_load(&srv->presence, err, sizeof(err));
+	if (known < 0) {
+		log_error("%s", err);
+		free_parts(srv);
+		return NULL;
+	}
+	if (known > 0)
+		log_info("presence: %d thing%s known from the database", known, known > 1 ? "s" : "");
+	srv->host_keys = host_keys_new(cfg->store);
+	int keys = srv->host_keys ? host_keys_load(srv->host_keys, err, sizeof(err)) : -1;
+	if (keys < 0) {
+		log_error("%s", srv->host_keys ? err : "out of memory");
+		free_parts(srv);
+		return NULL;
 	}
 	srv->loop = relay_loop_new(err, sizeof(err));
 	if (!srv->loop) {
@@ -318,7 +413,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		return NULL;
 	}
 	if (cfg->notify) {
-		srv->notifier = notifier_start(cfg->notify, srv->ctx, err, sizeof(err));
+		struct notify_config nc = *cfg->notify;
+		nc.presence_filter = cfg->presence_filter;
+		nc.on_presence = presence_feed_message;
+		nc.presence_arg = &srv->presence;
+		srv->notifier = notifier_start(&nc, srv->ctx, err, sizeof(err));
 		if (!srv->notifier) {
 			log_error("MQTT: %s", err);
 			lws_context_destroy(srv->ctx);
@@ -326,8 +425,20 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 			return NULL;
 		}
 	}
+	if (cfg->audit_log || cfg->users) {
+		srv->audit = audit_open(cfg->audit_log, AUDIT_RING_DEFAULT, err, sizeof(err));
+		if (!srv->audit) {
+			log_error("%s", err);
+			notifier_stop(srv->notifier);
+			lws_context_destroy(srv->ctx);
+			free_parts(srv);
+			return NULL;
+		}
+	}
 	struct http_api_deps deps = {
+		.audit = srv->audit,
 		.registry = registry,
+		.things = srv->things,
 		.store = cfg->store,
 		.notifier = srv->notifier,
 		.outbox = srv->outbox,
@@ -340,14 +451,23 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		.plane_totals = dataplane_totals,
 	};
 	srv->api = http_api_new(&deps);
-	if (!srv->api || http_api_register(srv->api, srv->router)) {
-		log_error("out of memory");
+	/* The console's routes go first: the API's POST / (AWS's) takes every
+	 * POST that no route before it did. */
+	if (!srv->api || (cfg->users && start_console(srv, cfg, registry)) ||
+	    http_api_register(srv->api, srv->router)) {
 		notifier_stop(srv->notifier);
 		lws_context_destroy(srv->ctx);
 		free_parts(srv);
 		return NULL;
 	}
+	if (srv->terminals) {
+		size_t orphans = terminals_close_orphans(srv->terminals);
+		if (orphans)
+			log_info("closing %zu tunnel%s of browser terminals a previous run left open",
+				 orphans, orphans > 1 ? "s" : "");
+	}
 	store_set_waker(srv->store, wake_loop, srv->ctx);
+	console_set_waker(srv->console, wake_loop, srv->ctx);
 	notify_outbox_set_notifier(srv->outbox, srv->notifier);
 	for (size_t i = 0; i < registry->n; i++)
 		schedule(srv, registry->tunnels[i]);
@@ -374,8 +494,12 @@ void relay_server_stop(struct relay_server *srv)
 		return;
 	lws_sul_cancel(&srv->tick);
 	srv->registry->inserted = NULL;
+	/* Helpers killed, tunnels closed, before lws closes the sockets. */
+	if (srv->terminals)
+		terminals_shutdown(srv->terminals);
 	/* The store's thread must not wake a context that is being freed. */
 	store_set_waker(srv->store, NULL, NULL);
+	console_set_waker(srv->console, NULL, NULL);
 	/* What the outbox had in flight waits again (and stays in the store). */
 	notify_outbox_set_notifier(srv->outbox, NULL);
 	/* Pending API calls get their notification result before lws frees them. */

@@ -12,6 +12,7 @@
 struct aws_keys;
 struct store;
 struct notify_config;
+struct terminal_options;
 
 struct relay_server_config {
 	const char *bind;        /* NULL: all interfaces */
@@ -24,8 +25,17 @@ struct relay_server_config {
 	const char *api_key;     /* NULL: the management API is off */
 	const struct aws_keys *aws_keys; /* NULL: AWS's API is off */
 	const struct notify_config *notify; /* NULL: no MQTT notification */
+	const char *presence_filter; /* with notify: devices' presence topics; NULL: none */
 	size_t fd_limit;         /* RLIMIT_NOFILE in force; 0: unknown, lws's default */
 	long keep_closed;        /* seconds closed tunnels stay before being purged */
+	/* The console: on with users (its options: relay_options.h). */
+	const char *users;
+	const char *console_dir;
+	long console_idle_s;
+	const char *audit_log;   /* NULL: audit events in the log only */
+	const char *recordings;  /* NULL: off */
+	int recordings_keep_days;
+	const struct terminal_options *terminal; /* browser terminals (with the console) */
 };
 
 struct relay_server;

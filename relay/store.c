@@ -54,6 +54,47 @@ int store_load_notifications(struct store *s, store_each_notification_fn each, v
 	return s->ops->load_notifications(s, each, arg, err, err_cap);
 }
 
+static void log_thing_failure(void *ctx, const char *err)
+{
+	(void)ctx;
+	if (err)
+		log_error("cannot save a thing's presence: %s", err);
+}
+
+void store_save_thing_logged(struct store *s, const struct thing_presence *p)
+{
+	char err[256];
+	if (s && s->ops->save_thing(s, p, log_thing_failure, NULL, err, sizeof(err)))
+		log_thing_failure(NULL, err);
+}
+
+int store_load_things(struct store *s, store_each_thing_fn each, void *arg, char *err,
+		      size_t err_cap)
+{
+	return s->ops->load_things(s, each, arg, err, err_cap);
+}
+
+static void log_host_key_failure(void *ctx, const char *err)
+{
+	(void)ctx;
+	if (err)
+		log_error("cannot save a device's SSH host key: %s", err);
+}
+
+void store_keep_host_key_logged(struct store *s, const char *thing, const char *fingerprint)
+{
+	char err[256];
+	if (s && s->ops->keep_host_key(s, thing, fingerprint, log_host_key_failure, NULL, err,
+				       sizeof(err)))
+		log_host_key_failure(NULL, err);
+}
+
+int store_load_host_keys(struct store *s, store_each_host_key_fn each, void *arg, char *err,
+			 size_t err_cap)
+{
+	return s->ops->load_host_keys(s, each, arg, err, err_cap);
+}
+
 void store_poll(struct store *s)
 {
 	if (s)

@@ -10,6 +10,7 @@
  *
  * Device notifications that could not be sent yet are kept the same way
  * (store_keep_notification): in order with the saves, on the same thread.
+ * So is each thing's last presence (store_save_thing).
  *
  * Loading runs once at start-up, before the loop, and may block. */
 #ifndef RELAY_STORE_H
@@ -21,6 +22,10 @@
 
 struct store;
 struct pending_notification;
+struct thing_presence;
+
+/* The longest SSH host key fingerprint kept ("SHA256:" and base64). */
+#define STORE_MAX_FINGERPRINT 100
 
 /* err: NULL when the tunnel was saved, else why not (names the store and the
  * tunnel, never a token); valid only during the call. */
@@ -29,6 +34,10 @@ typedef void (*store_done_fn)(void *ctx, const char *err);
 typedef void (*store_wake_fn)(void *arg);
 /* Called for each kept notification at load; non-zero stops the load. */
 typedef int (*store_each_notification_fn)(void *arg, const struct pending_notification *pn);
+/* Called for each kept thing at load; non-zero stops the load. */
+typedef int (*store_each_thing_fn)(void *arg, const struct thing_presence *p);
+/* Called for each remembered SSH host key at load; non-zero stops the load. */
+typedef int (*store_each_host_key_fn)(void *arg, const char *thing, const char *fingerprint);
 
 struct store_ops {
 	int (*load)(struct store *s, struct registry *r, char *err, size_t err_cap);
@@ -45,6 +54,14 @@ struct store_ops {
 				 void *ctx, char *err, size_t err_cap);
 	int (*load_notifications)(struct store *s, store_each_notification_fn each, void *arg,
 				  char *err, size_t err_cap);
+	int (*save_thing)(struct store *s, const struct thing_presence *p, store_done_fn done,
+			  void *ctx, char *err, size_t err_cap);
+	int (*load_things)(struct store *s, store_each_thing_fn each, void *arg, char *err,
+			   size_t err_cap);
+	int (*keep_host_key)(struct store *s, const char *thing, const char *fingerprint,
+			     store_done_fn done, void *ctx, char *err, size_t err_cap);
+	int (*load_host_keys)(struct store *s, store_each_host_key_fn each, void *arg, char *err,
+			      size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -80,6 +97,23 @@ void store_drop_notification_logged(struct store *s, const char *tunnel_id);
  * like store_load). Returns the number, or -1 with a reason. */
 int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,
 			     char *err, size_t err_cap);
+
+/* Saves a copy of p (replacing what was kept for the thing); a failure is
+ * logged. NULL store does nothing. */
+void store_save_thing_logged(struct store *s, const struct thing_presence *p);
+/* Hands every kept thing to each(arg, p) (blocking, at start-up, like
+ * store_load). Returns the number, or -1 with a reason. */
+int store_load_things(struct store *s, store_each_thing_fn each, void *arg, char *err,
+		      size_t err_cap);
+
+/* Remembers the SSH host key fingerprint of a thing's device (the browser
+ * terminal's, relay/host_keys.h), replacing any; "" forgets it. A failure
+ * is logged. NULL store does nothing. */
+void store_keep_host_key_logged(struct store *s, const char *thing, const char *fingerprint);
+/* Hands every remembered host key to each(arg, …) (blocking, at start-up).
+ * Returns the number, or -1 with a reason. */
+int store_load_host_keys(struct store *s, store_each_host_key_fn each, void *arg, char *err,
+			 size_t err_cap);
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);

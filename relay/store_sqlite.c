@@ -17,13 +17,22 @@
 #include <sqlite3.h>
 
 #include "proto/message.h"
+#include "relay/notify_payload.h"
 #include "relay/pending_notification.h"
+#include "relay/presence_payload.h"
+#include "relay/things.h"
 #include "relay/store_worker.h"
 
 /* Schema history (PRAGMA user_version):
  *   1  table tunnels, index on thing.
  *   2  column tags: the AWS API's tags as a JSON array of {"key","value"}
  *      objects ("" = none), added to existing rows as "".
+ *   3  table things: each device's last presence (relay/things.h), one row
+ *      per thing name; services a JSON array like tunnels.services (may
+ *      be empty), times in Unix seconds (0: not said).
+ *   4  table host_keys: the SSH host key fingerprint ("SHA256:…") of each
+ *      thing's device that a browser terminal's user accepted
+ *      (relay/host_keys.h), one row per thing name.
  * Table pending_notifications is created whenever it is missing, at any
  * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
@@ -32,7 +41,7 @@
  * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 4
 
 /* Device notifications the broker has not acknowledged yet (see
  * relay/pending_notification.h): one row per tunnel, holding the
@@ -99,6 +108,26 @@ static const char schema_v2[] =
 	"ALTER TABLE tunnels ADD COLUMN tags TEXT NOT NULL DEFAULT '';"
 	"PRAGMA user_version = 2;";
 
+static const char schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS things ("
+	" name TEXT PRIMARY KEY,"
+	" state TEXT NOT NULL,"
+	" since INTEGER NOT NULL,"
+	" services TEXT NOT NULL,"
+	" agent_version TEXT NOT NULL,"
+	" boot_time INTEGER NOT NULL,"
+	" max_tunnels INTEGER NOT NULL);"
+	"PRAGMA user_version = 3;";
+
+static const char schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS host_keys ("
+	" thing TEXT PRIMARY KEY,"
+	" fingerprint TEXT NOT NULL,"
+	" since INTEGER NOT NULL);"
+	"PRAGMA user_version = 4;";
+
+#define THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
+
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
 #define STORE_MAX_PENDING 1024
 
@@ -110,6 +139,9 @@ struct sqlite_store {
 	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
 	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
 	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
+	sqlite3_stmt *thing;    /* INSERT OR REPLACE INTO things */
+	sqlite3_stmt *key_set;  /* INSERT OR REPLACE INTO host_keys */
+	sqlite3_stmt *key_del;  /* DELETE FROM host_keys */
 	struct store_worker *worker;
 	char path[];            /* for error messages */
 };
@@ -229,6 +261,10 @@ static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
 		return -1;
 	if (version < 2 && exec(s, schema_v2, "cannot add the tags column", err, err_cap) != 0)
 		return -1;
+	if (version < 3 && exec(s, schema_v3, "cannot add the things table", err, err_cap) != 0)
+		return -1;
+	if (version < 4 && exec(s, schema_v4, "cannot add the host keys table", err, err_cap) != 0)
+		return -1;
 	return 0;
 }
 
@@ -296,6 +332,16 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
 					-1, &s->drop, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO things (" THING_COLUMNS ") "
+					"VALUES (?1,?2,?3,?4,?5,?6,?7)", -1, &s->thing, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db,
+					"INSERT OR REPLACE INTO host_keys (thing, fingerprint, since) "
+					"VALUES (?1,?2,strftime('%s','now'))", -1, &s->key_set, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM host_keys WHERE thing = ?1", -1,
+					&s->key_del, NULL);
 	if (rc != SQLITE_OK) {
 		db_err(s, "cannot prepare the insert", err, err_cap);
 		sqlite_close(&s->base);
@@ -319,6 +365,9 @@ static void sqlite_close(struct store *base)
 	sqlite3_finalize(s->save);
 	sqlite3_finalize(s->keep);
 	sqlite3_finalize(s->drop);
+	sqlite3_finalize(s->thing);
+	sqlite3_finalize(s->key_set);
+	sqlite3_finalize(s->key_del);
 	/* sqlite3_close_v2 cannot fail for lack of finalized statements here:
 	 * they are gone. It also checkpoints and removes the WAL. */
 	sqlite3_close_v2(s->db);
@@ -417,7 +466,7 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 		rc = sqlite3_step(s->save);
 	if (rc != SQLITE_DONE) {
 		char what[REGISTRY_MAX_ID + 32];
-		snprintf(what, sizeof(what), "cannot save tunnel '%s'", t->id);
+		textf(what, sizeof(what), "cannot save tunnel '%s'", t->id);
 		db_err(s, what, err, err_cap);
 		ret = -1;
 	}
@@ -430,8 +479,15 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 }
 
 /* What the worker thread is given: a tunnel to save, a notification to
- * keep, or a tunnel whose kept notification goes. */
-enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP };
+ * keep, a tunnel whose kept notification goes, a thing's presence, or a
+ * thing's host key. */
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY };
+
+/* A thing's host key to remember ("" fingerprint: to forget). */
+struct host_key_job {
+	char thing[REGISTRY_MAX_THING + 1];
+	char fingerprint[STORE_MAX_FINGERPRINT + 1];
+};
 
 struct sqlite_job {
 	enum job_kind kind;
@@ -439,6 +495,8 @@ struct sqlite_job {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
 		char tunnel_id[REGISTRY_MAX_ID + 1];
+		struct thing_presence thing;
+		struct host_key_job key;
 	} u;
 };
 
@@ -453,7 +511,7 @@ static int step_notification(struct sqlite_store *s, sqlite3_stmt *st, int rc, c
 	int ret = 0;
 	if (rc != SQLITE_DONE) {
 		char what[REGISTRY_MAX_ID + 48];
-		snprintf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
+		textf(what, sizeof(what), "cannot %s the notification of tunnel '%s'", verb,
 			 tunnel_id);
 		db_err(s, what, err, err_cap);
 		ret = -1;
@@ -492,6 +550,66 @@ static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, si
 	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
 }
 
+static int run_thing(struct sqlite_store *s, const struct thing_presence *p, char *err,
+		     size_t err_cap)
+{
+	char *services = service_list_json(p->services, p->n_services);
+	if (services == NULL) {
+		errf(err, err_cap, "%s: cannot save thing '%s': out of memory", s->path, p->name);
+		return -1;
+	}
+	sqlite3_stmt *st = s->thing;
+	int rc = sqlite3_bind_text(st, 1, p->name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 2, thing_state_name(p->state), -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 3, p->since);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 4, services, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 5, p->agent_version, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int64(st, 6, p->boot_time);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 7, p->max_tunnels);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_THING + 32];
+		snprintf(what, sizeof(what), "cannot save thing '%s'", p->name);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	free(services);
+	return ret;
+}
+
+static int run_host_key(struct sqlite_store *s, const struct host_key_job *k, char *err,
+			size_t err_cap)
+{
+	bool forget = !k->fingerprint[0];
+	sqlite3_stmt *st = forget ? s->key_del : s->key_set;
+	int rc = sqlite3_bind_text(st, 1, k->thing, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK && !forget)
+		rc = sqlite3_bind_text(st, 2, k->fingerprint, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_THING + 48];
+		snprintf(what, sizeof(what), "cannot %s the host key of thing '%s'",
+			 forget ? "forget" : "save", k->thing);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
 static int run_job(void *backend, void *job, char *err, size_t err_cap)
 {
 	struct sqlite_job *j = job;
@@ -502,6 +620,10 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 		return run_keep(backend, &j->u.note, err, err_cap);
 	case JOB_DROP:
 		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+	case JOB_THING:
+		return run_thing(backend, &j->u.thing, err, err_cap);
+	case JOB_HOST_KEY:
+		return run_host_key(backend, &j->u.key, err, err_cap);
 	}
 	return -1;
 }
@@ -591,6 +713,65 @@ static int sqlite_drop_notification(struct store *base, const char *tunnel_id, s
 	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
 }
 
+/* What is wrong with a thing's presence, or NULL: saved only if it loads back. */
+static const char *thing_problem(const struct thing_presence *p)
+{
+	if (!notify_thing_valid(p->name))
+		return "name must be 1-128 characters of [A-Za-z0-9_:-]";
+	if (p->state != THING_ONLINE && p->state != THING_OFFLINE)
+		return "state must be online or offline";
+	if (p->n_services > THING_MAX_SERVICES)
+		return "more than 32 services";
+	for (size_t i = 0; i < p->n_services; i++)
+		if (!tunnel_service_id_valid(p->services[i]))
+			return "service id must match [A-Za-z0-9_:-]{1,128}";
+	if (strnlen(p->agent_version, sizeof(p->agent_version)) == sizeof(p->agent_version))
+		return "agent version is not terminated";
+	if (p->since < 0 || p->boot_time < 0 || p->max_tunnels < 0 ||
+	    p->max_tunnels > PRESENCE_MAX_TUNNELS)
+		return "a time or maxTunnels is out of range";
+	return NULL;
+}
+
+static int sqlite_save_thing(struct store *base, const struct thing_presence *p,
+			     store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	const char *problem = thing_problem(p);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: cannot save a thing: %s", s->path, problem);
+		return -1;
+	}
+	struct sqlite_job *j = malloc(sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot save thing '%s': out of memory", s->path, p->name);
+		return -1;
+	}
+	j->kind = JOB_THING;
+	memcpy(&j->u.thing, p, sizeof(j->u.thing));
+	return submit(s, j, done, ctx, "save thing", p->name, err, err_cap);
+}
+
+static int sqlite_keep_host_key(struct store *base, const char *thing, const char *fingerprint,
+				store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	size_t tlen = strlen(thing), flen = strlen(fingerprint);
+	if (!tlen || tlen > REGISTRY_MAX_THING || flen > STORE_MAX_FINGERPRINT) {
+		errf(err, err_cap, "%s: cannot save a host key: thing or fingerprint too long", s->path);
+		return -1;
+	}
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot save a host key: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_HOST_KEY;
+	memcpy(j->u.key.thing, thing, tlen + 1);
+	memcpy(j->u.key.fingerprint, fingerprint, flen + 1);
+	return submit(s, j, done, ctx, "save the host key of thing", thing, err, err_cap);
+}
+
 /* ---- load ------------------------------------------------------------------ */
 
 /* Copies a TEXT column of at most cap-1 bytes without embedded NULs. */
@@ -623,7 +804,10 @@ static bool get_bool(sqlite3_stmt *st, int col, bool *out)
 	return true;
 }
 
-static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
+/* A JSON array of min..max distinct-or-not service ids into out. */
+static const char *get_service_list(sqlite3_stmt *st, int col,
+				    char (*out)[TUNNEL_MAX_SERVICE_ID + 1], size_t min, size_t max,
+				    size_t *n_out)
 {
 	if (sqlite3_column_type(st, col) != SQLITE_TEXT)
 		return "services is not text";
@@ -632,19 +816,25 @@ static const char *get_services_column(sqlite3_stmt *st, int col, struct registr
 	cJSON *arr = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
 	const char *problem = NULL;
 	int n = cJSON_GetArraySize(arr);
-	if (!cJSON_IsArray(arr) || n < 1 || n > (int)TUNNEL_MAX_SERVICES)
-		problem = "services must be a JSON array of 1 to 3 strings";
+	if (!cJSON_IsArray(arr) || n < (int)min || n > (int)max)
+		problem = max == TUNNEL_MAX_SERVICES ? "services must be a JSON array of 1 to 3 strings"
+						     : "services must be a JSON array of at most 32 strings";
 	for (int i = 0; problem == NULL && i < n; i++) {
 		const cJSON *e = cJSON_GetArrayItem(arr, i);
 		if (!cJSON_IsString(e) || strlen(e->valuestring) > TUNNEL_MAX_SERVICE_ID)
 			problem = "service id must match [A-Za-z0-9_:-]{1,128}";
 		else
-			memcpy(t->services[i], e->valuestring, strlen(e->valuestring) + 1);
+			memcpy(out[i], e->valuestring, strlen(e->valuestring) + 1);
 	}
 	if (problem == NULL)
-		t->n_services = (size_t)n;
+		*n_out = (size_t)n;
 	cJSON_Delete(arr);
 	return problem;
+}
+
+static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
+{
+	return get_service_list(st, col, t->services, 1, TUNNEL_MAX_SERVICES, &t->n_services);
 }
 
 static const char *get_side(sqlite3_stmt *st, int s, struct registry_tunnel *t)
@@ -766,59 +956,151 @@ static const char *get_notification(sqlite3_stmt *st, struct pending_notificatio
 	    !get_text(st, 1, pn->thing, sizeof(pn->thing)) ||
 	    !get_text(st, 3, pn->token, sizeof(pn->token)) || !get_int64(st, 4, &pn->since))
 		return "a column has the wrong type or is too long";
-	/* The services column has the tunnels table's form: reuse its reader. */
-	struct registry_tunnel *t = calloc(1, sizeof(*t));
-	if (t == NULL)
-		return "out of memory";
-	const char *problem = get_services_column(st, 2, t);
-	if (problem == NULL) {
-		pn->n_services = t->n_services;
-		memcpy(pn->services, t->services, sizeof(pn->services));
-		problem = pending_notification_problem(pn);
+	/* The services column has the tunnels table's form. */
+	const char *problem = get_service_list(st, 2, pn->services, 1, TUNNEL_MAX_SERVICES,
+					       &pn->n_services);
+	return problem ? problem : pending_notification_problem(pn);
+}
+
+/* Reads one row of a table being loaded and hands it on. Returns NULL,
+ * what is wrong with the row, or ROW_NOT_TAKEN when the taker refused it. */
+typedef const char *(*load_row_fn)(sqlite3_stmt *st, void *ctx);
+static const char ROW_NOT_TAKEN[] = "not taken";
+
+/* Runs sql (a SELECT over table) and row() for each row, after the
+ * worker's queue is written (loading happens once, at start-up). Returns
+ * the number of rows, or -1 with err ("PATH: TABLE row N: problem"). */
+static int load_rows(struct sqlite_store *s, const char *sql, const char *table, const char *what,
+		     load_row_fn row, void *ctx, char *err, size_t err_cap)
+{
+	store_worker_wait_idle(s->worker);
+	char failed[96];
+	snprintf(failed, sizeof(failed), "cannot read the %s", what);
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_err(s, failed, err, err_cap);
+		return -1;
 	}
-	free(t);
+	int loaded = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *problem = row(st, ctx);
+		if (problem == ROW_NOT_TAKEN) {
+			errf(err, err_cap, "%s: cannot take the %s: out of memory", s->path, what);
+			loaded = -1;
+			break;
+		}
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: %s row %d: %s", s->path, table, loaded + 1, problem);
+			loaded = -1;
+			break;
+		}
+		loaded++;
+	}
+	if (loaded >= 0 && rc != SQLITE_DONE) {
+		db_err(s, failed, err, err_cap);
+		loaded = -1;
+	}
+	sqlite3_finalize(st);
+	return loaded;
+}
+
+struct notification_loader {
+	store_each_notification_fn each;
+	void *arg;
+	struct pending_notification pn;
+};
+
+static const char *load_notification(sqlite3_stmt *st, void *ctx)
+{
+	struct notification_loader *l = ctx;
+	memset(&l->pn, 0, sizeof(l->pn));
+	const char *problem = get_notification(st, &l->pn);
+	if (problem == NULL && l->each(l->arg, &l->pn) != 0)
+		problem = ROW_NOT_TAKEN;
 	return problem;
 }
 
 static int sqlite_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
 				     char *err, size_t err_cap)
 {
-	struct sqlite_store *s = (struct sqlite_store *)base;
-	store_worker_wait_idle(s->worker);
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(s->db, "SELECT tunnel_id, thing, services, token, since "
-			       "FROM pending_notifications ORDER BY since, tunnel_id",
-			       -1, &st, NULL) != SQLITE_OK) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
-		return -1;
-	}
-	int loaded = 0;
-	int rc;
-	struct pending_notification pn;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&pn, 0, sizeof(pn));
-		const char *problem = get_notification(st, &pn);
-		if (problem != NULL) {
-			errf(err, err_cap, "%s: pending_notifications row %d: %s", s->path, loaded + 1,
-			     problem);
-			loaded = -1;
-			break;
-		}
-		if (each(arg, &pn) != 0) {
-			errf(err, err_cap, "%s: cannot take the kept notifications: out of memory",
-			     s->path);
-			loaded = -1;
-			break;
-		}
-		loaded++;
-	}
-	pending_notification_wipe(&pn);
-	if (loaded >= 0 && rc != SQLITE_DONE) {
-		db_err(s, "cannot read the kept notifications", err, err_cap);
-		loaded = -1;
-	}
-	sqlite3_finalize(st);
-	return loaded;
+	struct notification_loader l = { .each = each, .arg = arg };
+	int n = load_rows((struct sqlite_store *)base,
+			  "SELECT tunnel_id, thing, services, token, since "
+			  "FROM pending_notifications ORDER BY since, tunnel_id",
+			  "pending_notifications", "kept notifications", load_notification, &l, err,
+			  err_cap);
+	pending_notification_wipe(&l.pn);
+	return n;
+}
+
+/* Fills p from a row of things. What is wrong, or NULL. */
+static const char *get_thing(sqlite3_stmt *st, struct thing_presence *p)
+{
+	char state[16];
+	int64_t max_tunnels;
+	if (!get_text(st, 0, p->name, sizeof(p->name)) || !get_text(st, 1, state, sizeof(state)) ||
+	    !get_int64(st, 2, &p->since) ||
+	    !get_text(st, 4, p->agent_version, sizeof(p->agent_version)) ||
+	    !get_int64(st, 5, &p->boot_time) || !get_int64(st, 6, &max_tunnels))
+		return "a column has the wrong type or is too long";
+	p->state = !strcmp(state, "online") ? THING_ONLINE :
+		   !strcmp(state, "offline") ? THING_OFFLINE : THING_UNKNOWN;
+	if (max_tunnels < 0 || max_tunnels > PRESENCE_MAX_TUNNELS)
+		return "max_tunnels is out of range";
+	p->max_tunnels = (int)max_tunnels;
+	const char *problem = get_service_list(st, 3, p->services, 0, THING_MAX_SERVICES,
+					       &p->n_services);
+	return problem ? problem : thing_problem(p);
+}
+
+struct thing_loader {
+	store_each_thing_fn each;
+	void *arg;
+	struct thing_presence p;
+};
+
+static const char *load_thing(sqlite3_stmt *st, void *ctx)
+{
+	struct thing_loader *l = ctx;
+	memset(&l->p, 0, sizeof(l->p)); /* whole: the relay compares entries bytewise */
+	const char *problem = get_thing(st, &l->p);
+	if (problem == NULL && l->each(l->arg, &l->p) != 0)
+		problem = ROW_NOT_TAKEN;
+	return problem;
+}
+
+static int sqlite_load_things(struct store *base, store_each_thing_fn each, void *arg, char *err,
+			      size_t err_cap)
+{
+	struct thing_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT " THING_COLUMNS " FROM things ORDER BY name", "things", "things",
+			 load_thing, &l, err, err_cap);
+}
+
+struct host_key_loader {
+	store_each_host_key_fn each;
+	void *arg;
+};
+
+static const char *load_host_key(sqlite3_stmt *st, void *ctx)
+{
+	struct host_key_loader *l = ctx;
+	char thing[REGISTRY_MAX_THING + 1], fingerprint[STORE_MAX_FINGERPRINT + 1];
+	if (!get_text(st, 0, thing, sizeof(thing)) ||
+	    !get_text(st, 1, fingerprint, sizeof(fingerprint)))
+		return "a column has the wrong type or is too long";
+	return l->each(l->arg, thing, fingerprint) ? ROW_NOT_TAKEN : NULL;
+}
+
+static int sqlite_load_host_keys(struct store *base, store_each_host_key_fn each, void *arg,
+				 char *err, size_t err_cap)
+{
+	struct host_key_loader l = { .each = each, .arg = arg };
+	return load_rows((struct sqlite_store *)base,
+			 "SELECT thing, fingerprint FROM host_keys ORDER BY thing", "host_keys",
+			 "host keys", load_host_key, &l, err, err_cap);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
@@ -856,4 +1138,8 @@ static const struct store_ops sqlite_ops = {
 	.keep_notification = sqlite_keep_notification,
 	.drop_notification = sqlite_drop_notification,
 	.load_notifications = sqlite_load_notifications,
+	.save_thing = sqlite_save_thing,
+	.load_things = sqlite_load_things,
+	.keep_host_key = sqlite_keep_host_key,
+	.load_host_keys = sqlite_load_host_keys,
 };

@@ -57,7 +57,7 @@ static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunn
 	return 0;
 }
 
-static bool thing_name_valid(const char *s)
+bool ops_thing_name_valid(const char *s)
 {
 	size_t len = strlen(s);
 	if (len == 0 || len > REGISTRY_MAX_THING)
@@ -186,7 +186,7 @@ int ops_parse_open(const cJSON *root, struct registry_tunnel *t, struct ops_erro
 	if (!cJSON_IsObject(dest))
 		return fail(e, OPS_INVALID, "destinationConfig", "destinationConfig must be an object");
 	const cJSON *thing = cJSON_GetObjectItemCaseSensitive(dest, "thingName");
-	if (!cJSON_IsString(thing) || !thing_name_valid(thing->valuestring))
+	if (!cJSON_IsString(thing) || !ops_thing_name_valid(thing->valuestring))
 		return fail(e, OPS_INVALID, "destinationConfig.thingName",
 			    "thingName must be 1-128 characters of [A-Za-z0-9_:-]");
 	strcpy(t->thing, thing->valuestring);

@@ -41,8 +41,11 @@ struct api_notice_state {
 	char detail[200];
 };
 
+struct things;
+
 struct api_env {
 	struct registry *registry;
+	const struct things *things; /* devices' presence; NULL: none known */
 	const char *api_key;       /* NULL or "": the /api/v1 API is off */
 	int64_t now;               /* Unix seconds */
 	struct api_hooks hooks;
@@ -79,6 +82,9 @@ cJSON *ops_parse_json(const char *body, size_t len, struct ops_error *e);
 /* Reads {"description", "destinationConfig":{"thingName","services"},
  * "timeoutConfig":{"maxLifetimeTimeoutMinutes"}} (the same in both APIs)
  * into t. Returns 0, or -1 with e filled. */
+/* 1-128 characters of [A-Za-z0-9_:-], as AWS names things. */
+bool ops_thing_name_valid(const char *s);
+
 int ops_parse_open(const cJSON *root, struct registry_tunnel *t, struct ops_error *e);
 
 /* Gives t (calloc'd, filled by ops_parse_open) an id and fresh tokens and

@@ -42,7 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench  # noqa: E402  (its process and document helpers)
-from bench import BIN, ROOT, BenchError, child_env, free_port, mem_status, run, tool  # noqa: E402
+from bench import BIN, ROOT, BenchError, free_port, mem_status, run, tool  # noqa: E402
 
 HEADING = "## Console terminals (make bench)"
 KEYS = 200             # keystrokes timed per path
@@ -106,11 +106,12 @@ def start_relay(ctx, pki, bport):
     key.write_text(api_key + "\n")
     os.chmod(key, 0o600)
     users = ctx.tmp / "users"
-    r = run([BIN / "tunnel-relay", "adduser", "--users", users, "--random", "bench", "admin"])
-    m = re.search(rb"password[^:\n]*:\s*(\S+)", r.stdout, re.I)
-    if r.returncode != 0 or not m:
-        raise BenchError("tunnel-relay adduser failed: " + r.stdout.decode(errors="replace"))
-    password = m.group(1).decode()
+    # --random prints the new password alone on stdout.
+    r = subprocess.run([str(BIN / "tunnel-relay"), "adduser", "--users", str(users), "--random",
+                        "bench", "admin"], stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+    password = r.stdout.decode(errors="replace").strip()
+    if r.returncode != 0 or not password or "\n" in password:
+        raise BenchError("tunnel-relay adduser failed: " + r.stderr.decode(errors="replace"))
     ctx.secrets += [api_key, password]
     relay = ctx.spawn("tunnel-relay", [
         BIN / "tunnel-relay", "-p", port, "-b", "127.0.0.1",
@@ -135,7 +136,7 @@ def start_agent(ctx, pki, bport, rport, thing, sshd_port):
         "relay": {"endpoint": "127.0.0.1:%d" % rport, "ca": str(pki / "ca.pem")},
         "localproxy": str(BIN / "localproxy"),
         "services": {"SSH": "127.0.0.1:%d" % sshd_port},
-        "max_tunnels": 16,
+        "maxTunnels": 16,
     }, indent=1))
     os.chmod(cfg, 0o600)
     return ctx.spawn("agent-" + thing, [BIN / "tunnel-agent", "-c", cfg])
@@ -241,7 +242,7 @@ class Terminal:
                 raise BenchError("terminal ended: %r" % msg[:200])
 
     async def echo_times(self, n):
-        await self.expect_after(b"i", b"cat\r", re.compile(rb"cat\r\n$"), 30)
+        await self.expect_after(b"i", b"cat\r", re.compile(rb"cat\r\n"), 30)
         times = []
         for i in range(n):
             ch = bytes([ord("a") + i % 26])
@@ -294,7 +295,7 @@ def ssh_echo_times(ctx, api_key, rport, pki, thing, key, n):
             return buf
         read_until(re.compile(rb"[#$] ?$"), 60)   # the device waits for its notification first
         os.write(fd, b"cat\r")
-        read_until(re.compile(rb"cat\r\n$"), 30)
+        read_until(re.compile(rb"cat\r\n"), 30)
         times = []
         for i in range(n):
             ch = bytes([ord("a") + i % 26])
@@ -336,6 +337,22 @@ def helpers_of(relay_pid):
                 if os.path.realpath("/proc/%d/exe" % k) == lp_exe]
         out.append((p, kids[0] if kids else None))
     return out
+
+
+def mem_of(pid):
+    """mem_status plus Pss (KiB): shared pages divided among the processes
+    that map them, so that a sum over processes means something."""
+    st = mem_status(pid)
+    if st is None:
+        return None
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for ln in f:
+                if ln.startswith("Pss:"):
+                    st["Pss"] = int(ln.split()[1])
+    except OSError:
+        pass
+    return st
 
 
 def ms(xs, q):
@@ -384,7 +401,7 @@ async def measure(ctx, args, R):
     time.sleep(2.0)
     R["relay_open"] = mem_status(relay.pid)
     hs = helpers_of(relay.pid)
-    R["helpers"] = [(mem_status(a), mem_status(b) if b else None) for a, b in hs]
+    R["helpers"] = [(mem_of(a), mem_of(b) if b else None) for a, b in hs]
     R["n_open"] = len(terms)
     for t in terms:
         await t.close()
@@ -393,8 +410,16 @@ async def measure(ctx, args, R):
 def report(R, args):
     ec, es = R["echo_console"], R["echo_ssh"]
     rb, ro = R["relay_before"], R["relay_open"]
-    term_rss = [a["VmRSS"] for a, _ in R["helpers"] if a]
-    lp_rss = [b["VmRSS"] for _, b in R["helpers"] if b]
+    terms = [a for a, _ in R["helpers"] if a]
+    lps = [b for _, b in R["helpers"] if b]
+
+    def mean(rows, key):
+        vals = [r.get(key, 0) for r in rows]
+        return statistics.mean(vals) / 1024 if vals else 0.0
+
+    def total(rows, key):
+        return sum(r.get(key, 0) for r in rows) / 1024
+
     lines = [
         "Keystroke echo and memory of the console's browser terminals (`scripts/bench_console.py`, "
         "run by `make bench` after `scripts/bench.py`). The terminal is driven as the page drives "
@@ -411,17 +436,19 @@ def report(R, args):
         "",
         "Memory with %d terminals open across %d devices, each signed in to a shell:" %
         (R["n_open"], args.devices), "",
-        "| process | VmRSS | RssAnon |", "| --- | ---: | ---: |",
-        "| tunnel-relay, before | %.1f MiB | %.1f MiB |" % (rb["VmRSS"] / 1024, rb["RssAnon"] / 1024),
-        "| tunnel-relay, %d terminals open | %.1f MiB | %.1f MiB |" %
+        "| process | VmRSS | RssAnon | Pss |", "| --- | ---: | ---: | ---: |",
+        "| tunnel-relay, before | %.1f MiB | %.1f MiB | |" % (rb["VmRSS"] / 1024, rb["RssAnon"] / 1024),
+        "| tunnel-relay, %d terminals open | %.1f MiB | %.1f MiB | |" %
         (R["n_open"], ro["VmRSS"] / 1024, ro["RssAnon"] / 1024),
-        "| tunnel-term, each (mean of %d) | %.1f MiB | |" %
-        (len(term_rss), statistics.mean(term_rss) / 1024 if term_rss else 0),
-        "| its localproxy --stdio, each (mean of %d) | %.1f MiB | |" %
-        (len(lp_rss), statistics.mean(lp_rss) / 1024 if lp_rss else 0),
-        "| all helpers together | %.1f MiB | |" % ((sum(term_rss) + sum(lp_rss)) / 1024),
+        "| tunnel-term, each (mean of %d) | %.1f MiB | %.2f MiB | %.2f MiB |" %
+        (len(terms), mean(terms, "VmRSS"), mean(terms, "RssAnon"), mean(terms, "Pss")),
+        "| its localproxy --stdio, each (mean of %d) | %.1f MiB | %.2f MiB | %.2f MiB |" %
+        (len(lps), mean(lps, "VmRSS"), mean(lps, "RssAnon"), mean(lps, "Pss")),
+        "| all helpers together | | %.1f MiB | %.1f MiB |" %
+        (total(terms, "RssAnon") + total(lps, "RssAnon"), total(terms, "Pss") + total(lps, "Pss")),
         "",
-        "VmRSS counts shared library pages in every process that maps them; the sum over-counts.",
+        "VmRSS counts shared library pages in every process that maps them; Pss divides them "
+        "among those processes, so its sum is what the helpers cost together.",
     ]
     return "\n".join(lines)
 

@@ -21,7 +21,7 @@ GROUPS = [{"ws_client", "ws_handshake", "ws_frames"},            # proxy/ws_clie
           {"ev_loop", "ev_timer", "ev_async", "ev_signal"}]       # common/ev_internal.h
 
 
-PROGRAMS = ["proxy", "relay", "agent", "tunnelctl"]
+PROGRAMS = ["proxy", "relay", "agent", "tunnelctl", "term"]
 SHARED = ["common", "proto"]
 
 

@@ -15,11 +15,24 @@
 # environment, so that it can be told from other runs' processes (the agent gives its localproxy
 # a clean environment: that one has the directory in its command line, in -c DIR/pki/ca.pem).
 # BIN_DIR overrides where the binaries are (default: build/bin next to this script).
+#
+# --console (`make demo-console`): the same system with the relay's web console on (a users file
+# with a one-time admin password, the audit log, terminal recordings, the tree's console/), and the
+# device's sshd also taking a throwaway user "demo" with a one-time password; after step 5 it
+# prints the console's URL and both passwords and keeps everything running until Ctrl-C.
 set -euo pipefail
+
+CONSOLE=0
+case "${1:-}" in
+    "") ;;
+    --console) CONSOLE=1 ;;
+    *) echo "usage: $0 [--console]" >&2; exit 2 ;;
+esac
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN_DIR=${BIN_DIR:-$ROOT/build/bin}
 STEPS=13
+(( CONSOLE )) && STEPS=6
 THING=demo-nanopi
 READY_TIMEOUT=10     # seconds to wait for each process's readiness line
 STOP_TIMEOUT=3       # seconds between SIGTERM and SIGKILL
@@ -30,6 +43,7 @@ WORK=""
 PIDS=()              # long-running processes we started, in start order
 declare -A NAME=()   # pid -> name, for messages
 FAILED=0             # set once fail() has reported
+SERVING=0            # --console: set while the system waits for Ctrl-C
 STOPPED=()           # "NAME STATUS" of each service stopped by stop()
 T0=$(date +%s.%N)
 
@@ -123,7 +137,10 @@ cleanup() {
     trap - EXIT
     trap "" INT TERM   # a second Ctrl-C must not cut the cleanup short
     set +e
-    if (( rc != 0 && ! FAILED )); then
+    if (( SERVING && (rc == 130 || rc == 143) )); then
+        echo "demo: stopping everything"
+        rc=0
+    elif (( rc != 0 && ! FAILED )); then
         if (( rc == 130 || rc == 143 )); then
             echo "demo: interrupted, cleaning up" >&2
         else
@@ -223,6 +240,63 @@ tunnelctl() {
         in_background "$WORK/tunnelctl.out" "$WORK/tunnelctl.log" timeout 30 "$BIN_DIR/tunnelctl" "$@"
 }
 
+# demo_login_user (--console): the device's sshd also takes the user "demo" with a one-time
+# password, so that a browser terminal can sign in with a password. The account exists only for
+# that sshd: it runs in a private mount namespace where copies of /etc/passwd and /etc/shadow with
+# the extra line are bind-mounted over the real ones, which are never touched. Without unshare
+# the terminal can still sign in as root with the demo's private key (pasted into the form).
+demo_login_user() {
+    local crypted
+    DEMO_PASSWORD=""
+    command -v unshare > /dev/null || return 0
+    DEMO_PASSWORD=$(openssl rand -base64 12 | tr -d '/+=' | cut -c1-12)
+    crypted=$(printf '%s\n' "$DEMO_PASSWORD" | openssl passwd -6 -stdin) \
+        || fail "openssl passwd failed"
+    mkdir -p "$WORK/home"
+    chown 4242:4242 "$WORK/home"
+    chmod 711 "$WORK"
+    { cat /etc/passwd; echo "demo:x:4242:4242:console demo:$WORK/home:/bin/bash"; } > "$WORK/passwd"
+    (umask 077; { cat /etc/shadow 2> /dev/null; echo "demo:$crypted:19000:0:99999:7:::"; } > "$WORK/shadow")
+    sed -i 's/^PasswordAuthentication no$/PasswordAuthentication yes/' "$WORK/sshd_config"
+    # shellcheck disable=SC2016  # expanded by the inner shell
+    SSHD=(unshare --mount --propagation private /bin/sh -c \
+          'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/shadow && shift 2 && exec "$@"' \
+          sshd-ns "$WORK/passwd" "$WORK/shadow" "${SSHD[@]}")
+}
+
+# serve_console (--console): say how to reach the console, then keep everything running until
+# Ctrl-C (the EXIT trap stops it all).
+serve_console() {
+    say 6 "the web console is on; everything keeps running until Ctrl-C"
+    echo
+    echo "    Console:   https://localhost:$RELAY_PORT/console/"
+    echo "    Sign in:   admin / $ADMIN_PASSWORD   (a one-time password, made for this run)"
+    if [[ $MODE == ssh && -n ${DEMO_PASSWORD:-} ]]; then
+        echo "    Device:    $THING; in its Terminal sign in as demo / $DEMO_PASSWORD"
+    elif [[ $MODE == ssh ]]; then
+        echo "    Device:    $THING; in its Terminal sign in as root with the private key $WORK/client_key"
+    else
+        echo "    Device:    $THING (no sshd on this machine: no terminal, tunnels still open)"
+    fi
+    echo
+    echo "    The relay's certificate comes from the demo's own CA ($WORK/pki/ca.pem): accept the"
+    echo "    browser's warning or import that CA. From another machine: ssh -L $RELAY_PORT:localhost:$RELAY_PORT"
+    echo "    Audit log: $WORK/audit.jsonl   Recordings: $WORK/recordings/"
+    unset ADMIN_PASSWORD DEMO_PASSWORD
+    SERVING=1
+    # Ctrl-C reaches the relay too (it handles SIGINT itself): a service found gone is a failure
+    # only if no Ctrl-C comes within a second (the trap runs during the wait).
+    while :; do
+        sleep 1 &
+        wait "$!"
+        alive "$RELAY_PID" && alive "$AGENT_PID" && continue
+        sleep 1 &
+        wait "$!"
+        alive "$RELAY_PID" || fail "tunnel-relay exited" relay.log
+        fail "tunnel-agent exited" agent.log
+    done
+}
+
 for prog in tunnel-relay localproxy tunnel-agent tunnelctl; do
     [[ -x $BIN_DIR/$prog ]] || fail "$BIN_DIR/$prog not found; run 'make all' first"
 done
@@ -231,6 +305,10 @@ for cmd in openssl python3; do
 done
 MOSQUITTO=$(PATH=$PATH:/usr/sbin:/sbin command -v mosquitto) \
     || fail "mosquitto not found; run 'make deps' first"
+if (( CONSOLE )); then
+    [[ -f $ROOT/console/node_modules/@xterm/xterm/lib/xterm.js ]] \
+        || fail "console/node_modules/ has no xterm.js; run 'make console-assets' first"
+fi
 
 # ---- 1. work dir and dev PKI -------------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/tunnel-demo.XXXXXX")
@@ -241,6 +319,20 @@ export TUNNEL_DEMO=$WORK     # the tag of every process started from here on
 API_KEY=$(< "$WORK/api.key")
 read -r MQTT_PORT RELAY_PORT DEV_PORT SRC_FALLBACK < <(free_ports 4)
 say 1 "dev PKI (CA, relay, broker, thing $THING) and an API key in $WORK"
+CONSOLE_ARGS=()
+if (( CONSOLE )); then
+    # The one admin, with a password made by the relay and printed once (kept in a variable
+    # until it is shown at the end of the start-up, never in a file).
+    : > "$WORK/console-users"
+    ADMIN_PASSWORD=$("$BIN_DIR/tunnel-relay" adduser --users "$WORK/console-users" admin admin \
+        --random 2> "$WORK/adduser.log" < /dev/null) || fail "tunnel-relay adduser failed" adduser.log
+    [[ -n $ADMIN_PASSWORD ]] || fail "tunnel-relay adduser --random printed no password" adduser.log
+    mkdir -p "$WORK/recordings"
+    CONSOLE_ARGS=(--users "$WORK/console-users" --audit-log "$WORK/audit.jsonl"
+                  --recordings "$WORK/recordings" --console-dir "$ROOT/console"
+                  --console-ca "$WORK/pki/ca.pem")
+    detail "console user admin (role admin) in $WORK/console-users"
+fi
 
 # ---- 2. mosquitto ------------------------------------------------------------------------------
 # The shipped configuration and ACL, with our port, address and files (as tests/e2e/test_mqtt.py).
@@ -275,7 +367,7 @@ start tunnel-relay relay.log "$BIN_DIR/tunnel-relay" --bind 127.0.0.1 --port "$R
     --db "$WORK/tunnels.db" --api-key-file "$WORK/api.key" \
     --mqtt-uri "ssl://localhost:$MQTT_PORT" --mqtt-ca "$WORK/pki/ca.pem" \
     --mqtt-cert "$WORK/pki/relay-mqtt.pem" --mqtt-key "$WORK/pki/relay-mqtt.key" \
-    --public-endpoint "127.0.0.1:$RELAY_PORT"
+    --public-endpoint "127.0.0.1:$RELAY_PORT" "${CONSOLE_ARGS[@]}"
 RELAY_PID=$LAST_PID
 wait_log "$RELAY_PID" relay.log "listening on"
 wait_log "$RELAY_PID" relay.log "MQTT: connected to broker" "connected to the broker" mosquitto.log
@@ -315,9 +407,13 @@ EOF
     /usr/sbin/sshd -t -f "$WORK/sshd_config" > "$WORK/sshd-check.log" 2>&1 \
         || why="sshd rejects its config: $(head -n 1 "$WORK/sshd-check.log")"
 fi
+SSHD=(/usr/sbin/sshd -D -e -f "$WORK/sshd_config")
+if [[ -z $why ]] && (( CONSOLE )); then
+    demo_login_user
+fi
 if [[ -z $why ]]; then
     SERVICE=SSH
-    start sshd sshd.log /usr/sbin/sshd -D -e -f "$WORK/sshd_config"
+    start sshd sshd.log "${SSHD[@]}"
     DEV_PID=$LAST_PID DEV_LOG=sshd.log
     DEV_STOP_OK=255   # older sshds exit with 255 on SIGTERM
     wait_log "$DEV_PID" sshd.log "Server listening on 127.0.0.1 port $DEV_PORT"
@@ -369,6 +465,7 @@ start tunnel-agent agent.log "$BIN_DIR/tunnel-agent" -c "$WORK/agent.json"
 AGENT_PID=$LAST_PID
 wait_log "$AGENT_PID" agent.log "subscribed to " "subscribed" mosquitto.log
 say 5 "tunnel-agent, the device $THING, subscribed to \$aws/things/$THING/tunnels/notify"
+(( CONSOLE )) && serve_console
 
 # ---- 6. tunnelctl open -------------------------------------------------------------------------
 # --json, because that answer has the source token in a form a script can take; the token goes
@@ -595,3 +692,5 @@ say 13 "stopped with SIGTERM, exit statuses: ${statuses%, }"
 
 total=$(awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 echo "demo: OK in ${total}s; the work dir is removed on exit"
+echo "demo: to see the same system in the web console (devices, tunnels, SSH in the browser):"
+echo "      make demo-console   (prints the URL and a one-time admin password; Ctrl-C stops it)"

@@ -10,11 +10,14 @@ BUILD_PACKAGES=(
     libssl-dev libwebsockets-dev libprotobuf-c-dev protobuf-c-compiler
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
     libev-dev libwebsockets-evlib-ev   # the relay's loop: libev under lws (docs/event-loops.md)
+    libcrypt-dev          # console passwords: yescrypt hashes (crypt_gensalt_ra, crypt_rn)
+    libssh-dev    # tunnel-term: the web console's SSH client (a library, since it runs per terminal behind a pipe)
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
     awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
     openssh-server openssh-client curl procps iproute2
+    chromium chromium-driver python3-selenium   # e2e: the web console in headless Chromium
 )
 PACKAGING_PACKAGES=(  # make deb, make static, the arm64 e2e test (docs/install.md)
     debhelper lintian fakeroot dpkg-dev qemu-user-static
@@ -28,9 +31,14 @@ CROSS_ARCHES=(arm64 armhf)
 CROSS_TOOLCHAIN_arm64=crossbuild-essential-arm64
 CROSS_TOOLCHAIN_armhf=crossbuild-essential-armhf
 CROSS_LIBS=(libssl-dev libprotobuf-c-dev libcjson-dev libpaho-mqtt-dev)
+
+# npm fetches xterm.js for the console (console/package-lock.json; `make console-assets`).
+# Debian's npm only when there is no npm on PATH already (nvm, NodeSource, ...).
+NPM_PACKAGES=()
+command -v npm >/dev/null 2>&1 || NPM_PACKAGES=(npm)
 # ----------------------------------------------------------------------------------------------
 
-PACKAGES=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${PACKAGING_PACKAGES[@]}")
+PACKAGES=("${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}" "${NPM_PACKAGES[@]}" "${PACKAGING_PACKAGES[@]}")
 for arch in "${CROSS_ARCHES[@]}"; do
     toolchain=CROSS_TOOLCHAIN_$arch
     PACKAGES+=("${!toolchain}")

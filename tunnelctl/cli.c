@@ -13,7 +13,7 @@
 static const char *const cmd_names[] = {
 	[CMD_NONE] = "", [CMD_OPEN] = "open", [CMD_LIST] = "list",
 	[CMD_DESCRIBE] = "describe", [CMD_ROTATE] = "rotate", [CMD_CLOSE] = "close",
-	[CMD_SSH] = "ssh", [CMD_FORWARD] = "forward",
+	[CMD_SSH] = "ssh", [CMD_FORWARD] = "forward", [CMD_THINGS] = "things",
 };
 
 const char *tctl_cmd_name(enum tctl_cmd cmd)
@@ -23,7 +23,7 @@ const char *tctl_cmd_name(enum tctl_cmd cmd)
 
 static enum tctl_cmd cmd_lookup(const char *name)
 {
-	for (int c = CMD_OPEN; c <= CMD_FORWARD; c++)
+	for (int c = CMD_OPEN; c <= CMD_THINGS; c++)
 		if (!strcmp(name, cmd_names[c]))
 			return (enum tctl_cmd)c;
 	return CMD_NONE;
@@ -62,6 +62,8 @@ static const char *const help_text[] = {
 		"                      open a tunnel and ssh to the device through it, in one step\n"
 		"  forward THING SERVICE [LOCAL]\n"
 		"                      open a tunnel and serve SERVICE on a local port until Ctrl-C\n"
+		"  things [NAME]       devices: online or offline since when, their services and\n"
+		"                      open tunnels (from their agents' presence messages)\n"
 		"\n" GLOBAL_HELP "\n" EXIT_HELP,
 	[CMD_OPEN] =
 		"Usage: tunnelctl [OPTIONS] open --thing T --service S [--service S]...\n"
@@ -129,11 +131,18 @@ static const char *const help_text[] = {
 		"LOCAL is a port (default: a free one, printed), udp:PORT for a UDP service, or\n"
 		"unix:/PATH. Takes --lifetime and --token-env as ssh does.\n"
 		"\n" GLOBAL_HELP,
+	[CMD_THINGS] =
+		"Usage: tunnelctl [OPTIONS] things [NAME]\n"
+		"Lists the devices the relay knows as a table: THING, STATE (online, offline,\n"
+		"or unknown for a device with tunnels but no presence message), SINCE, SERVICES\n"
+		"(those its agent maps), AGENT (version), OPEN (its open tunnels) and MAX (its\n"
+		"agent's maxTunnels). With NAME, that device only, one field a line.\n"
+		"\n" GLOBAL_HELP,
 };
 
 void tctl_usage(enum tctl_cmd cmd, FILE *out)
 {
-	if ((unsigned)cmd > CMD_FORWARD)
+	if ((unsigned)cmd > CMD_THINGS)
 		cmd = CMD_NONE;
 	fputs(help_text[cmd], out);
 }
@@ -227,7 +236,7 @@ static int add_positional(struct tctl_args *a, bool *help_cmd, const char *arg, 
 		if (a->cmd == CMD_NONE)
 			return usage_error(err, cap,
 					   "unknown command '%s' (commands: open, list, describe, "
-					   "rotate, close, ssh, forward)", arg);
+					   "rotate, close, ssh, forward, things)", arg);
 		return 0;
 	}
 	if (*help_cmd && a->cmd == CMD_NONE) { /* "tunnelctl help open" */
@@ -241,6 +250,12 @@ static int add_positional(struct tctl_args *a, bool *help_cmd, const char *arg, 
 		if (!*arg)
 			return usage_error(err, cap, "%s: the tunnel id is empty", tctl_cmd_name(a->cmd));
 		a->id = arg;
+		return 0;
+	}
+	if (a->cmd == CMD_THINGS && !a->thing && !*help_cmd) {
+		if (!id_ok(arg, TCTL_MAX_THING))
+			return usage_error(err, cap, "things: '%s': " TCTL_MSG_THING, arg);
+		a->thing = arg;
 		return 0;
 	}
 	if (a->cmd == CMD_FORWARD && !*help_cmd) {
@@ -315,7 +330,9 @@ static int check_command(struct tctl_args *a, const struct seen *s, char *err, s
 	switch (a->cmd) {
 	case CMD_NONE:
 		return usage_error(err, cap, "no command given (open, list, describe, rotate, close, "
-				   "ssh, forward)");
+				   "ssh, forward, things)");
+	case CMD_THINGS:
+		break;
 	case CMD_SSH:
 	case CMD_FORWARD:
 		return check_session(a, err, cap);

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 enum tctl_cmd { CMD_NONE, CMD_OPEN, CMD_LIST, CMD_DESCRIBE, CMD_ROTATE, CMD_CLOSE, CMD_SSH,
-		CMD_FORWARD };
+		CMD_FORWARD, CMD_THINGS };
 
 #define TCTL_MAX_SERVICES 3
 #define TCTL_MIN_LIFETIME 1
@@ -50,7 +50,7 @@ struct tctl_args {
 	const char *ca; /* --ca or $TUNNEL_API_CA; NULL: the system CAs */
 
 	/* open */
-	const char *thing; /* also list --thing */
+	const char *thing; /* also list --thing, things [NAME] */
 	const char *services[TCTL_MAX_SERVICES];
 	int n_services;
 	int lifetime;   /* minutes; 0 when not given (the relay's default) */

@@ -262,6 +262,34 @@ static int render_open(const struct tctl_args *a, long status, const cJSON *root
 
 /* ---- list --------------------------------------------------------------- */
 
+/* A table: the header, then nrows rows of ncol cells (row-major), each
+ * column as wide as its widest cell, two spaces apart. */
+static void put_table(FILE *out, const char *const *head, int ncol, const char *const *cells,
+		      size_t nrows)
+{
+	size_t width[8];
+	for (int c = 0; c < ncol; c++)
+		width[c] = strlen(head[c]);
+	for (size_t r = 0; r < nrows; r++)
+		for (int c = 0; c < ncol; c++) {
+			size_t w = clean_width(cells[r * (size_t)ncol + (size_t)c]);
+			if (w > width[c])
+				width[c] = w;
+		}
+	for (size_t r = 0; r <= nrows; r++) {
+		for (int c = 0; c < ncol; c++) {
+			const char *v = r ? cells[(r - 1) * (size_t)ncol + (size_t)c] : head[c];
+			if (c < ncol - 1) {
+				put_padded(out, v, width[c]);
+				fputs("  ", out);
+			} else {
+				put_clean(out, v);
+			}
+		}
+		fputc('\n', out);
+	}
+}
+
 static int render_list(long status, const cJSON *root, FILE *out, FILE *err)
 {
 	static const char *const head[] = {"ID", "THING", "STATUS", "CREATED", "EXPIRES"};
@@ -273,42 +301,119 @@ static int render_list(long status, const cJSON *root, FILE *out, FILE *err)
 		missing(status, "tunnelSummaries list", err);
 		return 1;
 	}
-	if (cJSON_GetArraySize(list) == 0) {
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	if (n == 0) {
 		fputs("No tunnels.\n", out);
 		return 0;
 	}
-	size_t width[NCOL];
-	for (int c = 0; c < NCOL; c++)
-		width[c] = strlen(head[c]);
+	const char **cells = calloc(n * NCOL, sizeof(*cells));
+	if (!cells) {
+		fputs("tunnelctl: out of memory\n", err);
+		return 1;
+	}
+	size_t r = 0;
 	const cJSON *t;
 	cJSON_ArrayForEach(t, list) {
-		for (int c = 0; c < NCOL; c++) {
-			size_t w = clean_width(or_dash(get_str(t, keys[c])));
-			if (w > width[c])
-				width[c] = w;
-		}
+		for (int c = 0; c < NCOL; c++)
+			cells[r * NCOL + (size_t)c] = or_dash(get_str(t, keys[c]));
+		r++;
 	}
-	for (int c = 0; c < NCOL; c++) {
-		if (c < NCOL - 1) {
-			put_padded(out, head[c], width[c]);
-			fputs("  ", out);
-		} else {
-			fputs(head[c], out);
-		}
+	put_table(out, head, NCOL, cells, n);
+	free(cells);
+	return 0;
+}
+
+static void kv(FILE *out, const char *key, const char *value);
+
+/* ---- things ------------------------------------------------------------- */
+
+/* "SSH,HTTP" (cleaned when printed), or "-". */
+static void services_text(const cJSON *services, char *out, size_t cap)
+{
+	size_t used = 0;
+	const cJSON *s;
+	out[0] = '\0';
+	cJSON_ArrayForEach(s, services) {
+		if (!cJSON_IsString(s))
+			continue;
+		int w = snprintf(out + used, cap - used, "%s%s", used ? "," : "", s->valuestring);
+		if (w < 0 || (size_t)w >= cap - used)
+			break;
+		used += (size_t)w;
 	}
-	fputc('\n', out);
+	if (!used)
+		snprintf(out, cap, "-");
+}
+
+static void number_text(const cJSON *num, char out[24])
+{
+	if (cJSON_IsNumber(num))
+		snprintf(out, 24, "%.0f", num->valuedouble);
+	else
+		snprintf(out, 24, "-");
+}
+
+static int render_thing(const cJSON *t, FILE *out)
+{
+	char services[1024], open[24], max[24];
+	services_text(cJSON_GetObjectItemCaseSensitive(t, "services"), services, sizeof(services));
+	number_text(cJSON_GetObjectItemCaseSensitive(t, "openTunnels"), open);
+	number_text(cJSON_GetObjectItemCaseSensitive(t, "maxTunnels"), max);
+	kv(out, "Thing:", get_str(t, "thingName"));
+	kv(out, "State:", get_str(t, "state"));
+	kv(out, "Since:", get_str(t, "since"));
+	kv(out, "Services:", services);
+	kv(out, "Agent version:", get_str(t, "agentVersion"));
+	kv(out, "Boot time:", get_str(t, "bootTime"));
+	kv(out, "Open tunnels:", open);
+	kv(out, "Max tunnels:", max);
+	return 0;
+}
+
+static int render_things(const struct tctl_args *a, long status, const cJSON *root, FILE *out,
+			 FILE *err)
+{
+	if (a->thing)
+		return render_thing(root, out);
+	static const char *const head[] = {"THING", "STATE", "SINCE", "SERVICES", "AGENT", "OPEN",
+					   "MAX"};
+	enum { NCOL = 7, CELL = 1024 };
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(root, "things");
+	if (!cJSON_IsArray(list)) {
+		missing(status, "things list", err);
+		return 1;
+	}
+	size_t n = (size_t)cJSON_GetArraySize(list);
+	if (n == 0) {
+		fputs("No things.\n", out);
+		return 0;
+	}
+	/* Numbers and service lists are made here: each row owns its text. */
+	const char **cells = calloc(n * NCOL, sizeof(*cells));
+	char (*made)[3][CELL] = calloc(n, sizeof(*made));
+	if (!cells || !made) {
+		free(cells);
+		free(made);
+		fputs("tunnelctl: out of memory\n", err);
+		return 1;
+	}
+	size_t r = 0;
+	const cJSON *t;
 	cJSON_ArrayForEach(t, list) {
-		for (int c = 0; c < NCOL; c++) {
-			const char *v = or_dash(get_str(t, keys[c]));
-			if (c < NCOL - 1) {
-				put_padded(out, v, width[c]);
-				fputs("  ", out);
-			} else {
-				put_clean(out, v);
-			}
-		}
-		fputc('\n', out);
+		services_text(cJSON_GetObjectItemCaseSensitive(t, "services"), made[r][0], CELL);
+		number_text(cJSON_GetObjectItemCaseSensitive(t, "openTunnels"), made[r][1]);
+		number_text(cJSON_GetObjectItemCaseSensitive(t, "maxTunnels"), made[r][2]);
+		const char *row[NCOL] = {
+			or_dash(get_str(t, "thingName")), or_dash(get_str(t, "state")),
+			or_dash(get_str(t, "since")), made[r][0], or_dash(get_str(t, "agentVersion")),
+			made[r][1], made[r][2],
+		};
+		memcpy(&cells[r * NCOL], row, sizeof(row));
+		r++;
 	}
+	put_table(out, head, NCOL, cells, n);
+	free(cells);
+	free(made);
 	return 0;
 }
 
@@ -479,6 +584,7 @@ int render_response(const struct tctl_args *a, long status, const char *body, si
 		case CMD_DESCRIBE: rc = render_describe(status, root, out, err); break;
 		case CMD_ROTATE: rc = render_rotate(a, status, root, out, err); break;
 		case CMD_CLOSE: rc = render_close(a, root, out); break;
+		case CMD_THINGS: rc = render_things(a, status, root, out, err); break;
 		case CMD_SSH: /* tunnelctl/session.c reads their answers itself */
 		case CMD_FORWARD:
 		case CMD_NONE: break;

@@ -9,6 +9,7 @@
 #include "tunnelctl/url.h"
 
 #define API_TUNNELS "/api/v1/tunnels"
+#define API_THINGS "/api/v1/things"
 
 static char *open_body(const struct tctl_args *a)
 {
@@ -42,22 +43,28 @@ static char *rotate_body(const struct tctl_args *a)
 	return text;
 }
 
-/* API_TUNNELS + "/" + escaped id + suffix */
-static char *tunnel_url(const char *base, const char *id, const char *suffix)
+/* collection + "/" + escaped id + suffix */
+static char *item_url(const char *base, const char *collection, const char *id,
+		      const char *suffix)
 {
 	char *eid = url_escape(id);
 	if (!eid)
 		return NULL;
-	size_t len = strlen(API_TUNNELS) + 1 + strlen(eid) + strlen(suffix) + 1;
+	size_t len = strlen(collection) + 1 + strlen(eid) + strlen(suffix) + 1;
 	char *path = malloc(len);
 	char *url = NULL;
 	if (path) {
-		snprintf(path, len, API_TUNNELS "/%s%s", eid, suffix);
+		snprintf(path, len, "%s/%s%s", collection, eid, suffix);
 		url = url_join(base, path);
 	}
 	free(path);
 	free(eid);
 	return url;
+}
+
+static char *tunnel_url(const char *base, const char *id, const char *suffix)
+{
+	return item_url(base, API_TUNNELS, id, suffix);
 }
 
 int tctl_request_build(const struct tctl_args *a, struct tctl_request *req, char *err,
@@ -103,6 +110,11 @@ int tctl_request_build(const struct tctl_args *a, struct tctl_request *req, char
 	case CMD_CLOSE:
 		req->method = "DELETE";
 		req->url = tunnel_url(a->url, a->id, "");
+		break;
+	case CMD_THINGS:
+		req->method = "GET";
+		req->url = a->thing ? item_url(a->url, API_THINGS, a->thing, "")
+				    : url_join(a->url, API_THINGS);
 		break;
 	case CMD_NONE:
 	default:

@@ -72,6 +72,17 @@ def timeout(seconds):
     return deco
 
 
+def plain_build_only(reason):
+    """Decorator: the test runs in the plain build only; under SAN=1 (make
+    check's second pass) run.py skips it with this reason. For heavy tests
+    whose subject the sanitizers do not see (a browser, say) and whose
+    paths through our programs other tests already run under SAN."""
+    def deco(fn):
+        fn.e2e_plain_only = reason
+        return fn
+    return deco
+
+
 def scaled(seconds):
     return seconds * SCALE
 
@@ -638,14 +649,15 @@ class EchoServer(LocalServer):
             close_quietly(c)
 
 
-def start_sshd(t, password=None, port=None, hostkey_name="host_ed25519", name="sshd"):
+def start_sshd(t, password=None, kbdint=False, port=None, hostkey_name="host_ed25519",
+               name="sshd"):
     """A real sshd on 127.0.0.1 that takes a fresh key for root: (port,
     path of the user's private key). Skips without root or OpenSSH.
-
-    password: root may also sign in with it. sshd checks passwords against
-    /etc/shadow, which a test must not edit: sshd runs in its own mount
-    namespace where a copy with root's hash replaced is bind-mounted over
-    /etc/shadow (only that process sees it).
+    With password, root may also sign in with it: sshd then runs in a
+    private mount namespace where a copy of /etc/shadow holding that
+    password is mounted over the real one (the system is not changed).
+    kbdint: the password is taken through PAM as keyboard-interactive
+    only (as many devices' sshd asks), not as "password".
     port, hostkey_name: restart on the same port with another host key
     (a new name makes a new key; the same name keeps the old one)."""
     if os.geteuid() != 0:
@@ -653,6 +665,8 @@ def start_sshd(t, password=None, port=None, hostkey_name="host_ed25519", name="s
     for tool in ("/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/unshare"):
         if not os.path.exists(tool):
             skip("%s not installed" % tool)
+    if password is not None and not shutil.which("unshare"):
+        skip("unshare (util-linux) not installed")
     os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
     hostkey = t.tmp / hostkey_name
     userkey = t.tmp / "user_ed25519"
@@ -671,33 +685,40 @@ def start_sshd(t, password=None, port=None, hostkey_name="host_ed25519", name="s
         "PidFile %s" % (t.tmp / ("%s.pid" % name)),
         "AuthorizedKeysFile %s" % (t.tmp / "authorized_keys"),
         "StrictModes no",
-        "UsePAM no",
+        "UsePAM %s" % ("yes" if kbdint else "no"),
         "PubkeyAuthentication yes",
-        "PasswordAuthentication %s" % ("yes" if password else "no"),
-        "KbdInteractiveAuthentication no",
-        "PermitRootLogin %s" % ("yes" if password else "prohibit-password"),
+        "PasswordAuthentication %s" % ("yes" if password is not None and not kbdint else "no"),
+        "KbdInteractiveAuthentication %s" % ("yes" if kbdint else "no"),
+        "PermitRootLogin %s" % ("yes" if password is not None else "prohibit-password"),
         "LogLevel VERBOSE",
         "",
     ]))
     argv = ["/usr/sbin/sshd", "-D", "-e", "-f", str(cfg)]
-    if password:
-        hashed = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
-                                capture_output=True, text=True, check=True, timeout=30).stdout.strip()
-        lines = []
-        for line in Path("/etc/shadow").read_text().splitlines():
-            f = line.split(":")
-            if f[0] == "root" and len(f) > 2:
-                f[1] = hashed
-                f[2] = str(int(time.time() // 86400))
-            lines.append(":".join(f))
-        shadow = t.tmp / "shadow"
-        shadow.write_text("\n".join(lines) + "\n")
-        os.chmod(shadow, 0o600)
-        argv = ["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                'mount --bind "$0" /etc/shadow && exec "$@"', str(shadow)] + argv
+    if password is not None:
+        argv = _private_shadow(t, password) + argv
     sshd = t.spawn(name, argv, check_exit=False)
     sshd.wait_log(r"Server listening on 127\.0\.0\.1 port %d" % sshd_port, scaled(10))
     return sshd_port, userkey
+
+
+def _private_shadow(t, password):
+    """A command prefix that runs the rest with root's password hash set to
+    password in a private copy of /etc/shadow (its own mount namespace)."""
+    r = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password.encode(),
+                       stdout=subprocess.PIPE, check=True, timeout=30)
+    hashed = r.stdout.decode().strip()
+    lines = []
+    for ln in Path("/etc/shadow").read_text().splitlines():
+        f = ln.split(":")
+        if f[0] == "root":
+            f[1] = hashed
+        lines.append(":".join(f))
+    shadow = t.tmp / "shadow"
+    shadow.write_text("\n".join(lines) + "\n")
+    os.chmod(shadow, 0o600)
+    # unshare execs sh, which execs sshd: the same pid all along.
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+            'mount --bind "$0" /etc/shadow && exec "$@"', str(shadow)]
 
 
 # --------------------------------------------------------------------------

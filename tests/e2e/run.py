@@ -14,7 +14,8 @@ none ran.
 Environment: BIN_DIR (default build/bin), SAN=1 (sanitizer build: longer
 time limits, sanitizer reports fail a test), E2E_KEEP=1 (keep temp dirs),
 E2E_PKI_DIR (use an existing PKI instead of making one),
-E2E_DEFAULT_TIMEOUT (seconds per test before scaling, default 60).
+E2E_DEFAULT_TIMEOUT (seconds per test before scaling, default 60). A test
+marked @harness.plain_build_only(reason) is skipped under SAN=1.
 """
 
 import importlib.util
@@ -83,6 +84,8 @@ def run_child(path, name, result_file, limit):
     signal.setitimer(signal.ITIMER_REAL, limit)
     try:
         try:
+            if harness.SAN and getattr(fn, "e2e_plain_only", None):
+                raise harness.Skip("plain build only: %s" % fn.e2e_plain_only)
             fn(t)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -120,9 +120,10 @@ class AgentRig:
     agent.json in the temp dir, subscribed. services: {"SSH": port}; without
     it an echo service is SSH."""
 
-    def __init__(self, t, services=None, max_tunnels=4, log_level=4, start_agent=True):
+    def __init__(self, t, services=None, max_tunnels=4, log_level=4, start_agent=True,
+                 relay_args=()):
         self.t = t
-        self.broker, self.relay = mqtt_setup(t, public_endpoint="self")
+        self.broker, self.relay = mqtt_setup(t, public_endpoint="self", relay_args=relay_args)
         self.pkidir = self.broker.pki
         if services is None:
             self.echo = t.echo()

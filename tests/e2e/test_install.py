@@ -1,6 +1,7 @@
 """make install: the programs, man pages made from --help, the units,
-sysusers and tmpfiles entries, relay.conf, the mosquitto drop-in and examples, into an empty DESTDIR tree; the installed
-binaries run."""
+sysusers and tmpfiles entries, relay.conf, the mosquitto drop-in, the web
+console with its xterm.js and examples, into an empty DESTDIR tree; the
+installed binaries run."""
 
 import os
 import re
@@ -9,7 +10,8 @@ import subprocess
 from harness import ROOT, SAN, expect, scaled, timeout
 
 PROGRAMS = {"localproxy": "man1/localproxy.1", "tunnelctl": "man1/tunnelctl.1",
-            "tunnel-relay": "man8/tunnel-relay.8", "tunnel-agent": "man8/tunnel-agent.8"}
+            "tunnel-relay": "man8/tunnel-relay.8", "tunnel-agent": "man8/tunnel-agent.8",
+            "tunnel-term": "man8/tunnel-term.8"}
 
 
 @timeout(180)
@@ -48,5 +50,11 @@ def test_make_install_into_destdir(t):
               "usr/share/tunnel-relay/mosquitto/acl",
               "usr/lib/sysusers.d/tunnel-relay.conf", "usr/lib/tmpfiles.d/tunnel-relay.conf",
               "usr/lib/tmpfiles.d/tunnel-agent.conf",
-              "usr/share/doc/secure-tunnel/examples/relay.conf"):
+              "usr/share/doc/secure-tunnel/examples/relay.conf",
+              # the web console, and xterm.js where the relay serves /console/vendor/ from
+              "usr/share/tunnel-relay/console/index.html",
+              "usr/share/tunnel-relay/console/terminal.html",
+              "usr/share/tunnel-relay/console/js/terminal.js",
+              "usr/share/tunnel-relay/console/node_modules/@xterm/xterm/lib/xterm.js",
+              "usr/share/tunnel-relay/console/node_modules/@xterm/addon-fit/lib/addon-fit.js"):
         expect((dest / f).is_file(), "%s not installed" % f)

@@ -316,9 +316,10 @@ class Gate:
 
 
 def mqtt_setup(t, public_endpoint="self", verbose=5, relay_cert="relay-mqtt",
-               relay_user="tunnel-relay", gate=False):
+               relay_user="tunnel-relay", gate=False, relay_args=()):
     """gate: the relay reaches the broker through a Gate (returned as
-    broker.gate) that the test can close and open."""
+    broker.gate) that the test can close and open. relay_args: more
+    options for the relay."""
     need_mosquitto()
     d = make_mqtt_pki(t)
     broker = Broker(t, d)
@@ -327,7 +328,8 @@ def mqtt_setup(t, public_endpoint="self", verbose=5, relay_cert="relay-mqtt",
     relay = ApiRelay(t, verbose=verbose, public_endpoint=public_endpoint,
                      mqtt={"uri": "ssl://127.0.0.1:%d" % (broker.gate.port if gate else broker.port),
                            "ca": str(d / "ca.pem"), "cert": str(d / ("%s.pem" % relay_cert)),
-                           "key": str(d / ("%s.key" % relay_cert))})
+                           "key": str(d / ("%s.key" % relay_cert))},
+                     extra_args=relay_args)
     relay.proc.wait_log(r"MQTT: connected to broker", scaled(15),
                         what="the relay's MQTT connection")
     broker.wait_log("u'%s'" % relay_user, scaled(5), what="the relay's MQTT user name")

@@ -105,11 +105,16 @@ def test_native_packages_install_and_run(t):
             "./usr/lib/tmpfiles.d/tunnel-relay.conf": "tunnel-relay",
             "./usr/lib/sysusers.d/tunnel-agent.conf": "tunnel-agent",
             "./usr/share/tunnel-relay/mosquitto/tunnel.conf": "tunnel-relay",
-            "./usr/share/tunnel-relay/mosquitto/acl": "tunnel-relay"}
+            "./usr/share/tunnel-relay/mosquitto/acl": "tunnel-relay",
+            "./usr/bin/tunnel-term": "tunnel-relay",
+            "./usr/share/tunnel-relay/console/index.html": "tunnel-relay",
+            "./usr/share/tunnel-relay/console/node_modules/@xterm/xterm/lib/xterm.js":
+                "tunnel-relay"}
     for path, pkg in want.items():
         expect(owners.get(path) == pkg, "%s: in %s, expected in %s" % (path, owners.get(path), pkg))
     relay_deps = field(debs["tunnel-relay"], "Depends")
-    for dep in ("libwebsockets17", "libwebsockets-evlib-ev", "libssl3", "libsqlite3-0", "libev4"):
+    for dep in ("libwebsockets17", "libwebsockets-evlib-ev", "libssl3", "libsqlite3-0", "libev4",
+                "libssh-4", "localproxy (= "):
         expect(dep in relay_deps, "tunnel-relay Depends lacks %s: %s" % (dep, relay_deps))
     expect("localproxy (= " in field(debs["tunnel-agent"], "Depends"),
            "tunnel-agent does not depend on its localproxy")
@@ -126,7 +131,7 @@ def test_native_packages_install_and_run(t):
                "was-enabled 'tunnel-relay.service'; then\n\t\t\t# Create new symlinks, if any.\n"
                "\t\t\tdeb-systemd-helper enable", ""),
            "tunnel-relay's postinst enables or starts the unit:\n%s" % postinst)
-    for prog in ("tunnel-relay", "tunnel-agent", "localproxy", "tunnelctl"):
+    for prog in ("tunnel-relay", "tunnel-term", "tunnel-agent", "localproxy", "tunnelctl"):
         exe = root / "usr/bin" / prog
         expect(os.access(exe, os.X_OK), "%s not executable after dpkg -x" % exe)
         runs([str(exe)], "unpacked " + prog)

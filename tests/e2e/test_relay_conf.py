@@ -75,6 +75,12 @@ def test_check_says_what_is_wrong(t):
     expect(rc == 1 and "1 problem found" in err and "--key" not in err,
            "--check with a good --key on the command line: exit %d, %r" % (rc, err))
 
+    # The console's users file, when the console is on.
+    rc, out, err = check(t, conf, "--key", p.key, "--db", str(t.tmp / "relay.sqlite"),
+                         "--users", str(t.tmp / "no-users"))
+    expect(rc == 1 and "--users %s: cannot read: No such file or directory" %
+           (t.tmp / "no-users") in err, "--check with a missing users file: exit %d, %r" % (rc, err))
+
     typo = write_conf(t, "typo.conf", base_lines(t, port) + ["max-tunnel = 5"])
     rc, out, err = check(t, typo)
     expect(rc == 1 and "typo.conf:9: unknown key 'max-tunnel'" in err,

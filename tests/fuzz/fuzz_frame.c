@@ -16,8 +16,6 @@
 #include "proto/message.h"
 #include "tests/fuzz/fuzz_input.h"
 
-#define MAX_SIZE_BYTES 16
-
 static bool same_msg(const struct tunnel_msg *a, const struct tunnel_msg *b)
 {
 	if (a->type != b->type || a->stream_id != b->stream_id ||
@@ -87,10 +85,8 @@ static enum frame_status decode_whole(const uint8_t *stream, size_t len, size_t 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_input input = { data, size };
-	uint8_t sizes[MAX_SIZE_BYTES];
-	size_t n_sizes = fuzz_byte(&input) % (MAX_SIZE_BYTES + 1);
-	for (size_t i = 0; i < n_sizes; i++)
-		sizes[i] = fuzz_byte(&input);
+	uint8_t sizes[FUZZ_MAX_SIZES];
+	size_t n_sizes = fuzz_sizes(&input, sizes);
 	size_t len;
 	uint8_t *stream = fuzz_rest(&input, &len);
 

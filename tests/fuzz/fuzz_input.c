@@ -23,6 +23,14 @@ uint8_t fuzz_byte(struct fuzz_input *in)
 	return *in->data++;
 }
 
+size_t fuzz_sizes(struct fuzz_input *in, uint8_t sizes[FUZZ_MAX_SIZES])
+{
+	size_t n = fuzz_byte(in) % (FUZZ_MAX_SIZES + 1);
+	for (size_t i = 0; i < n; i++)
+		sizes[i] = fuzz_byte(in);
+	return n;
+}
+
 char *fuzz_line(struct fuzz_input *in)
 {
 	if (!in->left)

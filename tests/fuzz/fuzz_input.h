@@ -29,6 +29,11 @@ char *fuzz_line(struct fuzz_input *in);
  * NUL-terminated; a 1-byte allocation when empty). Free with free(). */
 uint8_t *fuzz_rest(struct fuzz_input *in, size_t *len);
 
+/* The chunk-size prefix several targets share: one byte n, then n size
+ * bytes (n taken modulo FUZZ_MAX_SIZES + 1). Returns n; sizes[] holds them. */
+#define FUZZ_MAX_SIZES 16
+size_t fuzz_sizes(struct fuzz_input *in, uint8_t sizes[FUZZ_MAX_SIZES]);
+
 /* A copy of len bytes in an allocation of exactly len (1 when len is 0). */
 uint8_t *fuzz_copy(const uint8_t *data, size_t len);
 

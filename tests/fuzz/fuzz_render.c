@@ -1,10 +1,12 @@
 /* tunnelctl's rendering of the API's answers (tunnelctl/render.c).
  *
- * Input: a command byte (cmd = byte % 6; bit 7: --json), a status byte
+ * Input: a command byte (cmd = byte % 6, or things with bit 4, listing all
+ * unless bit 5; bit 7: --json), a status byte
  * (an index into the statuses below), then the body (the rest, not
  * NUL-terminated). Output goes to memory streams. Checked: render_error
  * writes exactly one line that starts "tunnelctl: HTTP "; the exit status
  * is 0 or 1, and 1 for every status outside 2xx. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	char *body = (char *)fuzz_rest(&input, &len);
 
+	bool things = (cmd & 0x10) != 0;
 	struct tctl_args a = {
-		.cmd = (enum tctl_cmd)(cmd % 6),
+		.cmd = things ? CMD_THINGS : (enum tctl_cmd)(cmd % 6),
 		.json = (cmd & 0x80) != 0,
 		.url = "https://relay.example:8443",
 		.ca = (cmd & 0x40) ? "/etc/tunnel relay/ca.pem" : NULL,
@@ -42,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.id = "tun-1",
 		.mode = "ALL",
 	};
+	if (things && !(cmd & 0x20))
+		a.thing = NULL; /* tunnelctl things: the list */
 	char *out_text = NULL, *err_text = NULL;
 	size_t out_len = 0, err_len = 0;
 	FILE *out = open_memstream(&out_text, &out_len);

@@ -19,15 +19,12 @@
 #include "proto/ws_codec.h"
 #include "tests/fuzz/fuzz_input.h"
 
-#define MAX_SIZE_BYTES 16
 #define KEY "dGhlIHNhbXBsZSBub25jZQ=="
 
 static void server_frames(struct fuzz_input *input)
 {
-	uint8_t sizes[MAX_SIZE_BYTES];
-	size_t n_sizes = fuzz_byte(input) % (MAX_SIZE_BYTES + 1);
-	for (size_t i = 0; i < n_sizes; i++)
-		sizes[i] = fuzz_byte(input);
+	uint8_t sizes[FUZZ_MAX_SIZES];
+	size_t n_sizes = fuzz_sizes(input, sizes);
 	size_t len;
 	uint8_t *stream = fuzz_rest(input, &len);
 	struct ws_parser p;

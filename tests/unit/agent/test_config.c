@@ -201,7 +201,7 @@ static void syntax_errors(void **state)
 static void unknown_and_duplicate_keys(void **state)
 {
 	expect_error(edit(MINIMAL, "\"services\"", "\"maxTunnel\":3,\"services\""),
-		     "agent.json: maxTunnel: unknown key (known keys: thingName, broker, notifyTopic, "
+		     "agent.json: maxTunnel: unknown key (known keys: thingName, broker, notifyTopic, presenceTopic, "
 		     "relay, localproxy, services, maxTunnels, logLevel, useNotifiedEndpoint)");
 	expect_error(edit(MINIMAL, "\"uri\"", "\"url\":\"x\",\"uri\""),
 		     "agent.json: broker.url: unknown key (known keys: uri, ca, cert, key, clientId, "
@@ -215,7 +215,7 @@ static void unknown_and_duplicate_keys(void **state)
 	/* A raw CR/LF in a key (cJSON lets it through) must not split the
 	 * one-line error: control characters are shown as '?'. */
 	expect_error(edit(MINIMAL, "\"services\"", "\"max\r\nTunnels\":3,\"services\""),
-		     "agent.json: max??Tunnels: unknown key (known keys: thingName, broker, notifyTopic, "
+		     "agent.json: max??Tunnels: unknown key (known keys: thingName, broker, notifyTopic, presenceTopic, "
 		     "relay, localproxy, services, maxTunnels, logLevel, useNotifiedEndpoint)");
 }
 
@@ -249,7 +249,7 @@ static void thing_name_errors(void **state)
 static void broker_errors(void **state)
 {
 	expect_error(edit(MINIMAL, "\"broker\"", "\"brokerX\""),
-		     "agent.json: brokerX: unknown key (known keys: thingName, broker, notifyTopic, "
+		     "agent.json: brokerX: unknown key (known keys: thingName, broker, notifyTopic, presenceTopic, "
 		     "relay, localproxy, services, maxTunnels, logLevel, useNotifiedEndpoint)");
 	expect_error("{\"thingName\":\"a\",\"services\":{\"S\":\"1\"}}",
 		     "agent.json: broker: missing (required)");

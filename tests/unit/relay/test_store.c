@@ -19,6 +19,7 @@
 #include "relay/registry.h"
 #include "relay/store.h"
 #include "relay/store_sqlite.h"
+#include "relay/things.h"
 #include "tests/unit/relay/tunnel_asserts.h"
 
 #define CLIENT_SRC "client-token-source-0123456789abcdef0123456789abcdef"
@@ -205,7 +206,7 @@ static void test_open_creates_wal(void **state)
 	raw_text(path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "2");
+	assert_string_equal(text, "4");
 	raw_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tunnels_thing'",
 		 text, sizeof(text));
 	assert_string_equal(text, "1");
@@ -324,7 +325,7 @@ static void test_migrate_v1_adds_tags(void **state)
 	raw_exec(path, "ALTER TABLE tunnels DROP COLUMN tags; PRAGMA user_version = 1;");
 	struct store *s = open_ok(path);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "2");
+	assert_string_equal(text, "4");
 	struct registry r;
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
@@ -724,7 +725,7 @@ static void test_notifications_table_added_to_old_database(void **state)
 	assert_int_equal(load_notes(path, &l), 1);
 	char version[16];
 	raw_text(path, "PRAGMA user_version", version, sizeof(version));
-	assert_string_equal(version, "2"); /* the tags column's version: the table needs none */
+	assert_string_equal(version, "4"); /* the current version: this table needs none */
 	free(t);
 }
 
@@ -743,6 +744,214 @@ static void test_notifications_bad_row(void **state)
 	assert_int_equal(load_notes(path, &l), 1);
 }
 
+/* ---- things (presence) ---------------------------------------------------- */
+
+struct loaded_things {
+	struct thing_presence p[4];
+	int n;
+};
+
+static int take_thing(void *arg, const struct thing_presence *p)
+{
+	struct loaded_things *l = arg;
+	if (l->n >= 4)
+		return -1;
+	l->p[l->n++] = *p;
+	return 0;
+}
+
+static int load_things(const char *path, struct loaded_things *l)
+{
+	struct store *s = open_ok(path);
+	char err[512] = "";
+	memset(l, 0, sizeof(*l));
+	int n = store_load_things(s, take_thing, l, err, sizeof(err));
+	store_close(s);
+	return n;
+}
+
+static struct thing_presence make_thing(const char *name, enum thing_state state, int64_t since)
+{
+	struct thing_presence p;
+	memset(&p, 0, sizeof(p));
+	snprintf(p.name, sizeof(p.name), "%s", name);
+	p.state = state;
+	p.since = since;
+	return p;
+}
+
+static void test_things_save_replace_load(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "things.db");
+	struct store *s = open_ok(path);
+	struct thing_presence a = make_thing("nanopi-01", THING_ONLINE, 1795708800);
+	strcpy(a.services[0], "SSH");
+	strcpy(a.services[1], "HTTP:8080");
+	a.n_services = 2;
+	strcpy(a.agent_version, "0.3.0");
+	a.boot_time = 1795687200;
+	a.max_tunnels = 4;
+	struct thing_presence b = make_thing("gw:2", THING_ONLINE, 100);
+	store_save_thing_logged(s, &a);
+	store_save_thing_logged(s, &b);
+	struct thing_presence b2 = make_thing("gw:2", THING_OFFLINE, 200); /* replaces */
+	store_save_thing_logged(s, &b2);
+	store_close(s);
+	struct loaded_things l;
+	assert_int_equal(load_things(path, &l), 2);
+	/* Ordered by name; every byte as saved (the relay compares them so). */
+	assert_memory_equal(&l.p[0], &b2, sizeof(b2));
+	assert_memory_equal(&l.p[1], &a, sizeof(a));
+}
+
+static void test_things_save_rejects_invalid(void **state)
+{
+	char path[128], err[512] = "";
+	db_path(path, sizeof(path), "things-bad.db");
+	struct store *s = open_ok(path);
+	struct outcome o = { 0, "" };
+	struct thing_presence p = make_thing("a b", THING_ONLINE, 1);
+	assert_int_equal(s->ops->save_thing(s, &p, on_saved, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "name must be"));
+	p = make_thing("ok", THING_UNKNOWN, 1);
+	assert_int_equal(s->ops->save_thing(s, &p, on_saved, &o, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "state must be"));
+	p = make_thing("ok", THING_ONLINE, 1);
+	strcpy(p.services[0], "bad id");
+	p.n_services = 1;
+	assert_int_equal(s->ops->save_thing(s, &p, on_saved, &o, err, sizeof(err)), -1);
+	store_flush(s);
+	assert_int_equal(o.calls, 0);
+	store_close(s);
+}
+
+/* A version 2 database (before presence) gains the things table; its
+ * tunnels stay. */
+static void test_migrate_v2_adds_things(void **state)
+{
+	char path[256], text[32], err[512] = "";
+	db_path(path, sizeof(path), "v2.db");
+	struct registry_tunnel *t = make_tunnel(6, 2);
+	save_one(path, t);
+	raw_exec(path, "DROP TABLE things; PRAGMA user_version = 2;");
+	struct loaded_things l;
+	assert_int_equal(load_things(path, &l), 0);
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "4");
+	struct store *s = open_ok(path);
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	assert_tunnel_equal(t, r.tunnels[0]);
+	registry_free(&r);
+	struct thing_presence p = make_thing("dev", THING_OFFLINE, 5);
+	store_save_thing_logged(s, &p);
+	store_close(s);
+	assert_int_equal(load_things(path, &l), 1);
+	assert_string_equal(l.p[0].name, "dev");
+	free(t);
+}
+
+static void test_things_bad_row(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "badthing.db");
+	store_close(open_ok(path));
+	raw_exec(path, "INSERT INTO things VALUES ('dev','online',5,'[\"SSH\"]','0.3.0',0,4)");
+	struct loaded_things l;
+	assert_int_equal(load_things(path, &l), 1);
+	assert_int_equal(l.p[0].state, THING_ONLINE);
+	raw_exec(path, "UPDATE things SET state = 'away'");
+	assert_int_equal(load_things(path, &l), -1);
+	raw_exec(path, "UPDATE things SET state = 'offline', services = '[\"a b\"]'");
+	assert_int_equal(load_things(path, &l), -1);
+	raw_exec(path, "UPDATE things SET services = '[]', max_tunnels = -1");
+	assert_int_equal(load_things(path, &l), -1);
+	raw_exec(path, "UPDATE things SET max_tunnels = 0, name = 'a/b'");
+	assert_int_equal(load_things(path, &l), -1);
+	raw_exec(path, "UPDATE things SET name = 'dev'");
+	assert_int_equal(load_things(path, &l), 1);
+	assert_int_equal(l.p[0].n_services, 0);
+}
+
+/* ---- host keys (browser terminals) ------------------------------------------ */
+
+struct loaded_keys {
+	char thing[4][REGISTRY_MAX_THING + 1];
+	char fp[4][STORE_MAX_FINGERPRINT + 1];
+	int n;
+};
+
+static int take_key(void *arg, const char *thing, const char *fp)
+{
+	struct loaded_keys *l = arg;
+	if (l->n >= 4)
+		return -1;
+	snprintf(l->thing[l->n], sizeof(l->thing[0]), "%s", thing);
+	snprintf(l->fp[l->n], sizeof(l->fp[0]), "%s", fp);
+	l->n++;
+	return 0;
+}
+
+static int load_keys(const char *path, struct loaded_keys *l)
+{
+	struct store *s = open_ok(path);
+	char err[512] = "";
+	memset(l, 0, sizeof(*l));
+	int n = store_load_host_keys(s, take_key, l, err, sizeof(err));
+	store_close(s);
+	return n;
+}
+
+static void test_host_keys_keep_replace_forget(void **state)
+{
+	char path[128];
+	db_path(path, sizeof(path), "keys.db");
+	struct store *s = open_ok(path);
+	store_keep_host_key_logged(s, "nanopi-01", "SHA256:old");
+	store_keep_host_key_logged(s, "gw:2", "SHA256:gw");
+	store_keep_host_key_logged(s, "nanopi-01", "SHA256:new"); /* replaces */
+	store_keep_host_key_logged(s, "dev-3", "SHA256:x");
+	store_keep_host_key_logged(s, "dev-3", ""); /* forgets */
+	store_close(s);
+	struct loaded_keys l;
+	assert_int_equal(load_keys(path, &l), 2);
+	assert_string_equal(l.thing[0], "gw:2");
+	assert_string_equal(l.fp[0], "SHA256:gw");
+	assert_string_equal(l.thing[1], "nanopi-01");
+	assert_string_equal(l.fp[1], "SHA256:new");
+}
+
+static void test_host_keys_reject_too_long(void **state)
+{
+	char path[128], err[512] = "", fp[STORE_MAX_FINGERPRINT + 2];
+	db_path(path, sizeof(path), "keys-bad.db");
+	struct store *s = open_ok(path);
+	memset(fp, 'A', sizeof(fp) - 1);
+	fp[sizeof(fp) - 1] = '\0';
+	struct outcome o = { 0, "" };
+	assert_int_equal(s->ops->keep_host_key(s, "dev", fp, on_saved, &o, err, sizeof(err)), -1);
+	assert_int_equal(s->ops->keep_host_key(s, "", "SHA256:a", on_saved, &o, err, sizeof(err)),
+			 -1);
+	store_flush(s);
+	assert_int_equal(o.calls, 0);
+	store_close(s);
+}
+
+/* A version 3 database (before browser terminals) gains the host_keys table. */
+static void test_migrate_v3_adds_host_keys(void **state)
+{
+	char path[128], text[32];
+	db_path(path, sizeof(path), "v3.db");
+	store_close(open_ok(path));
+	raw_exec(path, "DROP TABLE host_keys; PRAGMA user_version = 3;");
+	struct loaded_keys l;
+	assert_int_equal(load_keys(path, &l), 0);
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "4");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -754,6 +963,10 @@ int main(void)
 		cmocka_unit_test(test_save_twice_replaces),
 		cmocka_unit_test(test_reopen_keeps_data),
 		cmocka_unit_test(test_migrate_v1_adds_tags),
+		cmocka_unit_test(test_things_save_replace_load),
+		cmocka_unit_test(test_things_save_rejects_invalid),
+		cmocka_unit_test(test_migrate_v2_adds_things),
+		cmocka_unit_test(test_things_bad_row),
 		cmocka_unit_test(test_save_deleted_removes_row),
 		cmocka_unit_test(test_load_empty),
 		cmocka_unit_test(test_save_rejects_invalid),
@@ -769,6 +982,9 @@ int main(void)
 		cmocka_unit_test(test_notifications_keep_replace_drop),
 		cmocka_unit_test(test_notifications_table_added_to_old_database),
 		cmocka_unit_test(test_notifications_bad_row),
+		cmocka_unit_test(test_host_keys_keep_replace_forget),
+		cmocka_unit_test(test_host_keys_reject_too_long),
+		cmocka_unit_test(test_migrate_v3_adds_host_keys),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

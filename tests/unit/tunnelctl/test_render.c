@@ -155,6 +155,52 @@ static void test_render_list(void **state)
 	capture_free(&c);
 }
 
+static void test_render_things(void **state)
+{
+	(void)state;
+	assert_int_equal(parse("things", "--url", "https://h", "--key", "k", NULL), 0);
+	struct capture c = render(
+		&args, 200,
+		"{\"things\":["
+		"{\"thingName\":\"nanopi-01\",\"state\":\"online\",\"since\":\"2026-11-26T16:00:00Z\","
+		"\"services\":[\"SSH\",\"HTTP\"],\"agentVersion\":\"0.3.0\",\"bootTime\":null,"
+		"\"maxTunnels\":4,\"openTunnels\":1},"
+		"{\"thingName\":\"gw\",\"state\":\"unknown\",\"since\":null,\"services\":[],"
+		"\"agentVersion\":null,\"bootTime\":null,\"maxTunnels\":null,\"openTunnels\":2}]}");
+	assert_int_equal(c.rc, 0);
+	expect_text(c.out,
+		    "THING      STATE    SINCE                 SERVICES  AGENT  OPEN  MAX\n"
+		    "nanopi-01  online   2026-11-26T16:00:00Z  SSH,HTTP  0.3.0  1     4\n"
+		    "gw         unknown  -                     -         -      2     -\n");
+	capture_free(&c);
+
+	c = render(&args, 200, "{\"things\":[]}");
+	expect_text(c.out, "No things.\n");
+	capture_free(&c);
+
+	c = render(&args, 200, "{\"tunnels\":[]}");
+	assert_int_equal(c.rc, 1);
+	contains(c.err, "things list");
+	capture_free(&c);
+
+	assert_int_equal(parse("things", "nanopi-01", "--url", "https://h", "--key", "k", NULL), 0);
+	c = render(&args, 200,
+		   "{\"thingName\":\"nanopi-01\",\"state\":\"offline\",\"since\":\"2026-11-26T16:00:00Z\","
+		   "\"services\":[\"SSH\"],\"agentVersion\":\"0.3.0\",\"bootTime\":\"2026-11-26T10:00:00Z\","
+		   "\"maxTunnels\":4,\"openTunnels\":0}");
+	assert_int_equal(c.rc, 0);
+	expect_text(c.out,
+		    "Thing:            nanopi-01\n"
+		    "State:            offline\n"
+		    "Since:            2026-11-26T16:00:00Z\n"
+		    "Services:         SSH\n"
+		    "Agent version:    0.3.0\n"
+		    "Boot time:        2026-11-26T10:00:00Z\n"
+		    "Open tunnels:     0\n"
+		    "Max tunnels:      4\n");
+	capture_free(&c);
+}
+
 static void test_render_describe(void **state)
 {
 	(void)state;
@@ -398,6 +444,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_render_open_quotes_shell_words, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_open_bad_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_render_things, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_describe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_control_characters, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_render_rotate, setup, teardown),

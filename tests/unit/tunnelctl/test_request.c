@@ -82,6 +82,23 @@ static void test_request_others(void **state)
 	assert_string_equal(req.url, "https://h:8443/prefix/api/v1/tunnels/3f2c");
 	assert_null(req.body);
 	tctl_request_free(&req);
+
+	assert_int_equal(parse("things", NULL), 0);
+	assert_int_equal(tctl_request_build(&args, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.method, "GET");
+	assert_string_equal(req.url, "https://h:8443/prefix/api/v1/things");
+	tctl_request_free(&req);
+
+	assert_int_equal(parse("things", "dev:1", NULL), 0);
+	assert_int_equal(tctl_request_build(&args, &req, err, sizeof(err)), 0);
+	assert_string_equal(req.url, "https://h:8443/prefix/api/v1/things/dev%3A1");
+	tctl_request_free(&req);
+
+	/* A name that is not a thing's, a second name, an option of another command. */
+	assert_int_equal(parse("things", "a/b", NULL), 2);
+	contains(err, "things: 'a/b'");
+	assert_int_equal(parse("things", "a", "b", NULL), 2);
+	assert_int_equal(parse("things", "--mode", "ALL", NULL), 2);
 }
 
 static void endpoint_is(const char *url, const char *want)
