@@ -3,7 +3,9 @@
 #   make check      unit + end-to-end tests, then again under ASan+UBSan
 #   make SAN=1 ...  build with AddressSanitizer + UndefinedBehaviorSanitizer
 #   make deps       install missing Debian packages (as root) or print the apt-get line
-#   make install    programs, man pages, the agent's unit, examples (PREFIX=/usr/local, DESTDIR)
+#   make install    programs, man pages, units, sysusers/tmpfiles, examples (PREFIX=/usr/local, DESTDIR)
+#   make deb        Debian packages in build/deb/ARCH/ (ARCH=arm64|armhf: the device side, cross-built)
+#   make static     a static localproxy for x86_64 and aarch64 in build/static/ (docs/install.md)
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 60); fuzz-smoke: 3 s each
 #   make demo-console  the demo system kept running with the web console on, until Ctrl-C
 
@@ -23,14 +25,17 @@ OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
 PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3 libssh
+# A cross build names its own (make deb ARCH=..., packaging/debian/rules).
+PKG_CONFIG ?= pkg-config
 CFLAGS  ?= $(OPT)
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
-           $(SANFLAGS) -MMD -MP -I. -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           $(SANFLAGS) -MMD -MP -I. -I$(GEN) \
+           $(foreach p,$(PKGS),$(shell $(PKG_CONFIG) --cflags $(p) 2>/dev/null))
 LDFLAGS += $(SANFLAGS)
 # Each program links only the libraries it calls (the agent runs on small
 # devices: no libwebsockets, SQLite or protobuf-c in its memory).
-libs = $(shell pkg-config --libs $(1) 2>/dev/null)
+libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
 RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
@@ -45,8 +50,8 @@ UNIT_LIBS     := $(call libs,$(PKGS)) $(PAHO) -lev -lcurl -lcmocka -lcrypt
 PROTO_GEN  := $(GEN)/proto/tunnel.pb-c.c
 PROTO_SRC  := proto/frame.c proto/message.c proto/ws_codec.c
 # common/: the pieces every program may use, then those tied to a library.
-COMMON_SRC := common/log.c common/bytequeue.c common/token.c common/hostport.c \
-              common/text.c common/clock.c common/tcp_liveness.c common/term_frame.c
+COMMON_SRC := common/log.c common/config_line.c common/bytequeue.c common/token.c common/hostport.c \
+              common/text.c common/clock.c common/tcp_liveness.c common/pem_files.c common/term_frame.c
 LWS_GLUE_SRC := common/lws_glue.c
 MQTT_SRC   := common/mqtt_client.c common/threads.c
 # The event loop (localproxy's; general enough for others).
@@ -56,12 +61,13 @@ PROXY_PLANE_SRC := proxy/conn_table.c proxy/tunnel_send.c proxy/conn_life.c \
               proxy/source.c proxy/destination.c proxy/dispatch.c
 PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC) \
               proxy/dial.c proxy/local_queue.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
-              proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c \
+              proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c proxy/ca_bundle.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
-              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/http_router.c \
+              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \
+              relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
               relay/store.c relay/store_worker.c relay/store_sqlite.c \
@@ -76,6 +82,14 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
 TUNNELCTL_SRC := $(filter-out tunnelctl/main.c,$(wildcard tunnelctl/*.c))
 AGENT_SRC  := $(filter-out agent/main.c,$(wildcard agent/*.c))
 TERM_SRC   := $(filter-out term/main.c,$(wildcard term/*.c))
+
+# make static: localproxy linked statically (glibc's host lookups pinned to
+# its built-in modules: proxy/static_nss.c).
+ifeq ($(STATIC),1)
+PROXY_SRC  += proxy/static_nss.c
+LDFLAGS    += -static
+PKG_CONFIG += --static
+endif
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 PROTO_OBJ  := $(OBJ)/gen/tunnel.pb-c.o $(call obj,$(PROTO_SRC))
@@ -121,7 +135,8 @@ $(LIB)/lib%.a: $$(ARCHIVE_OBJ_$$*)
 	$(AR) rcs $@ $^
 
 .PHONY: all check unit e2e check-one deps demo demo-console bench bench-scale clean install man fuzz \
-        fuzz-smoke fuzz-build console-assets console-screenshots
+        fuzz-smoke fuzz-build console-assets console-screenshots \
+        install-localproxy install-tunnelctl install-tunnel-agent install-tunnel-relay deb static
 # Keep intermediate objects (unit test objects would otherwise be deleted).
 .SECONDARY:
 all: $(PROGRAMS)
@@ -133,7 +148,7 @@ $(GEN)/proto/tunnel.pb-c.c $(GEN)/proto/tunnel.pb-c.h &: proto/tunnel.proto
 # Everything includes the generated header indirectly: build it first.
 $(OBJ)/%.o: %.c | $(GEN)/proto/tunnel.pb-c.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 # The console's files are installed under PREFIX: the relay looks there
 # unless --console-dir says otherwise.
@@ -141,7 +156,7 @@ $(OBJ)/relay/relay_options.o: CFLAGS += -DCONSOLE_DIR_DEFAULT='"$(PREFIX)/share/
 
 $(OBJ)/gen/tunnel.pb-c.o: $(GEN)/proto/tunnel.pb-c.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
 
 # localproxy needs OpenSSL and protobuf-c only (its event loop is common/ev*.c).
 $(BIN)/localproxy: $(OBJ)/proxy/main.o $(PROXY_OBJ) $(EV_OBJ) $(COMMON_OBJ) $(PROTO_OBJ)
@@ -163,6 +178,7 @@ $(OBJ)/agent/agent.o: VERSION
 
 $(BIN)/tunnel-agent: $(OBJ)/agent/main.o $(AGENT_OBJ) $(OBJ)/common/log.o $(OBJ)/common/token.o \
                      $(OBJ)/common/hostport.o $(OBJ)/common/text.o $(OBJ)/common/clock.o \
+                     $(OBJ)/common/pem_files.o \
                      $(MQTT_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(AGENT_LIBS)
@@ -271,9 +287,10 @@ FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/api_things.c relay/
                       relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
-                      agent/config_files.c agent/json_type.c common/hostport.c common/token.c
-FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c \
-                      agent/json_type.c common/hostport.c
+                      agent/config_files.c agent/json_type.c common/hostport.c common/token.c \
+                      common/pem_files.c common/text.c
+FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files.c common/pem_files.c \
+                      agent/json_type.c common/hostport.c common/text.c
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
 FUZZ_presence_SRC  := relay/presence_payload.c relay/notify_payload.c proto/message.c common/text.c
 FUZZ_term_frame_SRC := common/term_frame.c term/asciicast.c
@@ -310,9 +327,13 @@ fuzz-smoke: $(FUZZ_BINS)
 	tests/fuzz/run.sh 3 $(FUZZ_DIR)/bin $(FUZZ_TARGETS)
 
 # ---- install (PREFIX, DESTDIR) ----------------------------------------------
-# The five programs, their man pages (made by help2man from each program's
-# --help, so they cannot drift from it), the agent's systemd unit and
-# sysusers entry, and the example configurations.
+# The programs, their man pages (made by help2man from each program's --help,
+# so they cannot drift from it), the systemd units, sysusers and tmpfiles
+# entries, the console's files, and the example configurations.
+# INSTALL_PROGRAMS picks programs (a cross build installs the device side
+# only; tunnel-relay brings tunnel-term, the program it starts); MAN_BIN is
+# where the binaries help2man runs are (a cross build's man pages come from
+# the native build, since help2man cannot run a foreign binary).
 VERSION     := $(shell cat VERSION 2>/dev/null || echo 0)
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -320,10 +341,19 @@ BINDIR      := $(PREFIX)/bin
 MANDIR      := $(PREFIX)/share/man
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 EXAMPLEDIR  := $(PREFIX)/share/doc/secure-tunnel/examples
+RELAYDATADIR := $(PREFIX)/share/tunnel-relay
 MANOUT      ?= $(BUILD)/man
-MAN_PAGES   := $(MANOUT)/localproxy.1 $(MANOUT)/tunnelctl.1 $(MANOUT)/tunnel-relay.8 \
-               $(MANOUT)/tunnel-agent.8 $(MANOUT)/tunnel-term.8
+MAN_BIN     ?= $(BIN)
+INSTALL_PROGRAMS ?= localproxy tunnelctl tunnel-relay tunnel-agent
+man_section_localproxy   := 1
+man_section_tunnelctl    := 1
+man_section_tunnel-relay := 8
+man_section_tunnel-agent := 8
+man_section_tunnel-term  := 8
+MAN_PROGRAMS := $(INSTALL_PROGRAMS) $(if $(filter tunnel-relay,$(INSTALL_PROGRAMS)),tunnel-term)
+MAN_PAGES   := $(foreach p,$(MAN_PROGRAMS),$(MANOUT)/$(p).$(man_section_$(p)))
 man_name_localproxy   := the source or destination end of a secure tunnel (AWS IoT Secure Tunneling protocol)
 man_name_tunnelctl    := open, list, describe, rotate and close secure tunnels; ssh to a device in one command
 man_name_tunnel-relay := the relay of a self-hosted secure tunnel service
@@ -332,24 +362,50 @@ man_name_tunnel-term  := the SSH client of one web console terminal, run by tunn
 
 man: $(MAN_PAGES)
 
-$(MANOUT)/%.1 $(MANOUT)/%.8: $(BIN)/%
+$(MANOUT)/%.1 $(MANOUT)/%.8: $(MAN_BIN)/%
 	@mkdir -p $(dir $@)
 	help2man --no-info --no-discard-stderr --version-string=$(VERSION) \
 		--section=$(if $(filter %.8,$@),8,1) --name="$(man_name_$*)" --output=$@ $<
 
-install: $(PROGRAMS) $(MAN_PAGES)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
-	install -m 0644 $(filter %.1,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man1/
-	install -m 0644 $(filter %.8,$(MAN_PAGES)) $(DESTDIR)$(MANDIR)/man8/
-	sed 's#^ExecStart=/usr/bin/#ExecStart=$(BINDIR)/#' packaging/systemd/tunnel-agent.service \
-		> $(DESTDIR)$(UNITDIR)/tunnel-agent.service
-	chmod 0644 $(DESTDIR)$(UNITDIR)/tunnel-agent.service
+# One program, its man page, and what belongs with it (install-PROGRAM).
+install_program = install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man$(2) && \
+	install -m 0755 $(BIN)/$(1) $(DESTDIR)$(BINDIR)/ && \
+	install -m 0644 $(MANOUT)/$(1).$(2) $(DESTDIR)$(MANDIR)/man$(2)/
+# A unit, with ExecStart pointing into BINDIR.
+install_unit = install -d $(DESTDIR)$(UNITDIR) && \
+	sed 's\#/usr/bin/\#$(BINDIR)/\#g' packaging/systemd/$(1).service > $(DESTDIR)$(UNITDIR)/$(1).service && \
+	chmod 0644 $(DESTDIR)$(UNITDIR)/$(1).service
+
+install: $(addprefix install-,$(INSTALL_PROGRAMS))
+
+install-localproxy install-tunnelctl: install-%: $(BIN)/% $(MANOUT)/%.1
+	$(call install_program,$*,1)
+
+install-tunnel-agent: $(BIN)/tunnel-agent $(MANOUT)/tunnel-agent.8
+	$(call install_program,tunnel-agent,8)
+	$(call install_unit,tunnel-agent)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(EXAMPLEDIR)
+	install -d $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/systemd/tunnel-agent.sysusers $(DESTDIR)$(SYSUSERSDIR)/tunnel-agent.conf
+	install -m 0644 packaging/systemd/tunnel-agent.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tunnel-agent.conf
 	install -m 0644 packaging/systemd/agent.json.example $(DESTDIR)$(EXAMPLEDIR)/agent.json
-	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(EXAMPLEDIR)/mosquitto.conf
-	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(EXAMPLEDIR)/mosquitto.acl
+
+# The relay, tunnel-term (the console's SSH client, which the relay looks
+# for beside itself), the console's files, its unit, user and state
+# directory, relay.conf, and the mosquitto drop-in and ACL (installed beside
+# it, not into /etc/mosquitto: docs/install.md says when to copy them there).
+install-tunnel-relay: $(BIN)/tunnel-relay $(BIN)/tunnel-term $(MANOUT)/tunnel-relay.8 \
+                      $(MANOUT)/tunnel-term.8
+	$(call install_program,tunnel-relay,8)
+	$(call install_program,tunnel-term,8)
+	$(call install_unit,tunnel-relay)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(EXAMPLEDIR) \
+		$(DESTDIR)$(RELAYDATADIR)/mosquitto
+	install -m 0644 packaging/systemd/tunnel-relay.sysusers $(DESTDIR)$(SYSUSERSDIR)/tunnel-relay.conf
+	install -m 0644 packaging/systemd/tunnel-relay.tmpfiles $(DESTDIR)$(TMPFILESDIR)/tunnel-relay.conf
+	install -m 0644 packaging/systemd/relay.conf $(DESTDIR)$(EXAMPLEDIR)/relay.conf
+	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/tunnel.conf
+	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(RELAYDATADIR)/mosquitto/acl
 	$(MAKE) -s install-console
 
 # The console's files and the two vendor files it loads (with their licences),
@@ -363,6 +419,60 @@ install-console: console-assets
 	         console/node_modules/@xterm/addon-fit/LICENSE; do \
 		install -D -m 0644 "$$f" "$(DESTDIR)$(CONSOLEDIR)/$${f#console/}" || exit 1; \
 	done
+
+# ---- static localproxy (make static; docs/install.md) ------------------------
+# One file with no shared-library dependency for operators on any Linux:
+# build/static/localproxy-x86_64 and -aarch64, from Debian's static OpenSSL,
+# protobuf-c and glibc (the arm64 ones from the multiarch -dev packages).
+STATIC_DIR := build/static
+STATIC_BINS := $(STATIC_DIR)/localproxy-x86_64 $(STATIC_DIR)/localproxy-aarch64
+static_tools_x86_64  := CC=x86_64-linux-gnu-gcc STRIP=strip
+static_tools_aarch64 := CC=aarch64-linux-gnu-gcc STRIP=aarch64-linux-gnu-strip \
+	PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig pkg-config"
+
+static: $(STATIC_BINS)
+	@ls -l $(STATIC_BINS)
+
+$(STATIC_DIR)/localproxy-%: FORCE
+	$(MAKE) STATIC=1 SAN=0 BUILD=$(STATIC_DIR)/$* $(static_tools_$*) $(STATIC_DIR)/$*/bin/localproxy
+	$(if $(findstring aarch64,$*),aarch64-linux-gnu-strip,strip) -o $@ $(STATIC_DIR)/$*/bin/localproxy
+
+FORCE:
+
+# ---- Debian packages (packaging/debian; docs/install.md) --------------------
+# make deb [ARCH=arm64|armhf]: .deb files in build/deb/ARCH/, built by
+# dpkg-buildpackage from a copy of the source (the work tree stays as it is:
+# debhelper writes into debian/ and ..), then checked by lintian. Another
+# architecture than the machine's builds the device side only (the profile
+# pkg.secure-tunnel.device): localproxy and tunnel-agent.
+NATIVE_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+ARCH        ?= $(NATIVE_ARCH)
+DEB_DIR     := build/deb/$(ARCH)
+DEB_CROSS   := $(if $(filter $(NATIVE_ARCH),$(ARCH)),,-a$(ARCH) -Ppkg.secure-tunnel.device)
+DEB_JOBS    ?= 2
+
+# Rebuilt only when a file that goes into them changed (the e2e suite runs
+# twice in make check; tests/e2e/test_packages.py).
+DEB_INPUTS  := Makefile VERSION $(shell find agent common proto proxy relay tunnelctl packaging \
+                 $(wildcard console term) -type f 2>/dev/null)
+
+deb: $(DEB_DIR)/.built
+	@ls -l $(DEB_DIR)/*.deb
+
+$(DEB_DIR)/.built: $(DEB_INPUTS)
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src
+	tar --exclude=./build --exclude=./.git --exclude=./tests -cf - . | tar -C $(DEB_DIR)/src -xf -
+	rm -rf $(DEB_DIR)/src/debian
+	cp -rL packaging/debian $(DEB_DIR)/src/debian
+	printf 'secure-tunnel (%s) unstable; urgency=medium\n\n  * Built from this tree by make deb.\n\n -- %s  %s\n' \
+		"$(VERSION)" "$$(sed -n 's/^Maintainer: //p' packaging/debian/control)" \
+		"$$(date -R -d @$${SOURCE_DATE_EPOCH:-$$(date +%s)})" > $(DEB_DIR)/src/debian/changelog
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="noddebs nocheck parallel=$(DEB_JOBS)" \
+		dpkg-buildpackage -b -us -uc $(DEB_CROSS)
+	lintian --fail-on error --suppress-tags-from-file packaging/debian/lintian-ignored \
+		$(DEB_DIR)/*.deb
+	touch $@
 
 clean:
 	rm -rf build

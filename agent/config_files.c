@@ -2,6 +2,7 @@
  * files it names with OpenSSL (PEM_read_X509 / PEM_read_PrivateKey). */
 #include "agent/config.h"
 #include "agent/config_report.h"
+#include "common/pem_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,43 +19,19 @@
 /* Opens path for reading; a directory or other non-file is refused too. */
 static FILE *open_file(const struct pctx *c, const char *key, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	if (f == NULL) {
-		fail(c, key, "%s: cannot read: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct stat st;
-	if (fstat(fileno(f), &st) != 0) {
-		fail(c, key, "%s: cannot read: %s", path, strerror(errno));
-		fclose(f);
-		return NULL;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fail(c, key, "%s: cannot read: %s", path,
-		     S_ISDIR(st.st_mode) ? strerror(EISDIR) : "not a regular file");
-		fclose(f);
-		return NULL;
-	}
+	char err[512];
+	FILE *f = pem_open_regular(path, err, sizeof(err));
+	if (f == NULL)
+		fail(c, key, "%s", err);
 	return f;
 }
 
 static X509 *read_cert(const struct pctx *c, const char *key, const char *path)
 {
-	FILE *f = open_file(c, key, path);
-	if (f == NULL)
-		return NULL;
-	X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
-	int saved = errno;
-	bool read_error = ferror(f);
-	fclose(f);
-	ERR_clear_error();
-	if (x == NULL) {
-		if (read_error)
-			fail(c, key, "%s: cannot read: %s", path, strerror(saved));
-		else
-			fail(c, key, "%s: not a PEM certificate (want \"-----BEGIN CERTIFICATE-----\")",
-			     path);
-	}
+	char err[512];
+	X509 *x = pem_cert_read(path, err, sizeof(err));
+	if (x == NULL)
+		fail(c, key, "%s", err);
 	return x;
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "common/config_line.h"
 #include "common/log.h"
 #include <openssl/crypto.h>
 
@@ -114,33 +115,6 @@ static int raw_set_if_unset(struct raw_settings *r, enum setting s, const char *
 		return -1;
 	}
 	return 0;
-}
-
-int config_line_parse(char *line, char **key, char **value)
-{
-	char *p = line;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	size_t len = strlen(p);
-	while (len && (p[len - 1] == '\n' || p[len - 1] == '\r' || p[len - 1] == ' ' || p[len - 1] == '\t'))
-		p[--len] = '\0';
-	if (*p == '\0' || *p == '#' || *p == ';')
-		return 0;
-	char *eq = strchr(p, '=');
-	if (!eq)
-		return -1;
-	char *k_end = eq;
-	while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
-		k_end--;
-	*k_end = '\0';
-	char *v = eq + 1;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	if (*p == '\0')
-		return -1;
-	*key = p;
-	*value = v;
-	return 1;
 }
 
 /* Reads "key = value" lines into the settings that are still unset. */

@@ -43,8 +43,5 @@ void proxy_options_free(struct proxy_options *o);
 /* Pure helpers, exposed for tests. */
 /* Endpoint of an AWS region: data.tunneling.iot.REGION.amazonaws.com(.cn). */
 int region_endpoint(const char *region, char *out, size_t cap);
-/* Parses one "key = value" config line. Returns 1 with key/value set, 0 for
- * a blank or comment line, -1 for a malformed one. Modifies line. */
-int config_line_parse(char *line, char **key, char **value);
 
 #endif

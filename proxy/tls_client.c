@@ -4,11 +4,13 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "common/log.h"
 #include "common/text.h"
+#include "proxy/ca_bundle.h"
 
 static const char *last_openssl_error(char *buf, size_t cap)
 {
@@ -22,10 +24,38 @@ static const char *last_openssl_error(char *buf, size_t cap)
 	return openssl_error_reason(buf);
 }
 
+static bool is_readable_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* No -c: OpenSSL's own default places (or SSL_CERT_FILE / SSL_CERT_DIR) when
+ * they exist, as on the distribution that built this binary; else the first
+ * bundle of another distribution's usual places (a static build elsewhere). */
+static int load_system_cas(SSL_CTX *ctx)
+{
+	const char *file = getenv(X509_get_default_cert_file_env());
+	const char *dir = getenv(X509_get_default_cert_dir_env());
+	struct stat st;
+	if (file || dir || is_readable_file(X509_get_default_cert_file()) ||
+	    (stat(X509_get_default_cert_dir(), &st) == 0 && S_ISDIR(st.st_mode)))
+		return SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1;
+	const char *bundle = ca_bundle_pick(ca_bundle_candidates, is_readable_file);
+	if (!bundle) {
+		log_fatal("found no CA certificates in %s, %s or any usual place: give the relay's CA "
+			  "with -c FILE (or set SSL_CERT_FILE)", X509_get_default_cert_file(),
+			  X509_get_default_cert_dir());
+		return -1;
+	}
+	log_debug("CA certificates from %s", bundle);
+	return SSL_CTX_load_verify_locations(ctx, bundle, NULL) == 1 ? 0 : -1;
+}
+
 static int load_cas(SSL_CTX *ctx, const char *ca_path)
 {
 	if (!ca_path[0])
-		return SSL_CTX_set_default_verify_paths(ctx) == 1 ? 0 : -1;
+		return load_system_cas(ctx);
 	struct stat st;
 	if (stat(ca_path, &st) != 0) {
 		log_fatal("cannot read CA certificates from %s: %s", ca_path, strerror(errno));

@@ -15,6 +15,8 @@
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
+#include "relay/relay_check.h"
+#include "relay/relay_conf.h"
 #include "relay/relay_options.h"
 #include "relay/server.h"
 #include "relay/store.h"
@@ -100,10 +102,17 @@ int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "adduser"))
 		return adduser_main(argc - 1, argv + 1);
+	/* relay.conf's settings go before the command line's (relay_conf.h). */
+	struct relay_args args;
+	if (relay_conf_merge(argc, argv, relay_options_table(), &args))
+		return args.check ? 1 : 2;
 	struct relay_options opt;
-	int rc = relay_options_parse(argc, argv, &opt);
-	if (rc)
-		return rc > 0 ? 0 : 2;
+	int rc = relay_options_parse(args.argc, args.argv, &opt);
+	if (rc || opt.check) {
+		rc = rc > 0 ? 0 : rc < 0 ? (args.check ? 1 : 2) : relay_check(&opt);
+		relay_args_free(&args);
+		return rc;
+	}
 	log_init("tunnel-relay", opt.verbose);
 	log_route_lws();
 	if (mallopt(M_MMAP_THRESHOLD, RELAY_MMAP_THRESHOLD) != 1)
@@ -201,5 +210,6 @@ out:
 	free(aws_keys);
 	store_close(store);
 	registry_free(&reg);
+	relay_args_free(&args);
 	return rc;
 }

@@ -11,6 +11,7 @@
 #include "proto/wire.h"
 #include "relay/api.h"
 #include "relay/presence_payload.h"
+#include "relay/relay_conf.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
@@ -78,6 +79,14 @@ static const char usage_text[] =
 	"      --terminal-lifetime-minutes N  lifetime of a terminal's own tunnel\n"
 	"                             (default 60; 1-720)\n"
 	"\n"
+	"      --config FILE          read settings from FILE, \"key = value\" lines whose\n"
+	"                             keys are these long options without -- (the unit\n"
+	"                             uses " RELAY_CONF_DEFAULT "); the command\n"
+	"                             line wins over the file\n"
+	"      --check                check the settings, the certificate and key (a\n"
+	"                             pair, readable, valid now), the database's\n"
+	"                             directory and every file named; say what is\n"
+	"                             wrong and exit 1, or exit 0 without starting\n"
 	"  -v, --verbose LEVEL        0 off, 1 fatal, 2 error, 3 warning, 4 info (default),\n"
 	"                             5 debug, 6 trace\n"
 	"  -h, --help                 show this help\n"
@@ -152,52 +161,60 @@ static int size_option(const char *name, const char *text, long max, size_t *out
 	return 0;
 }
 
+enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
+       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
+       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
+       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
+       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
+       OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME,
+       OPT_CONFIG, OPT_CHECK };
+static const struct option longopts[] = {
+	{"port", required_argument, NULL, 'p'},
+	{"bind", required_argument, NULL, 'b'},
+	{"cert", required_argument, NULL, OPT_CERT},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"tunnels", required_argument, NULL, OPT_TUNNELS},
+	{"max-connections", required_argument, NULL, OPT_MAXCONN},
+	{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
+	{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
+	{"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
+	{"db", required_argument, NULL, OPT_DB},
+	{"api-key-file", required_argument, NULL, OPT_APIKEY},
+	{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
+	{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
+	{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
+	{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
+	{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
+	{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
+	{"notify-topic", required_argument, NULL, OPT_TOPIC},
+	{"presence-topic", required_argument, NULL, OPT_PRESENCE},
+	{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
+	{"region", required_argument, NULL, OPT_REGION},
+	{"users", required_argument, NULL, OPT_USERS},
+	{"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
+	{"console-idle-minutes", required_argument, NULL, OPT_IDLE},
+	{"audit-log", required_argument, NULL, OPT_AUDIT},
+	{"recordings", required_argument, NULL, OPT_RECORDINGS},
+	{"recordings-keep-days", required_argument, NULL, OPT_KEEP_DAYS},
+	{"no-recordings", no_argument, NULL, OPT_NO_RECORDINGS},
+	{"term-helper", required_argument, NULL, OPT_TERM_HELPER},
+	{"localproxy", required_argument, NULL, OPT_LOCALPROXY},
+	{"console-relay", required_argument, NULL, OPT_CONSOLE_RELAY},
+	{"console-ca", required_argument, NULL, OPT_CONSOLE_CA},
+	{"terminal-lifetime-minutes", required_argument, NULL, OPT_TERM_LIFETIME},
+	{"verbose", required_argument, NULL, 'v'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"check", no_argument, NULL, OPT_CHECK},
+	{"help", no_argument, NULL, 'h'},
+	{NULL, 0, NULL, 0},
+};
+const struct option *relay_options_table(void)
+{
+	return longopts;
+}
+
 int relay_options_parse(int argc, char **argv, struct relay_options *o)
 {
-	enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OPT_MQTT_URI,
-	       OPT_MQTT_CA, OPT_MQTT_CERT, OPT_MQTT_KEY, OPT_MQTT_ID, OPT_TOPIC, OPT_PUBLIC, OPT_REGION,
-	       OPT_AWS_CREDENTIALS, OPT_PRESENCE,
-	       OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
-	       OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
-	       OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME };
-	static const struct option longopts[] = {
-		{"port", required_argument, NULL, 'p'},
-		{"bind", required_argument, NULL, 'b'},
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"key", required_argument, NULL, OPT_KEY},
-		{"tunnels", required_argument, NULL, OPT_TUNNELS},
-		{"max-connections", required_argument, NULL, OPT_MAXCONN},
-		{"max-tunnels", required_argument, NULL, OPT_MAX_TUNNELS},
-		{"max-tunnels-per-thing", required_argument, NULL, OPT_MAX_PER_THING},
-		{"keep-closed", required_argument, NULL, OPT_KEEP_CLOSED},
-		{"db", required_argument, NULL, OPT_DB},
-		{"api-key-file", required_argument, NULL, OPT_APIKEY},
-		{"aws-credentials", required_argument, NULL, OPT_AWS_CREDENTIALS},
-		{"mqtt-uri", required_argument, NULL, OPT_MQTT_URI},
-		{"mqtt-ca", required_argument, NULL, OPT_MQTT_CA},
-		{"mqtt-cert", required_argument, NULL, OPT_MQTT_CERT},
-		{"mqtt-key", required_argument, NULL, OPT_MQTT_KEY},
-		{"mqtt-client-id", required_argument, NULL, OPT_MQTT_ID},
-		{"notify-topic", required_argument, NULL, OPT_TOPIC},
-		{"presence-topic", required_argument, NULL, OPT_PRESENCE},
-		{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
-		{"region", required_argument, NULL, OPT_REGION},
-		{"users", required_argument, NULL, OPT_USERS},
-		{"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
-		{"console-idle-minutes", required_argument, NULL, OPT_IDLE},
-		{"audit-log", required_argument, NULL, OPT_AUDIT},
-		{"recordings", required_argument, NULL, OPT_RECORDINGS},
-		{"recordings-keep-days", required_argument, NULL, OPT_KEEP_DAYS},
-		{"no-recordings", no_argument, NULL, OPT_NO_RECORDINGS},
-		{"term-helper", required_argument, NULL, OPT_TERM_HELPER},
-		{"localproxy", required_argument, NULL, OPT_LOCALPROXY},
-		{"console-relay", required_argument, NULL, OPT_CONSOLE_RELAY},
-		{"console-ca", required_argument, NULL, OPT_CONSOLE_CA},
-		{"terminal-lifetime-minutes", required_argument, NULL, OPT_TERM_LIFETIME},
-		{"verbose", required_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	memset(o, 0, sizeof(*o));
 	o->port = 8443;
 	o->max_connections = TUNNEL_DEFAULT_MAX_CONNECTIONS;
@@ -247,6 +264,8 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		}
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
+		case OPT_CONFIG: o->config = optarg; break; /* already read: relay_conf.c */
+		case OPT_CHECK: o->check = true; break;
 		case OPT_USERS: o->users = optarg; break;
 		case OPT_CONSOLE_DIR: o->console_dir = optarg; break;
 		case OPT_AUDIT: o->audit_log = optarg; break;

@@ -2,6 +2,8 @@
 #ifndef RELAY_OPTIONS_H
 #define RELAY_OPTIONS_H
 
+#include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct relay_options {
@@ -37,6 +39,8 @@ struct relay_options {
 	const char *console_relay;  /* HOST:PORT the helpers dial; NULL: 127.0.0.1:PORT */
 	const char *console_ca;     /* NULL: the system's CA bundle */
 	int terminal_lifetime_minutes;
+	const char *config;         /* --config FILE, already merged in (relay_conf.h) */
+	bool check;                 /* --check: validate, do not run */
 };
 
 /* Where the console's files are unless --console-dir says (make install
@@ -51,5 +55,8 @@ struct relay_options {
 /* Returns 0 to run, 1 when --help was printed (exit 0), -1 on a usage
  * error (already reported on stderr, exit 2). */
 int relay_options_parse(int argc, char **argv, struct relay_options *o);
+
+/* The long options (getopt_long's table), which are also relay.conf's keys. */
+const struct option *relay_options_table(void);
 
 #endif

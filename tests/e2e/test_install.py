@@ -1,6 +1,7 @@
-"""make install: the programs, man pages made from --help, the agent's unit,
-sysusers entry and examples, the web console with its xterm.js, into an
-empty DESTDIR tree; the installed binaries run."""
+"""make install: the programs, man pages made from --help, the units,
+sysusers and tmpfiles entries, relay.conf, the mosquitto drop-in, the web
+console with its xterm.js and examples, into an empty DESTDIR tree; the
+installed binaries run."""
 
 import os
 import re
@@ -40,10 +41,16 @@ def test_make_install_into_destdir(t):
     unit = (dest / "usr/lib/systemd/system/tunnel-agent.service").read_text()
     expect("ExecStart=/usr/bin/tunnel-agent " in unit, "the agent's unit does not start "
            "/usr/bin/tunnel-agent")
+    unit = (dest / "usr/lib/systemd/system/tunnel-relay.service").read_text()
+    expect("ExecStart=/usr/bin/tunnel-relay --config /etc/tunnel-relay/relay.conf" in unit,
+           "the relay's unit does not start /usr/bin/tunnel-relay with relay.conf")
     for f in ("usr/lib/sysusers.d/tunnel-agent.conf",
               "usr/share/doc/secure-tunnel/examples/agent.json",
-              "usr/share/doc/secure-tunnel/examples/mosquitto.conf",
-              "usr/share/doc/secure-tunnel/examples/mosquitto.acl",
+              "usr/share/tunnel-relay/mosquitto/tunnel.conf",
+              "usr/share/tunnel-relay/mosquitto/acl",
+              "usr/lib/sysusers.d/tunnel-relay.conf", "usr/lib/tmpfiles.d/tunnel-relay.conf",
+              "usr/lib/tmpfiles.d/tunnel-agent.conf",
+              "usr/share/doc/secure-tunnel/examples/relay.conf",
               # the web console, and xterm.js where the relay serves /console/vendor/ from
               "usr/share/tunnel-relay/console/index.html",
               "usr/share/tunnel-relay/console/terminal.html",

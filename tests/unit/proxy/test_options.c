@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "common/token.h"
+#include "common/config_line.h"
 #include "proxy/options.h"
 
 /* ---- config_line_parse --------------------------------------------------- */
