@@ -92,7 +92,7 @@ static void list_things(struct api_env *env, struct api_response *res)
 		things_each(unknown, add_row, &l);
 		ok = !l.failed;
 	}
-	if (ok)
+	if (ok && l.n) /* no rows: l.rows is NULL, which qsort may not take */
 		qsort(l.rows, l.n, sizeof(l.rows[0]), by_name);
 	for (size_t i = 0; ok && i < l.n; i++) {
 		size_t open = registry_open_for_thing(env->registry, l.rows[i]->name, env->now, NULL);
