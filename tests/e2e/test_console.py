@@ -720,7 +720,7 @@ def scenario_operator(t):
     first = b.d.current_window_handle
     b.d.switch_to.new_window("tab")
     b.get("/console/terminal.html?thing=%s" % THING)
-    b.wait_flash(r"%s already runs 1 tunnel.*max_tunnels.*close one first" % THING, 15,
+    b.wait_flash(r"%s already runs 1 tunnel.*maxTunnels.*close one first" % THING, 15,
                  "the page to say the agent's tunnel limit is reached")
     expect(b.term_state() == "error", "terminal state %r at the limit" % b.term_state())
     b.d.close()

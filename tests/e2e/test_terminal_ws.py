@@ -442,7 +442,7 @@ def test_terminal_refused_when_offline_or_at_the_agents_limit(t):
     rig.rig.open()
     r = alice.post("/console/api/terminals", {"thing": THING, "service": "SSH"})
     expect_eq(r.status, 429, "open past the agent's maxTunnels")
-    expect("max_tunnels" in r.json["error"] and THING in r.json["error"],
+    expect("maxTunnels" in r.json["error"] and THING in r.json["error"],
            "429 in words: %r" % r.json)
     rig.rig.agent.stop()
     rig.wait_state("offline")
