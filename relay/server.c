@@ -219,8 +219,10 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		}
 		schedule(srv, t); /* now closed: its purge */
 	}
-	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0)
+	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0) {
 		dataplane_each_peer(srv->dataplane, peer_liveness_check, NULL);
+		dataplane_release_idle(srv->dataplane);
+	}
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	notify_outbox_tick(srv->outbox, env.now);
