@@ -423,17 +423,24 @@ void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
 	}
 }
 
-void dataplane_release_idle(struct dataplane *dp)
+size_t dataplane_release_idle(struct dataplane *dp)
 {
+	size_t released = 0;
 	for (struct tunnel_live *l = dp->live; l; l = l->next)
 		for (int s = 0; s < 2; s++) {
 			struct peer *p = l->peer[s];
 			if (!p)
 				continue;
-			if (!bytequeue_len(&p->out))
+			if (!bytequeue_len(&p->out)) {
+				released += p->out.cap;
 				bytequeue_free(&p->out);
-			frame_decoder_release(&p->decoder);
+			}
+			if (p->decoder.buf && frame_decoder_idle(&p->decoder)) {
+				released += TUNNEL_MAX_FRAME;
+				frame_decoder_release(&p->decoder);
+			}
 		}
+	return released;
 }
 
 void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
