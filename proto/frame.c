@@ -2,7 +2,7 @@
  *
  * A frame lying wholly inside the caller's chunk is returned in place; only a
  * frame that straddles chunks is gathered in dec->buf, which can hold the
- * largest legal frame. An oversized length prefix is reported as soon as both
+ * largest legal frame (allocated the first time it is needed). An oversized length prefix is reported as soon as both
  * prefix bytes are known, before any body byte is buffered.
  *
  * Errors are fatal for the connection: the decoder is not meant to be used
@@ -10,6 +10,7 @@
  * (the bad prefix is left in place, unconsumed or buffered). */
 #include "proto/frame.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static size_t prefix_len(const uint8_t *p)
@@ -21,6 +22,27 @@ void frame_decoder_init(struct frame_decoder *dec)
 {
 	dec->ws_message_bytes = 0;
 	dec->have = 0;
+	dec->buf = NULL;
+}
+
+void frame_decoder_reset(struct frame_decoder *dec)
+{
+	dec->ws_message_bytes = 0;
+	dec->have = 0;
+}
+
+void frame_decoder_release(struct frame_decoder *dec)
+{
+	if (dec->have)
+		return;
+	free(dec->buf);
+	dec->buf = NULL;
+}
+
+void frame_decoder_free(struct frame_decoder *dec)
+{
+	free(dec->buf);
+	frame_decoder_init(dec);
 }
 
 enum frame_status frame_decoder_account(struct frame_decoder *dec,
@@ -37,15 +59,21 @@ enum frame_status frame_decoder_account(struct frame_decoder *dec,
 	return FRAME_NEED_MORE;
 }
 
-static void take(struct frame_decoder *dec, const uint8_t **in,
-		 size_t *in_len, size_t n)
+/* Returns 0, or -1 when there is no storage for the bytes. */
+static int take(struct frame_decoder *dec, const uint8_t **in,
+		size_t *in_len, size_t n)
 {
 	if (n == 0)
-		return; /* *in may be NULL with nothing to copy */
+		return 0; /* *in may be NULL with nothing to copy */
+	/* Kept until frame_decoder_release: a busy stream straddles chunks
+	 * often, and should not pay a malloc/free pair each time. */
+	if (!dec->buf && !(dec->buf = malloc(TUNNEL_MAX_FRAME)))
+		return -1;
 	memcpy(dec->buf + dec->have, *in, n);
 	dec->have += n;
 	*in += n;
 	*in_len -= n;
+	return 0;
 }
 
 static void fill(struct frame *out, const uint8_t *raw, size_t body_len)
@@ -64,8 +92,8 @@ enum frame_status frame_decoder_next(struct frame_decoder *dec,
 
 	if (dec->have == 0) {
 		if (*in_len < TUNNEL_FRAME_PREFIX) {
-			if (*in_len > 0)
-				take(dec, in, in_len, *in_len);
+			if (take(dec, in, in_len, *in_len))
+				return FRAME_ERR_NO_MEMORY;
 			return FRAME_NEED_MORE;
 		}
 		len = prefix_len(*in);
@@ -79,13 +107,15 @@ enum frame_status frame_decoder_next(struct frame_decoder *dec,
 			return FRAME_READY;
 		}
 		/* Partial frame: fits in buf since len <= TUNNEL_MAX_FRAME_BODY. */
-		take(dec, in, in_len, *in_len);
+		if (take(dec, in, in_len, *in_len))
+			return FRAME_ERR_NO_MEMORY;
 		return FRAME_NEED_MORE;
 	}
 
 	if (dec->have < TUNNEL_FRAME_PREFIX) {
 		want = TUNNEL_FRAME_PREFIX - dec->have;
-		take(dec, in, in_len, *in_len < want ? *in_len : want);
+		if (take(dec, in, in_len, *in_len < want ? *in_len : want))
+			return FRAME_ERR_NO_MEMORY;
 		if (dec->have < TUNNEL_FRAME_PREFIX)
 			return FRAME_NEED_MORE;
 	}
@@ -93,7 +123,8 @@ enum frame_status frame_decoder_next(struct frame_decoder *dec,
 	if (len > TUNNEL_MAX_FRAME_BODY)
 		return FRAME_ERR_TOO_BIG;
 	want = TUNNEL_FRAME_PREFIX + len - dec->have;
-	take(dec, in, in_len, *in_len < want ? *in_len : want);
+	if (take(dec, in, in_len, *in_len < want ? *in_len : want))
+		return FRAME_ERR_NO_MEMORY;
 	if (dec->have < TUNNEL_FRAME_PREFIX + len)
 		return FRAME_NEED_MORE;
 	/* buf stays intact until the next call, which may overwrite it. */
@@ -126,6 +157,8 @@ const char *frame_status_str(enum frame_status st)
 		return "frame length prefix too big";
 	case FRAME_ERR_WS_MESSAGE_TOO_BIG:
 		return "WebSocket message too big";
+	case FRAME_ERR_NO_MEMORY:
+		return "out of memory for a partial frame";
 	}
 	return "invalid frame status";
 }

@@ -15,12 +15,16 @@ enum frame_status {
 	FRAME_READY,              /* *frame holds one whole frame */
 	FRAME_ERR_TOO_BIG,        /* length prefix > TUNNEL_MAX_FRAME_BODY */
 	FRAME_ERR_WS_MESSAGE_TOO_BIG, /* one WebSocket message > TUNNEL_MAX_WS_MESSAGE */
+	FRAME_ERR_NO_MEMORY,      /* no storage for a partial frame */
 };
 
+/* buf (TUNNEL_MAX_FRAME bytes) is allocated only when a frame straddles
+ * two chunks, and given back by frame_decoder_release once the decoder is
+ * idle: an idle connection (the relay holds thousands) holds no buffer. */
 struct frame_decoder {
 	size_t ws_message_bytes;  /* bytes seen in the current WebSocket message */
 	size_t have;              /* bytes of a partial frame held in buf */
-	uint8_t buf[TUNNEL_MAX_FRAME];
+	uint8_t *buf;             /* NULL until a partial frame needs it */
 };
 
 /* A whole frame: body points at the protobuf bytes (prefix excluded),
@@ -34,7 +38,16 @@ struct frame {
 	size_t body_len;
 };
 
+/* A new decoder, holding no storage. */
 void frame_decoder_init(struct frame_decoder *dec);
+/* Forgets any partial frame and message count (a new session), keeping
+ * storage for reuse. */
+void frame_decoder_reset(struct frame_decoder *dec);
+/* Gives back the partial-frame storage when no partial frame is held
+ * (call when the connection goes quiet). */
+void frame_decoder_release(struct frame_decoder *dec);
+/* Frees the storage; the decoder is as after frame_decoder_init. */
+void frame_decoder_free(struct frame_decoder *dec);
 
 /* Starts a WebSocket message of `len` bytes delivered in this chunk: adds
  * to the per-message byte count (reset when first_fragment is true) and

@@ -22,6 +22,7 @@ void proxy_free(struct proxy *p)
 		if (p->conns[i])
 			conn_remove(p, p->conns[i]);
 	bytequeue_free(&p->to_tunnel);
+	frame_decoder_free(&p->decoder);
 }
 
 struct local_conn *conn_add(struct proxy *p, size_t service, int32_t stream_id,

@@ -179,7 +179,7 @@ void dispatch_session_open(struct proxy *p)
 	p->format = p->opt->destination_type < p->version ? p->opt->destination_type : p->version;
 	p->ready = false;
 	p->ws_rx_paused = false;
-	frame_decoder_init(&p->decoder);
+	frame_decoder_reset(&p->decoder);
 	tunnel_send_drop_all(p);
 }
 

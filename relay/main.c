@@ -69,8 +69,9 @@ static int read_api_key(const char *path, char *key, size_t cap)
 	return 0;
 }
 
-/* Every connection has a 128 KiB receive buffer (lws) and a 64 KiB frame
- * decoder, nearly all untouched while idle. glibc mmaps blocks of 128 KiB
+/* Every connection has a 128 KiB receive buffer (lws), nearly all
+ * untouched while idle (the data plane's own buffers are freed when the
+ * connection has nothing in flight). glibc mmaps blocks of 128 KiB
  * and more, so untouched pages cost nothing, but it raises that threshold
  * after the first such block is freed, and from then on they come from
  * the heap, where freed-and-reused pages stay resident: 140 KiB per idle

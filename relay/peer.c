@@ -336,6 +336,10 @@ void peer_receive(struct peer *p, const uint8_t *in, size_t len, bool binary, bo
 		if (handle_frame(p, &f))
 			return;
 	}
+	if (fs == FRAME_ERR_NO_MEMORY) {
+		request_close(p, CLOSE_UNEXPECTED_CONDITION, "out of memory");
+		return;
+	}
 	if (fs != FRAME_NEED_MORE) {
 		request_close(p, WS_CLOSE_PROTOCOL_ERROR, frame_status_str(fs));
 		return;
@@ -377,6 +381,7 @@ void peer_closed(struct peer *p)
 	if (p->live)
 		detach(p, p->close_code ? p->close_reason : "connection closed");
 	bytequeue_free(&p->out);
+	frame_decoder_free(&p->decoder);
 	free(p);
 }
 
@@ -416,6 +421,26 @@ void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
 			*peers += l->peer[s] && !l->peer[s]->close_code;
 		*live_connections += session_live_count(&l->session);
 	}
+}
+
+size_t dataplane_release_idle(struct dataplane *dp)
+{
+	size_t released = 0;
+	for (struct tunnel_live *l = dp->live; l; l = l->next)
+		for (int s = 0; s < 2; s++) {
+			struct peer *p = l->peer[s];
+			if (!p)
+				continue;
+			if (!bytequeue_len(&p->out)) {
+				released += p->out.cap;
+				bytequeue_free(&p->out);
+			}
+			if (p->decoder.buf && frame_decoder_idle(&p->decoder)) {
+				released += TUNNEL_MAX_FRAME;
+				frame_decoder_release(&p->decoder);
+			}
+		}
+	return released;
 }
 
 void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),

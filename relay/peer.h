@@ -83,6 +83,11 @@ size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t);
  * only ask for it to be closed later. */
 void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
 			 void *arg);
+/* Gives back the buffers of peers with nothing in flight (an empty send
+ * queue, no partial frame): call every few seconds, so that an idle
+ * connection holds none while a busy one keeps them between messages.
+ * Returns the bytes freed. */
+size_t dataplane_release_idle(struct dataplane *dp);
 /* Connected peers and live connections over every tunnel (for /metrics). */
 void dataplane_totals(void *dp, size_t *peers, size_t *live_connections);
 

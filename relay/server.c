@@ -1,6 +1,7 @@
 #include "relay/server.h"
 
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -30,6 +31,10 @@
 #include "relay/terminals.h"
 #include "relay/things.h"
 #include "relay/tunnel_timers.h"
+
+/* Idle connections' buffers freed in one sweep worth returning to the
+ * system (malloc_trim walks the heap's free blocks: not for a few KiB). */
+#define RELEASE_TRIM_BYTES (1024u * 1024u)
 
 struct relay_server {
 	struct relay_loop *loop;        /* libev, lent to lws (event_loop.h) */
@@ -219,8 +224,13 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		}
 		schedule(srv, t); /* now closed: its purge */
 	}
-	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0)
+	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0) {
 		dataplane_each_peer(srv->dataplane, peer_liveness_check, NULL);
+		/* Freed heap blocks stay resident until trimmed: glibc gives
+		 * back only the top of the heap by itself. */
+		if (dataplane_release_idle(srv->dataplane) >= RELEASE_TRIM_BYTES && malloc_trim(0))
+			log_debug("gave idle connections' buffers back to the system");
+	}
 	if (srv->notifier)
 		notifier_poll(srv->notifier);
 	notify_outbox_tick(srv->outbox, env.now);

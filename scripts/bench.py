@@ -1523,6 +1523,7 @@ def write_doc(R, tables, ttab, notes, elapsed):
 # Sections other scripts write into docs/benchmarks.md under their own
 # "## " heading: bench.py rewrites the file but keeps them.
 FOREIGN_HEADINGS = ("## Scale: N idle tunnels (make bench-scale)",
+                    "## Scale: where an idle tunnel's memory goes",
                     "## Console terminals (make bench)")
 
 

@@ -78,6 +78,7 @@ static enum frame_status decode_whole(const uint8_t *stream, size_t len, size_t 
 			fuzz_fail("a frame lying wholly in the input was copied or misplaced");
 		*consumed += f.raw_len;
 	}
+	frame_decoder_free(dec);
 	free(dec);
 	return st;
 }
@@ -135,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (st == FRAME_NEED_MORE && frame_decoder_idle(dec) != (consumed == len))
 			fuzz_fail("idle disagrees with the bytes left in a partial frame");
 	}
+	frame_decoder_free(dec);
 	free(dec);
 	free(stream);
 	return 0;

@@ -24,6 +24,7 @@ static int dec_setup(void **state)
 
 static int dec_teardown(void **state)
 {
+	frame_decoder_free(*state);
 	free(*state);
 	return 0;
 }
@@ -71,6 +72,21 @@ static void test_whole_frame_zero_copy(void **state)
 	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f),
 			 FRAME_NEED_MORE);
 	assert_true(frame_decoder_idle(dec));
+	/* Storage exists only while a frame straddles chunks (an idle
+	 * connection holds none); release keeps it while a partial frame
+	 * needs it. */
+	assert_null(dec->buf);
+	in = chunk;
+	in_len = 3;
+	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f), FRAME_NEED_MORE);
+	assert_non_null(dec->buf);
+	frame_decoder_release(dec);
+	assert_non_null(dec->buf);
+	in_len = n - 3;
+	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f), FRAME_READY);
+	check_frame(&f, 5, 0x40);
+	frame_decoder_release(dec);
+	assert_null(dec->buf);
 }
 
 static void test_prefix_split_one_plus_one(void **state)
@@ -307,7 +323,7 @@ static void test_body_too_big(void **state)
 			 FRAME_ERR_TOO_BIG);
 
 	/* ...or split 1 + 1 across chunks. */
-	frame_decoder_init(dec);
+	frame_decoder_reset(dec);
 	in = prefix;
 	in_len = 1;
 	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f),
@@ -319,7 +335,7 @@ static void test_body_too_big(void **state)
 	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f),
 			 FRAME_ERR_TOO_BIG);
 
-	frame_decoder_init(dec);
+	frame_decoder_reset(dec);
 	in = ffff;
 	in_len = sizeof(ffff);
 	assert_int_equal(frame_decoder_next(dec, &in, &in_len, &f),
@@ -469,7 +485,7 @@ static void test_random_garbage(void **state)
 		/* Half the time start at a frame boundary, else carry on
 		 * with whatever partial frame is pending. */
 		if (rand() % 2)
-			frame_decoder_init(dec);
+			frame_decoder_reset(dec);
 		while (len > 0 && !failed) {
 			size_t chunk = 1 + (size_t)rand() % len;
 			enum frame_status st;
@@ -488,7 +504,7 @@ static void test_random_garbage(void **state)
 				assert_int_equal(st, FRAME_ERR_TOO_BIG);
 				errors++;
 				failed = true;
-				frame_decoder_init(dec);
+				frame_decoder_reset(dec);
 			} else {
 				assert_int_equal(in_len, 0);
 			}

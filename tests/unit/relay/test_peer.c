@@ -261,6 +261,14 @@ static size_t encode(enum tunnel_msg_type type, int32_t stream, uint32_t conn,
 	return len;
 }
 
+/* A DATA frame (stream 1, connection 1) of n patterned payload bytes. */
+static size_t data_frame(uint8_t *payload, size_t n, uint8_t *frame, size_t cap)
+{
+	for (size_t i = 0; i < n; i++)
+		payload[i] = (uint8_t)(i * 31);
+	return encode(TMSG_DATA, 1, 1, "SSH", payload, n, frame, cap);
+}
+
 /* Sends one message from the peer in slot, as one WebSocket message. */
 static void from(struct fx *f, int slot, enum tunnel_msg_type type, int32_t stream, uint32_t conn,
 		 const char *service)
@@ -323,9 +331,7 @@ static void test_forward_data_both_ways(void **state)
 	struct fx *f = *state;
 	pair_with_stream(f);
 	uint8_t payload[1000], frame[1100];
-	for (size_t i = 0; i < sizeof(payload); i++)
-		payload[i] = (uint8_t)(i * 31);
-	size_t len = encode(TMSG_DATA, 1, 1, "SSH", payload, sizeof(payload), frame, sizeof(frame));
+	size_t len = data_frame(payload, sizeof(payload), frame, sizeof(frame));
 	uint64_t before = f->metrics.bytes_from[SRC];
 	peer_receive(f->peer[SRC], frame, len, true, true);
 	assert_int_equal(f->metrics.bytes_from[SRC] - before, len);
@@ -560,6 +566,32 @@ static void test_join_and_leave_are_saved(void **state)
 	assert_true(dataplane_side_connected(f->dp, f->t, DST));
 }
 
+/* Releasing idle buffers keeps what is in flight: a queued message and a
+ * partial frame both arrive whole. */
+static void test_release_idle_keeps_what_is_in_flight(void **state)
+{
+	struct fx *f = *state;
+	pair_with_stream(f);
+	uint8_t payload[300], frame[400];
+	size_t len = data_frame(payload, sizeof(payload), frame, sizeof(frame));
+	peer_receive(f->peer[SRC], frame, len, true, true); /* queued for DST, not sent */
+	peer_receive(f->peer[DST], frame, 5, true, true);  /* a partial frame from DST */
+	dataplane_release_idle(f->dp);
+	peer_receive(f->peer[DST], frame + 5, len - 5, true, false);
+	assert_int_equal(drain(f, DST), 0);
+	assert_int_equal(drain(f, SRC), 0);
+	assert_int_equal(bytequeue_len(&f->conn[DST].sent), len);
+	assert_memory_equal(bytequeue_peek(&f->conn[DST].sent), frame, len);
+	assert_int_equal(bytequeue_len(&f->conn[SRC].sent), len);
+	assert_memory_equal(bytequeue_peek(&f->conn[SRC].sent), frame, len);
+	/* Idle now: released, and used again as if new. */
+	dataplane_release_idle(f->dp);
+	bytequeue_consume(&f->conn[DST].sent, len);
+	peer_receive(f->peer[SRC], frame, len, true, true);
+	assert_int_equal(drain(f, DST), 0);
+	assert_int_equal(bytequeue_len(&f->conn[DST].sent), len);
+}
+
 static void test_failed_send_ends_the_connection(void **state)
 {
 	struct fx *f = *state;
@@ -586,6 +618,7 @@ int main(void)
 		T(test_message_too_large),
 		T(test_join_and_leave_are_saved),
 		T(test_failed_send_ends_the_connection),
+		T(test_release_idle_keeps_what_is_in_flight),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
