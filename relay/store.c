@@ -1,7 +1,19 @@
 /* The store seam's calls, dispatched to the backend's ops table. */
 #include "relay/store.h"
 
+#include <string.h>
+
 #include "common/log.h"
+
+int store_error_unavailable(const char *err)
+{
+	return err != NULL && strncmp(err, STORE_UNAVAILABLE, strlen(STORE_UNAVAILABLE)) == 0;
+}
+
+int store_error_lost_race(const char *err)
+{
+	return err != NULL && strncmp(err, STORE_LOST_RACE, strlen(STORE_LOST_RACE)) == 0;
+}
 
 int store_load(struct store *s, struct registry *r, char *err, size_t err_cap)
 {

@@ -27,6 +27,19 @@ struct thing_presence;
 /* The longest SSH host key fingerprint kept ("SHA256:" and base64). */
 #define STORE_MAX_FINGERPRINT 100
 
+/* Errors of a backend that cannot reach its database (connection lost,
+ * reconnecting) start with this, so that callers can tell "retry later"
+ * from a real failure: the API answers 503 to them, not 500. */
+#define STORE_UNAVAILABLE "database unavailable"
+
+/* True when err says the database could not be reached (STORE_UNAVAILABLE). */
+int store_error_unavailable(const char *err);
+
+/* Errors of a conditional write that another relay node won (it closed
+ * the tunnel first) start with this: the API answers 409. */
+#define STORE_LOST_RACE "changed by another relay node"
+int store_error_lost_race(const char *err);
+
 /* err: NULL when the tunnel was saved, else why not (names the store and the
  * tunnel, never a token); valid only during the call. */
 typedef void (*store_done_fn)(void *ctx, const char *err);
