@@ -305,7 +305,10 @@ def test_pg_admission_rate(t):
         shakes = _handshake_rate(relay, opened)
         figures[name] = (opens, shakes)
         relay.stop_term()
-    for name, (opens, shakes) in figures.items():
-        print("admission %-10s %6.0f tunnels opened/s  %6.0f handshakes admitted/s"
-              % (name, opens, shakes))
+    # The runner shows output only on failure: the figures go to a file too
+    # (E2E_KEEP=1 keeps it).
+    lines = ["admission %-10s %6.0f tunnels opened/s  %6.0f handshakes admitted/s"
+             % (name, opens, shakes) for name, (opens, shakes) in figures.items()]
+    (t.tmp / "admission.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     expect(all(o > 0 and s > 0 for o, s in figures.values()), "rates: %r" % figures)
