@@ -16,122 +16,11 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "relay/pending_notification.h"
+#include "relay/store_pg_sql.h"
 #include "relay/store_rows.h"
 #include "relay/store_uri.h"
 #include "relay/store_worker.h"
 #include "relay/things.h"
-
-/* Schema history: the SQLite backend's (relay/store_sqlite.c), with
- * PostgreSQL's types, and the version in a table of its own since there
- * is no PRAGMA user_version. Each step runs once, in order, inside the
- * start-up transaction. */
-#define PG_SCHEMA_VERSION 4
-
-static const char *const pg_migrations[PG_SCHEMA_VERSION] = {
-	"CREATE TABLE tunnels ("
-	" id text PRIMARY KEY,"
-	" thing text NOT NULL,"
-	" description text NOT NULL,"
-	" services text NOT NULL,"
-	" lifetime_minutes integer NOT NULL,"
-	" created_at bigint NOT NULL,"
-	" expires_at bigint NOT NULL,"
-	" closed_at bigint NOT NULL,"
-	" source_token_hash bytea NOT NULL,"
-	" source_used integer NOT NULL,"
-	" source_client_token text,"
-	" destination_token_hash bytea NOT NULL,"
-	" destination_used integer NOT NULL,"
-	" destination_client_token text,"
-	" source_changed_at bigint NOT NULL,"
-	" destination_changed_at bigint NOT NULL);"
-	"CREATE INDEX tunnels_thing ON tunnels(thing);",
-	"ALTER TABLE tunnels ADD COLUMN tags text NOT NULL DEFAULT '';",
-	"CREATE TABLE things ("
-	" name text PRIMARY KEY,"
-	" state text NOT NULL,"
-	" since bigint NOT NULL,"
-	" services text NOT NULL,"
-	" agent_version text NOT NULL,"
-	" boot_time bigint NOT NULL,"
-	" max_tunnels integer NOT NULL);",
-	"CREATE TABLE host_keys ("
-	" thing text PRIMARY KEY,"
-	" fingerprint text NOT NULL,"
-	" since bigint NOT NULL);",
-};
-
-/* As in SQLite: outside the version history, created when missing. */
-static const char pg_notifications_table[] =
-	"CREATE TABLE IF NOT EXISTS pending_notifications ("
-	" tunnel_id text PRIMARY KEY,"
-	" thing text NOT NULL,"
-	" services text NOT NULL,"
-	" token text NOT NULL,"
-	" since bigint NOT NULL);";
-
-/* Any number, the same on every node: the nodes starting at once queue on
- * it, so that only the first creates the schema. */
-#define PG_SCHEMA_LOCK "7311004215"
-
-#define PG_COLUMNS                                                                 \
-	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
-	"closed_at, source_token_hash, source_used, source_client_token, "             \
-	"destination_token_hash, destination_used, destination_client_token, "         \
-	"source_changed_at, destination_changed_at, tags"
-#define PG_N_COLUMNS 17
-
-/* Token hashes travel as hex text, so that every parameter is text. */
-#define PG_INSERT                                                                 \
-	"INSERT INTO tunnels (" PG_COLUMNS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"    \
-	"decode($9,'hex'),$10,$11,decode($12,'hex'),$13,$14,$15,$16,$17)"
-
-/* The save: an upsert that never touches a row closed at another time
- * than this tunnel's (closed by another node: never reopened, never closed
- * twice). 0 rows affected means that node won. */
-static const char pg_save_sql[] =
-	PG_INSERT " ON CONFLICT (id) DO UPDATE SET thing = EXCLUDED.thing,"
-	" description = EXCLUDED.description, services = EXCLUDED.services,"
-	" lifetime_minutes = EXCLUDED.lifetime_minutes, created_at = EXCLUDED.created_at,"
-	" expires_at = EXCLUDED.expires_at, closed_at = EXCLUDED.closed_at,"
-	" source_token_hash = EXCLUDED.source_token_hash, source_used = EXCLUDED.source_used,"
-	" source_client_token = EXCLUDED.source_client_token,"
-	" destination_token_hash = EXCLUDED.destination_token_hash,"
-	" destination_used = EXCLUDED.destination_used,"
-	" destination_client_token = EXCLUDED.destination_client_token,"
-	" source_changed_at = EXCLUDED.source_changed_at,"
-	" destination_changed_at = EXCLUDED.destination_changed_at, tags = EXCLUDED.tags"
-	" WHERE tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at";
-
-/* Closing, the race several nodes may run: one row changes for exactly one
- * of them. */
-static const char pg_close_sql[] =
-	"UPDATE tunnels SET closed_at = $2 WHERE id = $1 AND closed_at = 0";
-/* Closing a tunnel no node has stored yet: it is this node's if it
- * inserts the row. */
-static const char pg_insert_closed_sql[] = PG_INSERT " ON CONFLICT (id) DO NOTHING";
-
-static const char pg_delete_sql[] = "DELETE FROM tunnels WHERE id = $1";
-
-static const char pg_keep_sql[] =
-	"INSERT INTO pending_notifications (tunnel_id, thing, services, token, since)"
-	" VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tunnel_id) DO UPDATE SET thing = EXCLUDED.thing,"
-	" services = EXCLUDED.services, token = EXCLUDED.token, since = EXCLUDED.since";
-static const char pg_drop_sql[] = "DELETE FROM pending_notifications WHERE tunnel_id = $1";
-
-#define PG_THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
-static const char pg_thing_sql[] =
-	"INSERT INTO things (" PG_THING_COLUMNS ") VALUES ($1,$2,$3,$4,$5,$6,$7)"
-	" ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,"
-	" services = EXCLUDED.services, agent_version = EXCLUDED.agent_version,"
-	" boot_time = EXCLUDED.boot_time, max_tunnels = EXCLUDED.max_tunnels";
-
-static const char pg_key_set_sql[] =
-	"INSERT INTO host_keys (thing, fingerprint, since)"
-	" VALUES ($1, $2, extract(epoch FROM now())::bigint)"
-	" ON CONFLICT (thing) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
-	" since = EXCLUDED.since";
-static const char pg_key_del_sql[] = "DELETE FROM host_keys WHERE thing = $1";
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
 #define PG_MAX_PENDING 1024
@@ -355,66 +244,10 @@ struct pg_job {
 	} u;
 };
 
-static void hex(const uint8_t *in, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	for (size_t i = 0; i < n; i++) {
-		out[2 * i] = digits[in[i] >> 4];
-		out[2 * i + 1] = digits[in[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* A tunnel's row as text parameters, in PG_COLUMNS order. */
-struct tunnel_params {
-	const char *v[PG_N_COLUMNS];
-	char lifetime[16], created[24], expires[24], closed[24], used[2][2], changed[2][24];
-	char hash[2][2 * TOKEN_HASH_LEN + 1];
-	char *services;
-};
-
-static int tunnel_params_fill(struct tunnel_params *p, const struct registry_tunnel *t)
-{
-	p->services = store_services_json(t->services, t->n_services);
-	if (p->services == NULL)
-		return -1;
-	snprintf(p->lifetime, sizeof(p->lifetime), "%d", t->lifetime_minutes);
-	snprintf(p->created, sizeof(p->created), "%" PRId64, t->created_at);
-	snprintf(p->expires, sizeof(p->expires), "%" PRId64, t->expires_at);
-	snprintf(p->closed, sizeof(p->closed), "%" PRId64, t->closed_at);
-	const char **v = p->v;
-	v[0] = t->id;
-	v[1] = t->thing;
-	v[2] = t->description;
-	v[3] = p->services;
-	v[4] = p->lifetime;
-	v[5] = p->created;
-	v[6] = p->expires;
-	v[7] = p->closed;
-	for (int s = 0; s < 2; s++) {
-		const struct registry_side *side = &t->side[s];
-		hex(side->token_hash, TOKEN_HASH_LEN, p->hash[s]);
-		snprintf(p->used[s], sizeof(p->used[s]), "%d", side->used ? 1 : 0);
-		snprintf(p->changed[s], sizeof(p->changed[s]), "%" PRId64, t->side_changed_at[s]);
-		v[8 + 3 * s] = p->hash[s];
-		v[9 + 3 * s] = p->used[s];
-		v[10 + 3 * s] = side->has_client_token ? side->client_token : NULL;
-		v[14 + s] = p->changed[s];
-	}
-	v[16] = t->tags;
-	return 0;
-}
-
-static void tunnel_params_free(struct tunnel_params *p)
-{
-	free(p->services);
-	OPENSSL_cleanse(p, sizeof(*p));
-}
-
 /* The conditional close: returns 1 when this node closed t (now or by an
  * earlier save), 0 when another node had, -1 on failure. */
 static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
-		       const struct tunnel_params *p, char *err, size_t err_cap)
+		       const struct pg_tunnel_params *p, char *err, size_t err_cap)
 {
 	if (*closed_find(s, t->id))
 		return 1;
@@ -445,9 +278,9 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 		closed_remove(s, t->id);
 		return 0;
 	}
-	struct tunnel_params p;
+	struct pg_tunnel_params p;
 	memset(&p, 0, sizeof(p));
-	if (tunnel_params_fill(&p, t) != 0) {
+	if (pg_tunnel_params_fill(&p, t) != 0) {
 		errf(err, err_cap, "PostgreSQL %s: cannot save tunnel '%s': out of memory", s->shown,
 		     t->id);
 		return -1;
@@ -457,7 +290,7 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 		n = claim_close(s, t, &p, err, err_cap);
 	if (n > 0)
 		n = run(s, pg_save_sql, PG_N_COLUMNS, p.v, "cannot save a tunnel", err, err_cap);
-	tunnel_params_free(&p);
+	pg_tunnel_params_free(&p);
 	if (n == 0)
 		errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s' was already closed there", t->id);
 	return n > 0 ? 0 : -1;

@@ -320,6 +320,22 @@ def through(t, src_port, nbytes=1 * MiB, what="connection through the tunnel"):
     return s
 
 
+def through_after_restart(t, src_port, nbytes):
+    """A connection through a tunnel whose proxies have just reconnected
+    to a restarted relay: retried for a few seconds, until both ends are in."""
+    deadline = time.monotonic() + scaled(5)
+    while True:
+        s = connect(src_port, scaled(5))
+        t.defer(s.close)
+        try:
+            expect_echo(s, nbytes, "connection after the restart", timeout=scaled(30))
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 # ==========================================================================
 # curl: create / list / describe / rotate / delete
 # ==========================================================================
@@ -1026,17 +1042,7 @@ def test_restart_same_db(t):
     dest.wait_log(READY, scaled(45), since=dmark, what="destination reconnect after the restart")
     src.wait_log(READY, scaled(45), since=smark, what="source reconnect after the restart")
 
-    deadline = time.monotonic() + scaled(5)
-    while True:
-        s2 = connect(src_port, scaled(5))
-        t.defer(s2.close)
-        try:
-            expect_echo(s2, 8 * MiB, "connection after the restart", timeout=scaled(30))
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    through_after_restart(t, src_port, 8 * MiB)
     d = relay.describe(tid)
     expect(d["status"] == "OPEN" and d["description"] == "survives restart", "describe: %r" % d)
     expect(d["sourceConnectionState"]["status"] == "CONNECTED" and

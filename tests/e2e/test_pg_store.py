@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 import wsprobe
-from harness import (MiB, READY, expect, expect_closed, free_port, pki, scaled, skip,
+from harness import (MiB, READY, expect, expect_closed, expect_echo, free_port, pki, scaled, skip,
                      timeout, wait_port, wait_until)
-from test_api import THING, ApiRelay, client_token, through, tunnel_with_proxies
+from test_api import (THING, ApiRelay, client_token, through, through_after_restart,
+                      tunnel_with_proxies)
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DB = "tunnels"
@@ -150,15 +151,7 @@ def test_pg_restart_keeps_tunnels(t):
     relay.start()
     dest.wait_log(READY, scaled(45), since=dmark, what="destination reconnect after the restart")
     src.wait_log(READY, scaled(45), since=smark, what="source reconnect after the restart")
-    deadline = time.monotonic() + scaled(5)
-    while True:
-        try:
-            through(t, src_port, 2 * MiB, "connection after the restart")
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    through_after_restart(t, src_port, 2 * MiB)
     d = relay.describe(tid)
     expect(d["status"] == "OPEN" and d["description"] == "on postgres", "describe: %r" % d)
     st = {x["tunnelId"]: x["status"] for x in relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"]}
@@ -193,7 +186,6 @@ def test_pg_outage_503_and_reconnect(t):
            "open while PostgreSQL is down: %r" % r)
     relay.proc.wait_log(r"WARN.*PostgreSQL .*connection lost", scaled(5), since=mark)
     # The paired tunnel goes on: the same connection and a new one.
-    from harness import expect_echo
     expect_echo(s, 1 * MiB, "connection open across the outage")
     through(t, src_port, 1 * MiB, "new connection during the outage")
     r = relay.curl("POST", "/api/v1/tunnels", body)
