@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "relay/pending_notification.h"
 
 int store_error_unavailable(const char *err)
 {
@@ -53,10 +54,11 @@ static void log_drop_failure(void *ctx, const char *err)
 		log_error("cannot delete a kept notification: %s", err);
 }
 
-void store_drop_notification_logged(struct store *s, const char *tunnel_id)
+void store_drop_notification_logged(struct store *s, const struct pending_notification *pn)
 {
 	char err[256];
-	if (s && s->ops->drop_notification(s, tunnel_id, log_drop_failure, NULL, err, sizeof(err)))
+	if (s && s->ops->drop_notification(s, pn->tunnel_id, pn->token, log_drop_failure, NULL, err,
+					   sizeof(err)))
 		log_drop_failure(NULL, err);
 }
 

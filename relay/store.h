@@ -63,7 +63,8 @@ struct store_ops {
 	void (*close)(struct store *s);
 	int (*keep_notification)(struct store *s, const struct pending_notification *pn,
 				 store_done_fn done, void *ctx, char *err, size_t err_cap);
-	int (*drop_notification)(struct store *s, const char *tunnel_id, store_done_fn done,
+	int (*drop_notification)(struct store *s, const char *tunnel_id, const char *token,
+				 store_done_fn done,
 				 void *ctx, char *err, size_t err_cap);
 	int (*load_notifications)(struct store *s, store_each_notification_fn each, void *arg,
 				  char *err, size_t err_cap);
@@ -103,9 +104,12 @@ void store_save_logged(struct store *s, struct registry_tunnel *t);
  * store_save, returns 0 with done(ctx, …) to come, or -1 with a reason. */
 int store_keep_notification(struct store *s, const struct pending_notification *pn,
 			    store_done_fn done, void *ctx, char *err, size_t err_cap);
-/* Deletes what is kept for the tunnel (nothing kept: not an error); a
- * failure is logged. NULL store does nothing. */
-void store_drop_notification_logged(struct store *s, const char *tunnel_id);
+/* Deletes what is kept for pn's tunnel if it is still pn (the same
+ * token; pn's token "" matches any), in one conditional statement, so that
+ * a newer notification kept meanwhile, by this relay or another sharing
+ * the database, stays. Nothing kept: not an error; a failure is logged.
+ * NULL store does nothing. */
+void store_drop_notification_logged(struct store *s, const struct pending_notification *pn);
 /* Hands every kept notification to each(arg, pn) (blocking, at start-up,
  * like store_load). Returns the number, or -1 with a reason. */
 int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,

@@ -238,7 +238,6 @@ struct pg_job {
 	union {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
-		char tunnel_id[REGISTRY_MAX_ID + 1];
 		struct thing_presence thing;
 		struct pg_host_key key;
 	} u;
@@ -347,8 +346,8 @@ static int run_once(struct pg_store *s, struct pg_job *j, char *err, size_t err_
 	case PG_KEEP:
 		return run_keep(s, &j->u.note, err, err_cap);
 	case PG_DROP: {
-		const char *values[] = { j->u.tunnel_id };
-		return run(s, pg_drop_sql, 1, values, "cannot delete a notification", err,
+		const char *values[] = { j->u.note.tunnel_id, j->u.note.token };
+		return run(s, pg_drop_sql, 2, values, "cannot delete a notification", err,
 			   err_cap) < 0 ? -1 : 0;
 	}
 	case PG_THING:
@@ -447,19 +446,21 @@ static int pg_keep_notification(struct store *base, const struct pending_notific
 	return submit(s, j, done, ctx, "keep a notification", err, err_cap);
 }
 
-static int pg_drop_notification(struct store *base, const char *tunnel_id, store_done_fn done,
-				void *ctx, char *err, size_t err_cap)
+static int pg_drop_notification(struct store *base, const char *tunnel_id, const char *token,
+				store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	if (!registry_id_valid(tunnel_id)) {
-		errf(err, err_cap, "PostgreSQL %s: cannot delete a notification: invalid tunnel id",
+	if (!registry_id_valid(tunnel_id) || strlen(token) > PENDING_TOKEN_MAX) {
+		errf(err, err_cap,
+		     "PostgreSQL %s: cannot delete a notification: invalid tunnel id or token",
 		     s->shown);
 		return -1;
 	}
 	struct pg_job *j = new_job(s, PG_DROP, "delete a notification", err, err_cap);
 	if (j == NULL)
 		return -1;
-	textf(j->u.tunnel_id, sizeof(j->u.tunnel_id), "%s", tunnel_id);
+	textf(j->u.note.tunnel_id, sizeof(j->u.note.tunnel_id), "%s", tunnel_id);
+	textf(j->u.note.token, sizeof(j->u.note.token), "%s", token);
 	return submit(s, j, done, ctx, "delete a notification", err, err_cap);
 }
 

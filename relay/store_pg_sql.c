@@ -87,7 +87,8 @@ const char pg_keep_sql[] =
 	"INSERT INTO pending_notifications (tunnel_id, thing, services, token, since)"
 	" VALUES ($1,$2,$3,$4,$5) ON CONFLICT (tunnel_id) DO UPDATE SET thing = EXCLUDED.thing,"
 	" services = EXCLUDED.services, token = EXCLUDED.token, since = EXCLUDED.since";
-const char pg_drop_sql[] = "DELETE FROM pending_notifications WHERE tunnel_id = $1";
+const char pg_drop_sql[] =
+	"DELETE FROM pending_notifications WHERE tunnel_id = $1 AND ($2 = '' OR token = $2)";
 
 const char pg_thing_sql[] =
 	"INSERT INTO things (" PG_THING_COLUMNS ") VALUES ($1,$2,$3,$4,$5,$6,$7)"

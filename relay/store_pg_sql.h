@@ -44,7 +44,7 @@ extern const char pg_insert_closed_sql[];
 extern const char pg_delete_sql[];
 /* a kept notification, replacing the tunnel's */
 extern const char pg_keep_sql[];
-/* $1 tunnel id */
+/* $1 tunnel id, $2 its token ("": any): only the notification sent goes */
 extern const char pg_drop_sql[];
 /* a thing's presence, in PG_THING_COLUMNS order */
 extern const char pg_thing_sql[];

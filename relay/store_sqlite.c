@@ -301,7 +301,8 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 					"(tunnel_id, thing, services, token, since) VALUES (?1,?2,?3,?4,?5)",
 					-1, &s->keep, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1 "
+					"AND (?2 = '' OR token = ?2)",
 					-1, &s->drop, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO things (" THING_COLUMNS ") "
@@ -454,7 +455,6 @@ struct sqlite_job {
 	union {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
-		char tunnel_id[REGISTRY_MAX_ID + 1];
 		struct thing_presence thing;
 		struct host_key_job key;
 	} u;
@@ -504,10 +504,13 @@ static int run_keep(struct sqlite_store *s, const struct pending_notification *p
 	return ret;
 }
 
-static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, size_t err_cap)
+static int run_drop(struct sqlite_store *s, const struct pending_notification *pn, char *err,
+		    size_t err_cap)
 {
-	int rc = sqlite3_bind_text(s->drop, 1, tunnel_id, -1, SQLITE_STATIC);
-	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
+	int rc = sqlite3_bind_text(s->drop, 1, pn->tunnel_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->drop, 2, pn->token, -1, SQLITE_STATIC);
+	return step_notification(s, s->drop, rc, "delete", pn->tunnel_id, err, err_cap);
 }
 
 static int run_thing(struct sqlite_store *s, const struct thing_presence *p, char *err,
@@ -579,7 +582,7 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 	case JOB_KEEP:
 		return run_keep(backend, &j->u.note, err, err_cap);
 	case JOB_DROP:
-		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+		return run_drop(backend, &j->u.note, err, err_cap);
 	case JOB_THING:
 		return run_thing(backend, &j->u.thing, err, err_cap);
 	case JOB_HOST_KEY:
@@ -655,12 +658,13 @@ static int sqlite_keep_notification(struct store *base, const struct pending_not
 		      err_cap);
 }
 
-static int sqlite_drop_notification(struct store *base, const char *tunnel_id, store_done_fn done,
-				    void *ctx, char *err, size_t err_cap)
+static int sqlite_drop_notification(struct store *base, const char *tunnel_id, const char *token,
+				    store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	if (!registry_id_valid(tunnel_id)) {
-		errf(err, err_cap, "%s: cannot delete a notification: invalid tunnel id", s->path);
+	if (!registry_id_valid(tunnel_id) || strlen(token) > PENDING_TOKEN_MAX) {
+		errf(err, err_cap, "%s: cannot delete a notification: invalid tunnel id or token",
+		     s->path);
 		return -1;
 	}
 	struct sqlite_job *j = calloc(1, sizeof(*j));
@@ -669,7 +673,8 @@ static int sqlite_drop_notification(struct store *base, const char *tunnel_id, s
 		return -1;
 	}
 	j->kind = JOB_DROP;
-	memcpy(j->u.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
+	memcpy(j->u.note.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
+	memcpy(j->u.note.token, token, strlen(token) + 1);
 	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
 }
 

@@ -55,7 +55,7 @@ static void test_statements_take_their_parameters(void **state)
 	assert_int_equal(max_placeholder(pg_key_set_sql, &all), 2);
 	assert_int_equal(max_placeholder(pg_key_del_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_delete_sql, &all), 1);
-	assert_int_equal(max_placeholder(pg_drop_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_drop_sql, &all), 2);
 }
 
 static void test_races_are_single_conditional_statements(void **state)
@@ -69,6 +69,8 @@ static void test_races_are_single_conditional_statements(void **state)
 	assert_non_null(strstr(pg_save_sql,
 			       "WHERE tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at"));
 	assert_non_null(strstr(pg_insert_closed_sql, "ON CONFLICT (id) DO NOTHING"));
+	/* A kept notification goes only if it is the one sent. */
+	assert_non_null(strstr(pg_drop_sql, "WHERE tunnel_id = $1 AND ($2 = '' OR token = $2)"));
 }
 
 static void test_migrations_reach_the_version(void **state)
