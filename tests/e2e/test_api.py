@@ -1024,13 +1024,22 @@ def test_expiry_closes_tunnel_SLOW_65s(t):
 
 @timeout(150)
 def test_restart_same_db(t):
-    relay = ApiRelay(t, verbose=5)
+    check_restart_keeps_tunnels(t, ApiRelay(t, verbose=5))
+
+
+def check_restart_keeps_tunnels(t, relay, before_restart=None):
+    """Opens tunnels (one with both proxies, one unused, one closed),
+    restarts relay on its database and checks all three are as they were.
+    before_restart() runs just before the stop. Returns the three open
+    answers (with their tokens)."""
     j, echo, dest, src, src_port = tunnel_with_proxies(t, relay, description="survives restart")
     tid = j["tunnelId"]
     s = through(t, src_port, 1 * MiB, "connection before the restart")
     unused = relay.open(thing="nanopi-02")
     closed = relay.open(thing="nanopi-03")
     relay.delete(closed["tunnelId"])
+    if before_restart:
+        before_restart()
     dmark, smark = dest.mark(), src.mark()
 
     relay.stop_term()
@@ -1061,6 +1070,7 @@ def test_restart_same_db(t):
     w = relay.ws(closed["sourceAccessToken"], "source")
     expect_refused(w, 401, "token of a tunnel closed before the restart")
     through(t, src_port, 1 * MiB, "another connection after the restart")
+    return j, unused, closed
 
 
 # ==========================================================================

@@ -25,10 +25,9 @@ import time
 from pathlib import Path
 
 import wsprobe
-from harness import (MiB, READY, expect, expect_closed, expect_echo, free_port, pki, scaled, skip,
+from harness import (MiB, expect, expect_echo, free_port, pki, scaled, skip,
                      timeout, wait_port, wait_until)
-from test_api import (THING, ApiRelay, client_token, through, through_after_restart,
-                      tunnel_with_proxies)
+from test_api import THING, ApiRelay, check_restart_keeps_tunnels, through, tunnel_with_proxies
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DB = "tunnels"
@@ -133,34 +132,15 @@ def test_pg_restart_keeps_tunnels(t):
     relay = pg_relay(t, cluster, verbose=5)
     version = cluster.psql("SELECT version FROM schema_version", db=DB)
     expect(version.strip() == "4", "schema_version after the first start: %r" % version)
-    j, echo, dest, src, src_port = tunnel_with_proxies(t, relay, description="on postgres")
-    tid = j["tunnelId"]
-    s = through(t, src_port, 1 * MiB, "connection before the restart")
-    unused = relay.open(thing="nanopi-02")
-    closed = relay.open(thing="nanopi-03")
-    relay.delete(closed["tunnelId"])
-    # A presence and a host key written by another node (or before): loaded at start.
-    cluster.psql("INSERT INTO things VALUES ('pg-thing', 'online', 1700000000, '[\"SSH\"]',"
-                 " '1.2.3', 1699999000, 7)", db=DB)
-    cluster.psql("INSERT INTO host_keys VALUES ('pg-thing', 'SHA256:"
-                 "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', 1700000000)", db=DB)
-    dmark, smark = dest.mark(), src.mark()
 
-    relay.stop_term()
-    expect_closed(s, scaled(10), "connection whose relay stopped")
-    relay.start()
-    dest.wait_log(READY, scaled(45), since=dmark, what="destination reconnect after the restart")
-    src.wait_log(READY, scaled(45), since=smark, what="source reconnect after the restart")
-    through_after_restart(t, src_port, 2 * MiB)
-    d = relay.describe(tid)
-    expect(d["status"] == "OPEN" and d["description"] == "on postgres", "describe: %r" % d)
-    st = {x["tunnelId"]: x["status"] for x in relay.call("GET", "/api/v1/tunnels")["tunnelSummaries"]}
-    expect(st == {tid: "OPEN", unused["tunnelId"]: "OPEN", closed["tunnelId"]: "CLOSED"},
-           "list after the restart: %r" % st)
-    w = relay.ws(j["sourceAccessToken"], "source", client_token())
-    expect(w.status == 403, "used source token with another client token: HTTP %s" % w.status)
-    w = relay.ws(unused["destinationAccessToken"], "destination", client_token())
-    expect(w.accepted, "unused destination token after the restart: HTTP %s" % w.status)
+    def other_node_writes():
+        # A presence and a host key written by another node (or before):
+        # loaded at start.
+        cluster.psql("INSERT INTO things VALUES ('pg-thing', 'online', 1700000000, '[\"SSH\"]',"
+                     " '1.2.3', 1699999000, 7)", db=DB)
+        cluster.psql("INSERT INTO host_keys VALUES ('pg-thing', 'SHA256:"
+                     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG', 1700000000)", db=DB)
+    j, unused, closed = check_restart_keeps_tunnels(t, relay, other_node_writes)
     thing = relay.call("GET", "/api/v1/things/pg-thing")
     expect(thing.get("state") == "online" and thing.get("agentVersion") == "1.2.3" and
            thing.get("maxTunnels") == 7, "presence loaded from PostgreSQL: %r" % thing)
