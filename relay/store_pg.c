@@ -667,6 +667,7 @@ static int pg_load_notifications(struct store *base, store_each_notification_fn 
 		return -1;
 	int n = PQntuples(res), i = 0;
 	struct pending_notification pn;
+	memset(&pn, 0, sizeof(pn));
 	for (; i < n; i++) {
 		memset(&pn, 0, sizeof(pn));
 		const char *problem = NULL;
@@ -706,7 +707,7 @@ static int pg_load_things(struct store *base, store_each_thing_fn each, void *ar
 	for (; i < n; i++) {
 		struct thing_presence p;
 		memset(&p, 0, sizeof(p)); /* whole: the relay compares entries bytewise */
-		char state[16];
+		char state[16] = "";
 		int64_t max_tunnels = 0;
 		const char *problem = NULL;
 		if (!get_text(res, i, 0, p.name, sizeof(p.name)) ||
