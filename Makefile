@@ -24,7 +24,7 @@ BIN     := $(BUILD)/bin
 OBJ     := $(BUILD)/obj
 GEN     := $(BUILD)/gen
 
-PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3 libssh
+PKGS    := libwebsockets libprotobuf-c libssl libcrypto libcjson sqlite3 libssh libpq
 # A cross build names its own (make deb ARCH=..., packaging/debian/rules).
 PKG_CONFIG ?= pkg-config
 CFLAGS  ?= $(OPT)
@@ -38,7 +38,8 @@ LDFLAGS += $(SANFLAGS)
 libs = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
 PAHO          := -lpaho-mqtt3as
 AGENT_LIBS    := $(PAHO) $(call libs,libcrypto libcjson)
-RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3) $(PAHO) -lev -lcrypt
+# libpq: the PostgreSQL store (--db postgresql://...), the relay only.
+RELAY_LIBS    := $(call libs,libwebsockets libssl libcrypto libprotobuf-c libcjson sqlite3 libpq) $(PAHO) -lev -lcrypt
 PROXY_LIBS    := $(call libs,libssl libcrypto libprotobuf-c)
 TUNNELCTL_LIBS := -lcurl -lcjson
 # tunnel-term: the browser terminal's SSH client (libssh) and its JSON frames.
@@ -70,7 +71,8 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/sessio
               relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
-              relay/store.c relay/store_worker.c relay/store_sqlite.c \
+              relay/store.c relay/store_worker.c relay/store_rows.c relay/store_sqlite.c \
+              relay/store_uri.c relay/store_pg_sql.c relay/store_pg.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
               relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
               relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \

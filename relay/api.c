@@ -10,6 +10,7 @@
 
 #include "common/token.h"
 #include "relay/api_things.h"
+#include "relay/store.h"
 
 /* ---- responses ---------------------------------------------------------- */
 
@@ -51,7 +52,13 @@ void api_saved(struct api_response *res, const char *err)
 		res->on_save_failed(res, err);
 		return;
 	}
-	if (res->save_failure == API_SAVE_CLOSE)
+	if (store_error_unavailable(err))
+		/* The relay goes on and reconnects: worth a retry, not a bug. */
+		api_set_error(res, 503, "ServiceUnavailable", NULL,
+			      "database unavailable, retry: %.199s", err);
+	else if (store_error_lost_race(err))
+		api_set_error(res, 409, "Conflict", NULL, "%.199s", err);
+	else if (res->save_failure == API_SAVE_CLOSE)
 		api_set_error(res, 500, "InternalError", NULL, "closed, but not saved: %.199s", err);
 	else
 		api_set_error(res, 500, "InternalError", NULL, "cannot save the tunnel: %s", err);

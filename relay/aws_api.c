@@ -9,6 +9,7 @@
 
 #include "common/token.h"
 #include "relay/aws_tags.h"
+#include "relay/store.h"
 
 /* What one call needs besides its JSON. */
 struct call {
@@ -357,6 +358,15 @@ static void list_tags(const struct call *c, const cJSON *root)
 /* The store could not save what the call changed: a 500 in AWS's words. */
 static void save_failed(struct api_response *res, const char *err)
 {
+	if (store_error_unavailable(err)) {
+		set_error(res, 503, "ServiceUnavailableException", "database unavailable, retry: %.200s",
+			  err);
+		return;
+	}
+	if (store_error_lost_race(err)) {
+		set_error(res, 409, "ConflictException", "%.200s", err);
+		return;
+	}
 	set_error(res, 500, "InternalFailure", "%s: %.200s",
 		  res->save_failure == API_SAVE_CLOSE ? "closed, but not saved" : "cannot save the tunnel", err);
 }

@@ -20,7 +20,9 @@
 #include "relay/relay_options.h"
 #include "relay/server.h"
 #include "relay/store.h"
+#include "relay/store_pg.h"
 #include "relay/store_sqlite.h"
+#include "relay/store_uri.h"
 #include "relay/terminals.h"
 
 /* The shortest API key accepted, from a file or the environment alike. */
@@ -137,7 +139,14 @@ int main(int argc, char **argv)
 		log_info("AWS API on for %zu access key%s", aws_keys->n, aws_keys->n > 1 ? "s" : "");
 	}
 	if (opt.db) {
-		store = store_sqlite_open(opt.db, err, sizeof(err));
+		if (store_uri_is_postgres(opt.db)) {
+			char shown[256];
+			store_uri_mask(opt.db, shown, sizeof(shown));
+			log_info("store: PostgreSQL %s", shown);
+			store = store_pg_open(opt.db, err, sizeof(err));
+		} else {
+			store = store_sqlite_open(opt.db, err, sizeof(err));
+		}
 		if (!store || store_load(store, &reg, err, sizeof(err)) < 0) {
 			log_fatal("%s", err);
 			goto out;

@@ -52,7 +52,7 @@ static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_
 	if (e->state == ENTRY_SENDING && ob->notifier)
 		notifier_forget(ob->notifier, e);
 	if (delete_row)
-		store_drop_notification_logged(ob->store, e->pn.tunnel_id);
+		store_drop_notification_logged(ob->store, &e->pn);
 	entry_free(e);
 }
 
@@ -115,7 +115,7 @@ int notify_outbox_keep(struct notify_outbox *ob, const struct pending_notificati
 		return -1;
 	if (!put(ob, pn)) {
 		/* The row is written but nothing here would send it: take it back. */
-		store_drop_notification_logged(ob->store, pn->tunnel_id);
+		store_drop_notification_logged(ob->store, pn);
 		if (ob->store)
 			store_forget(ob->store, ctx);
 		snprintf(err, err_cap, "%s", "out of memory");
@@ -149,7 +149,7 @@ void notify_outbox_settle(struct notify_outbox *ob, const char *tunnel_id, bool 
 	} else {
 		if (e->state == ENTRY_SENDING && ob->notifier)
 			notifier_forget(ob->notifier, e);
-		store_drop_notification_logged(ob->store, tunnel_id);
+		store_drop_notification_logged(ob->store, &e->pn);
 	}
 	/* Refused: never sent again, so the token has no reason to stay. */
 	pending_notification_wipe_token(&e->pn);

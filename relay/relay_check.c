@@ -1,4 +1,5 @@
 #include "relay/relay_check.h"
+#include "relay/store_uri.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -143,7 +144,8 @@ int relay_check(const struct relay_options *o)
 {
 	int count = 0;
 	check_pair(&count, "cert", o->cert, "key", o->key);
-	if (o->db)
+	/* A PostgreSQL URI is not checked here: --check does not connect. */
+	if (o->db && !store_uri_is_postgres(o->db))
 		check_db(&count, o->db);
 	check_readable(&count, "tunnels", o->tunnels_file);
 	check_readable(&count, "api-key-file", o->api_key_file);
@@ -158,8 +160,11 @@ int relay_check(const struct relay_options *o)
 		fprintf(stderr, "tunnel-relay: %d problem%s found\n", count, count > 1 ? "s" : "");
 		return 1;
 	}
+	char db[256] = "";
+	if (o->db)
+		store_uri_mask(o->db, db, sizeof(db)); /* a file path comes through unchanged */
 	printf("tunnel-relay: configuration OK: wss://%s:%d/tunnel, certificate %s, %s%s\n",
 	       o->bind ? o->bind : "*", o->port, o->cert, o->db ? "database " : "tunnels file ",
-	       o->db ? o->db : o->tunnels_file);
+	       o->db ? db : o->tunnels_file);
 	return 0;
 }

@@ -14,7 +14,7 @@
 #include "relay/relay_conf.h"
 
 static const char usage_text[] =
-	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE | --tunnels FILE) [options]\n"
+	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE|URI | --tunnels FILE) [options]\n"
 	"\n"
 	"The relay of a self-hosted secure tunnel service. It accepts localproxy\n"
 	"connections on wss://HOST:PORT/tunnel (AWS IoT Secure Tunneling protocol\n"
@@ -30,8 +30,10 @@ static const char usage_text[] =
 	"                             {\"tunnels\":[{\"id\":\"t1\",\"services\":[\"SSH\"],\n"
 	"                               \"sourceAccessToken\":\"...\",\n"
 	"                               \"destinationAccessToken\":\"...\"}]}\n"
-	"      --db FILE              SQLite database of tunnels (created if missing);\n"
-	"                             open tunnels survive a restart\n"
+	"      --db FILE|URI          where tunnels persist: a SQLite file (created if\n"
+	"                             missing) or a postgresql:// URI (libpq's; the\n"
+	"                             password from ~/.pgpass or PGPASSWORD rather than\n"
+	"                             the URI); open tunnels survive a restart\n"
 	"      --api-key-file FILE    turn on the management API (/api/v1) with the\n"
 	"                             bearer key in FILE (or env TUNNEL_RELAY_API_KEY)\n"
 	"      --aws-credentials FILE turn on AWS's IoT Secure Tunneling API (POST / with\n"

@@ -1,7 +1,20 @@
 /* The store seam's calls, dispatched to the backend's ops table. */
 #include "relay/store.h"
 
+#include <string.h>
+
 #include "common/log.h"
+#include "relay/pending_notification.h"
+
+int store_error_unavailable(const char *err)
+{
+	return err != NULL && strncmp(err, STORE_UNAVAILABLE, strlen(STORE_UNAVAILABLE)) == 0;
+}
+
+int store_error_lost_race(const char *err)
+{
+	return err != NULL && strncmp(err, STORE_LOST_RACE, strlen(STORE_LOST_RACE)) == 0;
+}
 
 int store_load(struct store *s, struct registry *r, char *err, size_t err_cap)
 {
@@ -41,10 +54,11 @@ static void log_drop_failure(void *ctx, const char *err)
 		log_error("cannot delete a kept notification: %s", err);
 }
 
-void store_drop_notification_logged(struct store *s, const char *tunnel_id)
+void store_drop_notification_logged(struct store *s, const struct pending_notification *pn)
 {
 	char err[256];
-	if (s && s->ops->drop_notification(s, tunnel_id, log_drop_failure, NULL, err, sizeof(err)))
+	if (s && s->ops->drop_notification(s, pn->tunnel_id, pn->token, log_drop_failure, NULL, err,
+					   sizeof(err)))
 		log_drop_failure(NULL, err);
 }
 

@@ -27,6 +27,19 @@ struct thing_presence;
 /* The longest SSH host key fingerprint kept ("SHA256:" and base64). */
 #define STORE_MAX_FINGERPRINT 100
 
+/* Errors of a backend that cannot reach its database (connection lost,
+ * reconnecting) start with this, so that callers can tell "retry later"
+ * from a real failure: the API answers 503 to them, not 500. */
+#define STORE_UNAVAILABLE "database unavailable"
+
+/* True when err says the database could not be reached (STORE_UNAVAILABLE). */
+int store_error_unavailable(const char *err);
+
+/* Errors of a conditional write that another relay node won (it closed
+ * the tunnel first) start with this: the API answers 409. */
+#define STORE_LOST_RACE "changed by another relay node"
+int store_error_lost_race(const char *err);
+
 /* err: NULL when the tunnel was saved, else why not (names the store and the
  * tunnel, never a token); valid only during the call. */
 typedef void (*store_done_fn)(void *ctx, const char *err);
@@ -50,7 +63,8 @@ struct store_ops {
 	void (*close)(struct store *s);
 	int (*keep_notification)(struct store *s, const struct pending_notification *pn,
 				 store_done_fn done, void *ctx, char *err, size_t err_cap);
-	int (*drop_notification)(struct store *s, const char *tunnel_id, store_done_fn done,
+	int (*drop_notification)(struct store *s, const char *tunnel_id, const char *token,
+				 store_done_fn done,
 				 void *ctx, char *err, size_t err_cap);
 	int (*load_notifications)(struct store *s, store_each_notification_fn each, void *arg,
 				  char *err, size_t err_cap);
@@ -90,9 +104,12 @@ void store_save_logged(struct store *s, struct registry_tunnel *t);
  * store_save, returns 0 with done(ctx, …) to come, or -1 with a reason. */
 int store_keep_notification(struct store *s, const struct pending_notification *pn,
 			    store_done_fn done, void *ctx, char *err, size_t err_cap);
-/* Deletes what is kept for the tunnel (nothing kept: not an error); a
- * failure is logged. NULL store does nothing. */
-void store_drop_notification_logged(struct store *s, const char *tunnel_id);
+/* Deletes what is kept for pn's tunnel if it is still pn (the same
+ * token; pn's token "" matches any), in one conditional statement, so that
+ * a newer notification kept meanwhile, by this relay or another sharing
+ * the database, stays. Nothing kept: not an error; a failure is logged.
+ * NULL store does nothing. */
+void store_drop_notification_logged(struct store *s, const struct pending_notification *pn);
 /* Hands every kept notification to each(arg, pn) (blocking, at start-up,
  * like store_load). Returns the number, or -1 with a reason. */
 int store_load_notifications(struct store *s, store_each_notification_fn each, void *arg,

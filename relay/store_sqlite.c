@@ -21,6 +21,7 @@
 #include "relay/pending_notification.h"
 #include "relay/presence_payload.h"
 #include "relay/things.h"
+#include "relay/store_rows.h"
 #include "relay/store_worker.h"
 
 /* Schema history (PRAGMA user_version):
@@ -159,36 +160,6 @@ static void db_err(const struct sqlite_store *s, const char *what, char *err, si
 /* ---- validation shared by save and load ---------------------------------- */
 
 
-/* What is wrong with t, or NULL. Checked before saving too, so that a row
- * we write is always a row we can load back (a bad row stops the relay). */
-static const char *tunnel_problem(const struct registry_tunnel *t)
-{
-	if (strnlen(t->thing, sizeof(t->thing)) == sizeof(t->thing) ||
-	    strnlen(t->description, sizeof(t->description)) == sizeof(t->description))
-		return "thing or description is not terminated";
-	if (t->n_services < 1 || t->n_services > TUNNEL_MAX_SERVICES)
-		return "needs 1 to 3 services";
-	for (size_t i = 0; i < t->n_services; i++) {
-		if (!tunnel_service_id_valid(t->services[i]))
-			return "service id must match [A-Za-z0-9_:-]{1,128}";
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(t->services[i], t->services[j]) == 0)
-				return "a service is listed twice";
-	}
-	for (int s = 0; s < 2; s++) {
-		const struct registry_side *side = &t->side[s];
-		if (side->has_client_token &&
-		    !client_token_valid(side->client_token,
-					strnlen(side->client_token, sizeof(side->client_token))))
-			return "client token must match [A-Za-z0-9-]{32,128}";
-		if (t->side_changed_at[s] < 0)
-			return "side change time is negative";
-	}
-	if (t->lifetime_minutes < 0 || t->created_at < 0 || t->expires_at < 0 ||
-	    t->closed_at < 0)
-		return "lifetime or times are negative";
-	return NULL;
-}
 
 /* ---- open ------------------------------------------------------------------ */
 
@@ -330,7 +301,8 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 					"(tunnel_id, thing, services, token, since) VALUES (?1,?2,?3,?4,?5)",
 					-1, &s->keep, NULL);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1",
+		rc = sqlite3_prepare_v2(s->db, "DELETE FROM pending_notifications WHERE tunnel_id = ?1 "
+					"AND (?2 = '' OR token = ?2)",
 					-1, &s->drop, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO things (" THING_COLUMNS ") "
@@ -376,21 +348,10 @@ static void sqlite_close(struct store *base)
 
 /* ---- save ------------------------------------------------------------------ */
 
-/* Services as a malloc'd JSON array, or NULL when memory runs out. */
-static char *service_list_json(const char (*services)[TUNNEL_MAX_SERVICE_ID + 1], size_t n)
-{
-	const char *names[TUNNEL_MAX_SERVICES];
-	for (size_t i = 0; i < n; i++)
-		names[i] = services[i];
-	cJSON *arr = cJSON_CreateStringArray(names, (int)n);
-	char *text = arr ? cJSON_PrintUnformatted(arr) : NULL;
-	cJSON_Delete(arr);
-	return text;
-}
 
 static char *services_json(const struct registry_tunnel *t)
 {
-	return service_list_json(t->services, t->n_services);
+	return store_services_json(t->services, t->n_services);
 }
 
 /* Binds every column. Values are bound SQLITE_STATIC (no copies of the
@@ -494,7 +455,6 @@ struct sqlite_job {
 	union {
 		struct registry_tunnel tunnel;
 		struct pending_notification note;
-		char tunnel_id[REGISTRY_MAX_ID + 1];
 		struct thing_presence thing;
 		struct host_key_job key;
 	} u;
@@ -524,7 +484,7 @@ static int step_notification(struct sqlite_store *s, sqlite3_stmt *st, int rc, c
 static int run_keep(struct sqlite_store *s, const struct pending_notification *pn, char *err,
 		    size_t err_cap)
 {
-	char *services = service_list_json(pn->services, pn->n_services);
+	char *services = store_services_json(pn->services, pn->n_services);
 	if (services == NULL) {
 		errf(err, err_cap, "%s: cannot keep the notification of tunnel '%s': out of memory",
 		     s->path, pn->tunnel_id);
@@ -544,16 +504,19 @@ static int run_keep(struct sqlite_store *s, const struct pending_notification *p
 	return ret;
 }
 
-static int run_drop(struct sqlite_store *s, const char *tunnel_id, char *err, size_t err_cap)
+static int run_drop(struct sqlite_store *s, const struct pending_notification *pn, char *err,
+		    size_t err_cap)
 {
-	int rc = sqlite3_bind_text(s->drop, 1, tunnel_id, -1, SQLITE_STATIC);
-	return step_notification(s, s->drop, rc, "delete", tunnel_id, err, err_cap);
+	int rc = sqlite3_bind_text(s->drop, 1, pn->tunnel_id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(s->drop, 2, pn->token, -1, SQLITE_STATIC);
+	return step_notification(s, s->drop, rc, "delete", pn->tunnel_id, err, err_cap);
 }
 
 static int run_thing(struct sqlite_store *s, const struct thing_presence *p, char *err,
 		     size_t err_cap)
 {
-	char *services = service_list_json(p->services, p->n_services);
+	char *services = store_services_json(p->services, p->n_services);
 	if (services == NULL) {
 		errf(err, err_cap, "%s: cannot save thing '%s': out of memory", s->path, p->name);
 		return -1;
@@ -619,7 +582,7 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 	case JOB_KEEP:
 		return run_keep(backend, &j->u.note, err, err_cap);
 	case JOB_DROP:
-		return run_drop(backend, j->u.tunnel_id, err, err_cap);
+		return run_drop(backend, &j->u.note, err, err_cap);
 	case JOB_THING:
 		return run_thing(backend, &j->u.thing, err, err_cap);
 	case JOB_HOST_KEY:
@@ -658,7 +621,7 @@ static int sqlite_save(struct store *base, const struct registry_tunnel *t, stor
 			errf(err, err_cap, "%s: cannot save a tunnel with an invalid id", s->path);
 			return -1;
 		}
-		const char *problem = tunnel_problem(t);
+		const char *problem = store_tunnel_problem(t);
 		if (problem != NULL) {
 			errf(err, err_cap, "%s: cannot save tunnel '%s': %s", s->path, t->id, problem);
 			return -1;
@@ -695,12 +658,13 @@ static int sqlite_keep_notification(struct store *base, const struct pending_not
 		      err_cap);
 }
 
-static int sqlite_drop_notification(struct store *base, const char *tunnel_id, store_done_fn done,
-				    void *ctx, char *err, size_t err_cap)
+static int sqlite_drop_notification(struct store *base, const char *tunnel_id, const char *token,
+				    store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	if (!registry_id_valid(tunnel_id)) {
-		errf(err, err_cap, "%s: cannot delete a notification: invalid tunnel id", s->path);
+	if (!registry_id_valid(tunnel_id) || strlen(token) > PENDING_TOKEN_MAX) {
+		errf(err, err_cap, "%s: cannot delete a notification: invalid tunnel id or token",
+		     s->path);
 		return -1;
 	}
 	struct sqlite_job *j = calloc(1, sizeof(*j));
@@ -709,35 +673,17 @@ static int sqlite_drop_notification(struct store *base, const char *tunnel_id, s
 		return -1;
 	}
 	j->kind = JOB_DROP;
-	memcpy(j->u.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
+	memcpy(j->u.note.tunnel_id, tunnel_id, strlen(tunnel_id) + 1);
+	memcpy(j->u.note.token, token, strlen(token) + 1);
 	return submit(s, j, done, ctx, "delete the notification of tunnel", tunnel_id, err, err_cap);
 }
 
-/* What is wrong with a thing's presence, or NULL: saved only if it loads back. */
-static const char *thing_problem(const struct thing_presence *p)
-{
-	if (!notify_thing_valid(p->name))
-		return "name must be 1-128 characters of [A-Za-z0-9_:-]";
-	if (p->state != THING_ONLINE && p->state != THING_OFFLINE)
-		return "state must be online or offline";
-	if (p->n_services > THING_MAX_SERVICES)
-		return "more than 32 services";
-	for (size_t i = 0; i < p->n_services; i++)
-		if (!tunnel_service_id_valid(p->services[i]))
-			return "service id must match [A-Za-z0-9_:-]{1,128}";
-	if (strnlen(p->agent_version, sizeof(p->agent_version)) == sizeof(p->agent_version))
-		return "agent version is not terminated";
-	if (p->since < 0 || p->boot_time < 0 || p->max_tunnels < 0 ||
-	    p->max_tunnels > PRESENCE_MAX_TUNNELS)
-		return "a time or maxTunnels is out of range";
-	return NULL;
-}
 
 static int sqlite_save_thing(struct store *base, const struct thing_presence *p,
 			     store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	const char *problem = thing_problem(p);
+	const char *problem = store_thing_problem(p);
 	if (problem != NULL) {
 		errf(err, err_cap, "%s: cannot save a thing: %s", s->path, problem);
 		return -1;
@@ -804,7 +750,8 @@ static bool get_bool(sqlite3_stmt *st, int col, bool *out)
 	return true;
 }
 
-/* A JSON array of min..max distinct-or-not service ids into out. */
+
+/* A JSON array of min..max service ids into out. */
 static const char *get_service_list(sqlite3_stmt *st, int col,
 				    char (*out)[TUNNEL_MAX_SERVICE_ID + 1], size_t min, size_t max,
 				    size_t *n_out)
@@ -813,23 +760,9 @@ static const char *get_service_list(sqlite3_stmt *st, int col,
 		return "services is not text";
 	const char *text = (const char *)sqlite3_column_text(st, col);
 	int len = sqlite3_column_bytes(st, col);
-	cJSON *arr = text ? cJSON_ParseWithLength(text, (size_t)len) : NULL;
-	const char *problem = NULL;
-	int n = cJSON_GetArraySize(arr);
-	if (!cJSON_IsArray(arr) || n < (int)min || n > (int)max)
-		problem = max == TUNNEL_MAX_SERVICES ? "services must be a JSON array of 1 to 3 strings"
-						     : "services must be a JSON array of at most 32 strings";
-	for (int i = 0; problem == NULL && i < n; i++) {
-		const cJSON *e = cJSON_GetArrayItem(arr, i);
-		if (!cJSON_IsString(e) || strlen(e->valuestring) > TUNNEL_MAX_SERVICE_ID)
-			problem = "service id must match [A-Za-z0-9_:-]{1,128}";
-		else
-			memcpy(out[i], e->valuestring, strlen(e->valuestring) + 1);
-	}
-	if (problem == NULL)
-		*n_out = (size_t)n;
-	cJSON_Delete(arr);
-	return problem;
+	if (text == NULL || len < 0)
+		return "services is not text";
+	return store_parse_services(text, (size_t)len, out, min, max, n_out);
 }
 
 static const char *get_services_column(sqlite3_stmt *st, int col, struct registry_tunnel *t)
@@ -881,7 +814,7 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
 		if (problem != NULL)
 			return problem;
 	}
-	return tunnel_problem(t);
+	return store_tunnel_problem(t);
 }
 
 static void free_tunnel(struct registry_tunnel *t)
@@ -1051,7 +984,7 @@ static const char *get_thing(sqlite3_stmt *st, struct thing_presence *p)
 	p->max_tunnels = (int)max_tunnels;
 	const char *problem = get_service_list(st, 3, p->services, 0, THING_MAX_SERVICES,
 					       &p->n_services);
-	return problem ? problem : thing_problem(p);
+	return problem ? problem : store_thing_problem(p);
 }
 
 struct thing_loader {

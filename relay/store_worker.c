@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/text.h"
 
@@ -39,7 +40,10 @@ struct store_worker {
 	bool stopping;
 	store_wake_fn wake;
 	void *wake_arg;
+	store_idle_fn idle_fn;  /* run every STORE_WORKER_IDLE_S while no job waits */
 };
+
+#define STORE_WORKER_IDLE_S 1
 
 static void list_init(struct job_list *l)
 {
@@ -70,8 +74,22 @@ static void *worker_main(void *arg)
 	struct store_worker *w = arg;
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
-		while (!w->todo.head && !w->stopping)
-			pthread_cond_wait(&w->work, &w->lock);
+		while (!w->todo.head && !w->stopping) {
+			if (!w->idle_fn) {
+				pthread_cond_wait(&w->work, &w->lock);
+				continue;
+			}
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until); /* the condition's clock */
+			until.tv_sec += STORE_WORKER_IDLE_S;
+			if (pthread_cond_timedwait(&w->work, &w->lock, &until) == 0 ||
+			    w->todo.head || w->stopping)
+				continue;
+			store_idle_fn idle = w->idle_fn;
+			pthread_mutex_unlock(&w->lock);
+			idle(w->backend);
+			pthread_mutex_lock(&w->lock);
+		}
 		struct job *j = list_pop(&w->todo);
 		if (!j)
 			break; /* stopping with nothing left to run */
@@ -200,6 +218,14 @@ void store_worker_set_waker(struct store_worker *w, store_wake_fn wake, void *ar
 	pthread_mutex_lock(&w->lock);
 	w->wake = wake;
 	w->wake_arg = arg;
+	pthread_mutex_unlock(&w->lock);
+}
+
+void store_worker_set_idle(struct store_worker *w, store_idle_fn idle)
+{
+	pthread_mutex_lock(&w->lock);
+	w->idle_fn = idle;
+	pthread_cond_signal(&w->work); /* starts the timed wait */
 	pthread_mutex_unlock(&w->lock);
 }
 

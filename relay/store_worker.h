@@ -13,6 +13,9 @@
 
 /* Runs on the worker thread: returns 0, or -1 with a reason in err. */
 typedef int (*store_job_fn)(void *backend, void *job, char *err, size_t err_cap);
+/* Runs on the worker thread when it has had nothing to do for a second
+ * (a backend's reconnection in the background). */
+typedef void (*store_idle_fn)(void *backend);
 /* Frees a job (on the loop thread, after its callback). */
 typedef void (*store_job_free_fn)(void *job);
 
@@ -31,6 +34,9 @@ void store_worker_poll(struct store_worker *w);
 void store_worker_wait_idle(struct store_worker *w);
 void store_worker_forget(struct store_worker *w, void *ctx);
 void store_worker_set_waker(struct store_worker *w, store_wake_fn wake, void *arg);
+/* idle(backend) from now on runs about once a second while no job waits;
+ * the backend guards what it shares with the loop thread itself. */
+void store_worker_set_idle(struct store_worker *w, store_idle_fn idle);
 /* Runs what is queued, runs every callback, joins the thread, frees w. */
 void store_worker_stop(struct store_worker *w);
 

@@ -11,11 +11,13 @@ BUILD_PACKAGES=(
     libcjson-dev libsqlite3-dev libpaho-mqtt-dev libcurl4-openssl-dev libcmocka-dev
     libev-dev libwebsockets-evlib-ev   # the relay's loop: libev under lws (docs/event-loops.md)
     libcrypt-dev          # console passwords: yescrypt hashes (crypt_gensalt_ra, crypt_rn)
+    libpq-dev     # the relay's PostgreSQL store (--db postgresql://...): libpq, PostgreSQL's own client
     libssh-dev    # tunnel-term: the web console's SSH client (a library, since it runs per terminal behind a pipe)
 )
 RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
     awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
+    postgresql               # e2e: test_pg_store runs a throwaway cluster (initdb) for the PostgreSQL store
     openssh-server openssh-client curl procps iproute2
     chromium chromium-driver python3-selenium   # e2e: the web console in headless Chromium
 )

@@ -320,6 +320,22 @@ def through(t, src_port, nbytes=1 * MiB, what="connection through the tunnel"):
     return s
 
 
+def through_after_restart(t, src_port, nbytes):
+    """A connection through a tunnel whose proxies have just reconnected
+    to a restarted relay: retried for a few seconds, until both ends are in."""
+    deadline = time.monotonic() + scaled(5)
+    while True:
+        s = connect(src_port, scaled(5))
+        t.defer(s.close)
+        try:
+            expect_echo(s, nbytes, "connection after the restart", timeout=scaled(30))
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
 # ==========================================================================
 # curl: create / list / describe / rotate / delete
 # ==========================================================================
@@ -1008,13 +1024,22 @@ def test_expiry_closes_tunnel_SLOW_65s(t):
 
 @timeout(150)
 def test_restart_same_db(t):
-    relay = ApiRelay(t, verbose=5)
+    check_restart_keeps_tunnels(t, ApiRelay(t, verbose=5))
+
+
+def check_restart_keeps_tunnels(t, relay, before_restart=None):
+    """Opens tunnels (one with both proxies, one unused, one closed),
+    restarts relay on its database and checks all three are as they were.
+    before_restart() runs just before the stop. Returns the three open
+    answers (with their tokens)."""
     j, echo, dest, src, src_port = tunnel_with_proxies(t, relay, description="survives restart")
     tid = j["tunnelId"]
     s = through(t, src_port, 1 * MiB, "connection before the restart")
     unused = relay.open(thing="nanopi-02")
     closed = relay.open(thing="nanopi-03")
     relay.delete(closed["tunnelId"])
+    if before_restart:
+        before_restart()
     dmark, smark = dest.mark(), src.mark()
 
     relay.stop_term()
@@ -1026,17 +1051,7 @@ def test_restart_same_db(t):
     dest.wait_log(READY, scaled(45), since=dmark, what="destination reconnect after the restart")
     src.wait_log(READY, scaled(45), since=smark, what="source reconnect after the restart")
 
-    deadline = time.monotonic() + scaled(5)
-    while True:
-        s2 = connect(src_port, scaled(5))
-        t.defer(s2.close)
-        try:
-            expect_echo(s2, 8 * MiB, "connection after the restart", timeout=scaled(30))
-            break
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+    through_after_restart(t, src_port, 8 * MiB)
     d = relay.describe(tid)
     expect(d["status"] == "OPEN" and d["description"] == "survives restart", "describe: %r" % d)
     expect(d["sourceConnectionState"]["status"] == "CONNECTED" and
@@ -1055,6 +1070,7 @@ def test_restart_same_db(t):
     w = relay.ws(closed["sourceAccessToken"], "source")
     expect_refused(w, 401, "token of a tunnel closed before the restart")
     through(t, src_port, 1 * MiB, "another connection after the restart")
+    return j, unused, closed
 
 
 # ==========================================================================

@@ -677,10 +677,18 @@ static void test_notifications_keep_replace_drop(void **state)
 	assert_string_equal(la->services[1], "HTTP:8080");
 	assert_int_equal(la->since, a2.since);
 
-	/* Dropping deletes the row and its token. */
+	/* Dropping the notification before the rotation leaves the newer one. */
 	s = open_ok(path);
-	store_drop_notification_logged(s, "tunnel-1");
-	store_drop_notification_logged(s, "tunnel-9"); /* nothing kept: fine */
+	store_drop_notification_logged(s, &a);
+	store_close(s);
+	assert_int_equal(load_notes(path, &l), 2);
+
+	/* Dropping the one kept deletes the row and its token. */
+	s = open_ok(path);
+	store_drop_notification_logged(s, &a2);
+	struct pending_notification none = a2;
+	snprintf(none.tunnel_id, sizeof(none.tunnel_id), "%s", "tunnel-9");
+	store_drop_notification_logged(s, &none); /* nothing kept: fine */
 	store_close(s);
 	assert_int_equal(load_notes(path, &l), 1);
 	assert_string_equal(l.pn[0].tunnel_id, "tunnel-2");

@@ -1,0 +1,27 @@
+/* What every store backend checks and writes the same way: whether a
+ * tunnel or a thing's presence is fit to be stored (so that a row written
+ * is a row that loads back), and the services columns' JSON form. Pure: no
+ * database here. */
+#ifndef RELAY_STORE_ROWS_H
+#define RELAY_STORE_ROWS_H
+
+#include <stddef.h>
+
+#include "relay/registry.h"
+#include "relay/things.h"
+
+/* What is wrong with t, or NULL. */
+const char *store_tunnel_problem(const struct registry_tunnel *t);
+/* What is wrong with a thing's presence, or NULL. */
+const char *store_thing_problem(const struct thing_presence *p);
+
+/* Services as a malloc'd JSON array of strings, or NULL when memory runs
+ * out. */
+char *store_services_json(const char (*services)[TUNNEL_MAX_SERVICE_ID + 1], size_t n);
+/* Parses a services column (a JSON array of min..max service ids, len
+ * bytes) into out and *n_out. Returns NULL, or what is wrong. */
+const char *store_parse_services(const char *text, size_t len,
+				 char (*out)[TUNNEL_MAX_SERVICE_ID + 1], size_t min, size_t max,
+				 size_t *n_out);
+
+#endif

@@ -1,0 +1,144 @@
+/* Unit tests for relay/store_pg_sql.c: the PostgreSQL store's statements
+ * agree with their parameters, and a tunnel becomes the right text. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "relay/store_pg_sql.h"
+
+/* The highest $N in sql, and whether each of $1..$N appears. */
+static int max_placeholder(const char *sql, int *all_present)
+{
+	int max = 0;
+	int seen[64] = { 0 };
+	for (const char *p = strchr(sql, '$'); p; p = strchr(p + 1, '$')) {
+		int n = atoi(p + 1);
+		if (n > 0 && n < 64) {
+			seen[n] = 1;
+			if (n > max)
+				max = n;
+		}
+	}
+	*all_present = 1;
+	for (int i = 1; i <= max; i++)
+		if (!seen[i])
+			*all_present = 0;
+	return max;
+}
+
+static int count_columns(const char *list)
+{
+	int n = 1;
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+static void test_statements_take_their_parameters(void **state)
+{
+	(void)state;
+	int all;
+	assert_int_equal(count_columns(PG_COLUMNS), PG_N_COLUMNS);
+	assert_int_equal(max_placeholder(pg_save_sql, &all), PG_N_COLUMNS);
+	assert_true(all);
+	assert_int_equal(max_placeholder(pg_insert_closed_sql, &all), PG_N_COLUMNS);
+	assert_true(all);
+	assert_int_equal(max_placeholder(pg_close_sql, &all), 2);
+	assert_int_equal(max_placeholder(pg_keep_sql, &all), 5);
+	assert_int_equal(max_placeholder(pg_thing_sql, &all), count_columns(PG_THING_COLUMNS));
+	assert_int_equal(max_placeholder(pg_key_set_sql, &all), 2);
+	assert_int_equal(max_placeholder(pg_key_del_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_delete_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_drop_sql, &all), 2);
+}
+
+static void test_races_are_single_conditional_statements(void **state)
+{
+	(void)state;
+	/* Closing changes a row only while it is open: one node wins. */
+	assert_non_null(strstr(pg_close_sql, "UPDATE tunnels SET closed_at = $2"));
+	assert_non_null(strstr(pg_close_sql, "WHERE id = $1 AND closed_at = 0"));
+	/* A save never reopens or re-closes a row another node closed. */
+	assert_non_null(strstr(pg_save_sql, "ON CONFLICT (id) DO UPDATE"));
+	assert_non_null(strstr(pg_save_sql,
+			       "WHERE tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at"));
+	assert_non_null(strstr(pg_insert_closed_sql, "ON CONFLICT (id) DO NOTHING"));
+	/* A kept notification goes only if it is the one sent. */
+	assert_non_null(strstr(pg_drop_sql, "WHERE tunnel_id = $1 AND ($2 = '' OR token = $2)"));
+}
+
+static void test_migrations_reach_the_version(void **state)
+{
+	(void)state;
+	for (int v = 0; v < PG_SCHEMA_VERSION; v++)
+		assert_true(pg_migrations[v] != NULL && pg_migrations[v][0]);
+	assert_non_null(strstr(pg_migrations[0], "CREATE TABLE tunnels"));
+	assert_non_null(strstr(pg_migrations[1], "ADD COLUMN tags"));
+	assert_non_null(strstr(pg_migrations[2], "CREATE TABLE things"));
+	assert_non_null(strstr(pg_migrations[3], "CREATE TABLE host_keys"));
+}
+
+static void test_tunnel_params(void **state)
+{
+	(void)state;
+	struct registry_tunnel t;
+	memset(&t, 0, sizeof(t));
+	snprintf(t.id, sizeof(t.id), "%s", "t-1");
+	snprintf(t.thing, sizeof(t.thing), "%s", "nanopi");
+	t.n_services = 2;
+	snprintf(t.services[0], sizeof(t.services[0]), "%s", "SSH");
+	snprintf(t.services[1], sizeof(t.services[1]), "%s", "HTTP:8080");
+	t.lifetime_minutes = 720;
+	t.created_at = 1700000000;
+	t.expires_at = 1700043200;
+	t.closed_at = 0;
+	for (int i = 0; i < TOKEN_HASH_LEN; i++) {
+		t.side[0].token_hash[i] = (uint8_t)i;
+		t.side[1].token_hash[i] = (uint8_t)(0xff - i);
+	}
+	t.side[0].used = true;
+	t.side[0].has_client_token = true;
+	snprintf(t.side[0].client_token, sizeof(t.side[0].client_token), "%s",
+		 "client-token-0123456789abcdef0123456789");
+	t.side_changed_at[1] = 1700000005;
+
+	struct pg_tunnel_params p;
+	memset(&p, 0, sizeof(p));
+	assert_int_equal(pg_tunnel_params_fill(&p, &t), 0);
+	assert_string_equal(p.v[0], "t-1");
+	assert_string_equal(p.v[3], "[\"SSH\",\"HTTP:8080\"]");
+	assert_string_equal(p.v[4], "720");
+	assert_string_equal(p.v[6], "1700043200");
+	assert_string_equal(p.v[7], "0");
+	assert_int_equal(strlen(p.v[8]), 64);
+	assert_memory_equal(p.v[8], "000102030405", 12);
+	assert_memory_equal(p.v[11], "fffefdfc", 8);
+	assert_string_equal(p.v[9], "1");
+	assert_string_equal(p.v[12], "0");
+	assert_string_equal(p.v[10], "client-token-0123456789abcdef0123456789");
+	assert_null(p.v[13]); /* no client token: NULL, as SQLite stores it */
+	assert_string_equal(p.v[14], "0");
+	assert_string_equal(p.v[15], "1700000005");
+	assert_string_equal(p.v[16], "");
+	for (int i = 0; i < PG_N_COLUMNS; i++)
+		assert_true(i == 13 || p.v[i] != NULL);
+	pg_tunnel_params_free(&p);
+	assert_null(p.services);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_statements_take_their_parameters),
+		cmocka_unit_test(test_races_are_single_conditional_statements),
+		cmocka_unit_test(test_migrations_reach_the_version),
+		cmocka_unit_test(test_tunnel_params),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
