@@ -285,7 +285,7 @@ FUZZ_frame_SRC     := proto/frame.c proto/message.c
 FUZZ_ws_codec_SRC  := proto/ws_codec.c
 FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
-FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/api_things.c relay/things.c relay/notify_payload.c \
+FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/store.c common/log.c relay/api_things.c relay/things.c relay/notify_payload.c \
                       relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
