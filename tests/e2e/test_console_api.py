@@ -402,15 +402,32 @@ def test_responsive_during_signin_flood(t):
     t.defer(sock.close)
     expect_echo(sock, 1000, "before the flood")
 
+    # Each sign-in comes from its own address (all of 127/8 is loopback)
+    # under its own name, so that the failure throttle (per name and per
+    # address) never answers first: what is left to refuse is the full
+    # password queue. The connections are made and their TLS done first,
+    # then all requests go at once, faster than any hash completes.
     statuses = []
     lock = threading.Lock()
+    ready = threading.Barrier(50)
 
     def signin(i):
-        r = c.request("POST", "/console/api/login",
-                      {"user": "alice" if i % 2 else "nobody%d" % i, "password": "wrong-%d" % i},
-                      timeout=60)
+        conn = http.client.HTTPSConnection("127.0.0.1", c.relay.port, context=c.ctx,
+                                           timeout=scaled(60),
+                                           source_address=("127.0.%d.%d" % (1 + i // 200, 2 + i % 200), 0))
+        try:
+            conn.connect()
+            ready.wait(scaled(30))
+            conn.request("POST", "/console/api/login",
+                         body=json.dumps({"user": "nobody%d" % i, "password": "wrong-%d" % i}),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            status = r.status
+        finally:
+            conn.close()
         with lock:
-            statuses.append(r.status)
+            statuses.append(status)
 
     threads = [threading.Thread(target=signin, args=(i,)) for i in range(50)]
     worst = 0.0
@@ -427,7 +444,7 @@ def test_responsive_during_signin_flood(t):
         th.join()
     t.note("50 sign-ins at once: %s; worst /metrics + 4 KiB echo %.0f ms" %
            ({s: statuses.count(s) for s in sorted(set(statuses))}, worst * 1000))
-    expect(len(statuses) == 50 and set(statuses) <= {401, 429, 503}, "statuses: %r" % statuses)
+    expect(len(statuses) == 50 and set(statuses) <= {401, 503}, "statuses: %r" % statuses)
     expect(503 in statuses, "a flood past the password queue is refused at once: %r" % statuses)
     expect(worst < scaled(0.5), "the loop stalled %.0f ms during the flood" % (worst * 1000))
     expect_echo(sock, 1000, "after the flood")
