@@ -1238,6 +1238,7 @@ struct store *store_pg_open(const char *uri, char *err, size_t err_cap)
 static void pg_close(struct store *base)
 {
 	struct pg_store *s = (struct pg_store *)base;
+	s->watch_fn = NULL; /* shutting down: no more reports to the relay */
 	/* Every queued save is written (and its callback run) first. */
 	store_worker_stop(s->worker);
 	PQfinish(s->conn);
