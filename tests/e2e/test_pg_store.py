@@ -311,7 +311,7 @@ def test_pg_store_calls(t):
                        stderr=subprocess.STDOUT, timeout=scaled(90),
                        env=child_env({"STORE_PG_TEST_URI": cluster.uri}, home=t.tmp))
     out = r.stdout.decode(errors="replace")
-    expect(r.returncode == 0 and "[  PASSED  ] 2 test(s)." in out and "SKIPPED" not in out,
+    expect(r.returncode == 0 and "[  PASSED  ] 3 test(s)." in out and "SKIPPED" not in out,
            "test_store_pg: exit %d:\n%s" % (r.returncode, out[-3000:]))
     expect(cluster.password not in out, "password in the output")
 

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <libpq-fe.h>
+
 #include "relay/registry.h"
 #include "relay/store.h"
 #include "relay/store_pg.h"
@@ -309,11 +311,56 @@ static void test_watch_reloads(void **state)
 	free(added);
 }
 
+/* Ends every other connection of the test's role (the stores'), as a
+ * database restart would. */
+static void drop_connections(void)
+{
+	PGconn *conn = PQconnectdb(test_uri());
+	assert_int_equal(PQstatus(conn), CONNECTION_OK);
+	PGresult *res = PQexec(conn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+				     " WHERE usename = current_user AND pid <> pg_backend_pid()");
+	assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+	assert_true(PQntuples(res) >= 1);
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* Notifications sent while a node is away are lost: after reconnecting it
+ * reloads, and reports what changed meanwhile, once. */
+static void test_reconnect_reloads(void **state)
+{
+	(void)state;
+	if (test_uri() == NULL)
+		skip();
+	struct node a, c;
+	node_open(&a, "node-a");
+	struct registry_tunnel *changed = make_tunnel(6), *removed = make_tunnel(7);
+	assert_int_equal(save_wait(&a, changed), 0);
+	assert_int_equal(save_wait(&a, removed), 0);
+	node_open(&c, "node-c");
+	node_watch(&c);
+	expect_quiet(&c);
+	drop_connections();
+	/* a's jobs reconnect at once; c's worker waits its 1 s back-off. */
+	assert_int_equal(save_wait(&a, changed), 0);
+	removed->deleted = true;
+	assert_int_equal(save_wait(&a, removed), 0);
+	wait_reports(&c, 2);
+	expect_quiet(&c);
+	assert_true(c.gone);
+	assert_string_equal(c.id, removed->id);
+	node_close(&a);
+	node_close(&c);
+	free(changed);
+	free(removed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_nodes_follow_each_other),
 		cmocka_unit_test(test_watch_reloads),
+		cmocka_unit_test(test_reconnect_reloads),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
