@@ -284,14 +284,6 @@ struct pg_host_key {
 	char fingerprint[STORE_MAX_FINGERPRINT + 1];
 };
 
-/* store_claim_side's arguments. */
-struct pg_claim {
-	char id[REGISTRY_MAX_ID + 1];
-	enum tunnel_side side;
-	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1]; /* "": none */
-	char node[STORE_MAX_NODE_ID + 1];
-};
-
 /* A row read on the worker thread for the loop thread: store_find_token's
  * answer, or a change reported to the watch callback. */
 struct pg_row {
@@ -311,7 +303,7 @@ struct pg_job {
 		struct pending_notification note;
 		struct thing_presence thing;
 		struct pg_host_key key;
-		struct pg_claim claim;
+		struct store_claim claim;
 		struct pg_row row;
 	} u;
 };
@@ -471,7 +463,7 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 	return 0;
 }
 
-static int run_claim(struct pg_store *s, const struct pg_claim *c, char *err, size_t err_cap)
+static int run_claim(struct pg_store *s, const struct store_claim *c, char *err, size_t err_cap)
 {
 	const char *values[] = { c->id, c->client_token[0] ? c->client_token : NULL, c->node };
 	int64_t rev = 0;
@@ -1299,20 +1291,16 @@ static int pg_claim_side(struct store *base, const char *tunnel_id, enum tunnel_
 			 void *ctx, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	size_t clen = strlen(client_token);
-	if (!registry_id_valid(tunnel_id) || (side != SIDE_SOURCE && side != SIDE_DESTINATION) ||
-	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id)) {
-		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: invalid tunnel id, side, "
-		     "client token or node id", s->shown);
-		return -1;
-	}
 	struct pg_job *j = new_job(s, PG_CLAIM, "claim a side", err, err_cap);
 	if (j == NULL)
 		return -1;
-	textf(j->u.claim.id, sizeof(j->u.claim.id), "%s", tunnel_id);
-	j->u.claim.side = side;
-	memcpy(j->u.claim.client_token, client_token, clen + 1);
-	textf(j->u.claim.node, sizeof(j->u.claim.node), "%s", node_id);
+	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
+					       node_id);
+	if (problem != NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: %s", s->shown, problem);
+		free_job(j);
+		return -1;
+	}
 	return submit(s, j, done, ctx, "claim a side", err, err_cap);
 }
 
