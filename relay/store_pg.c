@@ -1001,14 +1001,13 @@ static int pg_load(struct store *base, struct registry *r, char *err, size_t err
 			free_tunnel(t);
 			break;
 		}
-		int64_t rev = t->rev;
 		if (registry_insert(r, t, why, sizeof(why)) != 0) {
 			errf(err, err_cap, "PostgreSQL %s: %s", s->shown, why);
 			free_tunnel(t);
 			break;
 		}
-		pthread_mutex_lock(&s->lock); /* the worker's map */
-		known_set(s, r->tunnels[r->n - 1]->id, rev);
+		pthread_mutex_lock(&s->lock); /* the worker's map; t is the registry's now */
+		known_set(s, t->id, t->rev);
 		pthread_mutex_unlock(&s->lock);
 	}
 	PQclear(res);
