@@ -188,6 +188,7 @@ int main(int argc, char **argv)
 	struct relay_server_config cfg = {
 		.bind = opt.bind,
 		.port = opt.port,
+		.proxy_protocol = opt.proxy_protocol,
 		.cert = opt.cert,
 		.key = opt.key,
 		.max_connections = opt.max_connections,
