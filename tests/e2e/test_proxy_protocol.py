@@ -5,7 +5,8 @@ address 127.0.0.2. A tunnel opened through the API carries bytes intact;
 the relay names the client as HAProxy saw it (127.0.0.1 for the proxies,
 127.0.0.7 for a client bound there), never HAProxy's 127.0.0.2. A
 connection straight to the relay without a PROXY header (TLS at once, or
-silence) is closed and counted in /metrics; a version 1 header written by
+silence) is closed and counted in /metrics, while HAProxy's health checks
+(every 0.5 s, a LOCAL header then TLS) are not; a version 1 header written by
 hand, then TLS by hand, is served with the address it names.
 
 Skipped when haproxy is not installed (Debian: apt-get install haproxy)."""
@@ -66,7 +67,7 @@ frontend tls_in
     default_backend relays
 backend relays
     source %s
-    server relay1 127.0.0.1:%d ssl verify required ca-file %s send-proxy-v2
+    server relay1 127.0.0.1:%d ssl verify required ca-file %s send-proxy-v2 check check-send-proxy inter 500
 """ % (self.front_port, crt, HAPROXY_SOURCE, self.relay_port, p.ca))
         r = self.run_check(cfg)
         expect(r == 0, "haproxy -c -f %s failed" % cfg)
