@@ -66,7 +66,7 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
-              relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
+              relay/proxy_header.c relay/listener.c relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
               relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \
               relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
@@ -273,7 +273,7 @@ bench-scale: deps
 FUZZ_CC      := clang
 FUZZ_DIR     := build/fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence term_frame
+FUZZ_TARGETS := frame ws_codec admit api notification agent_config render presence term_frame proxy_header
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
                 -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -297,6 +297,7 @@ FUZZ_agent_config_SRC := agent/config.c agent/config_report.c agent/config_files
 FUZZ_render_SRC    := tunnelctl/render.c tunnelctl/url.c tunnelctl/cli.c
 FUZZ_presence_SRC  := relay/presence_payload.c relay/notify_payload.c proto/message.c common/text.c
 FUZZ_term_frame_SRC := common/term_frame.c term/asciicast.c
+FUZZ_proxy_header_SRC := relay/proxy_header.c
 fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/bin/fuzz_%,$(FUZZ_TARGETS))
 

@@ -81,3 +81,27 @@ int access_token_generate(char *out, size_t cap)
 	OPENSSL_cleanse(b64, sizeof(b64));
 	return 0;
 }
+
+size_t access_token_key(const char *id, char *key, size_t cap)
+{
+	size_t n = 0;
+	if (cap < ACCESS_TOKEN_KEY_MAX + 1)
+		return 0;
+	while (n < ACCESS_TOKEN_KEY_MAX &&
+	       ((id[n] >= 'a' && id[n] <= 'z') || (id[n] >= '0' && id[n] <= '9'))) {
+		key[n] = id[n];
+		n++;
+	}
+	key[n] = '\0';
+	return n;
+}
+
+int access_token_generate_keyed(const char *id, char *out, size_t cap)
+{
+	if (cap < ACCESS_TOKEN_KEYED_MAX + 1)
+		return -1;
+	size_t n = access_token_key(id, out, cap);
+	if (n)
+		out[n++] = '.';
+	return access_token_generate(out + n, cap - n);
+}

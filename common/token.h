@@ -23,6 +23,23 @@ int client_token_generate(char *out, size_t cap);
 /* Writes a fresh access token: 32 random bytes as 43 base64url characters
  * (no padding) + NUL. cap must be at least 44. Returns 0 or -1. */
 int access_token_generate(char *out, size_t cap);
+
+/* A relay's tunnel tokens lead with a routing key, "RK.RANDOM", so that a
+ * load balancer in front of several relay nodes can send both sides of a
+ * tunnel to the same node by hashing RK alone (HAProxy: field(1,.) of the
+ * access-token header). RK is the start of the tunnel id: not secret, and
+ * never trusted (tokens are looked up by their hash). */
+#define ACCESS_TOKEN_RANDOM_LEN 43
+#define ACCESS_TOKEN_KEY_MAX 8
+#define ACCESS_TOKEN_KEYED_MAX (ACCESS_TOKEN_KEY_MAX + 1 + ACCESS_TOKEN_RANDOM_LEN)
+/* The routing key of id: its first characters of [a-z0-9], at most
+ * ACCESS_TOKEN_KEY_MAX, up to the first other one. Writes it + NUL into key
+ * (cap at least ACCESS_TOKEN_KEY_MAX + 1); returns its length (0: none). */
+size_t access_token_key(const char *id, char *key, size_t cap);
+/* Writes "KEY." (KEY = access_token_key(id); nothing when it is empty)
+ * then a fresh access_token_generate token. cap must be at least
+ * ACCESS_TOKEN_KEYED_MAX + 1. Returns 0 or -1. */
+int access_token_generate_keyed(const char *id, char *out, size_t cap);
 /* Overwrites a NUL-terminated secret in place (the compiler may not skip it). */
 void secret_wipe(char *s);
 

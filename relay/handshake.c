@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/token.h"
 #include "proto/wire.h"
+#include "relay/http_router.h"
 
 void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m)
 {
@@ -96,8 +97,8 @@ static int refuse_http(struct handshake *h, struct lws *wsi, int status, const c
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));
 	uint32_t left_out = 0;
-	char addr[64] = "?";
-	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	char addr[64];
+	http_client_address(wsi, addr, sizeof(addr));
 	if (refusal_log_note(&h->refusals, key, status, now_ms(), &left_out)) {
 		if (left_out)
 			log_warn("rejected handshake from %s: HTTP %d: %s (the same token was refused "

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "relay/listener.h"
 
 /* A body announced as larger than the route takes is still read and
  * dropped up to this size, so the client is not reset mid-send and sees
@@ -167,6 +168,12 @@ int http_respond_file(struct http_request *req, const char *path, const char *co
 
 void http_client_address(struct lws *wsi, char *out, size_t cap)
 {
+	/* Behind a load balancer: the client its PROXY header named. */
+	const char *proxied = listener_client_address(wsi);
+	if (proxied) {
+		snprintf(out, cap, "%s", proxied);
+		return;
+	}
 	out[0] = '\0';
 	lws_get_peer_simple(wsi, out, cap);
 	if (!strncmp(out, "::ffff:", 7) && strchr(out, '.'))

@@ -70,7 +70,10 @@ int http_respond_file(struct http_request *req, const char *path, const char *co
 		      const struct http_header *headers, size_t n_headers);
 
 /* The client's address ("127.0.0.1", "::1"; an IPv4 client of the
- * dual-stack socket without its "::ffff:"), "" when unknown. */
+ * dual-stack socket without its "::ffff:"), "" when unknown. With
+ * --proxy-protocol, the address the load balancer's PROXY header named
+ * (relay/listener.h). Every log line, limit and audit record that names a
+ * client takes it from here. */
 void http_client_address(struct lws *wsi, char *out, size_t cap);
 
 /* The "http" protocol's per-connection data size, and its callback for

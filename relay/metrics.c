@@ -54,8 +54,13 @@ char *metrics_render(const struct relay_metrics *m, const struct metrics_gauges 
 		"tunnel_relay_api_requests_total %llu\n"
 		"# HELP tunnel_relay_full_total Times the relay ran out of descriptors and paused accepting.\n"
 		"# TYPE tunnel_relay_full_total counter\n"
-		"tunnel_relay_full_total %llu\n",
-		(unsigned long long)m->api_requests, (unsigned long long)m->full_episodes);
+		"tunnel_relay_full_total %llu\n"
+		"# HELP tunnel_relay_proxy_header_refused_total Connections closed for want of a valid "
+		"PROXY protocol header (--proxy-protocol).\n"
+		"# TYPE tunnel_relay_proxy_header_refused_total counter\n"
+		"tunnel_relay_proxy_header_refused_total %llu\n",
+		(unsigned long long)m->api_requests, (unsigned long long)m->full_episodes,
+		(unsigned long long)m->proxy_header_refused);
 	if (fclose(f)) {
 		free(text);
 		return NULL;

@@ -15,6 +15,7 @@ struct relay_metrics {
 	uint64_t rejected[METRICS_MAX_REASONS];
 	uint64_t api_requests;
 	uint64_t full_episodes;       /* times the relay stopped accepting: no descriptors left */
+	uint64_t proxy_header_refused; /* --proxy-protocol: connections closed without a good header */
 };
 
 /* What the server knows at the moment of the scrape. */

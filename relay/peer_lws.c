@@ -4,6 +4,7 @@
 
 #include "common/lws_glue.h"
 #include "proto/wire.h"
+#include "relay/http_router.h"
 #include "relay/peer_liveness.h"
 
 static void lws_want_write(void *conn)
@@ -49,8 +50,7 @@ static int on_established(struct peer_lws *pl, struct lws *wsi, struct peer_lws_
 		return -1;
 	const char *name = lws_get_protocol(wsi)->name;
 	char *addr = ps->addr;
-	addr[0] = '\0';
-	lws_get_peer_simple(wsi, addr, sizeof(ps->addr));
+	http_client_address(wsi, addr, sizeof(ps->addr));
 	/* "ADDR, channel ID": the log line then matches the channel-id the
 	 * client logs. */
 	char who[64 + CHANNEL_ID_LEN + 16];

@@ -37,9 +37,12 @@ int relay_conf_arg(const char *key, const char *value, const struct option *tabl
 	}
 	int n;
 	if (o->has_arg == no_argument) {
-		if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+		/* "on"/"off" read best for switches such as proxy-protocol. */
+		if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0") ||
+		    !strcmp(value, "off"))
 			return 0;
-		if (strcmp(value, "yes") && strcmp(value, "true") && strcmp(value, "1")) {
+		if (strcmp(value, "yes") && strcmp(value, "true") && strcmp(value, "1") &&
+		    strcmp(value, "on")) {
 			errf(err, cap, "%s: want yes or no, got '%s'", key, value);
 			return -1;
 		}

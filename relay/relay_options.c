@@ -24,6 +24,11 @@ static const char usage_text[] =
 	"Options:\n"
 	"  -p, --port PORT            TLS port to listen on (default 8443)\n"
 	"  -b, --bind ADDR            address to listen on (default: all interfaces)\n"
+	"      --proxy-protocol       behind a load balancer (HAProxy send-proxy or\n"
+	"                             send-proxy-v2): every connection must begin with\n"
+	"                             a PROXY protocol v1 or v2 header, whose client\n"
+	"                             address the relay then logs and limits by; one\n"
+	"                             without a valid header within 5 s is closed\n"
 	"      --cert FILE            server certificate chain, PEM\n"
 	"      --key FILE             server private key, PEM\n"
 	"      --tunnels FILE         JSON file of tunnels:\n"
@@ -169,10 +174,11 @@ enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OP
        OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
        OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
        OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME,
-       OPT_CONFIG, OPT_CHECK };
+       OPT_CONFIG, OPT_CHECK, OPT_PROXY_PROTOCOL };
 static const struct option longopts[] = {
 	{"port", required_argument, NULL, 'p'},
 	{"bind", required_argument, NULL, 'b'},
+	{"proxy-protocol", no_argument, NULL, OPT_PROXY_PROTOCOL},
 	{"cert", required_argument, NULL, OPT_CERT},
 	{"key", required_argument, NULL, OPT_KEY},
 	{"tunnels", required_argument, NULL, OPT_TUNNELS},
@@ -243,6 +249,7 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 			}
 			break;
 		case 'b': o->bind = optarg; break;
+		case OPT_PROXY_PROTOCOL: o->proxy_protocol = true; break;
 		case OPT_CERT: o->cert = optarg; break;
 		case OPT_KEY: o->key = optarg; break;
 		case OPT_TUNNELS: o->tunnels_file = optarg; break;

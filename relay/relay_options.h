@@ -9,6 +9,7 @@
 struct relay_options {
 	const char *bind;          /* NULL: every interface */
 	int port;
+	bool proxy_protocol;        /* a PROXY header before TLS on every connection */
 	const char *cert;
 	const char *key;
 	const char *tunnels_file;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/lws_glue.h"
 #include "relay/api.h"
@@ -17,6 +18,7 @@
 #include "relay/handshake.h"
 #include "relay/http_api.h"
 #include "relay/http_router.h"
+#include "relay/listener.h"
 #include "relay/metrics.h"
 #include "relay/notify.h"
 #include "relay/notify_outbox.h"
@@ -47,6 +49,7 @@ struct relay_server {
 	struct presence_feed presence;  /* MQTT presence messages into things */
 	struct relay_metrics metrics;
 	struct conn_gate gate;          /* full: new connections are closed on arrival */
+	struct listener *listener;      /* --proxy-protocol: our own accept; NULL: lws's */
 	size_t fd_limit;
 	struct handshake handshake;
 	struct dataplane *dataplane;
@@ -88,6 +91,45 @@ static void count_connection(struct relay_server *srv, bool opened)
 	}
 }
 
+/* The listener's view of the descriptor gate. */
+static bool gate_full(void *arg)
+{
+	struct relay_server *srv = arg;
+	return srv->gate.full;
+}
+
+static void gate_counted(void *arg, bool opened)
+{
+	struct relay_server *srv = arg;
+	if (srv->gate.capacity)
+		count_connection(srv, opened);
+}
+
+static int start_listener(struct relay_server *srv, const struct relay_server_config *cfg)
+{
+	struct listener_config lc = {
+		.bind = cfg->bind,
+		.port = cfg->port,
+		.loop = srv->loop,
+		.vhost = lws_get_vhost_by_name(srv->ctx, "default"),
+		.metrics = &srv->metrics,
+		.full = gate_full,
+		.counted = gate_counted,
+		.arg = srv,
+	};
+	char err[512];
+	if (!lc.vhost) {
+		log_error("lws made no default vhost");
+		return -1;
+	}
+	srv->listener = listener_start(&lc, err, sizeof(err));
+	if (!srv->listener) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* The "http" protocol: the upgrade handshake, wake-ups of the loop, and
  * plain HTTP requests (to the router). */
 static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
@@ -96,10 +138,14 @@ static int http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 	struct relay_server *srv = lws_context_user(lws_get_context(wsi));
 	switch (reason) {
 	case LWS_CALLBACK_WSI_CREATE:
-	case LWS_CALLBACK_WSI_DESTROY:
+	case LWS_CALLBACK_WSI_DESTROY: {
 		if (srv && srv->gate.capacity)
 			count_connection(srv, reason == LWS_CALLBACK_WSI_CREATE);
-		return http_router_callback(srv->router, wsi, reason, user, in, len);
+		int rc = http_router_callback(srv->router, wsi, reason, user, in, len);
+		if (reason == LWS_CALLBACK_WSI_DESTROY)
+			listener_forget(wsi);
+		return rc;
+	}
 	case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
 		/* Nonzero: lws closes the new socket; no wsi is made for it. */
 		return srv && srv->gate.full ? -1 : 0;
@@ -236,6 +282,7 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 	notify_outbox_tick(srv->outbox, env.now);
 	console_tick(srv->console, env.now);
 	terminals_tick(srv->terminals, env.now);
+	listener_tick(srv->listener, now_ms());
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 }
 
@@ -267,8 +314,11 @@ static struct lws_context *create_context(struct relay_server *srv,
 {
 	struct lws_context_creation_info info;
 	memset(&info, 0, sizeof(info));
-	info.port = cfg->port;
-	info.iface = cfg->bind;
+	/* With --proxy-protocol the relay accepts itself (relay/listener.h) and
+	 * hands lws each connection after its PROXY header: the vhost keeps
+	 * its TLS context but listens nowhere. */
+	info.port = cfg->proxy_protocol ? CONTEXT_PORT_NO_LISTEN_SERVER : cfg->port;
+	info.iface = cfg->proxy_protocol ? NULL : cfg->bind;
 	info.protocols = srv->protocols;
 	info.user = srv;
 	/* lws on our libev loop: epoll, and we decide when the loop stops. */
@@ -422,6 +472,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		free_parts(srv);
 		return NULL;
 	}
+	if (cfg->proxy_protocol && start_listener(srv, cfg)) {
+		lws_context_destroy(srv->ctx);
+		free_parts(srv);
+		return NULL;
+	}
 	if (cfg->notify) {
 		struct notify_config nc = *cfg->notify;
 		nc.presence_filter = cfg->presence_filter;
@@ -484,9 +539,11 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	registry->inserted = on_inserted;
 	registry->inserted_arg = srv;
 	log_info("event loop: libev on lws (foreign loop)");
-	log_info("listening on %s:%d (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
-		 cfg->bind ? cfg->bind : "*", cfg->port, registry->n, cfg->max_connections,
-		 cfg->api_key ? "on" : "off", srv->notifier ? cfg->notify->uri : "off");
+	log_info("listening on %s:%d%s (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
+		 cfg->bind ? cfg->bind : "*", cfg->port,
+		 cfg->proxy_protocol ? ", a PROXY protocol header first" : "", registry->n,
+		 cfg->max_connections, cfg->api_key ? "on" : "off",
+		 srv->notifier ? cfg->notify->uri : "off");
 	lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, LWS_USEC_PER_SEC);
 	return srv;
 }
@@ -517,6 +574,9 @@ void relay_server_stop(struct relay_server *srv)
 		notifier_stop(srv->notifier);
 	srv->notifier = NULL;
 	http_api_forget_notifier(srv->api);
+	/* No more connections for lws to adopt while it closes. */
+	listener_free(srv->listener);
+	srv->listener = NULL;
 	lws_context_destroy(srv->ctx);
 	/* On a foreign loop lws may finish closing its handles from the
 	 * loop; it clears srv->ctx (info.pcontext) when it is done. */

@@ -5,6 +5,7 @@
 #ifndef RELAY_SERVER_H
 #define RELAY_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relay/registry.h"
@@ -17,6 +18,7 @@ struct terminal_options;
 struct relay_server_config {
 	const char *bind;        /* NULL: all interfaces */
 	int port;
+	bool proxy_protocol;     /* a PROXY header first on every connection (relay/listener.h) */
 	const char *cert;
 	const char *key;
 	size_t max_connections;  /* per tunnel */

@@ -10,6 +10,7 @@
 #include "common/term_frame.h"
 #include "relay/console_auth.h"
 #include "relay/handshake.h"
+#include "relay/http_router.h"
 #include "relay/terminal.h"
 #include "relay/terminals.h"
 
@@ -18,8 +19,8 @@
 
 static int refuse(struct lws *wsi, int status, const char *why)
 {
-	char addr[64] = "?";
-	lws_get_peer_simple(wsi, addr, sizeof(addr));
+	char addr[64];
+	http_client_address(wsi, addr, sizeof(addr));
 	log_warn("refused a terminal WebSocket from %s: HTTP %d: %s", addr, status, why);
 	return handshake_write_refusal(wsi, status, why);
 }

@@ -38,14 +38,15 @@ static int new_tunnel_id(char out[REGISTRY_MAX_ID + 1])
 	return 0;
 }
 
-/* Gives a side a fresh token: returns it in token (API_TOKEN_LEN + 1). */
+/* Gives a side a fresh token keyed by the tunnel's id (so a rotation
+ * keeps the key): returns it in token (API_TOKEN_LEN + 1). */
 static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunnel_side side,
 		       char *token)
 {
 	uint8_t hash[TOKEN_HASH_LEN];
 	do {
-		if (access_token_generate(token, API_TOKEN_LEN + 1) ||
-		    token_hash(token, API_TOKEN_LEN, hash))
+		if (access_token_generate_keyed(t->id, token, API_TOKEN_LEN + 1) ||
+		    token_hash(token, strlen(token), hash))
 			return -1;
 	} while (registry_hash_in_use(env->registry, hash)); /* 2^-256: but cheap to be sure */
 	if (registry_set_token_hash(env->registry, t, side, hash))
@@ -260,6 +261,7 @@ struct registry_tunnel *ops_open(struct api_env *env, struct registry_tunnel *t,
 	}
 	t->created_at = env->now;
 	t->expires_at = env->now + 60 * (int64_t)t->lifetime_minutes;
+	/* The id first: the tokens carry its routing key. */
 	if (new_tunnel_id(t->id) || rotate_side(env, t, SIDE_SOURCE, tokens[SIDE_SOURCE]) ||
 	    rotate_side(env, t, SIDE_DESTINATION, tokens[SIDE_DESTINATION]) ||
 	    registry_insert(env->registry, t, err, sizeof(err))) {

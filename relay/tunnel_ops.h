@@ -12,12 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/token.h"
 #include "relay/registry.h"
 
 #define API_DEFAULT_LIFETIME_MINUTES 720
 #define API_MAX_LIFETIME_MINUTES 720
-/* Fresh access tokens: 256 random bits as 43 base64url characters. */
-#define API_TOKEN_LEN 43
+/* Fresh access tokens, the longest: "RK." (the tunnel's routing key,
+ * common/token.h) then 256 random bits as 43 base64url characters. */
+#define API_TOKEN_LEN ACCESS_TOKEN_KEYED_MAX
 /* Caps on open tunnels, so that a script holding the API key cannot fill
  * the relay by accident: in all, and per thing (a device serves a handful
  * of tunnels at a time). Beyond either, opening is refused (OPS_TOO_MANY). */

@@ -18,6 +18,7 @@ RUNTIME_PACKAGES=(    # tests and demo
     python3 python3-websockets openssl mosquitto mosquitto-clients
     awscli python3-boto3     # e2e: the AWS-compatible API driven by the real AWS CLI and boto3
     postgresql               # e2e: test_pg_store runs a throwaway cluster (initdb) for the PostgreSQL store
+    haproxy                  # e2e: HAProxy 2.6 in front of relay nodes (PROXY protocol, the cluster test's token-key hashing)
     openssh-server openssh-client curl procps iproute2
     chromium chromium-driver python3-selenium   # e2e: the web console in headless Chromium
 )

@@ -24,7 +24,8 @@ from harness import (MiB, READY, binary, child_env, connect, expect, expect_clos
 _DEFAULT = object()
 
 THING = "nanopi-01"
-TOKEN_RX = re.compile(r"^[A-Za-z0-9_-]{32,}$")
+# "RK.RANDOM": the first 8 characters of the tunnel id (routing key), 256 random bits.
+TOKEN_RX = re.compile(r"^[0-9a-f]{8}\.[A-Za-z0-9_-]{43}$")
 ISO_RX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
 

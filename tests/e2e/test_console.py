@@ -597,7 +597,8 @@ def scenario_admin(t):
     wait_until(token_file.exists, scaled(10), "the downloaded token file %s" % token_file)
     token = token_file.read_text().strip()
     t.secret(token)
-    expect(re.match(r"^[A-Za-z0-9_-]{32,}$", token), "the downloaded token looks wrong")
+    expect(re.match(r"^%s\.[A-Za-z0-9_-]{43}$" % re.escape(tid[:8]), token),
+           "the downloaded token looks wrong")
     b.one("#token-copy").click()
     wait_until(lambda: b.text("#token-done"), scaled(5), "the Copy button's answer")
     if b.text("#token-done") == "Copied.":

@@ -88,6 +88,62 @@ static void test_client_token_generate(void **state)
 		assert_int_equal(small[i], 'Q');
 }
 
+static bool all_base64url(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+static void test_access_token_key(void **state)
+{
+	char key[ACCESS_TOKEN_KEY_MAX + 1];
+	(void)state;
+	assert_int_equal(access_token_key("0f3a9c2e-1b2c-4d5e-8f90-123456789abc", key, sizeof(key)), 8);
+	assert_string_equal(key, "0f3a9c2e");
+	/* Up to the first character outside [a-z0-9], or 8. */
+	assert_int_equal(access_token_key("abc-def", key, sizeof(key)), 3);
+	assert_string_equal(key, "abc");
+	assert_int_equal(access_token_key("tunnel0123456789", key, sizeof(key)), 8);
+	assert_string_equal(key, "tunnel01");
+	assert_int_equal(access_token_key("Upper", key, sizeof(key)), 0);
+	assert_string_equal(key, "");
+	assert_int_equal(access_token_key("", key, sizeof(key)), 0);
+	assert_int_equal(access_token_key("abcdef", key, ACCESS_TOKEN_KEY_MAX), 0); /* too small */
+}
+
+static void test_access_token_generate_keyed(void **state)
+{
+	char a[ACCESS_TOKEN_KEYED_MAX + 1], b[ACCESS_TOKEN_KEYED_MAX + 8];
+	char small[ACCESS_TOKEN_KEYED_MAX];
+	(void)state;
+	const char *id = "0f3a9c2e-1b2c-4d5e-8f90-123456789abc";
+	memset(b, 'Z', sizeof(b));
+	assert_int_equal(access_token_generate_keyed(id, a, sizeof(a)), 0);
+	assert_int_equal(access_token_generate_keyed(id, b, sizeof(b)), 0);
+	assert_int_equal(strlen(a), ACCESS_TOKEN_KEYED_MAX);
+	assert_memory_equal(a, "0f3a9c2e.", 9);
+	assert_memory_equal(b, "0f3a9c2e.", 9);
+	assert_true(all_base64url(a + 9, ACCESS_TOKEN_RANDOM_LEN));
+	assert_string_not_equal(a + 9, b + 9); /* the same key, fresh randomness */
+	assert_true(access_token_valid(a, strlen(a)));
+	assert_int_equal(b[ACCESS_TOKEN_KEYED_MAX + 1], 'Z'); /* nothing past the NUL */
+	/* No key in the id: the random part alone, no dot. */
+	assert_int_equal(access_token_generate_keyed("-x", a, sizeof(a)), 0);
+	assert_int_equal(strlen(a), ACCESS_TOKEN_RANDOM_LEN);
+	assert_true(all_base64url(a, ACCESS_TOKEN_RANDOM_LEN));
+	/* A short key keeps its length. */
+	assert_int_equal(access_token_generate_keyed("ab", a, sizeof(a)), 0);
+	assert_int_equal(strlen(a), 3 + ACCESS_TOKEN_RANDOM_LEN);
+	assert_memory_equal(a, "ab.", 3);
+	memset(small, 'Q', sizeof(small));
+	assert_int_equal(access_token_generate_keyed(id, small, sizeof(small)), -1);
+	for (size_t i = 0; i < sizeof(small); i++)
+		assert_int_equal(small[i], 'Q');
+}
+
 static void test_token_hash(void **state)
 {
 	static const uint8_t abc[TOKEN_HASH_LEN] = {
@@ -145,6 +201,8 @@ int main(void)
 		cmocka_unit_test(test_client_token_valid),
 		cmocka_unit_test(test_access_token_valid),
 		cmocka_unit_test(test_client_token_generate),
+		cmocka_unit_test(test_access_token_key),
+		cmocka_unit_test(test_access_token_generate_keyed),
 		cmocka_unit_test(test_token_hash),
 		cmocka_unit_test(test_token_hash_equal),
 		cmocka_unit_test(test_secret_wipe),

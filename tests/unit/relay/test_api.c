@@ -246,11 +246,13 @@ static void assert_error(struct api_response *res, int status, const char *code,
 	cJSON_Delete(j);
 }
 
-static bool is_base64url_token(const char *s)
+/* A minted token: the first 8 characters of its tunnel's id (the routing
+ * key), a dot, then 256 random bits as 43 base64url characters. */
+static bool is_keyed_token(const char *s, const char *tunnel_id)
 {
-	if (strlen(s) != API_TOKEN_LEN)
+	if (strlen(s) != API_TOKEN_LEN || strncmp(s, tunnel_id, 8) || s[8] != '.')
 		return false;
-	for (const char *p = s; *p; p++)
+	for (const char *p = s + 9; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_'))
 			return false;
@@ -438,8 +440,8 @@ static void test_open_success(void **state)
 	assert_true(is_uuid(id));
 	assert_int_equal(id[14], '4'); /* UUID version 4 */
 	assert_non_null(strchr("89ab", id[19]));
-	assert_true(is_base64url_token(src));
-	assert_true(is_base64url_token(dst));
+	assert_true(is_keyed_token(src, id));
+	assert_true(is_keyed_token(dst, id));
 	assert_string_not_equal(src, dst);
 
 	char want[32];
@@ -1173,7 +1175,7 @@ static void check_rotation(struct fx *f, const char *mode, bool src, bool dst)
 		if (rotated[s]) {
 			assert_true(cJSON_IsString(fresh[s]));
 			const char *tok = fresh[s]->valuestring;
-			assert_true(is_base64url_token(tok));
+			assert_true(is_keyed_token(tok, o.t->id)); /* the same key */
 			assert_string_not_equal(tok, old[s]);
 			assert_string_not_equal(tok, old[1 - s]);
 			assert_hash_of(side->token_hash, tok);
@@ -1405,7 +1407,7 @@ static void test_add_notification(void **state)
 	cJSON *j = parse(&res);
 	/* The original fields stay. */
 	assert_true(is_uuid(get_str(j, "tunnelId")));
-	assert_true(is_base64url_token(get_str(j, "sourceAccessToken")));
+	assert_true(is_keyed_token(get_str(j, "sourceAccessToken"), get_str(j, "tunnelId")));
 	assert_string_equal(get_str(j, "destinationAccessToken"), res.notify_token);
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "notification");
 	assert_true(cJSON_IsObject(n));
@@ -1541,7 +1543,7 @@ static void test_repeated_keys(void **state)
 
 /* ---- tokens wiped from freed JSON trees --------------------------------------------- */
 
-/* A freed block that still holds a token: a run of API_TOKEN_LEN base64url
+/* A freed block that still holds a token: a run of its 43 random base64url
  * characters in a small block (cJSON's copy of one string; the larger print
  * buffers are cJSON's own business and not checked). */
 static bool unwiped_token_freed;
@@ -1554,7 +1556,7 @@ static bool holds_token(const char *p, size_t len)
 		bool b64 = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 			   c == '-' || c == '_';
 		run = b64 ? run + 1 : 0;
-		if (run >= API_TOKEN_LEN)
+		if (run >= ACCESS_TOKEN_RANDOM_LEN)
 			return true;
 	}
 	return false;
@@ -1602,7 +1604,7 @@ static void test_add_pending_notification(void **state)
 	assert_int_equal(api_add_pending_notification(&res, "broker unreachable; will be sent when it is back"), 0);
 	assert_int_equal(res.status, 201);
 	cJSON *j = parse(&res);
-	assert_true(is_base64url_token(get_str(j, "destinationAccessToken")));
+	assert_true(is_keyed_token(get_str(j, "destinationAccessToken"), get_str(j, "tunnelId")));
 	const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "notification");
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(n, "delivered")));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "pending")));

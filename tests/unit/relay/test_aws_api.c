@@ -196,8 +196,12 @@ static void test_open_describe(void **state)
 	snprintf(id, sizeof(id), "%s", str(j, "tunnelId"));
 	snprintf(arn, sizeof(arn), "arn:aws:iotsecuretunneling:us-east-1:000000000000:tunnel/%s", id);
 	assert_string_equal(str(j, "tunnelArn"), arn);
+	/* "RK.RANDOM": the routing key is the start of the tunnel id. */
 	assert_int_equal(strlen(str(j, "sourceAccessToken")), API_TOKEN_LEN);
 	assert_int_equal(strlen(str(j, "destinationAccessToken")), API_TOKEN_LEN);
+	assert_memory_equal(str(j, "sourceAccessToken"), id, 8);
+	assert_memory_equal(str(j, "destinationAccessToken"), id, 8);
+	assert_int_equal(str(j, "sourceAccessToken")[8], '.');
 	cJSON_Delete(j);
 
 	snprintf(body, sizeof(body), "{\"tunnelId\":\"%s\"}", id);

@@ -41,6 +41,12 @@ static void test_flags_take_yes_or_no(void **state)
 	free(arg);
 	assert_int_equal(relay_conf_arg("quiet", "false", table, &arg, err, sizeof(err)), 0);
 	assert_null(arg);
+	/* on/off too (proxy-protocol = on). */
+	assert_int_equal(relay_conf_arg("quiet", "on", table, &arg, err, sizeof(err)), 0);
+	assert_string_equal(arg, "--quiet");
+	free(arg);
+	assert_int_equal(relay_conf_arg("quiet", "off", table, &arg, err, sizeof(err)), 0);
+	assert_null(arg);
 	assert_int_equal(relay_conf_arg("quiet", "maybe", table, &arg, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "want yes or no"));
 }
