@@ -123,8 +123,13 @@ static void on_peer_close(void *user, int code, const char *reason, size_t len)
 {
 	struct tunnel *t = user;
 	int reason_len = len > 123 ? 123 : (int)len;
-	if (code == WS_CLOSE_GOING_AWAY || code == WS_CLOSE_SERVICE_RESTART) {
+	if (code == WS_CLOSE_GOING_AWAY) {
 		log_info("the relay is going away (%d %.*s); will reconnect", code, reason_len, reason);
+		return;
+	}
+	if (code == WS_CLOSE_SERVICE_RESTART) {
+		log_info("the relay asks to connect again (%d %.*s); will reconnect", code, reason_len,
+			 reason);
 		return;
 	}
 	t->p.exiting = true;

@@ -229,13 +229,16 @@ static void claimed(void *ctx, const char *err)
 	if (!err)
 		return;
 	if (store_error_lost_race(err)) {
-		log_warn("tunnel %s: another relay node admitted the %s first; closing it here",
-			 tunnel_id(p), tunnel_side_name(p->side));
+		/* The row as stored came first (through the watch), and may
+		 * have closed p already: said once. */
+		if (!p->close_code)
+			log_warn("tunnel %s: another relay node admitted the %s first; closing it here",
+				 tunnel_id(p), tunnel_side_name(p->side));
 		request_close(p, CLUSTER_CLOSE_LOST, "another relay node admitted this side");
 		return;
 	}
-	/* The database is away: the side stays; its claim is made again
-	 * when it reconnects. */
+	/* The database is away: the side stays admitted here (a later
+	 * admission claims it again). */
 	log_warn("tunnel %s: cannot record the %s as admitted here: %s", tunnel_id(p),
 		 tunnel_side_name(p->side), err);
 }
