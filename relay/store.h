@@ -157,11 +157,19 @@ int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_
 int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
 		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
 		     char *err, size_t err_cap);
-/* On store_claim_side: a won claim also adds 1 to the row's rev (so that a
- * stale copy elsewhere loses its next save). The caller keeps its copy
- * current by adding 1 to its own t->rev after done(ctx, NULL) (and setting
- * the side used as it did before calling): the store does not write into
- * the caller's tunnel. */
+/* rev (struct registry_tunnel) and these calls:
+ * - store_save sends the copy with its rev, and adds 1 to t->rev when it
+ *   takes it (so back-to-back saves chain); PostgreSQL writes the row only
+ *   if the stored rev is still the copy's.
+ * - store_claim_side adds 1 to the row's rev when won. The caller adds 1
+ *   to its own t->rev when it calls (not in done: jobs run in order, so a
+ *   store_save made before done comes must already expect the claimed rev).
+ *   A claim of a tunnel the database does not hold (a --tunnels file's)
+ *   is won: there is nothing to race for.
+ * - Whoever applies a row from store_tunnel_changed_fn or store_found_fn
+ *   takes row->rev into its copy, else its next save loses.
+ * - A lost save or claim (STORE_LOST_RACE) reports the row as stored
+ *   through the watch callback (row NULL when gone) before its done. */
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);
