@@ -4,18 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/text.h"
+
 bool cluster_node_id_valid(const char *id)
 {
-	size_t len = strnlen(id, CLUSTER_MAX_NODE_ID + 1);
-	if (len == 0 || len > CLUSTER_MAX_NODE_ID)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return text_is_name(id, CLUSTER_MAX_NODE_ID, "._-");
 }
 
 /* The same client holds both: the same client token, or none in both. */
