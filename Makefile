@@ -211,7 +211,8 @@ check-one: all $(UNIT_BINS) console-assets
 unit: $(UNIT_BINS)
 	tests/run-unit.sh $(BIN)/tests
 
-e2e: all console-assets
+# test_pg_store runs the PostgreSQL store's unit binary against its cluster.
+e2e: all console-assets $(BIN)/tests/relay/test_store_pg
 	BIN_DIR=$(abspath $(BIN)) SAN=$(SAN) python3 tests/e2e/run.py $(E2E)
 
 deps:

@@ -9,6 +9,15 @@
 #include "relay/notify_payload.h"
 #include "relay/presence_payload.h"
 
+bool store_node_id_valid(const char *id)
+{
+	size_t n = strnlen(id, STORE_MAX_NODE_ID + 1);
+	if (n < 1 || n > STORE_MAX_NODE_ID)
+		return false;
+	/* Notification payloads are "NODE ID": never a space in it. */
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
 /* Checked before saving too, so that a row we write is always a row we can
  * load back (a bad row stops the relay). */
 const char *store_tunnel_problem(const struct registry_tunnel *t)

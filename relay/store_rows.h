@@ -5,10 +5,15 @@
 #ifndef RELAY_STORE_ROWS_H
 #define RELAY_STORE_ROWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relay/registry.h"
 #include "relay/things.h"
+
+/* A relay node's name (--node-id): 1..63 of [A-Za-z0-9._-]. */
+#define STORE_MAX_NODE_ID 63
+bool store_node_id_valid(const char *id);
 
 /* What is wrong with t, or NULL. */
 const char *store_tunnel_problem(const struct registry_tunnel *t);
