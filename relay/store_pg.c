@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "relay/pending_notification.h"
+#include "relay/store_pg_known.h"
 #include "relay/store_pg_sql.h"
 #include "relay/store_rows.h"
 #include "relay/store_uri.h"
@@ -26,24 +27,6 @@
 #define PG_MAX_PENDING 1024
 #define PG_BACKOFF_MIN_S 1
 #define PG_BACKOFF_MAX_S 30
-/* Buckets of the map of rows this node knows. */
-#define PG_KNOWN_BUCKETS 1024
-/* A known row whose last write here failed: whatever the database holds
- * differs from this node's copy. */
-#define PG_REV_UNKNOWN (-1)
-
-/* A row as this node last wrote or reported it (worker side): after a
- * reconnect, the rows whose rev differs from this, and those gone, are
- * reported (notifications sent while away are lost). */
-struct known_row {
-	struct known_row *next;
-	int64_t rev;
-	bool closed_here;           /* this node won its close: its later saves may write
-				     * the closed row again */
-	unsigned seen;              /* the reload that last found it */
-	char id[REGISTRY_MAX_ID + 1];
-};
-
 /* The connection is shared by the loop thread (loading, at start-up) and
  * the worker thread (jobs, reconnecting): `lock` guards it and everything
  * below it. */
@@ -55,8 +38,7 @@ struct pg_store {
 	bool lost;                  /* in an outage episode (warned once) */
 	time_t next_try;            /* when to reconnect next */
 	int backoff_s;
-	struct known_row *known[PG_KNOWN_BUCKETS];
-	unsigned reload;            /* reloads done, to find the rows gone */
+	struct known_rows known;    /* the worker's: each row's rev as this node knows it */
 	bool watching;              /* store_watch was called */
 	bool listening;             /* LISTEN done on this connection */
 	char node[STORE_MAX_NODE_ID + 1]; /* "" until store_watch: in payloads */
@@ -212,69 +194,6 @@ static long run(struct pg_store *s, const char *sql, int n, const char *const *v
 	return run_rev(s, sql, n, values, NULL, what, err, err_cap);
 }
 
-/* ---- the rows this node knows (under the lock) ------------------------------ */
-
-static size_t id_bucket(const char *id)
-{
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 16777619u;
-	return h % PG_KNOWN_BUCKETS;
-}
-
-static struct known_row **known_find(struct pg_store *s, const char *id)
-{
-	struct known_row **p = &s->known[id_bucket(id)];
-	while (*p && strcmp((*p)->id, id) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-/* The entry of id, added (rev PG_REV_UNKNOWN) when missing; NULL when
- * memory runs out. */
-static struct known_row *known_get(struct pg_store *s, const char *id)
-{
-	struct known_row **p = known_find(s, id);
-	if (*p)
-		return *p;
-	struct known_row *k = calloc(1, sizeof(*k));
-	if (k == NULL)
-		return NULL;
-	k->rev = PG_REV_UNKNOWN;
-	k->seen = s->reload;
-	textf(k->id, sizeof(k->id), "%s", id);
-	*p = k;
-	return k;
-}
-
-/* Out of memory: the row is just not followed after a reconnect. */
-static void known_set(struct pg_store *s, const char *id, int64_t rev)
-{
-	struct known_row *k = known_get(s, id);
-	if (k)
-		k->rev = rev;
-}
-
-static void known_remove(struct pg_store *s, const char *id)
-{
-	struct known_row **p = known_find(s, id);
-	struct known_row *k = *p;
-	if (k) {
-		*p = k->next;
-		free(k);
-	}
-}
-
-static void known_free(struct pg_store *s)
-{
-	for (size_t i = 0; i < PG_KNOWN_BUCKETS; i++)
-		while (s->known[i]) {
-			struct known_row *k = s->known[i];
-			s->known[i] = k->next;
-			free(k);
-		}
-}
-
 /* ---- jobs (worker thread) ------------------------------------------------ */
 
 enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, PG_FIND, PG_REPORT };
@@ -282,14 +201,6 @@ enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, P
 struct pg_host_key {
 	char thing[REGISTRY_MAX_THING + 1];
 	char fingerprint[STORE_MAX_FINGERPRINT + 1];
-};
-
-/* store_claim_side's arguments. */
-struct pg_claim {
-	char id[REGISTRY_MAX_ID + 1];
-	enum tunnel_side side;
-	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1]; /* "": none */
-	char node[STORE_MAX_NODE_ID + 1];
 };
 
 /* A row read on the worker thread for the loop thread: store_find_token's
@@ -311,7 +222,7 @@ struct pg_job {
 		struct pending_notification note;
 		struct thing_presence thing;
 		struct pg_host_key key;
-		struct pg_claim claim;
+		struct store_claim claim;
 		struct pg_row row;
 	} u;
 };
@@ -360,9 +271,9 @@ static void report(struct pg_store *s, struct pg_job *j)
 	j->kind = PG_REPORT;
 	j->u.row.s = s;
 	if (j->u.row.hit)
-		known_set(s, j->u.row.id, j->u.row.tunnel.rev);
+		known_set(&s->known, j->u.row.id, j->u.row.tunnel.rev);
 	else
-		known_remove(s, j->u.row.id);
+		known_remove(&s->known, j->u.row.id);
 	store_worker_report(s->worker, j, deliver_report);
 }
 
@@ -378,7 +289,7 @@ static void report_row(struct pg_store *s, const char *id)
 			log_warn("tunnel %s: cannot read its row after another node's change: %s", id,
 				 err);
 		free_job(j);
-		known_set(s, id, PG_REV_UNKNOWN);
+		known_set(&s->known, id, KNOWN_REV_UNKNOWN);
 		return;
 	}
 	report(s, j);
@@ -390,7 +301,7 @@ static void report_row(struct pg_store *s, const char *id)
 static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
 		       const struct pg_tunnel_params *p, int64_t *rev, char *err, size_t err_cap)
 {
-	struct known_row *k = *known_find(s, t->id);
+	struct known_row *k = known_find(&s->known, t->id);
 	if (k && k->closed_here)
 		return 1;
 	const char *close_values[] = { t->id, p->closed, s->node };
@@ -405,7 +316,7 @@ static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
 	}
 	if (n <= 0)
 		return n < 0 ? -1 : 0;
-	k = known_get(s, t->id);
+	k = known_get(&s->known, t->id);
 	if (k == NULL) {
 		errf(err, err_cap, "PostgreSQL %s: tunnel '%s': out of memory", s->shown, t->id);
 		return -1;
@@ -430,7 +341,7 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 		return 0; /* --tunnels file entries are configuration, not state */
 	if (t->deleted) {
 		const char *values[] = { t->id, s->node };
-		known_remove(s, t->id); /* the relay forgot it too: gone either way */
+		known_remove(&s->known, t->id); /* the relay forgot it too: gone either way */
 		return run(s, pg_delete_sql, 2, values, "cannot delete a tunnel", err, err_cap) < 0
 			       ? -1 : 0;
 	}
@@ -444,9 +355,9 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 	int64_t rev = t->rev + 1;
 	long n = 1;
 	if (t->closed_at != 0) {
-		int64_t closed_rev = PG_REV_UNKNOWN; /* stays so when closed by an earlier save */
+		int64_t closed_rev = KNOWN_REV_UNKNOWN; /* stays so when closed by an earlier save */
 		n = claim_close(s, t, &p, &closed_rev, err, err_cap);
-		if (n > 0 && closed_rev != PG_REV_UNKNOWN && closed_rev != rev) {
+		if (n > 0 && closed_rev != KNOWN_REV_UNKNOWN && closed_rev != rev) {
 			/* Closed here, but this copy was stale: the rest of the
 			 * row is the other node's, which the relay now learns. */
 			pg_tunnel_params_free(&p);
@@ -460,29 +371,29 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 		n = run(s, pg_save_sql, PG_N_COLUMNS + 3, p.v, "cannot save a tunnel", err, err_cap);
 	pg_tunnel_params_free(&p);
 	if (n < 0) {
-		known_set(s, t->id, PG_REV_UNKNOWN);
+		known_set(&s->known, t->id, KNOWN_REV_UNKNOWN);
 		return -1;
 	}
 	if (n == 0)
 		return lost(s, t->id,
 			    t->closed_at ? "was already closed there" : "was changed there first", err,
 			    err_cap);
-	known_set(s, t->id, rev);
+	known_set(&s->known, t->id, rev);
 	return 0;
 }
 
-static int run_claim(struct pg_store *s, const struct pg_claim *c, char *err, size_t err_cap)
+static int run_claim(struct pg_store *s, const struct store_claim *c, char *err, size_t err_cap)
 {
 	const char *values[] = { c->id, c->client_token[0] ? c->client_token : NULL, c->node };
 	int64_t rev = 0;
 	long n = run_rev(s, pg_claim_sql[c->side], 3, values, &rev, "cannot claim a side", err,
 			 err_cap);
 	if (n < 0) {
-		known_set(s, c->id, PG_REV_UNKNOWN);
+		known_set(&s->known, c->id, KNOWN_REV_UNKNOWN);
 		return -1;
 	}
 	if (n > 0) {
-		known_set(s, c->id, rev);
+		known_set(&s->known, c->id, rev);
 		return 0;
 	}
 	struct pg_job *j = calloc(1, sizeof(*j));
@@ -526,7 +437,7 @@ static int run_find(struct pg_store *s, struct pg_row *r, char *err, size_t err_
 			rc = -1;
 		} else {
 			r->hit = true;
-			known_set(s, r->tunnel.id, r->tunnel.rev);
+			known_set(&s->known, r->tunnel.id, r->tunnel.rev);
 		}
 	}
 	PQclear(res);
@@ -604,6 +515,16 @@ static int run_once(struct pg_store *s, struct pg_job *j, char *err, size_t err_
 
 /* ---- following other nodes (under the lock, connected) ---------------------- */
 
+/* A row this node knew is gone (the reload did not find it). */
+static void report_gone(void *arg, const char *id)
+{
+	struct pg_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		textf(j->u.row.id, sizeof(j->u.row.id), "%s", id);
+		report(arg, j); /* hit false: gone */
+	}
+}
+
 /* Reports every row whose rev differs from what this node knows, and the
  * rows it knows that are gone: what changed while it was not listening. */
 static void reload(struct pg_store *s)
@@ -617,7 +538,7 @@ static void reload(struct pg_store *s)
 		s->listening = false; /* again at the next turn */
 		return;
 	}
-	unsigned seen = ++s->reload;
+	unsigned seen = known_begin_reload(&s->known);
 	int n = PQntuples(res);
 	for (int i = 0; i < n; i++) {
 		struct pg_job *j = calloc(1, sizeof(*j));
@@ -625,7 +546,7 @@ static void reload(struct pg_store *s)
 			break;
 		struct pg_row *r = &j->u.row;
 		const char *problem = get_row(res, i, &r->tunnel, r->owner, sizeof(r->owner));
-		struct known_row *k = problem ? NULL : known_get(s, r->tunnel.id);
+		struct known_row *k = problem ? NULL : known_get(&s->known, r->tunnel.id);
 		if (k == NULL || k->rev == r->tunnel.rev) {
 			if (k)
 				k->seen = seen;
@@ -640,18 +561,7 @@ static void reload(struct pg_store *s)
 		report(s, j);
 	}
 	PQclear(res);
-	for (size_t b = 0; b < PG_KNOWN_BUCKETS; b++) {
-		struct known_row *k = s->known[b];
-		while (k) {
-			struct known_row *next = k->next; /* report() may free k */
-			struct pg_job *j = k->seen == seen ? NULL : calloc(1, sizeof(*j));
-			if (j) {
-				textf(j->u.row.id, sizeof(j->u.row.id), "%s", k->id);
-				report(s, j); /* hit false: gone */
-			}
-			k = next;
-		}
-	}
+	known_drop_unseen(&s->known, seen, report_gone, s);
 }
 
 /* LISTEN on a new connection, then the reload that covers the time
@@ -710,9 +620,9 @@ static void follow(struct pg_store *s)
 static void job_not_run(struct pg_store *s, const struct pg_job *j)
 {
 	if (j->kind == PG_SAVE && !j->u.tunnel.from_file && !j->u.tunnel.deleted)
-		known_set(s, j->u.tunnel.id, PG_REV_UNKNOWN);
+		known_set(&s->known, j->u.tunnel.id, KNOWN_REV_UNKNOWN);
 	else if (j->kind == PG_CLAIM)
-		known_set(s, j->u.claim.id, PG_REV_UNKNOWN);
+		known_set(&s->known, j->u.claim.id, KNOWN_REV_UNKNOWN);
 }
 
 /* On the worker thread. A job that finds the connection broken (the
@@ -1009,14 +919,13 @@ static int pg_load(struct store *base, struct registry *r, char *err, size_t err
 			free_tunnel(t);
 			break;
 		}
-		int64_t rev = t->rev;
 		if (registry_insert(r, t, why, sizeof(why)) != 0) {
 			errf(err, err_cap, "PostgreSQL %s: %s", s->shown, why);
 			free_tunnel(t);
 			break;
 		}
-		pthread_mutex_lock(&s->lock); /* the worker's map */
-		known_set(s, r->tunnels[r->n - 1]->id, rev);
+		pthread_mutex_lock(&s->lock); /* the worker's map; t is the registry's now */
+		known_set(&s->known, t->id, t->rev);
 		pthread_mutex_unlock(&s->lock);
 	}
 	PQclear(res);
@@ -1242,7 +1151,7 @@ static void pg_close(struct store *base)
 	/* Every queued save is written (and its callback run) first. */
 	store_worker_stop(s->worker);
 	PQfinish(s->conn);
-	known_free(s);
+	known_free(&s->known);
 	pthread_mutex_destroy(&s->lock);
 	OPENSSL_cleanse(s->uri, strlen(s->uri)); /* it may hold the password */
 	free(s);
@@ -1299,20 +1208,16 @@ static int pg_claim_side(struct store *base, const char *tunnel_id, enum tunnel_
 			 void *ctx, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	size_t clen = strlen(client_token);
-	if (!registry_id_valid(tunnel_id) || (side != SIDE_SOURCE && side != SIDE_DESTINATION) ||
-	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id)) {
-		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: invalid tunnel id, side, "
-		     "client token or node id", s->shown);
-		return -1;
-	}
 	struct pg_job *j = new_job(s, PG_CLAIM, "claim a side", err, err_cap);
 	if (j == NULL)
 		return -1;
-	textf(j->u.claim.id, sizeof(j->u.claim.id), "%s", tunnel_id);
-	j->u.claim.side = side;
-	memcpy(j->u.claim.client_token, client_token, clen + 1);
-	textf(j->u.claim.node, sizeof(j->u.claim.node), "%s", node_id);
+	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
+					       node_id);
+	if (problem != NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: %s", s->shown, problem);
+		free_job(j);
+		return -1;
+	}
 	return submit(s, j, done, ctx, "claim a side", err, err_cap);
 }
 

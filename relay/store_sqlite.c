@@ -470,14 +470,6 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
  * thing's host key. */
 enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY, JOB_CLAIM, JOB_FIND };
 
-/* store_claim_side's arguments. */
-struct claim_job {
-	char id[REGISTRY_MAX_ID + 1];
-	enum tunnel_side side;
-	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1]; /* "": none */
-	char node[STORE_MAX_NODE_ID + 1];
-};
-
 /* store_find_token's question and answer. */
 struct find_job {
 	uint8_t hash[TOKEN_HASH_LEN];
@@ -500,7 +492,7 @@ struct sqlite_job {
 		struct pending_notification note;
 		struct thing_presence thing;
 		struct host_key_job key;
-		struct claim_job claim;
+		struct store_claim claim;
 		struct find_job find;
 	} u;
 };
@@ -622,7 +614,7 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t);
 static bool get_text(sqlite3_stmt *st, int col, char *out, size_t cap);
 
 /* One conditional UPDATE; no row changed and no row at all: nothing to race for. */
-static int run_claim(struct sqlite_store *s, const struct claim_job *c, char *err, size_t err_cap)
+static int run_claim(struct sqlite_store *s, const struct store_claim *c, char *err, size_t err_cap)
 {
 	sqlite3_stmt *st = s->claim[c->side];
 	int rc = sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
@@ -881,23 +873,19 @@ static int sqlite_claim_side(struct store *base, const char *tunnel_id, enum tun
 			     void *ctx, char *err, size_t err_cap)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
-	size_t clen = strlen(client_token);
-	if (!registry_id_valid(tunnel_id) || (side != SIDE_SOURCE && side != SIDE_DESTINATION) ||
-	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id)) {
-		errf(err, err_cap, "%s: cannot claim a side: invalid tunnel id, side, client token "
-		     "or node id", s->path);
-		return -1;
-	}
 	struct sqlite_job *j = calloc(1, sizeof(*j));
 	if (j == NULL) {
 		errf(err, err_cap, "%s: cannot claim a side: out of memory", s->path);
 		return -1;
 	}
 	j->kind = JOB_CLAIM;
-	textf(j->u.claim.id, sizeof(j->u.claim.id), "%s", tunnel_id);
-	j->u.claim.side = side;
-	memcpy(j->u.claim.client_token, client_token, clen + 1);
-	textf(j->u.claim.node, sizeof(j->u.claim.node), "%s", node_id);
+	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
+					       node_id);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: cannot claim a side: %s", s->path, problem);
+		free_job(j);
+		return -1;
+	}
 	return submit(s, j, done, ctx, "claim a side of tunnel", tunnel_id, err, err_cap);
 }
 
