@@ -4,13 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/text.h"
-
-bool cluster_node_id_valid(const char *id)
-{
-	return text_is_name(id, CLUSTER_MAX_NODE_ID, "._-");
-}
-
 /* The same client holds both: the same client token, or none in both. */
 static bool same_client(const struct registry_side *a, const struct registry_side *b)
 {

@@ -4,8 +4,8 @@
  * that used the old ones, let go of sides now owned elsewhere), how to take
  * such a row into the registry, and which handshake misses to look up in
  * the database (a short memory of misses, so that a client retrying a bad
- * token, or many of them, does not cost a query each time). The node's
- * name is checked here too. docs/architecture.md, "Several nodes". */
+ * token, or many of them, does not cost a query each time).
+ * docs/architecture.md, "Several nodes"; a node's name: store_rows.h. */
 #ifndef RELAY_CLUSTER_H
 #define RELAY_CLUSTER_H
 
@@ -15,10 +15,6 @@
 #include "common/token.h"
 #include "proto/ws_codec.h"
 #include "relay/registry.h"
-
-/* --node-id: 1..63 of [A-Za-z0-9._-]. */
-#define CLUSTER_MAX_NODE_ID 63
-bool cluster_node_id_valid(const char *id);
 
 /* WebSocket close codes of the cluster (RFC 6455 §7.4.1, IANA registry). */
 #define CLUSTER_CLOSE_LOST 1008      /* policy violation: the side is another node's */

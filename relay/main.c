@@ -12,7 +12,6 @@
 #include "common/lws_glue.h"
 #include "relay/adduser.h"
 #include "relay/aws_keys.h"
-#include "relay/cluster.h"
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
@@ -22,6 +21,7 @@
 #include "relay/server.h"
 #include "relay/store.h"
 #include "relay/store_pg.h"
+#include "relay/store_rows.h"
 #include "relay/store_sqlite.h"
 #include "relay/store_uri.h"
 #include "relay/terminals.h"
@@ -110,9 +110,9 @@ static int node_id(const struct relay_options *opt, char *out, size_t cap)
 		snprintf(out, cap, "%s", opt->node_id);
 		return 0;
 	}
-	if (gethostname(out, cap) != 0 || !memchr(out, '\0', cap) || !cluster_node_id_valid(out)) {
+	if (gethostname(out, cap) != 0 || !memchr(out, '\0', cap) || !store_node_id_valid(out)) {
 		log_fatal("the host name is no node id (1-%d of [A-Za-z0-9._-]): set --node-id",
-			  CLUSTER_MAX_NODE_ID);
+			  STORE_MAX_NODE_ID);
 		return -1;
 	}
 	return 0;
@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 	char err[512];
 	char api_key[256];
 	struct aws_keys *aws_keys = NULL;
-	char node[CLUSTER_MAX_NODE_ID + 2], mqtt_id[CLUSTER_MAX_NODE_ID + 32];
+	char node[STORE_MAX_NODE_ID + 2], mqtt_id[STORE_MAX_NODE_ID + 32];
 	rc = 1;
 	if (node_id(&opt, node, sizeof(node)))
 		goto out;
