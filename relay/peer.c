@@ -250,8 +250,7 @@ static void claim(struct peer *p, struct registry_tunnel *t)
 	if (store_claim_side(p->dp->cfg.store, t->id, p->side,
 			     side->has_client_token ? side->client_token : "", p->dp->cfg.node_id,
 			     claimed, p, err, sizeof(err)))
-		log_warn("tunnel %s: cannot record the %s as admitted here: %s", t->id,
-			 tunnel_side_name(p->side), err);
+		claimed(p, err); /* not even queued: as if the database were away */
 	else
 		t->rev++; /* a won claim writes rev + 1: the next save expects it (store.h) */
 }
