@@ -43,9 +43,10 @@ struct cluster_plan cluster_plan(const struct registry_tunnel *mine, const bool 
 struct registry_tunnel *cluster_copy_row(const struct registry_tunnel *row);
 
 /* Makes mine what row says, as plan decided (plan->update or ->forget):
- * new token hashes through the registry's index, a connected side's own
- * use kept unless lost, a closed tunnel never reopened. Returns 0, or -1
- * when memory runs out (mine is then unchanged). */
+ * new token hashes through the registry's index, a side's own use kept
+ * while the row does not have it used yet (our claim on its way), a closed
+ * tunnel never reopened. Returns 0, or -1 when memory runs out for the
+ * index (the source's new hash may be in place then; nothing else is). */
 int cluster_take_row(struct registry *r, struct registry_tunnel *mine,
 		     const struct registry_tunnel *row, const struct cluster_plan *plan,
 		     int64_t now);
