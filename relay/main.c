@@ -21,6 +21,7 @@
 #include "relay/server.h"
 #include "relay/store.h"
 #include "relay/store_pg.h"
+#include "relay/store_rows.h"
 #include "relay/store_sqlite.h"
 #include "relay/store_uri.h"
 #include "relay/terminals.h"
@@ -101,6 +102,31 @@ static const char *beside_self(const char *program, char *out, size_t cap)
 	return out;
 }
 
+/* This node's name: --node-id, else the host name, made one if it is not
+ * (cut to STORE_MAX_NODE_ID, other characters as '-': a single relay must
+ * not refuse to start over its host's name). */
+static void node_id(const struct relay_options *opt, char out[STORE_MAX_NODE_ID + 1])
+{
+	if (opt->node_id) {
+		snprintf(out, STORE_MAX_NODE_ID + 1, "%s", opt->node_id);
+		return;
+	}
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+		snprintf(host, sizeof(host), "relay");
+	size_t len = strnlen(host, STORE_MAX_NODE_ID);
+	memcpy(out, host, len);
+	out[len] = '\0';
+	if (store_node_id_valid(out) && !strcmp(out, host))
+		return;
+	for (char *c = out; *c; c++)
+		if (!strchr("._-", *c) && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+					   (*c >= '0' && *c <= '9')))
+			*c = '-';
+	log_warn("the host name is no node id (1-%d of [A-Za-z0-9._-]): using %s; "
+		 "set --node-id", STORE_MAX_NODE_ID, out);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "adduser"))
@@ -127,7 +153,11 @@ int main(int argc, char **argv)
 	char err[512];
 	char api_key[256];
 	struct aws_keys *aws_keys = NULL;
+	char node[STORE_MAX_NODE_ID + 1], mqtt_id[STORE_MAX_NODE_ID + 32];
 	rc = 1;
+	node_id(&opt, node);
+	log_info("node id: %s", node);
+	snprintf(mqtt_id, sizeof(mqtt_id), "tunnel-relay-%s", node);
 	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))
 		goto out;
 	if (opt.aws_credentials) {
@@ -161,7 +191,7 @@ int main(int argc, char **argv)
 		.ca = opt.mqtt_ca,
 		.cert = opt.mqtt_cert,
 		.key = opt.mqtt_key,
-		.client_id = opt.mqtt_client_id ? opt.mqtt_client_id : "tunnel-relay",
+		.client_id = opt.mqtt_client_id ? opt.mqtt_client_id : mqtt_id,
 		.topic_template = opt.notify_topic,
 		.endpoint = opt.public_endpoint,
 		.region = opt.region,
@@ -199,6 +229,8 @@ int main(int argc, char **argv)
 		.max_tunnels = opt.max_tunnels,
 		.max_tunnels_per_thing = opt.max_tunnels_per_thing,
 		.store = store,
+		.node_id = node,
+		.shared_store = opt.db && store_uri_is_postgres(opt.db),
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,
