@@ -1,3 +1,0 @@
-build-clang/obj/common/text.o: common/text.c common/text.h
-
-common/text.h:

@@ -1,3 +1,0 @@
-build-clang/obj/common/threads.o: common/threads.c common/threads.h
-
-common/threads.h:

@@ -1,3 +1,0 @@
-build-clang/obj/proxy/backoff.o: proxy/backoff.c proxy/backoff.h
-
-proxy/backoff.h:

@@ -1,3 +1,0 @@
-build-clang/obj/relay/store_uri.o: relay/store_uri.c relay/store_uri.h
-
-relay/store_uri.h:
