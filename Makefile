@@ -64,7 +64,7 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
               proxy/dial.c proxy/local_queue.c proxy/local_sock.c proxy/local_stdio.c proxy/local_udp.c \
               proxy/udp_flows.c proxy/io_sockets.c proxy/tunnel.c proxy/tls_client.c proxy/ca_bundle.c \
               proxy/ws_client.c proxy/ws_handshake.c proxy/ws_frames.c
-RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/session.c \
+RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/cluster.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/proxy_header.c relay/listener.c relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
               relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \

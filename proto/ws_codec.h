@@ -31,6 +31,7 @@ enum ws_opcode {
 #define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_PROTOCOL_ERROR 1002
 #define WS_CLOSE_NO_STATUS 1005
+#define WS_CLOSE_SERVICE_RESTART 1012
 
 /* ---- the opening handshake ---------------------------------------------- */
 

@@ -116,13 +116,20 @@ static void on_disconnected(struct tunnel *t, bool was_connected, const char *wh
 }
 
 /* A close frame from the relay: 1000 means the tunnel was closed (exit 0);
- * 1001 (going away) is retried; anything else will not heal by retrying. */
+ * 1001 (going away) and 1012 (service restart: a relay node letting go of
+ * a tunnel another node now holds) are retried; anything else will not
+ * heal by retrying. */
 static void on_peer_close(void *user, int code, const char *reason, size_t len)
 {
 	struct tunnel *t = user;
 	int reason_len = len > 123 ? 123 : (int)len;
 	if (code == WS_CLOSE_GOING_AWAY) {
 		log_info("the relay is going away (%d %.*s); will reconnect", code, reason_len, reason);
+		return;
+	}
+	if (code == WS_CLOSE_SERVICE_RESTART) {
+		log_info("the relay asks to connect again (%d %.*s); will reconnect", code, reason_len,
+			 reason);
 		return;
 	}
 	t->p.exiting = true;

@@ -16,6 +16,15 @@ void handshake_init(struct handshake *h, struct registry *r, struct relay_metric
 	memset(h, 0, sizeof(*h));
 	h->registry = r;
 	h->metrics = m;
+	cluster_misses_init(&h->misses, h);
+}
+
+void handshake_share(struct handshake *h, struct store *s, store_tunnel_changed_fn found,
+		     void *found_arg)
+{
+	h->store = s;
+	h->found = found;
+	h->found_arg = found_arg;
 }
 
 /* Copies a custom header's value into buf. Returns its length, or -1 when
@@ -77,7 +86,7 @@ int handshake_write_refusal(struct lws *wsi, int status, const char *reason)
 static bool is_dead_token(const char *label)
 {
 	return !strcmp(label, "unknown_token") || !strcmp(label, "tunnel_closed") ||
-	       !strcmp(label, "token_reused");
+	       !strcmp(label, "token_reused") || !strcmp(label, "not_known_yet");
 }
 
 /* Every refused upgrade goes out here. token: the access token the client
@@ -109,6 +118,39 @@ static int refuse_http(struct handshake *h, struct lws *wsi, int status, const c
 		log_debug("rejected handshake from %s: HTTP %d: %s (again)", addr, status, reason);
 	}
 	return handshake_write_refusal(wsi, status, reason);
+}
+
+/* The database's answer about a token unknown in memory. */
+static void token_found(void *ctx, const struct registry_tunnel *row, const char *err)
+{
+	struct cluster_miss *slot = ctx;
+	struct handshake *h = slot->set->owner;
+	cluster_miss_done(slot, !row && !err, now_ms());
+	if (err)
+		log_debug("cannot look an access token up in the database: %s", err);
+	else if (row)
+		h->found(h->found_arg, row->id, row, NULL);
+}
+
+/* A token unknown in memory, on a shared store: true when it may yet be
+ * known (another node just opened or rotated it): the client is told to
+ * retry (503) while the database is asked; false once it missed there. */
+static bool maybe_elsewhere(struct handshake *h, const char *token, size_t len)
+{
+	uint8_t hash[TOKEN_HASH_LEN];
+	if (!h->store || token_hash(token, len, hash))
+		return false;
+	struct cluster_miss *slot = NULL;
+	enum cluster_miss_verdict v = cluster_miss_check(&h->misses, hash, now_ms(), &slot);
+	char err[256];
+	if (v == CLUSTER_LOOK_UP &&
+	    store_find_token(h->store, hash, token_found, slot, err, sizeof(err))) {
+		cluster_miss_done(slot, false, now_ms());
+		log_debug("cannot look an access token up in the database: %s", err);
+		v = CLUSTER_UNKNOWN;
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	return v != CLUSTER_UNKNOWN;
 }
 
 int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
@@ -153,6 +195,12 @@ int handshake_confirm(struct handshake *h, struct lws *wsi, const char *upgrade)
 		.client_token_len = ct_len >= 0 ? (size_t)ct_len : 0,
 	};
 	struct admit_result res = admit_decide(h->registry, &req);
+	if (res.http_status == 401 && !res.tunnel && !strcmp(res.label, "unknown_token") &&
+	    maybe_elsewhere(h, req.access_token, req.access_token_len)) {
+		res.http_status = 503;
+		res.reason = "tunnel not known on this node yet; retry";
+		res.label = "not_known_yet";
+	}
 	if (res.http_status) {
 		int rc = refuse_http(h, wsi, res.http_status, res.reason, res.label ? res.label : "other",
 				     req.access_token, req.access_token_len);

@@ -10,9 +10,11 @@
 #include <stddef.h>
 
 #include "relay/admit.h"
+#include "relay/cluster.h"
 #include "relay/metrics.h"
 #include "relay/refusal_log.h"
 #include "relay/registry.h"
+#include "relay/store.h"
 
 /* The channel-id response header: 128 random bits in hex. */
 #define CHANNEL_ID_LEN 32
@@ -28,9 +30,21 @@ struct handshake {
 	size_t pending_client_token_len;
 	char pending_channel_id[CHANNEL_ID_LEN + 1];
 	struct refusal_log refusals;
+	/* Several nodes on a shared store: a token unknown in memory is looked
+	 * up there (NULL store: refused at once, one node). found takes a row
+	 * found into the registry (the server's, as for other nodes' changes). */
+	struct store *store;
+	store_tunnel_changed_fn found;
+	void *found_arg;
+	struct cluster_misses misses;
 };
 
 void handshake_init(struct handshake *h, struct registry *r, struct relay_metrics *m);
+/* A shared store: an unknown token is answered 503 "not known on this node
+ * yet" while store_find_token looks for it, and 401 once it missed
+ * (remembered CLUSTER_MISS_KEEP_MS). */
+void handshake_share(struct handshake *h, struct store *s, store_tunnel_changed_fn found,
+		     void *found_arg);
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade: the Upgrade header's value).
  * Returns what the callback returns: 0 to go on with the upgrade, 1 when

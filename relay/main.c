@@ -12,6 +12,7 @@
 #include "common/lws_glue.h"
 #include "relay/adduser.h"
 #include "relay/aws_keys.h"
+#include "relay/cluster.h"
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
@@ -101,6 +102,22 @@ static const char *beside_self(const char *program, char *out, size_t cap)
 	return out;
 }
 
+/* This node's name: --node-id, else the host name. Returns 0, or -1
+ * (logged) when the host name is no valid node id. */
+static int node_id(const struct relay_options *opt, char *out, size_t cap)
+{
+	if (opt->node_id) {
+		snprintf(out, cap, "%s", opt->node_id);
+		return 0;
+	}
+	if (gethostname(out, cap) != 0 || !memchr(out, '\0', cap) || !cluster_node_id_valid(out)) {
+		log_fatal("the host name is no node id (1-%d of [A-Za-z0-9._-]): set --node-id",
+			  CLUSTER_MAX_NODE_ID);
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && !strcmp(argv[1], "adduser"))
@@ -127,7 +144,12 @@ int main(int argc, char **argv)
 	char err[512];
 	char api_key[256];
 	struct aws_keys *aws_keys = NULL;
+	char node[CLUSTER_MAX_NODE_ID + 2], mqtt_id[CLUSTER_MAX_NODE_ID + 32];
 	rc = 1;
+	if (node_id(&opt, node, sizeof(node)))
+		goto out;
+	log_info("node id: %s", node);
+	snprintf(mqtt_id, sizeof(mqtt_id), "tunnel-relay-%s", node);
 	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))
 		goto out;
 	if (opt.aws_credentials) {
@@ -161,7 +183,7 @@ int main(int argc, char **argv)
 		.ca = opt.mqtt_ca,
 		.cert = opt.mqtt_cert,
 		.key = opt.mqtt_key,
-		.client_id = opt.mqtt_client_id ? opt.mqtt_client_id : "tunnel-relay",
+		.client_id = opt.mqtt_client_id ? opt.mqtt_client_id : mqtt_id,
 		.topic_template = opt.notify_topic,
 		.endpoint = opt.public_endpoint,
 		.region = opt.region,
@@ -195,6 +217,8 @@ int main(int argc, char **argv)
 		.max_tunnels = opt.max_tunnels,
 		.max_tunnels_per_thing = opt.max_tunnels_per_thing,
 		.store = store,
+		.node_id = node,
+		.shared_store = opt.db && store_uri_is_postgres(opt.db),
 		.api_key = api_key[0] ? api_key : NULL,
 		.aws_keys = aws_keys,
 		.notify = opt.mqtt_uri ? &notify : NULL,

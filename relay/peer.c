@@ -9,6 +9,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "proto/ws_codec.h"
+#include "relay/cluster.h"
 #include "relay/live_index.h"
 #include "relay/session.h"
 #include "relay/store.h"
@@ -221,6 +222,38 @@ static struct tunnel_live *live_get(struct dataplane *dp, struct registry_tunnel
 	return live;
 }
 
+/* The shared store's answer to this node's claim of p's side. */
+static void claimed(void *ctx, const char *err)
+{
+	struct peer *p = ctx;
+	if (!err)
+		return;
+	if (store_error_lost_race(err)) {
+		/* The row as stored came first (through the watch), and may
+		 * have closed p already: said once. */
+		if (!p->close_code)
+			log_warn("tunnel %s: another relay node admitted the %s first; closing it here",
+				 tunnel_id(p), tunnel_side_name(p->side));
+		request_close(p, CLUSTER_CLOSE_LOST, "another relay node admitted this side");
+		return;
+	}
+	/* The database is away: the side stays admitted here (a later
+	 * admission claims it again). */
+	log_warn("tunnel %s: cannot record the %s as admitted here: %s", tunnel_id(p),
+		 tunnel_side_name(p->side), err);
+}
+
+static void claim(struct peer *p, const struct registry_tunnel *t)
+{
+	const struct registry_side *side = &t->side[p->side];
+	char err[256];
+	if (store_claim_side(p->dp->cfg.store, t->id, p->side,
+			     side->has_client_token ? side->client_token : "", p->dp->cfg.node_id,
+			     claimed, p, err, sizeof(err)))
+		log_debug("tunnel %s: the %s is not claimed in the store: %s", t->id,
+			  tunnel_side_name(p->side), err);
+}
+
 struct peer *peer_join(struct dataplane *dp, void *conn, const struct admit_result *res,
 		       int version, const char *addr)
 {
@@ -255,6 +288,8 @@ struct peer *peer_join(struct dataplane *dp, void *conn, const struct admit_resu
 	session_peer_joined(&live->session, res->side, version);
 	t->side_changed_at[res->side] = time(NULL);
 	store_save_logged(dp->cfg.store, t);
+	if (dp->cfg.node_id && dp->cfg.store)
+		claim(p, t);
 	log_info("tunnel %s: %s connected from %s (V%d%s)", t->id, tunnel_side_name(res->side),
 		 p->addr, version, res->reconnect ? ", reconnect" : "");
 	if (version >= 2)
@@ -380,6 +415,8 @@ void peer_closed(struct peer *p)
 		return;
 	if (p->live)
 		detach(p, p->close_code ? p->close_reason : "connection closed");
+	if (p->dp->cfg.node_id)
+		store_forget(p->dp->cfg.store, p); /* its claim's answer must not find it */
 	bytequeue_free(&p->out);
 	frame_decoder_free(&p->decoder);
 	free(p);

@@ -48,6 +48,10 @@ struct dataplane_config {
 	const struct peer_io *io;
 	size_t queue_headroom;        /* bytes io->send needs before a message (LWS_PRE) */
 	struct store *store;          /* NULL: tunnels are not persisted */
+	/* This node's name when the store is shared by several (NULL: one
+	 * node): each admitted side is claimed there (store_claim_side), and
+	 * closed with 1008 when another node had it first. */
+	const char *node_id;
 	struct relay_metrics *metrics;
 	size_t max_connections;       /* per tunnel */
 };
@@ -61,7 +65,8 @@ void dataplane_free(struct dataplane *dp);
 
 /* A WebSocket was admitted (res from admit_decide, already committed):
  * joins it to its tunnel (replacing the side's old peer on a reconnect),
- * saves the tunnel and sends SERVICE_IDS to a V2+ peer. Returns the peer,
+ * saves the tunnel (and claims the side, with a node_id) and sends
+ * SERVICE_IDS to a V2+ peer. Returns the peer,
  * or NULL when memory runs out (logged: close the connection). */
 struct peer *peer_join(struct dataplane *dp, void *conn, const struct admit_result *res,
 		       int version, const char *addr);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
+#include "relay/cluster.h"
 #include "relay/presence_payload.h"
 #include "relay/relay_conf.h"
 
@@ -55,7 +56,7 @@ static const char usage_text[] =
 	"      --mqtt-ca FILE         CA to verify the broker\n"
 	"      --mqtt-cert FILE       the relay's MQTT client certificate\n"
 	"      --mqtt-key FILE        its key\n"
-	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay)\n"
+	"      --mqtt-client-id ID    MQTT client id (default tunnel-relay-NODEID)\n"
 	"      --notify-topic T       topic template (default $aws/things/{thing}/tunnels/notify)\n"
 	"      --presence-topic F     devices' presence topics, one '+' level for the thing\n"
 	"                             name (default " PRESENCE_DEFAULT_FILTER "; off: none);\n"
@@ -63,6 +64,9 @@ static const char usage_text[] =
 	"                             GET /api/v1/things\n"
 	"      --public-endpoint H:P  relay address put in notifications for devices\n"
 	"      --region NAME          \"region\" in notifications (default self-hosted)\n"
+	"      --node-id NAME         this relay's name among several sharing one\n"
+	"                             PostgreSQL database: 1-63 of [A-Za-z0-9._-]\n"
+	"                             (default: the host name)\n"
 	"\n"
 	"Web console (on with --users):\n"
 	"      --users FILE           console users, NAME:ROLE:HASH lines (ROLE admin or\n"
@@ -174,7 +178,7 @@ enum { OPT_CERT = 256, OPT_KEY, OPT_TUNNELS, OPT_MAXCONN, OPT_DB, OPT_APIKEY, OP
        OPT_MAX_TUNNELS, OPT_MAX_PER_THING, OPT_KEEP_CLOSED, OPT_USERS, OPT_CONSOLE_DIR,
        OPT_IDLE, OPT_AUDIT, OPT_RECORDINGS, OPT_KEEP_DAYS, OPT_NO_RECORDINGS,
        OPT_TERM_HELPER, OPT_LOCALPROXY, OPT_CONSOLE_RELAY, OPT_CONSOLE_CA, OPT_TERM_LIFETIME,
-       OPT_CONFIG, OPT_CHECK, OPT_PROXY_PROTOCOL };
+       OPT_CONFIG, OPT_CHECK, OPT_PROXY_PROTOCOL, OPT_NODE_ID };
 static const struct option longopts[] = {
 	{"port", required_argument, NULL, 'p'},
 	{"bind", required_argument, NULL, 'b'},
@@ -198,6 +202,7 @@ static const struct option longopts[] = {
 	{"presence-topic", required_argument, NULL, OPT_PRESENCE},
 	{"public-endpoint", required_argument, NULL, OPT_PUBLIC},
 	{"region", required_argument, NULL, OPT_REGION},
+	{"node-id", required_argument, NULL, OPT_NODE_ID},
 	{"users", required_argument, NULL, OPT_USERS},
 	{"console-dir", required_argument, NULL, OPT_CONSOLE_DIR},
 	{"console-idle-minutes", required_argument, NULL, OPT_IDLE},
@@ -273,6 +278,14 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		}
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
+		case OPT_NODE_ID:
+			if (!cluster_node_id_valid(optarg)) {
+				fprintf(stderr, "tunnel-relay: --node-id: want 1-%d of [A-Za-z0-9._-], "
+					"got '%s'\n", CLUSTER_MAX_NODE_ID, optarg);
+				return -1;
+			}
+			o->node_id = optarg;
+			break;
 		case OPT_CONFIG: o->config = optarg; break; /* already read: relay_conf.c */
 		case OPT_CHECK: o->check = true; break;
 		case OPT_USERS: o->users = optarg; break;

@@ -22,7 +22,9 @@ struct relay_options {
 	const char *api_key_file;   /* file holding the API key */
 	const char *aws_credentials; /* access keys of the AWS API; NULL: it is off */
 	const char *mqtt_uri;       /* NULL: no device notification */
-	const char *mqtt_ca, *mqtt_cert, *mqtt_key, *mqtt_client_id;
+	const char *mqtt_ca, *mqtt_cert, *mqtt_key;
+	const char *mqtt_client_id; /* NULL: tunnel-relay-NODEID */
+	const char *node_id;        /* NULL: the host name */
 	const char *notify_topic;
 	const char *presence_topic; /* NULL: presence is off (--presence-topic off) */
 	const char *public_endpoint; /* host:port devices dial, sent in notifications */

@@ -48,6 +48,7 @@ struct relay_server {
 	struct things *things;          /* devices' last presence */
 	struct presence_feed presence;  /* MQTT presence messages into things */
 	struct relay_metrics metrics;
+	const char *node_id;
 	struct conn_gate gate;          /* full: new connections are closed on arrival */
 	struct listener *listener;      /* --proxy-protocol: our own accept; NULL: lws's */
 	size_t fd_limit;
@@ -216,6 +217,20 @@ static void schedule(struct relay_server *srv, struct registry_tunnel *t)
 static void on_inserted(void *arg, struct registry_tunnel *t)
 {
 	schedule(arg, t);
+}
+
+/* Another node changed a tunnel in the shared store, or a handshake's
+ * look-up found one there: take it (relay/tunnel_ops.h). */
+static void tunnel_changed(void *arg, const char *id, const struct registry_tunnel *row,
+			   const char *owner)
+{
+	struct relay_server *srv = arg;
+	struct api_env env = {
+		.registry = srv->registry,
+		.now = time(NULL),
+		.hooks = plane_hooks(srv->dataplane),
+	};
+	ops_apply_change(&env, srv->node_id, id, row, owner);
 }
 
 /* The store's answer about a purged tunnel: it names the tunnel itself. */
@@ -400,6 +415,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 	}
 	srv->registry = registry;
 	srv->store = cfg->store;
+	srv->node_id = cfg->node_id;
 	srv->fd_limit = cfg->fd_limit;
 	tunnel_timers_init(&srv->timers, cfg->keep_closed);
 	/* The count (every wsi lws creates, its wake-up pipe among them)
@@ -411,6 +427,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		.io = &peer_lws_io,
 		.queue_headroom = LWS_PRE,
 		.store = cfg->store,
+		.node_id = cfg->shared_store ? cfg->node_id : NULL,
 		.metrics = &srv->metrics,
 		.max_connections = cfg->max_connections,
 	};
@@ -538,6 +555,14 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		schedule(srv, registry->tunnels[i]);
 	registry->inserted = on_inserted;
 	registry->inserted_arg = srv;
+	if (cfg->shared_store && cfg->store) {
+		handshake_share(&srv->handshake, cfg->store, tunnel_changed, srv);
+		if (store_watch(cfg->store, cfg->node_id, tunnel_changed, srv)) {
+			log_error("cannot follow other relay nodes' changes in the database");
+			relay_server_stop(srv);
+			return NULL;
+		}
+	}
 	log_info("event loop: libev on lws (foreign loop)");
 	log_info("listening on %s:%d%s (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port,

@@ -24,6 +24,11 @@ struct relay_server_config {
 	size_t max_connections;  /* per tunnel */
 	size_t max_tunnels, max_tunnels_per_thing; /* open ones, for the API (0: default) */
 	struct store *store;     /* NULL: tunnels are not persisted */
+	/* This node's name (--node-id). With shared_store (PostgreSQL, which
+	 * several nodes may share) other nodes' changes are followed, unknown
+	 * tokens looked up there and admitted sides claimed (relay/cluster.h). */
+	const char *node_id;
+	bool shared_store;
 	const char *api_key;     /* NULL: the management API is off */
 	const struct aws_keys *aws_keys; /* NULL: AWS's API is off */
 	const struct notify_config *notify; /* NULL: no MQTT notification */

@@ -132,6 +132,45 @@ void store_keep_host_key_logged(struct store *s, const char *thing, const char *
 int store_load_host_keys(struct store *s, store_each_host_key_fn each, void *arg, char *err,
 			 size_t err_cap);
 
+/* What another node (sharing the database) did to a tunnel. row NULL: the row is gone (deleted
+ * or purged). owner: the node that last admitted a side of it ("" none). Called on the loop
+ * thread from store_poll, never for this node's own writes. */
+typedef void (*store_tunnel_changed_fn)(void *arg, const char *tunnel_id,
+					const struct registry_tunnel *row, const char *owner);
+/* Starts following other nodes' changes (PostgreSQL: LISTEN on channel "tunnel_changed"; each
+ * tunnel write of every node sends pg_notify('tunnel_changed', 'NODE ID') in its transaction; a
+ * notification from another node makes the worker read that row and report it). Also reports every
+ * change after a reconnect (a full reload: every tunnel whose row differs, plus vanished ones), since
+ * notifications sent while away are lost. SQLite: does nothing (one node). Returns 0 or -1. */
+int store_watch(struct store *s, const char *node_id, store_tunnel_changed_fn fn, void *arg);
+
+/* Looks a tunnel up by one side's token hash (a handshake missed in memory). done(ctx, row or NULL
+ * when none, err) on the loop thread; row valid only during the call. Returns 0 or -1 with err. */
+typedef void (*store_found_fn)(void *ctx, const struct registry_tunnel *row, const char *err);
+int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_found_fn done,
+		     void *ctx, char *err, size_t err_cap);
+
+/* A side admitted here: one conditional statement sets that side used with client_token (may be
+ * "") and owner = node_id, only if the tunnel is open and the side is unused or used with the same
+ * client token. done(ctx, NULL) when won; err starting with STORE_LOST_RACE when another node got
+ * it (or the tunnel closed); STORE_UNAVAILABLE when the database is away. Notifies. */
+int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
+		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
+		     char *err, size_t err_cap);
+/* rev (struct registry_tunnel) and these calls:
+ * - store_save sends the copy with its rev, and adds 1 to t->rev when it
+ *   takes it (so back-to-back saves chain); PostgreSQL writes the row only
+ *   if the stored rev is still the copy's.
+ * - store_claim_side adds 1 to the row's rev when won. The caller adds 1
+ *   to its own t->rev when it calls (not in done: jobs run in order, so a
+ *   store_save made before done comes must already expect the claimed rev).
+ *   A claim of a tunnel the database does not hold (a --tunnels file's)
+ *   is won: there is nothing to race for.
+ * - Whoever applies a row from store_tunnel_changed_fn or store_found_fn
+ *   takes row->rev into its copy, else its next save loses.
+ * - A lost save or claim (STORE_LOST_RACE) reports the row as stored
+ *   through the watch callback (row NULL when gone) before its done. */
+
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);
 /* Waits until every save made so far is finished, then runs the callbacks.

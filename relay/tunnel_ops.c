@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/token.h"
 #include "proto/message.h"
+#include "relay/cluster.h"
 
 static int fail(struct ops_error *e, enum ops_failure failure, const char *field, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -302,4 +304,69 @@ bool ops_close(struct api_env *env, struct registry_tunnel *t, bool delete)
 	if (delete)
 		t->deleted = true;
 	return changed;
+}
+
+/* ---- other nodes' changes -------------------------------------------------- */
+
+static void insert_copy(struct api_env *env, const char *id, const struct registry_tunnel *row)
+{
+	char err[256] = "out of memory";
+	struct registry_tunnel *t = cluster_copy_row(row);
+	if (!t || registry_insert(env->registry, t, err, sizeof(err))) {
+		log_error("tunnel %s: cannot take it from another relay node: %s", id, err);
+		if (t)
+			OPENSSL_cleanse(t, sizeof(*t));
+		free(t);
+		return;
+	}
+	log_info("tunnel %s: opened on another relay node; known here now%s", id,
+		 t->closed_at ? " (closed)" : "");
+}
+
+static void drop_side(struct api_env *env, struct registry_tunnel *t, int side, int code,
+		      const char *reason)
+{
+	if (env->hooks.close_side)
+		env->hooks.close_side(env->hooks.server, t, side, code, reason);
+}
+
+void ops_apply_change(struct api_env *env, const char *node_id, const char *id,
+		      const struct registry_tunnel *row, const char *owner)
+{
+	struct registry_tunnel *t = registry_find_id(env->registry, id);
+	bool connected[2] = { t && ops_side_connected(env, t, SIDE_SOURCE),
+			      t && ops_side_connected(env, t, SIDE_DESTINATION) };
+	struct cluster_plan p = cluster_plan(t, connected, row, owner, node_id);
+	if (p.insert) {
+		insert_copy(env, id, row);
+		return;
+	}
+	if (!t || (!p.update && !p.forget))
+		return;
+	if (cluster_take_row(env->registry, t, row, &p, env->now)) {
+		log_error("tunnel %s: out of memory: another relay node's change is not taken", id);
+		return;
+	}
+	if (p.close) {
+		log_info("tunnel %s: closed on another relay node", id);
+		drop_side(env, t, -1, 1000, "tunnel closed");
+		return;
+	}
+	bool letting_go = false;
+	for (int s = 0; s < 2; s++) {
+		const char *side = tunnel_side_name((enum tunnel_side)s);
+		if (p.rotated[s] && connected[s]) {
+			log_info("tunnel %s: %s access token rotated on another relay node", id, side);
+			drop_side(env, t, s, 1000, "access token rotated");
+		} else if (p.lost[s]) {
+			log_warn("tunnel %s: another relay node admitted the %s; closing it here", id,
+				 side);
+			drop_side(env, t, s, CLUSTER_CLOSE_LOST, "another relay node admitted this side");
+		} else if (p.let_go[s]) {
+			if (!letting_go)
+				log_info("tunnel %s: its owner is now node %s; letting go", id, owner);
+			letting_go = true;
+			drop_side(env, t, s, CLUSTER_CLOSE_LET_GO, "its owner is now another relay node");
+		}
+	}
 }

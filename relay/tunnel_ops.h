@@ -113,6 +113,15 @@ bool ops_side_connected(const struct api_env *env, const struct registry_tunnel 
 			enum tunnel_side side);
 size_t ops_live_connections(const struct api_env *env, const struct registry_tunnel *t);
 
+/* Another relay node changed tunnel id (row NULL: its row is gone; owner:
+ * the node that last admitted a side, "" none, NULL unknown): the registry
+ * takes the row and the sides connected here are dropped as cluster_plan
+ * says: closed (1000), rotated (1000), admitted elsewhere (1008), owned
+ * elsewhere (1012: "letting go", so that the proxies reconnect to where
+ * the other end is). */
+void ops_apply_change(struct api_env *env, const char *node_id, const char *id,
+		      const struct registry_tunnel *row, const char *owner);
+
 /* Marks a tunnel closed (now) and closes its peers with code 1000 and the
  * reason. Used by the APIs and by expiry; the caller saves it. */
 void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason);

@@ -1,0 +1,276 @@
+"""Two tunnel-relay nodes on one PostgreSQL database (a throwaway cluster, as
+in test_pg_store.py), each with its own --node-id and port, no HAProxy: what
+one node does to a tunnel reaches the other (LISTEN/NOTIFY), a token
+unknown to a node is looked up in the database (503 "retry" meanwhile, a
+miss remembered for 5 s, then 401), and both ends of a tunnel converge on
+the node that last admitted one of them: the other node lets go (1012) and
+the proxy reconnects to where its tunnel is now (here through a TCP
+stand-in for HAProxy's hash, switched from one node to the other as after
+a membership change). docs/architecture.md, "Several nodes".
+
+Skips when PostgreSQL 15's server is not installed (make deps installs it).
+"""
+
+import hashlib
+import secrets
+import socket
+import time
+
+from harness import (MiB, LocalServer, close_quietly, connect, expect, expect_echo, free_port,
+                     localproxy, pki, scaled, timeout, wait_until)
+from test_api import READY, client_token, expect_refused, through
+from test_pg_store import DB, Cluster, pg_relay
+
+
+def node(t, cluster, name):
+    relay = pg_relay(t, cluster, name="relay-" + name, verbose=5,
+                     extra_args=["--node-id", "node-" + name])
+    expect(relay.proc.has_log(r"INFO.*node id: node-%s\b" % name), "node id logged at start")
+    return relay
+
+
+class Switch(LocalServer):
+    """TCP to one relay node, switched to another at will; connections made
+    stay where they were made (as with HAProxy when its hash moves a key)."""
+
+    def __init__(self, t, to_port):
+        self.to_port = to_port
+        super().__init__(t, backlog=64)
+
+    def on_accept(self, c):
+        try:
+            up = socket.create_connection(("127.0.0.1", self.to_port), timeout=5)
+        except OSError:
+            close_quietly(c)
+            return
+        up.settimeout(None)
+        if not self.track(up):
+            close_quietly(c)
+            return
+        self.spawn(self._pipe, c, up)
+        self.spawn(self._pipe, up, c)
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                b = src.recv(65536)
+                if not b:
+                    break
+                dst.sendall(b)
+        except OSError:
+            pass
+        finally:
+            close_quietly(src)
+            close_quietly(dst)
+
+
+def statuses_until(relay, token, mode, want, seconds):
+    """Handshakes with token until one is answered `want`; returns every
+    status seen (the last one is want)."""
+    seen = []
+    deadline = time.monotonic() + scaled(seconds)
+    while True:
+        w = relay.ws(token, mode, client_token())
+        seen.append(w.status)
+        w.close()
+        if w.status == want:
+            return seen
+        expect(time.monotonic() < deadline, "no HTTP %d within %.0f s: %r" %
+               (want, scaled(seconds), seen))
+        time.sleep(0.2)
+
+
+def through_retried(t, src_port, nbytes, what, seconds=10):
+    """A connection through a tunnel whose ends are (re)connecting: retried
+    until both are in."""
+    deadline = time.monotonic() + scaled(seconds)
+    while True:
+        s = connect(src_port, scaled(5))
+        t.defer(s.close)
+        try:
+            expect_echo(s, nbytes, what, timeout=scaled(20))
+            return s
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+# ==========================================================================
+
+@timeout(120)
+def test_nodes_open_on_one_carry_and_close_on_other(t):
+    cluster = Cluster(t)
+    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    echo = t.echo()
+    j = a.open()
+    tid = j["tunnelId"]
+    # Both ends on b (the first handshake may be answered 503 "retry").
+    dest = b.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
+    src_port = free_port()
+    src = b.source_proxy(j["sourceAccessToken"], src_port, wait=False)
+    dest.wait_log(READY, scaled(15))
+    src.wait_log(READY, scaled(15))
+    s = through_retried(t, src_port, 4 * MiB, "connection through node b")
+    b.proc.wait_log(r"tunnel %s: opened on another relay node" % tid, scaled(5))
+    b.proc.wait_log(r"tunnel %s: source connected" % tid, scaled(5))
+    b.proc.wait_log(r"tunnel %s: destination connected" % tid, scaled(5))
+    owner = cluster.psql("SELECT owner FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(owner == "node-b", "owner after both ends joined node b: %r" % owner)
+
+    # Closed through a's API: b drops both proxies (1000: they exit 0).
+    t0 = time.monotonic()
+    a.delete(tid)
+    rc_d, rc_s = dest.wait_exit(scaled(10)), src.wait_exit(scaled(10))
+    t.note("both proxies on node b exited %.2f s after the close on node a" %
+           (time.monotonic() - t0))
+    expect(rc_d == 0 and rc_s == 0, "proxies after the close elsewhere: exit %s, %s" % (rc_d, rc_s))
+    b.proc.wait_log(r"tunnel %s: closed on another relay node" % tid, scaled(5))
+    b.proc.wait_log(r"tunnel %s: closing the source \(tunnel closed\)" % tid, scaled(5))
+    expect(b.describe(tid)["status"] == "CLOSED", "node b lists the tunnel closed")
+    w = b.ws(j["sourceAccessToken"], "source", client_token())
+    expect_refused(w, 401, "source token of the tunnel closed on node a, on node b")
+    del s
+
+
+@timeout(120)
+def test_nodes_rotate_on_one_drops_old_side_on_other(t):
+    cluster = Cluster(t)
+    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    echo = t.echo()
+    j = a.open()
+    tid = j["tunnelId"]
+    dest = b.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
+    src_port = free_port()
+    src = b.source_proxy(j["sourceAccessToken"], src_port, wait=False)
+    dest.wait_log(READY, scaled(15))
+    src.wait_log(READY, scaled(15))
+    through_retried(t, src_port, 1 * MiB, "connection before the rotation")
+
+    rot = a.rotate(tid, "DESTINATION")
+    rc = dest.wait_exit(scaled(10))
+    expect(rc == 0, "destination proxy on node b after a rotation on node a: exit %s" % rc)
+    b.proc.wait_log(r"tunnel %s: destination access token rotated on another relay node" % tid,
+                    scaled(5))
+    time.sleep(0.5)
+    src.expect_alive("source after the destination's rotation elsewhere")
+    # The old token: 401 on b (maybe a 503 first, while b asks the database).
+    seen = statuses_until(b, j["destinationAccessToken"], "destination", 401, 10)
+    expect(set(seen) <= {401, 503}, "old destination token on node b: %r" % seen)
+    dest2 = b.dest_proxy(rot["destinationAccessToken"], echo.port, name="dest2", wait=False)
+    dest2.wait_log(READY, scaled(15))
+    through_retried(t, src_port, 2 * MiB, "connection with the new destination on node b")
+
+
+@timeout(150)
+def test_nodes_let_go_when_the_owner_moves(t):
+    cluster = Cluster(t)
+    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    switch = Switch(t, a.port)
+    echo = t.echo()
+    j = a.open()
+    tid = j["tunnelId"]
+    ca = pki().ca
+    dest = localproxy(t, "dest", ["-d", "127.0.0.1:%d" % echo.port], switch.port,
+                      j["destinationAccessToken"], verbose=5, ca=ca)
+    src_port = free_port()
+    src = localproxy(t, "source", ["-s", str(src_port), "-b", "127.0.0.1"], switch.port,
+                     j["sourceAccessToken"], ca=ca)
+    dest.wait_log(READY, scaled(10))
+    src.wait_log(READY, scaled(10))
+    through(t, src_port, 1 * MiB, "connection with both ends on node a")
+    a.proc.wait_log(r"tunnel %s: destination connected" % tid, scaled(5))
+
+    # The balancer now sends this tunnel's new connections to node b; the
+    # destination's connection stays on a. A new source (after a rotation)
+    # lands on b: b becomes the owner, a lets go of the destination, whose
+    # proxy reconnects (through the balancer: to b).
+    switch.to_port = b.port
+    mark_a, mark_b = a.proc.mark(), b.proc.mark()
+    rot = a.rotate(tid, "SOURCE")
+    expect(src.wait_exit(scaled(10)) == 0, "old source proxy after the rotation")
+    src_port2 = free_port()
+    src2 = localproxy(t, "source2", ["-s", str(src_port2), "-b", "127.0.0.1"], switch.port,
+                      rot["sourceAccessToken"], ca=ca)
+    src2.wait_log(READY, scaled(15))
+    t0 = time.monotonic()
+    a.proc.wait_log(r"INFO.*tunnel %s: its owner is now node node-b; letting go" % tid,
+                    scaled(10), since=mark_a)
+    dest.wait_log(r"1012", scaled(10))
+    b.proc.wait_log(r"tunnel %s: destination connected .*reconnect" % tid, scaled(15),
+                    since=mark_b)
+    t.note("destination moved to node b %.2f s after node a let go" % (time.monotonic() - t0))
+    through_retried(t, src_port2, 2 * MiB, "connection with both ends on node b")
+    # Converged: nobody moves again.
+    time.sleep(3)
+    through(t, src_port2, 1 * MiB, "connection a while later")
+    dest.expect_alive("destination proxy after moving")
+    lets_go = a.proc.log_since(mark_a).count("letting go")
+    expect(lets_go == 1, "node a let go %d times, expected once" % lets_go)
+    expect("letting go" not in b.proc.log_since(mark_b), "node b let go too: the ends went back")
+    owner = cluster.psql("SELECT owner FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(owner == "node-b", "owner after the move: %r" % owner)
+
+
+def _token_hash_hex(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@timeout(120)
+def test_nodes_unknown_token_looked_up_once(t):
+    cluster = Cluster(t)
+    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    j = a.open()
+    # A row written behind both nodes' backs (no notification): b knows it
+    # only from its look-up, so the first handshake is answered 503 and a
+    # later one admitted.
+    tid2 = "00000000-0000-4000-8000-%012x" % secrets.randbits(48)
+    tok_s, tok_d = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    t.secret(tok_s)
+    t.secret(tok_d)
+    cluster.psql("INSERT INTO tunnels (id, thing, description, services, lifetime_minutes,"
+                 " created_at, expires_at, closed_at, source_token_hash, source_used,"
+                 " destination_token_hash, destination_used, source_changed_at,"
+                 " destination_changed_at) SELECT '%s', thing, description, services,"
+                 " lifetime_minutes, created_at, expires_at, 0, '\\x%s'::bytea, 0,"
+                 " '\\x%s'::bytea, 0, 0, 0 FROM tunnels WHERE id = '%s'"
+                 % (tid2, _token_hash_hex(tok_s), _token_hash_hex(tok_d), j["tunnelId"]), db=DB)
+    mark = b.proc.mark()
+    w = b.ws(tok_d, "destination", client_token())
+    expect_refused(w, 503, "first handshake with a token only the database knows")
+    expect("not known on this node yet; retry" in w.body.decode(errors="replace"),
+           "503's body: %r" % w.body)
+    seen = statuses_until(b, tok_d, "destination", 101, 10)
+    expect(set(seen) <= {101, 503}, "handshakes while node b looked the token up: %r" % seen)
+    b.proc.wait_log(r"tunnel %s: opened on another relay node" % tid2, scaled(5), since=mark)
+
+    # A bad token: 503 while asked, then 401 (the miss remembered: no query
+    # per attempt, so one 503 only).
+    bad = secrets.token_urlsafe(32)
+    t.secret(bad)
+    mark = b.proc.mark()
+    t0 = time.monotonic()
+    seen = statuses_until(b, bad, "source", 401, 10)
+    expect(seen[0] == 503 and set(seen) <= {401, 503}, "bad token on node b: %r" % seen)
+    for _ in range(8):
+        w = b.ws(bad, "source", client_token())
+        seen.append(w.status)
+        w.close()
+    took = time.monotonic() - t0
+    expect(seen[-8:] == [401] * 8, "bad token again within the miss's 5 s: %r" % seen)
+    looked_up = b.proc.log_since(mark).count("HTTP 503")
+    if took < 4.5:
+        expect(looked_up == 1, "%d 503s for one bad token in %.1f s: %r" % (looked_up, took, seen))
+    # A localproxy with a bad token: retries the 503, then stops at the 401.
+    bad2 = secrets.token_urlsafe(32)
+    t.secret(bad2)
+    p = localproxy(t, "bad-source", ["-s", str(free_port()), "-b", "127.0.0.1"], b.port, bad2,
+                   ca=pki().ca)
+    rc = p.wait_exit(scaled(15))
+    expect(rc == 1, "localproxy with a bad token: exit %s, expected 1" % rc)
+    expect(p.has_log(r"HTTP 401"), "localproxy stopped at the 401")
+    # Still answering: the API and a good token.
+    expect(b.describe(j["tunnelId"])["status"] == "OPEN", "node b's API after the bad tokens")
+    w = b.ws(j["sourceAccessToken"], "source", client_token())
+    expect(w.status == 101 or w.status == 503, "good token on node b: %s" % w.status)
+    b.proc.expect_alive()
