@@ -42,6 +42,9 @@ struct registry_tunnel {
 	int64_t closed_at;              /* 0 = open */
 	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
 	char tags[REGISTRY_MAX_TAGS + 1];
+	int64_t rev;                    /* the stored row's revision: bumped by each
+					 * write, so that a stale copy cannot overwrite
+					 * a newer row (relay/store.h) */
 	bool from_file;                 /* loaded from a --tunnels file: never stored */
 	bool deleted;                   /* closed and deleted: hidden from the APIs; saving it
 					 * removes its row from the store */

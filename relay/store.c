@@ -22,10 +22,32 @@ int store_load(struct store *s, struct registry *r, char *err, size_t err_cap)
 	return s->ops->load(s, r, err, err_cap);
 }
 
-int store_save(struct store *s, const struct registry_tunnel *t, store_done_fn done, void *ctx,
+int store_save(struct store *s, struct registry_tunnel *t, store_done_fn done, void *ctx,
 	       char *err, size_t err_cap)
 {
-	return s->ops->save(s, t, done, ctx, err, err_cap);
+	int rc = s->ops->save(s, t, done, ctx, err, err_cap);
+	if (rc == 0)
+		t->rev++; /* the copy carries the rev it expects; the next save expects this */
+	return rc;
+}
+
+int store_watch(struct store *s, const char *node_id, store_tunnel_changed_fn fn, void *arg)
+{
+	return s->ops->watch(s, node_id, fn, arg);
+}
+
+int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_found_fn done,
+		     void *ctx, char *err, size_t err_cap)
+{
+	return s->ops->find_token(s, hash, done, ctx, err, err_cap);
+}
+
+int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
+		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
+		     char *err, size_t err_cap)
+{
+	return s->ops->claim_side(s, tunnel_id, side, client_token, node_id, done, ctx, err,
+				  err_cap);
 }
 
 static void log_failure(void *ctx, const char *err)

@@ -76,6 +76,18 @@ struct store_ops {
 			     store_done_fn done, void *ctx, char *err, size_t err_cap);
 	int (*load_host_keys)(struct store *s, store_each_host_key_fn each, void *arg, char *err,
 			      size_t err_cap);
+	/* The cluster calls below, spelled without their typedefs (which
+	 * come with the calls' own comments further down). */
+	int (*watch)(struct store *s, const char *node_id,
+		     void (*fn)(void *arg, const char *tunnel_id, const struct registry_tunnel *row,
+				const char *owner),
+		     void *arg);
+	int (*find_token)(struct store *s, const uint8_t hash[TOKEN_HASH_LEN],
+			  void (*done)(void *ctx, const struct registry_tunnel *row, const char *err),
+			  void *ctx, char *err, size_t err_cap);
+	int (*claim_side)(struct store *s, const char *tunnel_id, enum tunnel_side side,
+			  const char *client_token, const char *node_id, store_done_fn done,
+			  void *ctx, char *err, size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -90,9 +102,11 @@ int store_load(struct store *s, struct registry *r, char *err, size_t err_cap);
 
 /* Starts saving the whole row of t (every field of struct registry_tunnel);
  * does nothing but report success for a tunnel from a --tunnels file.
- * Returns 0 with done(ctx, …) to come exactly once, or -1 with a reason in
- * err and no callback (t is invalid, or too many saves are waiting). */
-int store_save(struct store *s, const struct registry_tunnel *t, store_done_fn done, void *ctx,
+ * Returns 0 with done(ctx, …) to come exactly once and t->rev one up (the
+ * copy taken expects the row at the old rev: see rev below), or -1 with a
+ * reason in err, no callback and t unchanged (t is invalid, or too many
+ * saves are waiting). */
+int store_save(struct store *s, struct registry_tunnel *t, store_done_fn done, void *ctx,
 	       char *err, size_t err_cap);
 
 /* Saves t; a failure is logged ("tunnel ID: cannot save its state: …") and

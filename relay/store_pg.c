@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "relay/pending_notification.h"
+#include "relay/store_pg_known.h"
 #include "relay/store_pg_sql.h"
 #include "relay/store_rows.h"
 #include "relay/store_uri.h"
@@ -26,16 +27,6 @@
 #define PG_MAX_PENDING 1024
 #define PG_BACKOFF_MIN_S 1
 #define PG_BACKOFF_MAX_S 30
-/* Buckets of the set of tunnels this node closed. */
-#define PG_CLOSED_BUCKETS 1024
-
-/* A tunnel this node closed (won the close of): its later saves may write
- * the closed row again. */
-struct closed_id {
-	struct closed_id *next;
-	char id[REGISTRY_MAX_ID + 1];
-};
-
 /* The connection is shared by the loop thread (loading, at start-up) and
  * the worker thread (jobs, reconnecting): `lock` guards it and everything
  * below it. */
@@ -47,7 +38,13 @@ struct pg_store {
 	bool lost;                  /* in an outage episode (warned once) */
 	time_t next_try;            /* when to reconnect next */
 	int backoff_s;
-	struct closed_id *closed[PG_CLOSED_BUCKETS];
+	struct known_rows known;    /* the worker's: each row's rev as this node knows it */
+	bool watching;              /* store_watch was called */
+	bool listening;             /* LISTEN done on this connection */
+	char node[STORE_MAX_NODE_ID + 1]; /* "" until store_watch: in payloads */
+	/* The loop thread's: the watch callback. */
+	store_tunnel_changed_fn watch_fn;
+	void *watch_arg;
 	char shown[256];            /* the URI with its password masked, for messages */
 	char uri[];
 };
@@ -87,6 +84,7 @@ static int pg_connect(struct pg_store *s, char *why, size_t why_cap)
 	}
 	PQsetNoticeProcessor(conn, quiet_notice, NULL);
 	s->conn = conn;
+	s->listening = false; /* LISTEN is per connection: again, with a reload */
 	return 0;
 }
 
@@ -95,6 +93,7 @@ static void mark_lost(struct pg_store *s, const char *why)
 {
 	PQfinish(s->conn);
 	s->conn = NULL;
+	s->listening = false;
 	if (!s->lost) {
 		log_warn("PostgreSQL %s: connection lost (%s); the relay goes on and reconnects "
 			 "in the background", s->shown, why);
@@ -125,12 +124,26 @@ static bool reconnect_if_due(struct pg_store *s, bool now)
 }
 
 /* On the worker thread while idle: the background reconnection. */
+static void follow(struct pg_store *s);
+
 static void pg_idle(void *backend)
 {
 	struct pg_store *s = backend;
 	pthread_mutex_lock(&s->lock);
-	(void)reconnect_if_due(s, false);
+	if (reconnect_if_due(s, false))
+		follow(s);
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* The worker waits on the connection's socket while listening, so that a
+ * notification wakes it. */
+static int pg_idle_fd(void *backend)
+{
+	struct pg_store *s = backend;
+	pthread_mutex_lock(&s->lock);
+	int fd = s->conn != NULL && s->listening ? PQsocket(s->conn) : -1;
+	pthread_mutex_unlock(&s->lock);
+	return fd;
 }
 
 /* What a failed statement means: lost (err starts with STORE_UNAVAILABLE,
@@ -156,8 +169,8 @@ static void statement_failed(struct pg_store *s, const PGresult *res, const char
  * (or returned), or -1 with err. Under the lock, connected. PostgreSQL's
  * messages may quote a value, so statements holding a token (kept
  * notifications) never pass it where a constraint could fail on it. */
-static long run(struct pg_store *s, const char *sql, int n, const char *const *values,
-		const char *what, char *err, size_t err_cap)
+static long run_rev(struct pg_store *s, const char *sql, int n, const char *const *values,
+		    int64_t *rev, const char *what, char *err, size_t err_cap)
 {
 	PGresult *res = PQexecParams(s->conn, sql, n, NULL, values, NULL, NULL, 0);
 	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -168,69 +181,38 @@ static long run(struct pg_store *s, const char *sql, int n, const char *const *v
 		changed = PQntuples(res);
 	else
 		statement_failed(s, res, what, err, err_cap);
+	if (rev != NULL && changed > 0)
+		*rev = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return changed;
 }
 
-/* ---- the set of tunnels this node closed (worker thread only) ------------ */
-
-static size_t id_bucket(const char *id)
+/* run_rev without the rev: the number of rows changed, or -1. */
+static long run(struct pg_store *s, const char *sql, int n, const char *const *values,
+		const char *what, char *err, size_t err_cap)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
-	for (; *id; id++)
-		h = (h ^ (uint8_t)*id) * 16777619u;
-	return h % PG_CLOSED_BUCKETS;
-}
-
-static struct closed_id **closed_find(struct pg_store *s, const char *id)
-{
-	struct closed_id **p = &s->closed[id_bucket(id)];
-	while (*p && strcmp((*p)->id, id) != 0)
-		p = &(*p)->next;
-	return p;
-}
-
-/* Returns 0, or -1 when memory runs out. */
-static int closed_add(struct pg_store *s, const char *id)
-{
-	struct closed_id **p = closed_find(s, id);
-	if (*p)
-		return 0;
-	struct closed_id *c = calloc(1, sizeof(*c));
-	if (c == NULL)
-		return -1;
-	textf(c->id, sizeof(c->id), "%s", id);
-	*p = c;
-	return 0;
-}
-
-static void closed_remove(struct pg_store *s, const char *id)
-{
-	struct closed_id **p = closed_find(s, id);
-	struct closed_id *c = *p;
-	if (c) {
-		*p = c->next;
-		free(c);
-	}
-}
-
-static void closed_free(struct pg_store *s)
-{
-	for (size_t i = 0; i < PG_CLOSED_BUCKETS; i++)
-		while (s->closed[i]) {
-			struct closed_id *c = s->closed[i];
-			s->closed[i] = c->next;
-			free(c);
-		}
+	return run_rev(s, sql, n, values, NULL, what, err, err_cap);
 }
 
 /* ---- jobs (worker thread) ------------------------------------------------ */
 
-enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY };
+enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, PG_FIND, PG_REPORT };
 
 struct pg_host_key {
 	char thing[REGISTRY_MAX_THING + 1];
 	char fingerprint[STORE_MAX_FINGERPRINT + 1];
+};
+
+/* A row read on the worker thread for the loop thread: store_find_token's
+ * answer, or a change reported to the watch callback. */
+struct pg_row {
+	struct pg_store *s;
+	store_found_fn found;   /* store_find_token's done */
+	uint8_t hash[TOKEN_HASH_LEN];
+	bool hit;               /* found; a report without it: the row is gone */
+	char id[REGISTRY_MAX_ID + 1];
+	char owner[STORE_MAX_NODE_ID + 1];
+	struct registry_tunnel tunnel;
 };
 
 struct pg_job {
@@ -240,30 +222,117 @@ struct pg_job {
 		struct pending_notification note;
 		struct thing_presence thing;
 		struct pg_host_key key;
+		struct store_claim claim;
+		struct pg_row row;
 	} u;
 };
 
-/* The conditional close: returns 1 when this node closed t (now or by an
- * earlier save), 0 when another node had, -1 on failure. */
-static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
-		       const struct pg_tunnel_params *p, char *err, size_t err_cap)
+static const char *get_row(const PGresult *res, int row, struct registry_tunnel *t, char *owner,
+			   size_t owner_cap);
+static void free_job(void *job);
+
+/* Reads the row of id into r (r->hit false: there is none). Returns 0, or
+ * -1 with err. */
+static int read_row(struct pg_store *s, const char *id, struct pg_row *r, char *err, size_t err_cap)
 {
-	if (*closed_find(s, t->id))
+	const char *values[] = { id };
+	PGresult *res = PQexecParams(s->conn, pg_select_one_sql, 1, NULL, values, NULL, NULL, 0);
+	int rc = 0;
+	textf(r->id, sizeof(r->id), "%s", id);
+	r->hit = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		statement_failed(s, res, "cannot read a tunnel", err, err_cap);
+		rc = -1;
+	} else if (PQntuples(res) == 1) {
+		const char *problem = get_row(res, 0, &r->tunnel, r->owner, sizeof(r->owner));
+		if (problem != NULL) {
+			errf(err, err_cap, "PostgreSQL %s: tunnel '%s': %s", s->shown, id, problem);
+			rc = -1;
+		}
+		r->hit = problem == NULL;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* On the loop thread: a report reaches the watch callback. */
+static void deliver_report(void *job, void *ctx, const char *err)
+{
+	struct pg_row *r = &((struct pg_job *)job)->u.row;
+	if (r->s->watch_fn)
+		r->s->watch_fn(r->s->watch_arg, r->id, r->hit ? &r->tunnel : NULL,
+			       r->hit ? r->owner : "");
+}
+
+/* Queues j (kind PG_REPORT, its row read) for the watch callback and
+ * remembers the row's rev. */
+static void report(struct pg_store *s, struct pg_job *j)
+{
+	j->kind = PG_REPORT;
+	j->u.row.s = s;
+	if (j->u.row.hit)
+		known_set(&s->known, j->u.row.id, j->u.row.tunnel.rev);
+	else
+		known_remove(&s->known, j->u.row.id);
+	store_worker_report(s->worker, j, deliver_report);
+}
+
+/* Reads the row of id and reports it, when watching: another node wrote
+ * it, or won a race against this one. Without a watch, or when it cannot
+ * be read, its rev here becomes unknown (the next reload reports it). */
+static void report_row(struct pg_store *s, const char *id)
+{
+	char err[256];
+	struct pg_job *j = s->watching ? calloc(1, sizeof(*j)) : NULL;
+	if (j == NULL || read_row(s, id, &j->u.row, err, sizeof(err)) != 0) {
+		if (j != NULL)
+			log_warn("tunnel %s: cannot read its row after another node's change: %s", id,
+				 err);
+		free_job(j);
+		known_set(&s->known, id, KNOWN_REV_UNKNOWN);
+		return;
+	}
+	report(s, j);
+}
+
+/* The conditional close: returns 1 when this node closed t (now or by an
+ * earlier save), 0 when another node had, -1 on failure. *rev: the row's
+ * rev after a close won now, else unchanged. */
+static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
+		       const struct pg_tunnel_params *p, int64_t *rev, char *err, size_t err_cap)
+{
+	struct known_row *k = known_find(&s->known, t->id);
+	if (k && k->closed_here)
 		return 1;
-	const char *close_values[] = { t->id, p->closed };
-	long n = run(s, pg_close_sql, 2, close_values, "cannot close a tunnel", err, err_cap);
-	if (n == 0) /* no open row: closed elsewhere, or never stored */
-		n = run(s, pg_insert_closed_sql, PG_N_COLUMNS, p->v, "cannot store a closed tunnel",
-			err, err_cap);
-	if (n < 0)
-		return -1;
-	if (n == 0)
-		return 0;
-	if (closed_add(s, t->id) != 0) {
+	const char *close_values[] = { t->id, p->closed, s->node };
+	long n = run_rev(s, pg_close_sql, 3, close_values, rev, "cannot close a tunnel", err,
+			 err_cap);
+	if (n == 0) { /* no open row: closed elsewhere, or never stored */
+		const char *insert_values[PG_N_COLUMNS + 2];
+		memcpy(insert_values, p->v, sizeof(insert_values));
+		insert_values[PG_N_COLUMNS + 1] = s->node; /* $19 */
+		n = run_rev(s, pg_insert_closed_sql, PG_N_COLUMNS + 2, insert_values, rev,
+			    "cannot store a closed tunnel", err, err_cap);
+	}
+	if (n <= 0)
+		return n < 0 ? -1 : 0;
+	k = known_get(&s->known, t->id);
+	if (k == NULL) {
 		errf(err, err_cap, "PostgreSQL %s: tunnel '%s': out of memory", s->shown, t->id);
 		return -1;
 	}
+	k->closed_here = true;
+	k->rev = *rev;
 	return 1;
+}
+
+/* Writes a row whose save found it at another rev or closed: reports the
+ * row as stored, and says so. */
+static int lost(struct pg_store *s, const char *id, const char *why, char *err, size_t err_cap)
+{
+	report_row(s, id);
+	errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s' %s", id, why);
+	return -1;
 }
 
 static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *err, size_t err_cap)
@@ -271,28 +340,108 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 	if (t->from_file)
 		return 0; /* --tunnels file entries are configuration, not state */
 	if (t->deleted) {
-		const char *values[] = { t->id };
-		if (run(s, pg_delete_sql, 1, values, "cannot delete a tunnel", err, err_cap) < 0)
-			return -1;
-		closed_remove(s, t->id);
-		return 0;
+		const char *values[] = { t->id, s->node };
+		known_remove(&s->known, t->id); /* the relay forgot it too: gone either way */
+		return run(s, pg_delete_sql, 2, values, "cannot delete a tunnel", err, err_cap) < 0
+			       ? -1 : 0;
 	}
 	struct pg_tunnel_params p;
 	memset(&p, 0, sizeof(p));
-	if (pg_tunnel_params_fill(&p, t) != 0) {
+	if (pg_tunnel_params_fill(&p, t, s->node) != 0) {
 		errf(err, err_cap, "PostgreSQL %s: cannot save tunnel '%s': out of memory", s->shown,
 		     t->id);
 		return -1;
 	}
+	int64_t rev = t->rev + 1;
 	long n = 1;
-	if (t->closed_at != 0)
-		n = claim_close(s, t, &p, err, err_cap);
+	if (t->closed_at != 0) {
+		int64_t closed_rev = KNOWN_REV_UNKNOWN; /* stays so when closed by an earlier save */
+		n = claim_close(s, t, &p, &closed_rev, err, err_cap);
+		if (n > 0 && closed_rev != KNOWN_REV_UNKNOWN && closed_rev != rev) {
+			/* Closed here, but this copy was stale: the rest of the
+			 * row is the other node's, which the relay now learns. */
+			pg_tunnel_params_free(&p);
+			report_row(s, t->id);
+			return 0;
+		}
+		if (closed_rev == rev) /* closed by this save: the rest of the row, same rev */
+			pg_tunnel_params_revs(&p, rev, rev);
+	}
 	if (n > 0)
-		n = run(s, pg_save_sql, PG_N_COLUMNS, p.v, "cannot save a tunnel", err, err_cap);
+		n = run(s, pg_save_sql, PG_N_COLUMNS + 3, p.v, "cannot save a tunnel", err, err_cap);
 	pg_tunnel_params_free(&p);
+	if (n < 0) {
+		known_set(&s->known, t->id, KNOWN_REV_UNKNOWN);
+		return -1;
+	}
 	if (n == 0)
-		errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s' was already closed there", t->id);
-	return n > 0 ? 0 : -1;
+		return lost(s, t->id,
+			    t->closed_at ? "was already closed there" : "was changed there first", err,
+			    err_cap);
+	known_set(&s->known, t->id, rev);
+	return 0;
+}
+
+static int run_claim(struct pg_store *s, const struct store_claim *c, char *err, size_t err_cap)
+{
+	const char *values[] = { c->id, c->client_token[0] ? c->client_token : NULL, c->node };
+	int64_t rev = 0;
+	long n = run_rev(s, pg_claim_sql[c->side], 3, values, &rev, "cannot claim a side", err,
+			 err_cap);
+	if (n < 0) {
+		known_set(&s->known, c->id, KNOWN_REV_UNKNOWN);
+		return -1;
+	}
+	if (n > 0) {
+		known_set(&s->known, c->id, rev);
+		return 0;
+	}
+	struct pg_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: out of memory", s->shown);
+		return -1;
+	}
+	if (read_row(s, c->id, &j->u.row, err, err_cap) != 0) {
+		free_job(j);
+		return -1;
+	}
+	if (!j->u.row.hit) {
+		free_job(j);
+		return 0; /* no row (a --tunnels file's tunnel): nothing to race for */
+	}
+	if (s->watching)
+		report(s, j);
+	else
+		free_job(j);
+	errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s': its %s is closed or taken there", c->id,
+	     tunnel_side_name(c->side));
+	return -1;
+}
+
+static int run_find(struct pg_store *s, struct pg_row *r, char *err, size_t err_cap)
+{
+	char hash[2 * TOKEN_HASH_LEN + 1];
+	pg_hex(r->hash, TOKEN_HASH_LEN, hash);
+	const char *values[] = { hash };
+	PGresult *res = PQexecParams(s->conn, pg_find_token_sql, 1, NULL, values, NULL, NULL, 0);
+	int rc = 0;
+	r->hit = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		statement_failed(s, res, "cannot look a token up", err, err_cap);
+		rc = -1;
+	} else if (PQntuples(res) == 1) {
+		const char *problem = get_row(res, 0, &r->tunnel, r->owner, sizeof(r->owner));
+		if (problem != NULL) {
+			errf(err, err_cap, "PostgreSQL %s: a tunnel found by its token: %s", s->shown,
+			     problem);
+			rc = -1;
+		} else {
+			r->hit = true;
+			known_set(&s->known, r->tunnel.id, r->tunnel.rev);
+		}
+	}
+	PQclear(res);
+	return rc;
 }
 
 static int run_keep(struct pg_store *s, const struct pending_notification *pn, char *err,
@@ -354,8 +503,126 @@ static int run_once(struct pg_store *s, struct pg_job *j, char *err, size_t err_
 		return run_thing(s, &j->u.thing, err, err_cap);
 	case PG_HOST_KEY:
 		return run_host_key(s, &j->u.key, err, err_cap);
+	case PG_CLAIM:
+		return run_claim(s, &j->u.claim, err, err_cap);
+	case PG_FIND:
+		return run_find(s, &j->u.row, err, err_cap);
+	case PG_REPORT:
+		break; /* never submitted */
 	}
 	return -1;
+}
+
+/* ---- following other nodes (under the lock, connected) ---------------------- */
+
+/* A row this node knew is gone (the reload did not find it). */
+static void report_gone(void *arg, const char *id)
+{
+	struct pg_job *j = calloc(1, sizeof(*j));
+	if (j) {
+		textf(j->u.row.id, sizeof(j->u.row.id), "%s", id);
+		report(arg, j); /* hit false: gone */
+	}
+}
+
+/* Reports every row whose rev differs from what this node knows, and the
+ * rows it knows that are gone: what changed while it was not listening. */
+static void reload(struct pg_store *s)
+{
+	PGresult *res = PQexec(s->conn, pg_select_all_sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char err[256];
+		statement_failed(s, res, "cannot reload the tunnels", err, sizeof(err));
+		log_warn("%s", err);
+		PQclear(res);
+		s->listening = false; /* again at the next turn */
+		return;
+	}
+	unsigned seen = known_begin_reload(&s->known);
+	int n = PQntuples(res);
+	for (int i = 0; i < n; i++) {
+		struct pg_job *j = calloc(1, sizeof(*j));
+		if (j == NULL)
+			break;
+		struct pg_row *r = &j->u.row;
+		const char *problem = get_row(res, i, &r->tunnel, r->owner, sizeof(r->owner));
+		struct known_row *k = problem ? NULL : known_get(&s->known, r->tunnel.id);
+		if (k == NULL || k->rev == r->tunnel.rev) {
+			if (k)
+				k->seen = seen;
+			else if (problem)
+				log_warn("PostgreSQL %s: tunnels row %d: %s", s->shown, i + 1, problem);
+			free_job(j);
+			continue;
+		}
+		k->seen = seen;
+		r->hit = true;
+		textf(r->id, sizeof(r->id), "%s", r->tunnel.id);
+		report(s, j);
+	}
+	PQclear(res);
+	known_drop_unseen(&s->known, seen, report_gone, s);
+}
+
+/* LISTEN on a new connection, then the reload that covers the time
+ * before it. */
+static void start_listening(struct pg_store *s)
+{
+	if (!s->watching || s->listening || s->conn == NULL)
+		return;
+	char err[256];
+	PGresult *res = PQexec(s->conn, "LISTEN " PG_CHANNEL);
+	bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	if (!ok) {
+		statement_failed(s, res, "cannot listen for other nodes' changes", err, sizeof(err));
+		log_warn("%s", err);
+	}
+	PQclear(res);
+	if (ok) {
+		s->listening = true;
+		reload(s);
+	}
+}
+
+/* Handles the notifications libpq has read: other nodes' changes. */
+static void take_notifications(struct pg_store *s)
+{
+	if (!s->listening)
+		return;
+	if (!PQconsumeInput(s->conn)) {
+		char err[256];
+		statement_failed(s, NULL, "lost while listening", err, sizeof(err));
+		return;
+	}
+	PGnotify *note;
+	while (s->conn && (note = PQnotifies(s->conn)) != NULL) {
+		/* "NODE ID": this node's own writes were reported by their jobs. */
+		const char *space = strchr(note->extra, ' ');
+		size_t node_len = space ? (size_t)(space - note->extra) : 0;
+		bool own = space && node_len == strlen(s->node) &&
+			   memcmp(note->extra, s->node, node_len) == 0;
+		if (space && !own && strcmp(note->relname, PG_CHANNEL) == 0 &&
+		    registry_id_valid(space + 1))
+			report_row(s, space + 1);
+		PQfreemem(note);
+	}
+}
+
+/* After each job and each idle turn. */
+static void follow(struct pg_store *s)
+{
+	start_listening(s);
+	if (s->conn != NULL)
+		take_notifications(s);
+}
+
+/* A job that never ran (the database away) still changed the relay's copy. */
+static void job_not_run(struct pg_store *s, const struct pg_job *j)
+{
+	if (j->kind == PG_SAVE && !j->u.tunnel.from_file && !j->u.tunnel.deleted)
+		known_set(&s->known, j->u.tunnel.id, KNOWN_REV_UNKNOWN);
+	else if (j->kind == PG_CLAIM)
+		known_set(&s->known, j->u.claim.id, KNOWN_REV_UNKNOWN);
 }
 
 /* On the worker thread. A job that finds the connection broken (the
@@ -368,10 +635,12 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 	int rc = -1;
 	if (!reconnect_if_due(s, false)) {
 		errf(err, err_cap, STORE_UNAVAILABLE ": PostgreSQL %s: reconnecting", s->shown);
+		job_not_run(s, job);
 	} else {
 		rc = run_once(s, job, err, err_cap);
 		if (rc != 0 && store_error_unavailable(err) && reconnect_if_due(s, true))
 			rc = run_once(s, job, err, err_cap);
+		follow(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -584,7 +853,18 @@ static const char *get_tunnel(const PGresult *res, int row, struct registry_tunn
 	}
 	if (!get_text(res, row, 16, t->tags, sizeof(t->tags)))
 		return "tags is longer than " REGISTRY_MAX_TAGS_TEXT " bytes";
+	if (!get_int64(res, row, PG_COL_REV, &t->rev) || t->rev < 0)
+		return "rev is not a non-negative integer";
 	return store_tunnel_problem(t);
+}
+
+/* A row of PG_SELECT_COLUMNS into t and owner. What is wrong, or NULL. */
+static const char *get_row(const PGresult *res, int row, struct registry_tunnel *t, char *owner,
+			   size_t owner_cap)
+{
+	if (!get_text(res, row, PG_COL_OWNER, owner, owner_cap))
+		return "owner is longer than a node id";
+	return get_tunnel(res, row, t);
 }
 
 /* Runs a SELECT on the loop thread (start-up: the worker is idle).
@@ -621,13 +901,7 @@ static void free_tunnel(struct registry_tunnel *t)
 static int pg_load(struct store *base, struct registry *r, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	PGresult *res = select_rows(s,
-				    "SELECT id, thing, description, services, lifetime_minutes,"
-				    " created_at, expires_at, closed_at, encode(source_token_hash, 'hex'),"
-				    " source_used, source_client_token, encode(destination_token_hash, 'hex'),"
-				    " destination_used, destination_client_token, source_changed_at,"
-				    " destination_changed_at, tags FROM tunnels ORDER BY created_at, id",
-				    "tunnels", err, err_cap);
+	PGresult *res = select_rows(s, pg_select_all_sql, "tunnels", err, err_cap);
 	if (res == NULL)
 		return -1;
 	int n = PQntuples(res), loaded = 0;
@@ -650,6 +924,9 @@ static int pg_load(struct store *base, struct registry *r, char *err, size_t err
 			free_tunnel(t);
 			break;
 		}
+		pthread_mutex_lock(&s->lock); /* the worker's map; t is the registry's now */
+		known_set(&s->known, t->id, t->rev);
+		pthread_mutex_unlock(&s->lock);
 	}
 	PQclear(res);
 	return loaded == n ? loaded : -1;
@@ -808,7 +1085,8 @@ static int migrate(struct pg_store *s, char *err, size_t err_cap)
 			return -1;
 	}
 	if (version < PG_SCHEMA_VERSION &&
-	    exec_plain(s, "DELETE FROM schema_version; INSERT INTO schema_version VALUES (4)",
+	    exec_plain(s, "DELETE FROM schema_version; INSERT INTO schema_version VALUES ("
+			       PG_SCHEMA_VERSION_TEXT ")",
 		       "cannot record the schema version", err, err_cap) != 0)
 		return -1;
 	return exec_plain(s, pg_notifications_table, "cannot create the notifications table", err,
@@ -862,20 +1140,85 @@ struct store *store_pg_open(const char *uri, char *err, size_t err_cap)
 		pg_close(&s->base);
 		return NULL;
 	}
-	store_worker_set_idle(s->worker, pg_idle);
+	store_worker_set_idle(s->worker, pg_idle, pg_idle_fd);
 	return &s->base;
 }
 
 static void pg_close(struct store *base)
 {
 	struct pg_store *s = (struct pg_store *)base;
+	s->watch_fn = NULL; /* shutting down: no more reports to the relay */
 	/* Every queued save is written (and its callback run) first. */
 	store_worker_stop(s->worker);
 	PQfinish(s->conn);
-	closed_free(s);
+	known_free(&s->known);
 	pthread_mutex_destroy(&s->lock);
 	OPENSSL_cleanse(s->uri, strlen(s->uri)); /* it may hold the password */
 	free(s);
+}
+
+/* ---- several nodes (loop thread) ------------------------------------------ */
+
+static int pg_watch(struct store *base, const char *node_id, store_tunnel_changed_fn fn,
+		    void *arg)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	if (!store_node_id_valid(node_id)) {
+		log_error("PostgreSQL %s: cannot follow other nodes: invalid node id", s->shown);
+		return -1;
+	}
+	s->watch_fn = fn;
+	s->watch_arg = arg;
+	store_worker_wait_idle(s->worker); /* the connection, for LISTEN */
+	pthread_mutex_lock(&s->lock);
+	textf(s->node, sizeof(s->node), "%s", node_id);
+	s->watching = true;
+	/* Away now: LISTEN (and the reload) come with the reconnection. */
+	if (reconnect_if_due(s, true))
+		start_listening(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+static void found(void *job, void *ctx, const char *err)
+{
+	struct pg_row *r = &((struct pg_job *)job)->u.row;
+	r->found(ctx, r->hit && !err ? &r->tunnel : NULL, err);
+}
+
+static int pg_find_token(struct store *base, const uint8_t hash[TOKEN_HASH_LEN],
+			 store_found_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct pg_job *j = new_job(s, PG_FIND, "look a token up", err, err_cap);
+	if (j == NULL)
+		return -1;
+	memcpy(j->u.row.hash, hash, TOKEN_HASH_LEN);
+	j->u.row.found = done;
+	char why[128];
+	if (store_worker_submit_finish(s->worker, j, found, ctx, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "PostgreSQL %s: cannot look a token up: %s", s->shown, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int pg_claim_side(struct store *base, const char *tunnel_id, enum tunnel_side side,
+			 const char *client_token, const char *node_id, store_done_fn done,
+			 void *ctx, char *err, size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct pg_job *j = new_job(s, PG_CLAIM, "claim a side", err, err_cap);
+	if (j == NULL)
+		return -1;
+	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
+					       node_id);
+	if (problem != NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: %s", s->shown, problem);
+		free_job(j);
+		return -1;
+	}
+	return submit(s, j, done, ctx, "claim a side", err, err_cap);
 }
 
 /* ---- the ops table ------------------------------------------------------- */
@@ -917,4 +1260,7 @@ static const struct store_ops pg_ops = {
 	.load_things = pg_load_things,
 	.keep_host_key = pg_keep_host_key,
 	.load_host_keys = pg_load_host_keys,
+	.watch = pg_watch,
+	.find_token = pg_find_token,
+	.claim_side = pg_claim_side,
 };

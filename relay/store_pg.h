@@ -7,7 +7,11 @@
  *
  * Changes that several nodes may attempt at once are single conditional
  * statements: closing a tunnel succeeds on one node only (the others get
- * STORE_LOST_RACE), and a closed tunnel is never reopened by a save. */
+ * STORE_LOST_RACE), a closed tunnel is never reopened by a save, a save
+ * from a stale copy (another rev) never overwrites a newer row, and a
+ * side is claimed by one node. Every tunnel write notifies channel
+ * "tunnel_changed" with "NODE ID"; store_watch follows the other nodes'
+ * (docs/architecture.md, "Several nodes"). */
 #ifndef RELAY_STORE_PG_H
 #define RELAY_STORE_PG_H
 

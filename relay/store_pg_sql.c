@@ -45,6 +45,11 @@ const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	" thing text PRIMARY KEY,"
 	" fingerprint text NOT NULL,"
 	" since bigint NOT NULL);",
+	/* 5: several nodes (store_watch, store_claim_side, store_find_token) */
+	"ALTER TABLE tunnels ADD COLUMN owner text NOT NULL DEFAULT '';"
+	"ALTER TABLE tunnels ADD COLUMN rev bigint NOT NULL DEFAULT 0;"
+	"CREATE INDEX tunnels_source_token ON tunnels(source_token_hash);"
+	"CREATE INDEX tunnels_destination_token ON tunnels(destination_token_hash);",
 };
 
 /* As in SQLite: outside the version history, created when missing. */
@@ -56,10 +61,17 @@ const char pg_notifications_table[] =
 	" token text NOT NULL,"
 	" since bigint NOT NULL);";
 
-/* The save: an upsert that never touches a row closed at another time
- * than this tunnel's (closed by another node: never reopened, never closed
- * twice). 0 rows affected means that node won. */
-const char pg_save_sql[] =
+/* A tunnel write that returns each changed row's rev and notifies the
+ * other nodes in the same transaction (delivered at its commit, so a node
+ * reading the row then sees the change). */
+#define NOTIFYING(write, node)                                                      \
+	"WITH w AS (" write " RETURNING id, rev) SELECT w.rev, pg_notify('" PG_CHANNEL \
+	"', " node "::text || ' ' || w.id) FROM w"
+
+/* The save: an upsert that never touches a row another node wrote since
+ * this node's copy (another rev) or closed at another time than this
+ * tunnel's (never reopened, never closed twice). 0 rows: that node won. */
+const char pg_save_sql[] = NOTIFYING(
 	PG_INSERT " ON CONFLICT (id) DO UPDATE SET thing = EXCLUDED.thing,"
 	" description = EXCLUDED.description, services = EXCLUDED.services,"
 	" lifetime_minutes = EXCLUDED.lifetime_minutes, created_at = EXCLUDED.created_at,"
@@ -70,18 +82,34 @@ const char pg_save_sql[] =
 	" destination_used = EXCLUDED.destination_used,"
 	" destination_client_token = EXCLUDED.destination_client_token,"
 	" source_changed_at = EXCLUDED.source_changed_at,"
-	" destination_changed_at = EXCLUDED.destination_changed_at, tags = EXCLUDED.tags"
-	" WHERE tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at";
+	" destination_changed_at = EXCLUDED.destination_changed_at, tags = EXCLUDED.tags,"
+	" rev = EXCLUDED.rev WHERE tunnels.rev = $19 AND"
+	" (tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at)", "$20");
 
 /* Closing, the race several nodes may run: one row changes for exactly one
- * of them. */
-const char pg_close_sql[] =
-	"UPDATE tunnels SET closed_at = $2 WHERE id = $1 AND closed_at = 0";
+ * of them. Not conditional on rev: a close wins over any open row. */
+const char pg_close_sql[] = NOTIFYING(
+	"UPDATE tunnels SET closed_at = $2, rev = rev + 1 WHERE id = $1 AND closed_at = 0", "$3");
 /* Closing a tunnel no node has stored yet: it is this node's if it
  * inserts the row. */
-const char pg_insert_closed_sql[] = PG_INSERT " ON CONFLICT (id) DO NOTHING";
+const char pg_insert_closed_sql[] = NOTIFYING(PG_INSERT " ON CONFLICT (id) DO NOTHING", "$19");
 
-const char pg_delete_sql[] = "DELETE FROM tunnels WHERE id = $1";
+const char pg_delete_sql[] = NOTIFYING("DELETE FROM tunnels WHERE id = $1", "$2");
+
+/* A side admitted: won if the tunnel is open and the side unused or used
+ * with the same client token (a proxy reconnecting). */
+#define CLAIM(side)                                                                  \
+	NOTIFYING("UPDATE tunnels SET " side "_used = 1, " side "_client_token = $2,"  \
+		  " owner = $3, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"       \
+		  " (" side "_used = 0 OR " side "_client_token IS NOT DISTINCT FROM $2)", "$3")
+const char *const pg_claim_sql[2] = { CLAIM("source"), CLAIM("destination") };
+
+const char pg_select_one_sql[] = "SELECT " PG_SELECT_COLUMNS " FROM tunnels WHERE id = $1";
+const char pg_find_token_sql[] =
+	"SELECT " PG_SELECT_COLUMNS " FROM tunnels WHERE source_token_hash = decode($1, 'hex')"
+	" OR destination_token_hash = decode($1, 'hex') LIMIT 1";
+const char pg_select_all_sql[] =
+	"SELECT " PG_SELECT_COLUMNS " FROM tunnels ORDER BY created_at, id";
 
 const char pg_keep_sql[] =
 	"INSERT INTO pending_notifications (tunnel_id, thing, services, token, since)"
@@ -103,7 +131,7 @@ const char pg_key_set_sql[] =
 	" since = EXCLUDED.since";
 const char pg_key_del_sql[] = "DELETE FROM host_keys WHERE thing = $1";
 
-static void hex(const uint8_t *in, size_t n, char *out)
+void pg_hex(const uint8_t *in, size_t n, char *out)
 {
 	static const char digits[] = "0123456789abcdef";
 	for (size_t i = 0; i < n; i++) {
@@ -114,7 +142,16 @@ static void hex(const uint8_t *in, size_t n, char *out)
 }
 
 
-int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunnel *t)
+void pg_tunnel_params_revs(struct pg_tunnel_params *p, int64_t rev, int64_t expected)
+{
+	snprintf(p->rev_new, sizeof(p->rev_new), "%" PRId64, rev);
+	snprintf(p->rev_expected, sizeof(p->rev_expected), "%" PRId64, expected);
+	p->v[PG_N_COLUMNS] = p->rev_new;
+	p->v[PG_N_COLUMNS + 1] = p->rev_expected;
+}
+
+int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunnel *t,
+			  const char *node)
 {
 	p->services = store_services_json(t->services, t->n_services);
 	if (p->services == NULL)
@@ -134,7 +171,7 @@ int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunn
 	v[7] = p->closed;
 	for (int s = 0; s < 2; s++) {
 		const struct registry_side *side = &t->side[s];
-		hex(side->token_hash, TOKEN_HASH_LEN, p->hash[s]);
+		pg_hex(side->token_hash, TOKEN_HASH_LEN, p->hash[s]);
 		snprintf(p->used[s], sizeof(p->used[s]), "%d", side->used ? 1 : 0);
 		snprintf(p->changed[s], sizeof(p->changed[s]), "%" PRId64, t->side_changed_at[s]);
 		v[8 + 3 * s] = p->hash[s];
@@ -143,6 +180,8 @@ int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunn
 		v[14 + s] = p->changed[s];
 	}
 	v[16] = t->tags;
+	pg_tunnel_params_revs(p, t->rev + 1, t->rev);
+	v[PG_N_COLUMNS + 2] = node;
 	return 0;
 }
 

@@ -8,7 +8,8 @@
 #include "relay/registry.h"
 
 /* The schema version this relay writes (the SQLite backend's too). */
-#define PG_SCHEMA_VERSION 4
+#define PG_SCHEMA_VERSION 5
+#define PG_SCHEMA_VERSION_TEXT "5"
 
 /* The advisory lock the start-up transaction takes: any number, the same
  * on every node, so that nodes starting at once queue on it and only the
@@ -23,10 +24,25 @@
 
 #define PG_N_COLUMNS 17
 
-/* Token hashes travel as hex text, so that every parameter is text. */
+/* A row as the relay reads it: PG_COLUMNS with the hashes as hex, then
+ * owner (column 17) and rev (column 18). */
+#define PG_SELECT_COLUMNS                                                          \
+	"id, thing, description, services, lifetime_minutes, created_at, expires_at," \
+	" closed_at, encode(source_token_hash, 'hex'), source_used, source_client_token," \
+	" encode(destination_token_hash, 'hex'), destination_used, destination_client_token," \
+	" source_changed_at, destination_changed_at, tags, owner, rev"
+#define PG_COL_OWNER 17
+#define PG_COL_REV 18
+
+/* Token hashes travel as hex text, so that every parameter is text. $18:
+ * the row's new rev. */
 #define PG_INSERT                                                                 \
-	"INSERT INTO tunnels (" PG_COLUMNS ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,"    \
-	"decode($9,'hex'),$10,$11,decode($12,'hex'),$13,$14,$15,$16,$17)"
+	"INSERT INTO tunnels (" PG_COLUMNS ", rev) VALUES ($1,$2,$3,$4,$5,$6,$7,$8," \
+	"decode($9,'hex'),$10,$11,decode($12,'hex'),$13,$14,$15,$16,$17,$18)"
+
+/* The channel every tunnel write notifies in its transaction, with the
+ * payload "NODE ID" (store_watch). */
+#define PG_CHANNEL "tunnel_changed"
 
 #define PG_THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
 
@@ -34,14 +50,28 @@
 extern const char *const pg_migrations[PG_SCHEMA_VERSION];
 /* created when missing, outside the version history (as in SQLite) */
 extern const char pg_notifications_table[];
-/* the save: an upsert that never touches a row closed at another time (0 rows: another node closed it) */
+/* Every tunnel write below returns one row (the row's rev) per row it
+ * changed, and notifies PG_CHANNEL with "NODE ID" for it. */
+/* the save: an upsert ($18 new rev, $19 the rev it expects, $20 node) that
+ * never touches a row at another rev or closed at another time (0 rows:
+ * another node wrote it first) */
 extern const char pg_save_sql[];
-/* the close several nodes may race on: $1 id, $2 closed_at; one row for exactly one of them */
+/* the close several nodes may race on, whatever the rev: $1 id, $2
+ * closed_at, $3 node; one row for exactly one of them */
 extern const char pg_close_sql[];
-/* a closed tunnel no node stored yet: this node's if the row is inserted */
+/* a closed tunnel no node stored yet ($18 rev, $19 node): this node's if
+ * the row is inserted */
 extern const char pg_insert_closed_sql[];
-/* $1 id */
+/* $1 id, $2 node */
 extern const char pg_delete_sql[];
+/* store_claim_side, per side: $1 id, $2 client token (NULL: none), $3 node */
+extern const char *const pg_claim_sql[2];
+/* $1 id: the row (PG_SELECT_COLUMNS) */
+extern const char pg_select_one_sql[];
+/* $1 a token hash as hex: the row holding it on either side */
+extern const char pg_find_token_sql[];
+/* every row, oldest first */
+extern const char pg_select_all_sql[];
 /* a kept notification, replacing the tunnel's */
 extern const char pg_keep_sql[];
 /* $1 tunnel id, $2 its token ("": any): only the notification sent goes */
@@ -56,15 +86,23 @@ extern const char pg_key_del_sql[];
 /* A tunnel's row as text parameters (v), in PG_COLUMNS order; v points
  * into the struct and into the tunnel it was filled from. */
 struct pg_tunnel_params {
-	const char *v[PG_N_COLUMNS];
+	const char *v[PG_N_COLUMNS + 3]; /* then pg_save_sql's $18 $19 $20 */
 	char lifetime[16], created[24], expires[24], closed[24], used[2][2], changed[2][24];
+	char rev_new[24], rev_expected[24];
 	char hash[2][2 * TOKEN_HASH_LEN + 1];
 	char *services;
 };
 
-/* Fills p from t (checked by store_tunnel_problem). Returns 0, or -1 when
- * memory runs out. Free with pg_tunnel_params_free either way. */
-int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunnel *t);
+/* Fills p from t (checked by store_tunnel_problem) for pg_save_sql: the
+ * new rev t->rev + 1, the expected t->rev, node (which must outlive p).
+ * Returns 0, or -1 when memory runs out. Free with pg_tunnel_params_free
+ * either way. */
+int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunnel *t,
+			  const char *node);
+/* in[0..n) as 2n lowercase hex digits and a NUL into out. */
+void pg_hex(const uint8_t *in, size_t n, char *out);
+/* Makes pg_save_sql write rev and expect expected instead. */
+void pg_tunnel_params_revs(struct pg_tunnel_params *p, int64_t rev, int64_t expected);
 /* Frees and wipes p (it points at client tokens). */
 void pg_tunnel_params_free(struct pg_tunnel_params *p);
 

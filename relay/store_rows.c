@@ -9,6 +9,29 @@
 #include "relay/notify_payload.h"
 #include "relay/presence_payload.h"
 
+bool store_node_id_valid(const char *id)
+{
+	size_t n = strnlen(id, STORE_MAX_NODE_ID + 1);
+	if (n < 1 || n > STORE_MAX_NODE_ID)
+		return false;
+	/* Notification payloads are "NODE ID": never a space in it. */
+	return strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n;
+}
+
+const char *store_claim_take(struct store_claim *c, const char *tunnel_id, enum tunnel_side side,
+			     const char *client_token, const char *node_id)
+{
+	size_t clen = strnlen(client_token, TUNNEL_MAX_CLIENT_TOKEN + 1);
+	if (!registry_id_valid(tunnel_id) || (side != SIDE_SOURCE && side != SIDE_DESTINATION) ||
+	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id))
+		return "invalid tunnel id, side, client token or node id";
+	memcpy(c->id, tunnel_id, strlen(tunnel_id) + 1);
+	c->side = side;
+	memcpy(c->client_token, client_token, clen + 1);
+	memcpy(c->node, node_id, strlen(node_id) + 1);
+	return NULL;
+}
+
 /* Checked before saving too, so that a row we write is always a row we can
  * load back (a bad row stops the relay). */
 const char *store_tunnel_problem(const struct registry_tunnel *t)

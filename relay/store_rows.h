@@ -5,10 +5,27 @@
 #ifndef RELAY_STORE_ROWS_H
 #define RELAY_STORE_ROWS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "relay/registry.h"
 #include "relay/things.h"
+
+/* A relay node's name (--node-id): 1..63 of [A-Za-z0-9._-]. */
+#define STORE_MAX_NODE_ID 63
+bool store_node_id_valid(const char *id);
+
+/* store_claim_side's arguments, as both backends' jobs hold them. */
+struct store_claim {
+	char id[REGISTRY_MAX_ID + 1];
+	enum tunnel_side side;
+	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1]; /* "": none */
+	char node[STORE_MAX_NODE_ID + 1];
+};
+/* Checks store_claim_side's arguments and copies them into c. What is
+ * wrong (c then unchanged), or NULL. */
+const char *store_claim_take(struct store_claim *c, const char *tunnel_id, enum tunnel_side side,
+			     const char *client_token, const char *node_id);
 
 /* What is wrong with t, or NULL. */
 const char *store_tunnel_problem(const struct registry_tunnel *t);

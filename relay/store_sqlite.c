@@ -34,6 +34,10 @@
  *   4  table host_keys: the SSH host key fingerprint ("SHA256:…") of each
  *      thing's device that a browser terminal's user accepted
  *      (relay/host_keys.h), one row per thing name.
+ *   5  columns owner (the node that last admitted a side: store_claim_side)
+ *      and rev (bumped by every write of the row), as in PostgreSQL; one
+ *      node here, so rev only follows the writes (nothing is conditional
+ *      on it), for the two backends to load the same.
  * Table pending_notifications is created whenever it is missing, at any
  * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
@@ -42,7 +46,7 @@
  * services holds a JSON array of strings (["SSH","HTTP:8080"]): quoting is
  * never needed for [A-Za-z0-9_:-] ids, and the column stays readable with
  * SQLite's json_each() for anyone inspecting the file. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Device notifications the broker has not acknowledged yet (see
  * relay/pending_notification.h): one row per tunnel, holding the
@@ -73,6 +77,7 @@ enum store_col {
 	COL_SIDE,                   /* source_token_hash */
 	COL_CHANGED = COL_SIDE + 6, /* source_changed_at, then destination_changed_at */
 	COL_TAGS = COL_CHANGED + 2,
+	COL_REV,
 };
 
 /* Offsets inside a side block. */
@@ -82,7 +87,7 @@ enum { COL_SIDE_HASH, COL_SIDE_USED, COL_SIDE_CLIENT };
 	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
 	"closed_at, source_token_hash, source_used, source_client_token, "             \
 	"destination_token_hash, destination_used, destination_client_token, "         \
-	"source_changed_at, destination_changed_at, tags"
+	"source_changed_at, destination_changed_at, tags, rev"
 
 static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS tunnels ("
@@ -127,6 +132,17 @@ static const char schema_v4[] =
 	" since INTEGER NOT NULL);"
 	"PRAGMA user_version = 4;";
 
+static const char schema_v5[] =
+	"ALTER TABLE tunnels ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	"ALTER TABLE tunnels ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"PRAGMA user_version = 5;";
+
+/* store_claim_side: ?1 id, ?2 client token (NULL: none), ?3 node. */
+#define CLAIM_SQL(side)                                                                  \
+	"UPDATE tunnels SET " side "_used = 1, " side "_client_token = ?2, owner = ?3,"    \
+	" rev = rev + 1 WHERE id = ?1 AND closed_at = 0 AND (" side "_used = 0 OR "          \
+	side "_client_token IS ?2)"
+
 #define THING_COLUMNS "name, state, since, services, agent_version, boot_time, max_tunnels"
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
@@ -138,6 +154,7 @@ struct sqlite_store {
 	struct store base;
 	sqlite3 *db;
 	sqlite3_stmt *save;     /* the INSERT OR REPLACE, prepared once */
+	sqlite3_stmt *claim[2]; /* store_claim_side's UPDATE, per side */
 	sqlite3_stmt *keep;     /* INSERT OR REPLACE INTO pending_notifications */
 	sqlite3_stmt *drop;     /* DELETE FROM pending_notifications */
 	sqlite3_stmt *thing;    /* INSERT OR REPLACE INTO things */
@@ -236,6 +253,8 @@ static int migrate(struct sqlite_store *s, char *err, size_t err_cap)
 		return -1;
 	if (version < 4 && exec(s, schema_v4, "cannot add the host keys table", err, err_cap) != 0)
 		return -1;
+	if (version < 5 && exec(s, schema_v5, "cannot add the owner and rev columns", err, err_cap) != 0)
+		return -1;
 	return 0;
 }
 
@@ -292,9 +311,13 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 		return NULL;
 	}
 	rc = sqlite3_prepare_v2(s->db,
-				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ") VALUES "
-				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)",
+				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ", owner) VALUES "
+				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+				"coalesce((SELECT owner FROM tunnels WHERE id = ?1), ''))",
 				-1, &s->save, NULL);
+	for (int side = 0; side < 2 && rc == SQLITE_OK; side++)
+		rc = sqlite3_prepare_v2(s->db, side == SIDE_SOURCE ? CLAIM_SQL("source") :
+				       CLAIM_SQL("destination"), -1, &s->claim[side], NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_prepare_v2(s->db,
 					"INSERT OR REPLACE INTO pending_notifications "
@@ -335,6 +358,8 @@ static void sqlite_close(struct store *base)
 	/* Every queued save is written (and its callback run) first. */
 	store_worker_stop(s->worker);
 	sqlite3_finalize(s->save);
+	sqlite3_finalize(s->claim[0]);
+	sqlite3_finalize(s->claim[1]);
 	sqlite3_finalize(s->keep);
 	sqlite3_finalize(s->drop);
 	sqlite3_finalize(s->thing);
@@ -382,6 +407,7 @@ static int bind_tunnel(sqlite3_stmt *st, const struct registry_tunnel *t, const 
 		B(sqlite3_bind_int64(st, COL_CHANGED + s + 1, t->side_changed_at[s]));
 	}
 	B(sqlite3_bind_text(st, COL_TAGS + 1, t->tags, -1, SQLITE_STATIC));
+	B(sqlite3_bind_int64(st, COL_REV + 1, t->rev + 1)); /* the copy holds the rev it replaces */
 #undef B
 	return rc;
 }
@@ -442,7 +468,16 @@ static int run_save(void *backend, void *job, char *err, size_t err_cap)
 /* What the worker thread is given: a tunnel to save, a notification to
  * keep, a tunnel whose kept notification goes, a thing's presence, or a
  * thing's host key. */
-enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY };
+enum job_kind { JOB_SAVE, JOB_KEEP, JOB_DROP, JOB_THING, JOB_HOST_KEY, JOB_CLAIM, JOB_FIND };
+
+/* store_find_token's question and answer. */
+struct find_job {
+	uint8_t hash[TOKEN_HASH_LEN];
+	store_found_fn found;
+	bool hit;
+	char problem[128];      /* a row found but unreadable */
+	struct registry_tunnel row;
+};
 
 /* A thing's host key to remember ("" fingerprint: to forget). */
 struct host_key_job {
@@ -457,6 +492,8 @@ struct sqlite_job {
 		struct pending_notification note;
 		struct thing_presence thing;
 		struct host_key_job key;
+		struct store_claim claim;
+		struct find_job find;
 	} u;
 };
 
@@ -573,6 +610,80 @@ static int run_host_key(struct sqlite_store *s, const struct host_key_job *k, ch
 	return ret;
 }
 
+static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t);
+static bool get_text(sqlite3_stmt *st, int col, char *out, size_t cap);
+
+/* One conditional UPDATE; no row changed and no row at all: nothing to race for. */
+static int run_claim(struct sqlite_store *s, const struct store_claim *c, char *err, size_t err_cap)
+{
+	sqlite3_stmt *st = s->claim[c->side];
+	int rc = sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = c->client_token[0] ? sqlite3_bind_text(st, 2, c->client_token, -1, SQLITE_STATIC)
+					: sqlite3_bind_null(st, 2);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, 3, c->node, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc != SQLITE_DONE) {
+		char what[REGISTRY_MAX_ID + 48];
+		textf(what, sizeof(what), "cannot claim a side of tunnel '%s'", c->id);
+		db_err(s, what, err, err_cap);
+		ret = -1;
+	} else if (sqlite3_changes(s->db) == 0) {
+		sqlite3_stmt *q = NULL;
+		rc = sqlite3_prepare_v2(s->db, "SELECT 1 FROM tunnels WHERE id = ?1", -1, &q, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 1, c->id, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW) {
+			errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s': the %s is closed or taken",
+			     c->id, tunnel_side_name(c->side));
+			ret = -1;
+		} else if (rc != SQLITE_DONE) {
+			db_err(s, "cannot read a claimed tunnel", err, err_cap);
+			ret = -1;
+		}
+		sqlite3_finalize(q);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static int run_find(struct sqlite_store *s, struct find_job *f, char *err, size_t err_cap)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(s->db, "SELECT " STORE_COLUMNS " FROM tunnels WHERE"
+				    " source_token_hash = ?1 OR destination_token_hash = ?1 LIMIT 1",
+				    -1, &st, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_blob(st, 1, f->hash, TOKEN_HASH_LEN, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	int ret = 0;
+	if (rc == SQLITE_ROW) {
+		const char *problem = NULL;
+		if (!get_text(st, COL_ID, f->row.id, sizeof(f->row.id)) ||
+		    !registry_id_valid(f->row.id))
+			problem = "tunnel id must be 1-64 characters of [A-Za-z0-9_-]";
+		else
+			problem = get_row(st, &f->row);
+		if (problem != NULL) {
+			errf(err, err_cap, "%s: a tunnel found by its token: %s", s->path, problem);
+			ret = -1;
+		}
+		f->hit = problem == NULL;
+	} else if (rc != SQLITE_DONE) {
+		db_err(s, "cannot look a token up", err, err_cap);
+		ret = -1;
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
 static int run_job(void *backend, void *job, char *err, size_t err_cap)
 {
 	struct sqlite_job *j = job;
@@ -587,6 +698,10 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 		return run_thing(backend, &j->u.thing, err, err_cap);
 	case JOB_HOST_KEY:
 		return run_host_key(backend, &j->u.key, err, err_cap);
+	case JOB_CLAIM:
+		return run_claim(backend, &j->u.claim, err, err_cap);
+	case JOB_FIND:
+		return run_find(backend, &j->u.find, err, err_cap);
 	}
 	return -1;
 }
@@ -718,6 +833,62 @@ static int sqlite_keep_host_key(struct store *base, const char *thing, const cha
 	return submit(s, j, done, ctx, "save the host key of thing", thing, err, err_cap);
 }
 
+/* ---- several nodes (one here) ---------------------------------------------- */
+
+/* One node: nobody else writes, nothing to follow. */
+static int sqlite_watch(struct store *base, const char *node_id, store_tunnel_changed_fn fn,
+			void *arg)
+{
+	return 0;
+}
+
+static void found(void *job, void *ctx, const char *err)
+{
+	struct find_job *f = &((struct sqlite_job *)job)->u.find;
+	f->found(ctx, f->hit ? &f->row : NULL, err);
+}
+
+static int sqlite_find_token(struct store *base, const uint8_t hash[TOKEN_HASH_LEN],
+			     store_found_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot look a token up: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_FIND;
+	memcpy(j->u.find.hash, hash, TOKEN_HASH_LEN);
+	j->u.find.found = done;
+	char why[128];
+	if (store_worker_submit_finish(s->worker, j, found, ctx, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "%s: cannot look a token up: %s", s->path, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int sqlite_claim_side(struct store *base, const char *tunnel_id, enum tunnel_side side,
+			     const char *client_token, const char *node_id, store_done_fn done,
+			     void *ctx, char *err, size_t err_cap)
+{
+	struct sqlite_store *s = (struct sqlite_store *)base;
+	struct sqlite_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		errf(err, err_cap, "%s: cannot claim a side: out of memory", s->path);
+		return -1;
+	}
+	j->kind = JOB_CLAIM;
+	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
+					       node_id);
+	if (problem != NULL) {
+		errf(err, err_cap, "%s: cannot claim a side: %s", s->path, problem);
+		free_job(j);
+		return -1;
+	}
+	return submit(s, j, done, ctx, "claim a side of tunnel", tunnel_id, err, err_cap);
+}
+
 /* ---- load ------------------------------------------------------------------ */
 
 /* Copies a TEXT column of at most cap-1 bytes without embedded NULs. */
@@ -805,6 +976,8 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
 	t->lifetime_minutes = (int)lifetime;
 	if (!get_text(st, COL_TAGS, t->tags, sizeof(t->tags)))
 		return "tags is not text of at most " REGISTRY_MAX_TAGS_TEXT " bytes";
+	if (!get_int64(st, COL_REV, &t->rev) || t->rev < 0)
+		return "rev is not a non-negative integer";
 	if (!get_int64(st, COL_CREATED, &t->created_at) ||
 	    !get_int64(st, COL_EXPIRES, &t->expires_at) ||
 	    !get_int64(st, COL_CLOSED, &t->closed_at))
@@ -1075,4 +1248,7 @@ static const struct store_ops sqlite_ops = {
 	.load_things = sqlite_load_things,
 	.keep_host_key = sqlite_keep_host_key,
 	.load_host_keys = sqlite_load_host_keys,
+	.watch = sqlite_watch,
+	.find_token = sqlite_find_token,
+	.claim_side = sqlite_claim_side,
 };

@@ -2,8 +2,12 @@
 cluster each test makes with initdb in its temp dir (as the postgres user:
 initdb refuses root): tunnels survive a restart, presence and host keys
 load, a stopped database answers 503 while paired tunnels go on, the relay
-reconnects, two relays on one database cannot both close a tunnel, and no
-access token reaches the database. test_pg_admission_rate measures tunnels
+reconnects, two relays on one database cannot both close a tunnel, a relay
+with a stale copy of a tunnel cannot overwrite another's newer write
+(schema v5's rev), a version 4 database is migrated in place, the store's
+several-node calls work against a real server (test_store_pg_calls runs
+the unit binary tests/unit/relay/test_store_pg.c on a cluster of its own),
+and no access token reaches the database. test_pg_admission_rate measures tunnels
 opened and handshakes admitted per second, PostgreSQL against SQLite
 (docs/architecture.md, "The store").
 
@@ -24,8 +28,10 @@ import threading
 import time
 from pathlib import Path
 
+import hashlib
+
 import wsprobe
-from harness import (MiB, expect, expect_echo, free_port, pki, scaled, skip,
+from harness import (BIN_DIR, MiB, child_env, expect, expect_echo, free_port, pki, scaled, skip,
                      timeout, wait_port, wait_until)
 from test_api import THING, ApiRelay, check_restart_keeps_tunnels, through, tunnel_with_proxies
 
@@ -131,7 +137,7 @@ def test_pg_restart_keeps_tunnels(t):
     cluster = Cluster(t)
     relay = pg_relay(t, cluster, verbose=5)
     version = cluster.psql("SELECT version FROM schema_version", db=DB)
-    expect(version.strip() == "4", "schema_version after the first start: %r" % version)
+    expect(version.strip() == "5", "schema_version after the first start: %r" % version)
 
     def other_node_writes():
         # A presence and a host key written by another node (or before):
@@ -223,6 +229,91 @@ def test_pg_two_relays_one_close(t):
                "tunnel %s closed from two relays at once: %r" % (tid, results))
     closed = cluster.psql("SELECT count(*) FROM tunnels WHERE closed_at <> 0", db=DB).strip()
     expect(closed == "6", "closed rows: %r" % closed)
+
+
+def _hash_hex(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@timeout(90)
+def test_pg_stale_copy_loses(t):
+    """Two relays load the same tunnel (rev 1). a rotates it (rev 2); b's
+    rotate from its stale copy is refused (409) and the row keeps a's
+    tokens. a closes it; b's save of its open copy cannot reopen it."""
+    cluster = Cluster(t)
+    a = pg_relay(t, cluster, name="relay-a")
+    j = a.open()
+    tid = j["tunnelId"]
+    b = pg_relay(t, cluster, name="relay-b")
+    rev = cluster.psql("SELECT rev FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(rev == "1", "rev after the open: %r" % rev)
+    rot = a.rotate(tid, "ALL")
+    t.secret(rot["sourceAccessToken"])
+    t.secret(rot["destinationAccessToken"])
+    r = b.curl("POST", "/api/v1/tunnels/%s/rotate" % tid, {"clientMode": "ALL"})
+    expect(r.status == 409 and "another relay node" in r.text,
+           "rotate from a stale copy: %r" % r)
+    row = cluster.psql("SELECT encode(source_token_hash, 'hex') || '|' || rev FROM tunnels"
+                       " WHERE id = '%s'" % tid, db=DB).strip()
+    expect(row == "%s|2" % _hash_hex(rot["sourceAccessToken"]),
+           "the row keeps a's rotated token at rev 2: %r" % row)
+    a.delete(tid)
+    closed = cluster.psql("SELECT closed_at FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(closed != "0", "closed by a: %r" % closed)
+    # b never heard (nothing applies other nodes' changes yet): its copy is
+    # open, and a save of it must not reopen the row.
+    expect(b.describe(tid)["status"] == "OPEN", "b's copy is still open")
+    r = b.curl("POST", "/api/v1/tunnels/%s/rotate" % tid, {"clientMode": "SOURCE"})
+    expect(r.status == 409, "rotate of a tunnel closed elsewhere: %r" % r)
+    after = cluster.psql("SELECT closed_at || '|' || encode(source_token_hash, 'hex')"
+                         " FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(after == "%s|%s" % (closed, _hash_hex(rot["sourceAccessToken"])),
+           "the closed row is untouched: %r" % after)
+
+
+@timeout(90)
+def test_pg_migrates_v4(t):
+    """A version 4 database (no owner, rev or token indexes) is brought to
+    version 5 in place; its tunnels load, start at rev 0, and save on."""
+    cluster = Cluster(t)
+    relay = pg_relay(t, cluster, name="relay-v5")
+    j = relay.open()
+    tid = j["tunnelId"]
+    relay.stop_term()
+    cluster.psql("ALTER TABLE tunnels DROP COLUMN owner; ALTER TABLE tunnels DROP COLUMN rev;"
+                 " DROP INDEX tunnels_source_token; DROP INDEX tunnels_destination_token;"
+                 " UPDATE schema_version SET version = 4", db=DB)
+    relay = pg_relay(t, cluster, name="relay-again")
+    version = cluster.psql("SELECT version FROM schema_version", db=DB).strip()
+    expect(version == "5", "schema_version after the migration: %r" % version)
+    expect(relay.describe(tid)["status"] == "OPEN", "the v4 tunnel loads")
+    row = cluster.psql("SELECT owner || '|' || rev FROM tunnels WHERE id = '%s'" % tid,
+                       db=DB).strip()
+    expect(row == "|0", "owner and rev of a migrated row: %r" % row)
+    rot = relay.rotate(tid, "SOURCE")
+    t.secret(rot["sourceAccessToken"])
+    row = cluster.psql("SELECT rev FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
+    expect(row == "1", "rev after a save of the migrated row: %r" % row)
+    indexes = cluster.psql("SELECT count(*) FROM pg_indexes WHERE tablename = 'tunnels'"
+                           " AND indexname LIKE 'tunnels_%_token'", db=DB).strip()
+    expect(indexes == "2", "token hash indexes: %r" % indexes)
+
+
+@timeout(120)
+def test_pg_store_calls(t):
+    """store_watch / store_claim_side / store_find_token and the
+    rev-conditional save between stores playing two and three nodes
+    (tests/unit/relay/test_store_pg.c, built by make unit)."""
+    binary = BIN_DIR / "tests" / "relay" / "test_store_pg"
+    expect(binary.exists(), "%s is missing: make builds it before the e2e tests" % binary)
+    cluster = Cluster(t)
+    r = subprocess.run([str(binary)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=scaled(90),
+                       env=child_env({"STORE_PG_TEST_URI": cluster.uri}, home=t.tmp))
+    out = r.stdout.decode(errors="replace")
+    expect(r.returncode == 0 and "[  PASSED  ] 3 test(s)." in out and "SKIPPED" not in out,
+           "test_store_pg: exit %d:\n%s" % (r.returncode, out[-3000:]))
+    expect(cluster.password not in out, "password in the output")
 
 
 # ==========================================================================

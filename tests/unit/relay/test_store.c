@@ -81,6 +81,9 @@ static void raw_text(const char *path, const char *sql, char *out, size_t cap)
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
 }
 
+/* What a database older than version 5 lacks (for the migration tests). */
+#define BEFORE_V5 "ALTER TABLE tunnels DROP COLUMN owner; ALTER TABLE tunnels DROP COLUMN rev; "
+
 /* ---- tunnels ---------------------------------------------------------------- */
 
 /* A tunnel with distinct hashes derived from n; calloc'd like the store's. */
@@ -147,7 +150,7 @@ static void on_saved(void *ctx, const char *err)
 }
 
 /* Saves t and waits for the outcome: 0, or -1 with the reason in err. */
-static int save_wait(struct store *s, const struct registry_tunnel *t, char *err, size_t cap)
+static int save_wait(struct store *s, struct registry_tunnel *t, char *err, size_t cap)
 {
 	struct outcome o = { 0, "" };
 	if (store_save(s, t, on_saved, &o, err, cap) != 0) {
@@ -161,7 +164,7 @@ static int save_wait(struct store *s, const struct registry_tunnel *t, char *err
 	return o.err[0] ? -1 : 0;
 }
 
-static void save_ok(struct store *s, const struct registry_tunnel *t)
+static void save_ok(struct store *s, struct registry_tunnel *t)
 {
 	char err[512] = "";
 	if (save_wait(s, t, err, sizeof(err)) != 0)
@@ -169,7 +172,7 @@ static void save_ok(struct store *s, const struct registry_tunnel *t)
 }
 
 /* Opens path, saves t, closes. */
-static void save_one(const char *path, const struct registry_tunnel *t)
+static void save_one(const char *path, struct registry_tunnel *t)
 {
 	struct store *s = open_ok(path);
 	save_ok(s, t);
@@ -206,7 +209,7 @@ static void test_open_creates_wal(void **state)
 	raw_text(path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, "5");
 	raw_text(path, "SELECT count(*) FROM sqlite_master WHERE name = 'tunnels_thing'",
 		 text, sizeof(text));
 	assert_string_equal(text, "1");
@@ -322,13 +325,14 @@ static void test_migrate_v1_adds_tags(void **state)
 	db_path(path, sizeof(path), "v1.db");
 	struct registry_tunnel *t = make_tunnel(5, 1);
 	save_one(path, t);
-	raw_exec(path, "ALTER TABLE tunnels DROP COLUMN tags; PRAGMA user_version = 1;");
+	raw_exec(path, "ALTER TABLE tunnels DROP COLUMN tags; " BEFORE_V5 "PRAGMA user_version = 1;");
 	struct store *s = open_ok(path);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, "5");
 	struct registry r;
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	t->rev = 0; /* rows of older versions start at rev 0 */
 	assert_tunnel_equal(t, r.tunnels[0]);
 	assert_string_equal(r.tunnels[0]->tags, "");
 	registry_free(&r);
@@ -492,6 +496,7 @@ static void test_many_tunnels(void **state)
 		struct registry_tunnel *t = make_tunnel(i, 1 + i % 3);
 		if (i % 2)
 			set_client_tokens(t);
+		t->rev = 1; /* saved once */
 		char id[32];
 		snprintf(id, sizeof(id), "tunnel-%u", i);
 		const struct registry_tunnel *got = registry_find_id(&r, id);
@@ -733,7 +738,7 @@ static void test_notifications_table_added_to_old_database(void **state)
 	assert_int_equal(load_notes(path, &l), 1);
 	char version[16];
 	raw_text(path, "PRAGMA user_version", version, sizeof(version));
-	assert_string_equal(version, "4"); /* the current version: this table needs none */
+	assert_string_equal(version, "5"); /* the current version: this table needs none */
 	free(t);
 }
 
@@ -842,15 +847,16 @@ static void test_migrate_v2_adds_things(void **state)
 	db_path(path, sizeof(path), "v2.db");
 	struct registry_tunnel *t = make_tunnel(6, 2);
 	save_one(path, t);
-	raw_exec(path, "DROP TABLE things; PRAGMA user_version = 2;");
+	raw_exec(path, "DROP TABLE things; " BEFORE_V5 "PRAGMA user_version = 2;");
 	struct loaded_things l;
 	assert_int_equal(load_things(path, &l), 0);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, "5");
 	struct store *s = open_ok(path);
 	struct registry r;
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	t->rev = 0; /* rows of older versions start at rev 0 */
 	assert_tunnel_equal(t, r.tunnels[0]);
 	registry_free(&r);
 	struct thing_presence p = make_thing("dev", THING_OFFLINE, 5);
@@ -953,11 +959,143 @@ static void test_migrate_v3_adds_host_keys(void **state)
 	char path[128], text[32];
 	db_path(path, sizeof(path), "v3.db");
 	store_close(open_ok(path));
-	raw_exec(path, "DROP TABLE host_keys; PRAGMA user_version = 3;");
+	raw_exec(path, "DROP TABLE host_keys; " BEFORE_V5 "PRAGMA user_version = 3;");
 	struct loaded_keys l;
 	assert_int_equal(load_keys(path, &l), 0);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
-	assert_string_equal(text, "4");
+	assert_string_equal(text, "5");
+}
+
+/* ---- several nodes (one with SQLite) ------------------------------------------ */
+
+/* A version 4 database gains owner and rev; its rows start at rev 0 and
+ * each save adds one. */
+static void test_migrate_v4_adds_owner_and_rev(void **state)
+{
+	char path[128], text[32], err[512] = "";
+	db_path(path, sizeof(path), "v4.db");
+	struct registry_tunnel *t = make_tunnel(40, 1);
+	save_one(path, t);
+	raw_exec(path, BEFORE_V5 "PRAGMA user_version = 4;");
+	struct store *s = open_ok(path);
+	raw_text(path, "PRAGMA user_version", text, sizeof(text));
+	assert_string_equal(text, "5");
+	raw_text(path, "SELECT owner || '|' || rev FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "|0");
+	struct registry r;
+	registry_init(&r);
+	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
+	t->rev = 0;
+	assert_tunnel_equal(t, r.tunnels[0]);
+	save_ok(s, r.tunnels[0]);
+	save_ok(s, r.tunnels[0]); /* back to back: the copies chain */
+	assert_int_equal(r.tunnels[0]->rev, 2);
+	raw_text(path, "SELECT rev FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "2");
+	registry_free(&r);
+	store_close(s);
+	free(t);
+}
+
+/* Claims and waits: 0 won, 1 lost (STORE_LOST_RACE), -1 refused at once. */
+static int claim_wait(struct store *s, const char *id, enum tunnel_side side, const char *client,
+		      const char *node)
+{
+	struct outcome o = { 0, "" };
+	char err[256];
+	if (store_claim_side(s, id, side, client, node, on_saved, &o, err, sizeof(err)) != 0) {
+		store_flush(s);
+		assert_int_equal(o.calls, 0);
+		return -1;
+	}
+	store_flush(s);
+	assert_int_equal(o.calls, 1);
+	if (o.err[0])
+		assert_true(store_error_lost_race(o.err));
+	return o.err[0] ? 1 : 0;
+}
+
+static void test_claim_side(void **state)
+{
+	char path[128], text[128];
+	db_path(path, sizeof(path), "claim.db");
+	struct registry_tunnel *t = make_tunnel(41, 1);
+	struct store *s = open_ok(path);
+	save_ok(s, t); /* rev 1 */
+	/* The source without a client token, then again (a reconnect). */
+	assert_int_equal(claim_wait(s, t->id, SIDE_SOURCE, "", "node-a"), 0);
+	raw_text(path, "SELECT owner || '|' || rev || '|' || source_used ||"
+		 " '|' || coalesce(source_client_token, 'null') FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "node-a|2|1|null");
+	assert_int_equal(claim_wait(s, t->id, SIDE_SOURCE, "", "node-b"), 0);
+	/* The destination with a client token: only that client again. */
+	assert_int_equal(claim_wait(s, t->id, SIDE_DESTINATION, CLIENT_DST, "node-a"), 0);
+	assert_int_equal(claim_wait(s, t->id, SIDE_DESTINATION, CLIENT_SRC, "node-b"), 1);
+	assert_int_equal(claim_wait(s, t->id, SIDE_DESTINATION, "", "node-b"), 1);
+	assert_int_equal(claim_wait(s, t->id, SIDE_DESTINATION, CLIENT_DST, "node-a"), 0);
+	raw_text(path, "SELECT owner || '|' || rev FROM tunnels", text, sizeof(text));
+	assert_string_equal(text, "node-a|5");
+	/* Closed: nobody. Not stored (a --tunnels file's): nothing to race for. */
+	t->rev = 5;
+	t->closed_at = t->created_at + 1;
+	save_ok(s, t);
+	assert_int_equal(claim_wait(s, t->id, SIDE_DESTINATION, CLIENT_DST, "node-a"), 1);
+	assert_int_equal(claim_wait(s, "not-stored", SIDE_SOURCE, "", "node-a"), 0);
+	/* Bad arguments: refused at once, without a callback. */
+	assert_int_equal(claim_wait(s, "bad id", SIDE_SOURCE, "", "node-a"), -1);
+	assert_int_equal(claim_wait(s, t->id, SIDE_SOURCE, "short", "node-a"), -1);
+	assert_int_equal(claim_wait(s, t->id, SIDE_SOURCE, "", "node a"), -1);
+	assert_int_equal(claim_wait(s, t->id, SIDE_SOURCE, "", ""), -1);
+	assert_int_equal(store_watch(s, "node-a", NULL, NULL), 0); /* one node: nothing to follow */
+	store_close(s);
+	free(t);
+}
+
+struct found {
+	int calls;
+	bool hit;
+	struct registry_tunnel row;
+	char err[256];
+};
+
+static void on_found(void *ctx, const struct registry_tunnel *row, const char *err)
+{
+	struct found *f = ctx;
+	f->calls++;
+	f->hit = row != NULL;
+	if (row)
+		f->row = *row;
+	snprintf(f->err, sizeof(f->err), "%s", err ? err : "");
+}
+
+static void test_find_token(void **state)
+{
+	char path[128], err[256];
+	db_path(path, sizeof(path), "find.db");
+	struct registry_tunnel *t = make_tunnel(42, 2);
+	set_client_tokens(t);
+	struct store *s = open_ok(path);
+	save_ok(s, t);
+	for (int side = 0; side < 2; side++) {
+		struct found f = { 0 };
+		assert_int_equal(store_find_token(s, t->side[side].token_hash, on_found, &f, err,
+						  sizeof(err)), 0);
+		assert_int_equal(f.calls, 0); /* later, from a poll */
+		store_flush(s);
+		assert_int_equal(f.calls, 1);
+		assert_true(f.hit);
+		assert_string_equal(f.err, "");
+		assert_tunnel_equal(t, &f.row);
+	}
+	uint8_t other[TOKEN_HASH_LEN] = { 9 };
+	struct found f = { 0 };
+	assert_int_equal(store_find_token(s, other, on_found, &f, err, sizeof(err)), 0);
+	store_flush(s);
+	assert_int_equal(f.calls, 1);
+	assert_false(f.hit);
+	assert_string_equal(f.err, "");
+	store_close(s);
+	free(t);
 }
 
 int main(void)
@@ -993,6 +1131,9 @@ int main(void)
 		cmocka_unit_test(test_host_keys_keep_replace_forget),
 		cmocka_unit_test(test_host_keys_reject_too_long),
 		cmocka_unit_test(test_migrate_v3_adds_host_keys),
+		cmocka_unit_test(test_migrate_v4_adds_owner_and_rev),
+		cmocka_unit_test(test_claim_side),
+		cmocka_unit_test(test_find_token),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -45,16 +45,28 @@ static void test_statements_take_their_parameters(void **state)
 	(void)state;
 	int all;
 	assert_int_equal(count_columns(PG_COLUMNS), PG_N_COLUMNS);
-	assert_int_equal(max_placeholder(pg_save_sql, &all), PG_N_COLUMNS);
+	/* then the new rev, the expected rev, the node */
+	assert_int_equal(max_placeholder(pg_save_sql, &all), PG_N_COLUMNS + 3);
 	assert_true(all);
-	assert_int_equal(max_placeholder(pg_insert_closed_sql, &all), PG_N_COLUMNS);
+	assert_int_equal(max_placeholder(pg_insert_closed_sql, &all), PG_N_COLUMNS + 2);
 	assert_true(all);
-	assert_int_equal(max_placeholder(pg_close_sql, &all), 2);
+	assert_int_equal(max_placeholder(pg_close_sql, &all), 3);
+	assert_true(all);
+	for (int side = 0; side < 2; side++) {
+		assert_int_equal(max_placeholder(pg_claim_sql[side], &all), 3);
+		assert_true(all);
+	}
+	assert_int_equal(max_placeholder(pg_select_one_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_find_token_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_select_all_sql, &all), 0);
+	/* PG_COLUMNS' order (the hashes as hex), then owner and rev */
+	assert_non_null(strstr(PG_SELECT_COLUMNS, "destination_changed_at, tags, owner, rev"));
+	assert_int_equal(PG_COL_REV, PG_N_COLUMNS + 1);
 	assert_int_equal(max_placeholder(pg_keep_sql, &all), 5);
 	assert_int_equal(max_placeholder(pg_thing_sql, &all), count_columns(PG_THING_COLUMNS));
 	assert_int_equal(max_placeholder(pg_key_set_sql, &all), 2);
 	assert_int_equal(max_placeholder(pg_key_del_sql, &all), 1);
-	assert_int_equal(max_placeholder(pg_delete_sql, &all), 1);
+	assert_int_equal(max_placeholder(pg_delete_sql, &all), 2);
 	assert_int_equal(max_placeholder(pg_drop_sql, &all), 2);
 }
 
@@ -62,13 +74,24 @@ static void test_races_are_single_conditional_statements(void **state)
 {
 	(void)state;
 	/* Closing changes a row only while it is open: one node wins. */
-	assert_non_null(strstr(pg_close_sql, "UPDATE tunnels SET closed_at = $2"));
+	assert_non_null(strstr(pg_close_sql, "UPDATE tunnels SET closed_at = $2, rev = rev + 1"));
 	assert_non_null(strstr(pg_close_sql, "WHERE id = $1 AND closed_at = 0"));
-	/* A save never reopens or re-closes a row another node closed. */
+	/* A save never overwrites a newer row, nor reopens or re-closes a row
+	 * another node closed. */
 	assert_non_null(strstr(pg_save_sql, "ON CONFLICT (id) DO UPDATE"));
-	assert_non_null(strstr(pg_save_sql,
-			       "WHERE tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at"));
+	assert_non_null(strstr(pg_save_sql, "rev = EXCLUDED.rev WHERE tunnels.rev = $19 AND"
+			       " (tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at)"));
 	assert_non_null(strstr(pg_insert_closed_sql, "ON CONFLICT (id) DO NOTHING"));
+	/* A side goes to one node: open, and unused or the same client. */
+	assert_non_null(strstr(pg_claim_sql[1], "destination_used = 1, destination_client_token = $2,"
+			       " owner = $3, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"
+			       " (destination_used = 0 OR destination_client_token IS NOT DISTINCT"
+			       " FROM $2)"));
+	/* Every tunnel write tells the other nodes, in its transaction. */
+	const char *writes[] = { pg_save_sql, pg_close_sql, pg_insert_closed_sql, pg_delete_sql,
+				 pg_claim_sql[0], pg_claim_sql[1] };
+	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+		assert_non_null(strstr(writes[i], "pg_notify('" PG_CHANNEL "', $"));
 	/* A kept notification goes only if it is the one sent. */
 	assert_non_null(strstr(pg_drop_sql, "WHERE tunnel_id = $1 AND ($2 = '' OR token = $2)"));
 }
@@ -82,6 +105,8 @@ static void test_migrations_reach_the_version(void **state)
 	assert_non_null(strstr(pg_migrations[1], "ADD COLUMN tags"));
 	assert_non_null(strstr(pg_migrations[2], "CREATE TABLE things"));
 	assert_non_null(strstr(pg_migrations[3], "CREATE TABLE host_keys"));
+	assert_non_null(strstr(pg_migrations[4], "ADD COLUMN owner text NOT NULL DEFAULT ''"));
+	assert_non_null(strstr(pg_migrations[4], "ADD COLUMN rev bigint NOT NULL DEFAULT 0"));
 }
 
 static void test_tunnel_params(void **state)
@@ -107,10 +132,11 @@ static void test_tunnel_params(void **state)
 	snprintf(t.side[0].client_token, sizeof(t.side[0].client_token), "%s",
 		 "client-token-0123456789abcdef0123456789");
 	t.side_changed_at[1] = 1700000005;
+	t.rev = 41;
 
 	struct pg_tunnel_params p;
 	memset(&p, 0, sizeof(p));
-	assert_int_equal(pg_tunnel_params_fill(&p, &t), 0);
+	assert_int_equal(pg_tunnel_params_fill(&p, &t, "node-a"), 0);
 	assert_string_equal(p.v[0], "t-1");
 	assert_string_equal(p.v[3], "[\"SSH\",\"HTTP:8080\"]");
 	assert_string_equal(p.v[4], "720");
@@ -126,7 +152,10 @@ static void test_tunnel_params(void **state)
 	assert_string_equal(p.v[14], "0");
 	assert_string_equal(p.v[15], "1700000005");
 	assert_string_equal(p.v[16], "");
-	for (int i = 0; i < PG_N_COLUMNS; i++)
+	assert_string_equal(p.v[17], "42"); /* written */
+	assert_string_equal(p.v[18], "41"); /* expected */
+	assert_string_equal(p.v[19], "node-a");
+	for (int i = 0; i < PG_N_COLUMNS + 3; i++)
 		assert_true(i == 13 || p.v[i] != NULL);
 	pg_tunnel_params_free(&p);
 	assert_null(p.services);

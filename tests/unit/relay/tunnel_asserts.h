@@ -24,6 +24,7 @@ static void assert_same_tunnel(const struct registry_tunnel *a, const struct reg
 	assert_int_equal(a->expires_at, b->expires_at);
 	assert_int_equal(a->closed_at, b->closed_at);
 	assert_string_equal(a->tags, b->tags);
+	assert_int_equal(a->rev, b->rev);
 }
 
 #endif
