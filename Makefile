@@ -287,7 +287,7 @@ FUZZ_ws_codec_SRC  := proto/ws_codec.c
 FUZZ_admit_SRC     := relay/admit.c relay/registry.c relay/registry_index.c common/token.c common/text.c \
                       proto/message.c proto/ws_codec.c
 FUZZ_api_SRC       := relay/api.c relay/api_response.c relay/store.c common/log.c relay/api_things.c relay/things.c relay/notify_payload.c \
-                      relay/tunnel_ops.c relay/registry.c relay/registry_index.c common/token.c \
+                      relay/tunnel_ops.c relay/cluster.c relay/registry.c relay/registry_index.c common/token.c \
                       common/text.c proto/message.c
 FUZZ_notification_SRC := agent/notification.c agent/config.c agent/config_report.c \
                       agent/config_files.c agent/json_type.c common/hostport.c common/token.c \

@@ -46,3 +46,17 @@ const char *openssl_error_reason(char *line)
 		*end = '\0';
 	return field;
 }
+
+bool text_is_name(const char *s, size_t max, const char *punct)
+{
+	size_t len = strnlen(s, max + 1);
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr(punct, c)))
+			return false;
+	}
+	return true;
+}

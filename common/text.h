@@ -2,6 +2,7 @@
 #ifndef COMMON_TEXT_H
 #define COMMON_TEXT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* snprintf that truncates quietly (every text it makes is a bounded log or
@@ -9,6 +10,10 @@
 void textf(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* The same, for an error message. */
 void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* True when s is 1..max characters of [A-Za-z0-9] and those in punct (the
+ * shape of every name the relay takes: ids, things, node ids). */
+bool text_is_name(const char *s, size_t max, const char *punct);
 
 /* The reason field of an OpenSSL error line
  * ("...:error:0A000086:SSL routines::certificate verify failed" →

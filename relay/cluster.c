@@ -4,20 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool cluster_node_id_valid(const char *id)
-{
-	size_t len = strnlen(id, CLUSTER_MAX_NODE_ID + 1);
-	if (len == 0 || len > CLUSTER_MAX_NODE_ID)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '.' || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
-}
-
 /* The same client holds both: the same client token, or none in both. */
 static bool same_client(const struct registry_side *a, const struct registry_side *b)
 {
@@ -84,27 +70,18 @@ int cluster_take_row(struct registry *r, struct registry_tunnel *mine,
 	}
 	if (!plan->update)
 		return 0;
-	uint8_t old[2][TOKEN_HASH_LEN];
-	memcpy(old[0], mine->side[0].token_hash, TOKEN_HASH_LEN);
-	memcpy(old[1], mine->side[1].token_hash, TOKEN_HASH_LEN);
-	for (int s = 0; s < 2; s++) {
+	for (int s = 0; s < 2; s++)
 		if (plan->rotated[s] &&
-		    registry_set_token_hash(r, mine, (enum tunnel_side)s, row->side[s].token_hash)) {
-			if (s == 1) /* put the first side back: all or nothing */
-				registry_set_token_hash(r, mine, SIDE_SOURCE, old[0]);
-			OPENSSL_cleanse(old, sizeof(old));
+		    registry_set_token_hash(r, mine, (enum tunnel_side)s, row->side[s].token_hash))
 			return -1;
-		}
-	}
-	OPENSSL_cleanse(old, sizeof(old));
 	struct registry_tunnel next = *row;
 	/* Fixed once inserted (the indexes by id and thing hold them). */
 	memcpy(next.id, mine->id, sizeof(next.id));
 	memcpy(next.thing, mine->thing, sizeof(next.thing));
 	for (int s = 0; s < 2; s++) {
 		memcpy(next.side[s].token_hash, mine->side[s].token_hash, TOKEN_HASH_LEN);
-		/* A side connected here, not rotated nor lost: its use is ours
-		 * (the row may predate our claim). */
+		/* Used here, unused there (same token): our admission, its
+		 * claim still on the way. */
 		bool keep = mine->side[s].used && !plan->rotated[s] && !plan->lost[s] &&
 			    !row->side[s].used;
 		if (keep)

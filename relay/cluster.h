@@ -4,8 +4,8 @@
  * that used the old ones, let go of sides now owned elsewhere), how to take
  * such a row into the registry, and which handshake misses to look up in
  * the database (a short memory of misses, so that a client retrying a bad
- * token, or many of them, does not cost a query each time). The node's
- * name is checked here too. docs/architecture.md, "Several nodes". */
+ * token, or many of them, does not cost a query each time).
+ * docs/architecture.md, "Several nodes"; a node's name: store_rows.h. */
 #ifndef RELAY_CLUSTER_H
 #define RELAY_CLUSTER_H
 
@@ -15,10 +15,6 @@
 #include "common/token.h"
 #include "proto/ws_codec.h"
 #include "relay/registry.h"
-
-/* --node-id: 1..63 of [A-Za-z0-9._-]. */
-#define CLUSTER_MAX_NODE_ID 63
-bool cluster_node_id_valid(const char *id);
 
 /* WebSocket close codes of the cluster (RFC 6455 §7.4.1, IANA registry). */
 #define CLUSTER_CLOSE_LOST 1008      /* policy violation: the side is another node's */
@@ -47,9 +43,10 @@ struct cluster_plan cluster_plan(const struct registry_tunnel *mine, const bool 
 struct registry_tunnel *cluster_copy_row(const struct registry_tunnel *row);
 
 /* Makes mine what row says, as plan decided (plan->update or ->forget):
- * new token hashes through the registry's index, a connected side's own
- * use kept unless lost, a closed tunnel never reopened. Returns 0, or -1
- * when memory runs out (mine is then unchanged). */
+ * new token hashes through the registry's index, a side's own use kept
+ * while the row does not have it used yet (our claim on its way), a closed
+ * tunnel never reopened. Returns 0, or -1 when memory runs out for the
+ * index (the source's new hash may be in place then; nothing else is). */
 int cluster_take_row(struct registry *r, struct registry_tunnel *mine,
 		     const struct registry_tunnel *row, const struct cluster_plan *plan,
 		     int64_t now);

@@ -145,9 +145,8 @@ static bool maybe_elsewhere(struct handshake *h, const char *token, size_t len)
 	char err[256];
 	if (v == CLUSTER_LOOK_UP &&
 	    store_find_token(h->store, hash, token_found, slot, err, sizeof(err))) {
-		cluster_miss_done(slot, false, now_ms());
+		cluster_miss_done(slot, false, now_ms()); /* too busy to ask: retry later */
 		log_debug("cannot look an access token up in the database: %s", err);
-		v = CLUSTER_UNKNOWN;
 	}
 	OPENSSL_cleanse(hash, sizeof(hash));
 	return v != CLUSTER_UNKNOWN;

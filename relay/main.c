@@ -12,7 +12,6 @@
 #include "common/lws_glue.h"
 #include "relay/adduser.h"
 #include "relay/aws_keys.h"
-#include "relay/cluster.h"
 #include "relay/fd_limit.h"
 #include "relay/notify.h"
 #include "relay/registry.h"
@@ -22,6 +21,7 @@
 #include "relay/server.h"
 #include "relay/store.h"
 #include "relay/store_pg.h"
+#include "relay/store_rows.h"
 #include "relay/store_sqlite.h"
 #include "relay/store_uri.h"
 #include "relay/terminals.h"
@@ -102,20 +102,27 @@ static const char *beside_self(const char *program, char *out, size_t cap)
 	return out;
 }
 
-/* This node's name: --node-id, else the host name. Returns 0, or -1
- * (logged) when the host name is no valid node id. */
-static int node_id(const struct relay_options *opt, char *out, size_t cap)
+/* This node's name: --node-id, else the host name, made one if it is not
+ * (cut to STORE_MAX_NODE_ID, other characters as '-': a single relay must
+ * not refuse to start over its host's name). */
+static void node_id(const struct relay_options *opt, char out[STORE_MAX_NODE_ID + 1])
 {
 	if (opt->node_id) {
-		snprintf(out, cap, "%s", opt->node_id);
-		return 0;
+		snprintf(out, STORE_MAX_NODE_ID + 1, "%s", opt->node_id);
+		return;
 	}
-	if (gethostname(out, cap) != 0 || !memchr(out, '\0', cap) || !cluster_node_id_valid(out)) {
-		log_fatal("the host name is no node id (1-%d of [A-Za-z0-9._-]): set --node-id",
-			  CLUSTER_MAX_NODE_ID);
-		return -1;
-	}
-	return 0;
+	char host[256] = "";
+	if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
+		snprintf(host, sizeof(host), "relay");
+	snprintf(out, STORE_MAX_NODE_ID + 1, "%s", host);
+	if (store_node_id_valid(out) && !strcmp(out, host))
+		return;
+	for (char *c = out; *c; c++)
+		if (!strchr("._-", *c) && !((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+					   (*c >= '0' && *c <= '9')))
+			*c = '-';
+	log_warn("the host name is no node id (1-%d of [A-Za-z0-9._-]): using %s; "
+		 "set --node-id", STORE_MAX_NODE_ID, out);
 }
 
 int main(int argc, char **argv)
@@ -144,10 +151,9 @@ int main(int argc, char **argv)
 	char err[512];
 	char api_key[256];
 	struct aws_keys *aws_keys = NULL;
-	char node[CLUSTER_MAX_NODE_ID + 2], mqtt_id[CLUSTER_MAX_NODE_ID + 32];
+	char node[STORE_MAX_NODE_ID + 1], mqtt_id[STORE_MAX_NODE_ID + 32];
 	rc = 1;
-	if (node_id(&opt, node, sizeof(node)))
-		goto out;
+	node_id(&opt, node);
 	log_info("node id: %s", node);
 	snprintf(mqtt_id, sizeof(mqtt_id), "tunnel-relay-%s", node);
 	if (read_api_key(opt.api_key_file, api_key, sizeof(api_key)))

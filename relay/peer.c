@@ -243,15 +243,16 @@ static void claimed(void *ctx, const char *err)
 		 tunnel_side_name(p->side), err);
 }
 
-static void claim(struct peer *p, const struct registry_tunnel *t)
+static void claim(struct peer *p, struct registry_tunnel *t)
 {
 	const struct registry_side *side = &t->side[p->side];
 	char err[256];
 	if (store_claim_side(p->dp->cfg.store, t->id, p->side,
 			     side->has_client_token ? side->client_token : "", p->dp->cfg.node_id,
 			     claimed, p, err, sizeof(err)))
-		log_debug("tunnel %s: the %s is not claimed in the store: %s", t->id,
-			  tunnel_side_name(p->side), err);
+		claimed(p, err); /* not even queued: as if the database were away */
+	else
+		t->rev++; /* a won claim writes rev + 1: the next save expects it (store.h) */
 }
 
 struct peer *peer_join(struct dataplane *dp, void *conn, const struct admit_result *res,

@@ -4,21 +4,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/text.h"
+
 #define STAMP_LEN 16 /* YYYYmmddTHHMMSSZ */
 #define SUFFIX ".cast"
 
 bool recording_thing_valid(const char *thing)
 {
-	size_t len = strlen(thing);
-	if (len == 0 || len > REGISTRY_MAX_THING)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = thing[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_' || c == ':' || c == '-'))
-			return false;
-	}
-	return true;
+	return text_is_name(thing, REGISTRY_MAX_THING, "_:-");
 }
 
 static bool term_id_valid(const char *s, size_t len)

@@ -64,16 +64,7 @@ void registry_free(struct registry *r)
 
 bool registry_id_valid(const char *id)
 {
-	size_t len = strnlen(id, REGISTRY_MAX_ID + 1);
-	if (len == 0 || len > REGISTRY_MAX_ID)
-		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = id[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '-'))
-			return false;
-	}
-	return true;
+	return text_is_name(id, REGISTRY_MAX_ID, "_-");
 }
 
 static int check_services(const char *id, const char *const *services, size_t n,

@@ -10,9 +10,9 @@
 #include "common/log.h"
 #include "proto/wire.h"
 #include "relay/api.h"
-#include "relay/cluster.h"
 #include "relay/presence_payload.h"
 #include "relay/relay_conf.h"
+#include "relay/store_rows.h"
 
 static const char usage_text[] =
 	"Usage: tunnel-relay --cert FILE --key FILE (--db FILE|URI | --tunnels FILE) [options]\n"
@@ -279,9 +279,9 @@ int relay_options_parse(int argc, char **argv, struct relay_options *o)
 		case OPT_PUBLIC: o->public_endpoint = optarg; break;
 		case OPT_REGION: o->region = optarg; break;
 		case OPT_NODE_ID:
-			if (!cluster_node_id_valid(optarg)) {
+			if (!store_node_id_valid(optarg)) {
 				fprintf(stderr, "tunnel-relay: --node-id: want 1-%d of [A-Za-z0-9._-], "
-					"got '%s'\n", CLUSTER_MAX_NODE_ID, optarg);
+					"got '%s'\n", STORE_MAX_NODE_ID, optarg);
 				return -1;
 			}
 			o->node_id = optarg;

@@ -1,7 +1,6 @@
 /* The store seam's calls, dispatched to the backend's ops table. */
 #include "relay/store.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "common/log.h"
@@ -160,30 +159,4 @@ void store_close(struct store *s)
 {
 	if (s)
 		s->ops->close(s);
-}
-
-/* Until the backends implement them (helper pgsync): one node, nothing to
- * follow; a token unknown in memory is a plain miss; a claim always wins. */
-int store_watch(struct store *s, const char *node_id, store_tunnel_changed_fn fn, void *arg)
-{
-	(void)s, (void)node_id, (void)fn, (void)arg;
-	return 0;
-}
-
-int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_found_fn done,
-		     void *ctx, char *err, size_t err_cap)
-{
-	(void)s, (void)hash, (void)done, (void)ctx;
-	snprintf(err, err_cap, "not supported");
-	return -1;
-}
-
-int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
-		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
-		     char *err, size_t err_cap)
-{
-	(void)s, (void)tunnel_id, (void)side, (void)client_token, (void)node_id, (void)done;
-	(void)ctx;
-	snprintf(err, err_cap, "not supported");
-	return -1;
 }

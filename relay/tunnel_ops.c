@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/text.h"
 #include "common/token.h"
 #include "proto/message.h"
 #include "relay/cluster.h"
@@ -62,14 +63,7 @@ static int rotate_side(struct api_env *env, struct registry_tunnel *t, enum tunn
 
 bool ops_thing_name_valid(const char *s)
 {
-	size_t len = strlen(s);
-	if (len == 0 || len > REGISTRY_MAX_THING)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-' || s[i] == ':'))
-			return false;
-	return true;
+	return text_is_name(s, REGISTRY_MAX_THING, "_:-");
 }
 
 void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char *reason)

@@ -552,6 +552,24 @@ def close_quietly(s):
         pass
 
 
+def copy_until_eof(src, dst, record=None):
+    """Copies src to dst (appending to the bytearray record, if given) until
+    either ends, then closes both: no half-close through a forwarder."""
+    try:
+        while True:
+            b = src.recv(262144)
+            if not b:
+                break
+            if record is not None:
+                record += b
+            dst.sendall(b)
+    except OSError:
+        pass
+    finally:
+        close_quietly(src)
+        close_quietly(dst)
+
+
 class LocalServer:
     """A listening socket on 127.0.0.1 with an accept thread. Subclasses set
     their own fields, then call this __init__, and handle each connection in

@@ -16,17 +16,23 @@ import secrets
 import socket
 import time
 
-from harness import (MiB, LocalServer, close_quietly, connect, expect, expect_echo, free_port,
-                     localproxy, pki, scaled, timeout, wait_until)
+from harness import (MiB, LocalServer, close_quietly, copy_until_eof, expect, free_port,
+                     localproxy, pki, scaled, timeout)
+from test_agent import through_retry
 from test_api import READY, client_token, expect_refused, through
 from test_pg_store import DB, Cluster, pg_relay
 
 
-def node(t, cluster, name):
-    relay = pg_relay(t, cluster, name="relay-" + name, verbose=5,
-                     extra_args=["--node-id", "node-" + name])
-    expect(relay.proc.has_log(r"INFO.*node id: node-%s\b" % name), "node id logged at start")
-    return relay
+def two_nodes(t):
+    """A throwaway PostgreSQL cluster and relay nodes node-a and node-b on it."""
+    cluster = Cluster(t)
+    nodes = []
+    for name in ("a", "b"):
+        relay = pg_relay(t, cluster, name="relay-" + name, verbose=5,
+                         extra_args=["--node-id", "node-" + name])
+        expect(relay.proc.has_log(r"INFO.*node id: node-%s\b" % name), "node id logged at start")
+        nodes.append(relay)
+    return cluster, nodes[0], nodes[1]
 
 
 class Switch(LocalServer):
@@ -47,21 +53,8 @@ class Switch(LocalServer):
         if not self.track(up):
             close_quietly(c)
             return
-        self.spawn(self._pipe, c, up)
-        self.spawn(self._pipe, up, c)
-
-    def _pipe(self, src, dst):
-        try:
-            while True:
-                b = src.recv(65536)
-                if not b:
-                    break
-                dst.sendall(b)
-        except OSError:
-            pass
-        finally:
-            close_quietly(src)
-            close_quietly(dst)
+        self.spawn(copy_until_eof, c, up)
+        self.spawn(copy_until_eof, up, c)
 
 
 def statuses_until(relay, token, mode, want, seconds):
@@ -80,38 +73,29 @@ def statuses_until(relay, token, mode, want, seconds):
         time.sleep(0.2)
 
 
-def through_retried(t, src_port, nbytes, what, seconds=10):
-    """A connection through a tunnel whose ends are (re)connecting: retried
-    until both are in."""
-    deadline = time.monotonic() + scaled(seconds)
-    while True:
-        s = connect(src_port, scaled(5))
-        t.defer(s.close)
-        try:
-            expect_echo(s, nbytes, what, timeout=scaled(20))
-            return s
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
+def ends_on(t, relay, j):
+    """An echo service and both ends of tunnel j on relay (the first
+    handshakes may be answered 503 "retry" there), carrying bytes."""
+    echo = t.echo()
+    dest = relay.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
+    src_port = free_port()
+    src = relay.source_proxy(j["sourceAccessToken"], src_port, wait=False)
+    dest.wait_log(READY, scaled(15))
+    src.wait_log(READY, scaled(15))
+    through_retry(t, src_port, 4 * MiB, "connection through %s" % relay.name, within=10)
+    # Let the other node see what this one stored before it acts on it.
+    time.sleep(0.5)
+    return echo, dest, src, src_port
 
 
 # ==========================================================================
 
 @timeout(120)
 def test_nodes_open_on_one_carry_and_close_on_other(t):
-    cluster = Cluster(t)
-    a, b = node(t, cluster, "a"), node(t, cluster, "b")
-    echo = t.echo()
+    cluster, a, b = two_nodes(t)
     j = a.open()
     tid = j["tunnelId"]
-    # Both ends on b (the first handshake may be answered 503 "retry").
-    dest = b.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
-    src_port = free_port()
-    src = b.source_proxy(j["sourceAccessToken"], src_port, wait=False)
-    dest.wait_log(READY, scaled(15))
-    src.wait_log(READY, scaled(15))
-    s = through_retried(t, src_port, 4 * MiB, "connection through node b")
+    echo, dest, src, src_port = ends_on(t, b, j)
     b.proc.wait_log(r"tunnel %s: opened on another relay node" % tid, scaled(5))
     b.proc.wait_log(r"tunnel %s: source connected" % tid, scaled(5))
     b.proc.wait_log(r"tunnel %s: destination connected" % tid, scaled(5))
@@ -130,23 +114,14 @@ def test_nodes_open_on_one_carry_and_close_on_other(t):
     expect(b.describe(tid)["status"] == "CLOSED", "node b lists the tunnel closed")
     w = b.ws(j["sourceAccessToken"], "source", client_token())
     expect_refused(w, 401, "source token of the tunnel closed on node a, on node b")
-    del s
 
 
 @timeout(120)
 def test_nodes_rotate_on_one_drops_old_side_on_other(t):
-    cluster = Cluster(t)
-    a, b = node(t, cluster, "a"), node(t, cluster, "b")
-    echo = t.echo()
+    cluster, a, b = two_nodes(t)
     j = a.open()
     tid = j["tunnelId"]
-    dest = b.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
-    src_port = free_port()
-    src = b.source_proxy(j["sourceAccessToken"], src_port, wait=False)
-    dest.wait_log(READY, scaled(15))
-    src.wait_log(READY, scaled(15))
-    through_retried(t, src_port, 1 * MiB, "connection before the rotation")
-
+    echo, dest, src, src_port = ends_on(t, b, j)
     rot = a.rotate(tid, "DESTINATION")
     rc = dest.wait_exit(scaled(10))
     expect(rc == 0, "destination proxy on node b after a rotation on node a: exit %s" % rc)
@@ -159,13 +134,13 @@ def test_nodes_rotate_on_one_drops_old_side_on_other(t):
     expect(set(seen) <= {401, 503}, "old destination token on node b: %r" % seen)
     dest2 = b.dest_proxy(rot["destinationAccessToken"], echo.port, name="dest2", wait=False)
     dest2.wait_log(READY, scaled(15))
-    through_retried(t, src_port, 2 * MiB, "connection with the new destination on node b")
+    through_retry(t, src_port, 2 * MiB, "connection with the new destination on node b",
+                  within=10)
 
 
 @timeout(150)
 def test_nodes_let_go_when_the_owner_moves(t):
-    cluster = Cluster(t)
-    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    cluster, a, b = two_nodes(t)
     switch = Switch(t, a.port)
     echo = t.echo()
     j = a.open()
@@ -200,7 +175,7 @@ def test_nodes_let_go_when_the_owner_moves(t):
     b.proc.wait_log(r"tunnel %s: destination connected .*reconnect" % tid, scaled(15),
                     since=mark_b)
     t.note("destination moved to node b %.2f s after node a let go" % (time.monotonic() - t0))
-    through_retried(t, src_port2, 2 * MiB, "connection with both ends on node b")
+    through_retry(t, src_port2, 2 * MiB, "connection with both ends on node b", within=10)
     # Converged: nobody moves again.
     time.sleep(3)
     through(t, src_port2, 1 * MiB, "connection a while later")
@@ -218,8 +193,7 @@ def _token_hash_hex(token):
 
 @timeout(120)
 def test_nodes_unknown_token_looked_up_once(t):
-    cluster = Cluster(t)
-    a, b = node(t, cluster, "a"), node(t, cluster, "b")
+    cluster, a, b = two_nodes(t)
     j = a.open()
     # A row written behind both nodes' backs (no notification): b knows it
     # only from its look-up, so the first handshake is answered 503 and a

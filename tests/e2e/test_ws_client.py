@@ -15,8 +15,8 @@ import ssl
 import struct
 import time
 
-from harness import (MiB, READY, LocalServer, close_quietly, expect, expect_echo,
-                     expect_eq, fail, free_port, localproxy, pki, scaled, timeout,
+from harness import (MiB, READY, LocalServer, close_quietly, copy_until_eof, expect,
+                     expect_echo, expect_eq, fail, free_port, localproxy, pki, scaled, timeout,
                      wait_until)
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -98,29 +98,13 @@ class ConnectProxy(LocalServer):
                 u.sendall(rest)
             c.settimeout(None)
             u.settimeout(None)
-            back = self.spawn(self._copy, u, c, None)
-            self._copy(c, u, seen)
+            back = self.spawn(copy_until_eof, u, c)
+            copy_until_eof(c, u, seen)
             back.join(scaled(10))
         except OSError:
             pass
         finally:
             close_quietly(c)
-
-    def _copy(self, src, dst, record):
-        try:
-            while True:
-                b = src.recv(262144)
-                if not b:
-                    break
-                if record is not None:
-                    record += b
-                dst.sendall(b)
-        except OSError:
-            pass
-        finally:
-            # No half-close through the tunnel: end both sides.
-            close_quietly(src)
-            close_quietly(dst)
 
 
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "relay/cluster.h"
+#include "relay/store_rows.h"
 #include "relay/tunnel_ops.h"
 
 #define SRC "source-access-token-aaaaaaaaaaaaaaaa"
@@ -52,22 +53,23 @@ static void set_hash(struct registry_tunnel *t, enum tunnel_side side, const cha
 	assert_int_equal(token_hash(token, strlen(token), t->side[side].token_hash), 0);
 }
 
+/* --node-id's syntax (relay/store_rows.c: it goes into notifications). */
 static void test_node_id(void **state)
 {
 	(void)state;
-	assert_true(cluster_node_id_valid("relay-a"));
-	assert_true(cluster_node_id_valid("node_1.example.org"));
-	char longest[CLUSTER_MAX_NODE_ID + 2];
+	assert_true(store_node_id_valid("relay-a"));
+	assert_true(store_node_id_valid("node_1.example.org"));
+	char longest[STORE_MAX_NODE_ID + 2];
 	memset(longest, 'n', sizeof(longest));
-	longest[CLUSTER_MAX_NODE_ID] = '\0';
-	assert_true(cluster_node_id_valid(longest));
-	longest[CLUSTER_MAX_NODE_ID] = 'n';
-	longest[CLUSTER_MAX_NODE_ID + 1] = '\0';
-	assert_false(cluster_node_id_valid(longest));
-	assert_false(cluster_node_id_valid(""));
-	assert_false(cluster_node_id_valid("relay a"));
-	assert_false(cluster_node_id_valid("relay/a"));
-	assert_false(cluster_node_id_valid("relä"));
+	longest[STORE_MAX_NODE_ID] = '\0';
+	assert_true(store_node_id_valid(longest));
+	longest[STORE_MAX_NODE_ID] = 'n';
+	longest[STORE_MAX_NODE_ID + 1] = '\0';
+	assert_false(store_node_id_valid(longest));
+	assert_false(store_node_id_valid(""));
+	assert_false(store_node_id_valid("relay a"));
+	assert_false(store_node_id_valid("relay/a"));
+	assert_false(store_node_id_valid("rel\xc3\xa4"));
 }
 
 static void test_plan_unknown_tunnel(void **state)
