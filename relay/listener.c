@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/tcp_liveness.h"
 #include "relay/event_loop.h"
 #include "relay/metrics.h"
 #include "relay/proxy_header.h"
@@ -20,6 +22,8 @@
  * so a flood of connections cannot starve the tunnels. */
 #define ACCEPTS_PER_EVENT 64
 #define REFUSAL_LOG_INTERVAL_MS 1000
+/* What lws's own accept sets (server.c's ka_time 60 + 3 probes x 10 s). */
+#define KEEPALIVE_SECONDS 90
 
 /* A connection waiting for its PROXY header. */
 struct pending {
@@ -212,6 +216,16 @@ static void on_pending_readable(void *arg)
 		adopt(p, &h);
 }
 
+/* The socket options lws gives the connections it accepts itself: no
+ * Nagle delay (a keystroke is one small frame), keepalive. */
+static void set_socket_options(int fd)
+{
+	int one = 1;
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    tcp_set_liveness(fd, KEEPALIVE_SECONDS))
+		log_debug("setting a new connection's TCP options: %s", strerror(errno));
+}
+
 static void take_connection(struct listener *l, int fd, const struct sockaddr_storage *ss)
 {
 	if (l->cfg.full(l->cfg.arg) || l->n_pending == LISTENER_MAX_PENDING) {
@@ -230,6 +244,7 @@ static void take_connection(struct listener *l, int fd, const struct sockaddr_st
 		close(fd);
 		return;
 	}
+	set_socket_options(fd);
 	p->owner = l;
 	p->fd = fd;
 	p->deadline_ms = now_ms() + LISTENER_HEADER_TIMEOUT_MS;

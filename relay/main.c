@@ -202,6 +202,10 @@ int main(int argc, char **argv)
 	}
 	char helper[4200], localproxy[4200], console_relay[32];
 	snprintf(console_relay, sizeof(console_relay), "127.0.0.1:%d", opt.port);
+	if (opt.proxy_protocol && opt.users && !opt.console_relay)
+		log_warn("--proxy-protocol: browser terminals dial %s without a PROXY header and "
+			 "will be refused; set --console-relay to the load balancer's address",
+			 console_relay);
 	struct terminal_options terminal = {
 		.helper = opt.term_helper ? opt.term_helper
 					  : beside_self("tunnel-term", helper, sizeof(helper)),

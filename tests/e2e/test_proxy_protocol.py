@@ -5,7 +5,8 @@ address 127.0.0.2. A tunnel opened through the API carries bytes intact;
 the relay names the client as HAProxy saw it (127.0.0.1 for the proxies,
 127.0.0.7 for a client bound there), never HAProxy's 127.0.0.2. A
 connection straight to the relay without a PROXY header (TLS at once, or
-silence) is closed and counted in /metrics; a version 1 header written by
+silence) is closed and counted in /metrics, while HAProxy's health checks
+(every 0.5 s, a LOCAL header then TLS) are not; a version 1 header written by
 hand, then TLS by hand, is served with the address it names.
 
 Skipped when haproxy is not installed (Debian: apt-get install haproxy)."""
@@ -17,6 +18,7 @@ import secrets
 import shutil
 import socket
 import ssl
+import time
 
 from harness import (MiB, binary, child_env, expect, expect_closed, expect_echo, fail,
                      free_port, localproxy, pki, scaled, skip, timeout, wait_port, READY)
@@ -66,7 +68,7 @@ frontend tls_in
     default_backend relays
 backend relays
     source %s
-    server relay1 127.0.0.1:%d ssl verify required ca-file %s send-proxy-v2
+    server relay1 127.0.0.1:%d ssl verify required ca-file %s send-proxy-v2 check check-send-proxy inter 500
 """ % (self.front_port, crt, HAPROXY_SOURCE, self.relay_port, p.ca))
         r = self.run_check(cfg)
         expect(r == 0, "haproxy -c -f %s failed" % cfg)
@@ -233,3 +235,53 @@ def test_v1_header_by_hand(t):
                      scaled(5), since=mark)
     tls.close()
     s.relay.expect_alive()
+
+
+# fd_limit.h: FD_HEADROOM 32 (the count includes lws's wake-up pipe).
+NOFILE = 80
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / 100  # utime + stime, in clock ticks
+
+
+@timeout(90)
+def test_full_with_waiting_connections_is_a_state_not_a_spin(t):
+    """Connections waiting for their header count against the descriptor
+    limit: past it, new ones are closed on arrival (one WARN), the relay
+    stays idle, and accepts again once the waiting ones time out (logged
+    once a second at most, not once each)."""
+    p = pki()
+    port = free_port()
+    relay = t.spawn("relay", [
+        "prlimit", "--nofile=%d:%d" % (NOFILE, NOFILE), "--",
+        binary("tunnel-relay"), "--bind", "127.0.0.1", "--port", port, "--cert", p.cert,
+        "--key", p.key, "--db", t.tmp / "relay.sqlite", "--proxy-protocol"])
+    relay.wait_log(r"listening on 127\.0\.0\.1:%d" % port, scaled(10))
+    silent = []
+    for _ in range(NOFILE):
+        s = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+        t.defer(s.close)
+        silent.append(s)
+    relay.wait_log(r"WARN.*full: \d+ connections open", scaled(5))
+    before, t0 = cpu_seconds(relay.pid), time.monotonic()
+    time.sleep(2)
+    used = (cpu_seconds(relay.pid) - before) / (time.monotonic() - t0)
+    expect(used < 0.05, "relay used %.0f%% of a core while full" % (100 * used))
+    expect(len(re.findall(r"full:", relay.log())) == 1, "more than one WARN line about being full")
+    # The waiting ones time out: room again.
+    relay.wait_log(r"accepting again", scaled(10))
+    time.sleep(1.5)  # every waiting one has timed out: one line for them all
+    expect(len(re.findall(r"no PROXY header within 5 s", relay.log())) == 1,
+           "the timed-out connections were not logged once (rate limit)")
+    raw = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+    t.defer(raw.close)
+    raw.sendall(b"PROXY TCP6 2001:db8::5 ::1 40000 %d\r\n" % port)
+    tls = ssl.create_default_context(cafile=p.ca).wrap_socket(raw, server_hostname="127.0.0.1")
+    tls.sendall(upgrade_request(port, "not-a-token"))
+    expect(status_of(tls) == 401, "a client after the relay was full was not served")
+    relay.wait_log(r"rejected handshake from 2001:db8::5: HTTP 401", scaled(5))
+    tls.close()
+    relay.expect_alive()

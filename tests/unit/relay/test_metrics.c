@@ -86,6 +86,7 @@ static void test_render_values(void **state)
 	m.bytes_from[1] = 42;
 	m.api_requests = 18446744073709551615ULL; /* UINT64_MAX */
 	m.full_episodes = 2;
+	m.proxy_header_refused = 9;
 	metrics_count_rejection(&m, "unknown_token");
 	metrics_count_rejection(&m, "unknown_token");
 	metrics_count_rejection(&m, "bad_protocol");
@@ -110,6 +111,7 @@ static void test_render_values(void **state)
 	assert_line(text, "tunnel_relay_rejected_handshakes_total{reason=\"bad_protocol\"} 1");
 	assert_line(text, "tunnel_relay_api_requests_total 18446744073709551615");
 	assert_line(text, "tunnel_relay_full_total 2");
+	assert_line(text, "tunnel_relay_proxy_header_refused_total 9");
 	assert_int_equal(count_prefix(text, "tunnel_relay_rejected_handshakes_total{"), 2);
 
 	/* One TYPE per metric family, with the right kind. */
@@ -120,10 +122,11 @@ static void test_render_values(void **state)
 	assert_line(text, "# TYPE tunnel_relay_rejected_handshakes_total counter");
 	assert_line(text, "# TYPE tunnel_relay_api_requests_total counter");
 	assert_line(text, "# TYPE tunnel_relay_full_total counter");
-	assert_int_equal(count_prefix(text, "# TYPE "), 7);
-	assert_int_equal(count_prefix(text, "# HELP "), 7);
-	/* Samples: 2 tunnels + peers + live + 2 bytes + 2 reasons + api + full. */
-	assert_int_equal(count_prefix(text, "tunnel_relay_"), 10);
+	assert_line(text, "# TYPE tunnel_relay_proxy_header_refused_total counter");
+	assert_int_equal(count_prefix(text, "# TYPE "), 8);
+	assert_int_equal(count_prefix(text, "# HELP "), 8);
+	/* Samples: 2 tunnels + peers + live + 2 bytes + 2 reasons + api + full + proxy. */
+	assert_int_equal(count_prefix(text, "tunnel_relay_"), 11);
 	free(text);
 }
 
