@@ -313,6 +313,17 @@ class Rig:
         rows = self.db.psql("SELECT id, owner FROM tunnels WHERE closed_at = 0", db=DB)
         return dict(ln.split("|", 1) for ln in rows.splitlines() if ln)
 
+    def peers_connected(self, nodes):
+        """{node name: tunnel_relay_peers_connected} from each node's /metrics."""
+        out = {}
+        for i in nodes:
+            status, text = self.node_api[i].request("GET", "/metrics", fresh=True)
+            expect(status == 200, "GET /metrics on node%d: %s" % (i + 1, status))
+            m = re.search(r"^tunnel_relay_peers_connected (\d+)$", text, re.M)
+            expect(m, "no tunnel_relay_peers_connected in node%d's /metrics" % (i + 1))
+            out["node%d" % (i + 1)] = int(m.group(1))
+        return out
+
     def open_ids(self):
         """Tunnel ids the API lists as OPEN, through HAProxy."""
         status, j = self.front.request("GET", "/api/v1/tunnels")
@@ -513,6 +524,10 @@ def test_cluster_three_nodes_behind_haproxy(t):
     owners = rig.owners()
     expect(set(owners) == set(ids) and victim_name not in owners.values(),
            "owners after the kill: %r" % sorted(set(owners.values())))
+    # Each end on exactly one node: 200 sides over the two nodes left.
+    survivors = [i for i in range(N_NODES) if i != victim]
+    wait_until(lambda: sum(rig.peers_connected(survivors).values()) == 2 * N_TUNNELS,
+               scaled(10), "the surviving nodes to hold the 200 tunnel ends", interval=0.5)
 
     # The node comes back: HAProxy's ring gives it its keys again. A few of
     # its old tunnels get their source restarted (same token, same client
@@ -531,11 +546,19 @@ def test_cluster_three_nodes_behind_haproxy(t):
         rejoin.append(wait_carrying(tun, t4, 30))
         wait_until(lambda: rig.owners().get(tid) == victim_name, scaled(10),
                    "tunnel %s owned by %s again" % (tid, victim_name), interval=0.2)
+        # The destination came because the node holding it let go.
+        let_go = r"tunnel %s: its owner is now node %s; letting go" % (tid, victim_name)
+        expect(any(rig.nodes[i].proc.has_log(let_go) for i in survivors),
+               "no node let go of tunnel %s's destination" % tid)
     note("%d tunnels whose source was restarted met again on %s within %.1f s each (max)"
          % (len(rejoin), victim_name, max(rejoin)))
     for tun in tuns[:10]:
         wait_carrying(tun, time.monotonic(), 20)
     expect(len(rig.open_ids()) == N_TUNNELS, "100 tunnels open after the node came back")
+    wait_until(lambda: sum(rig.peers_connected(range(N_NODES)).values()) == 2 * N_TUNNELS,
+               scaled(10), "the three nodes to hold the 200 tunnel ends", interval=0.5)
+    note("tunnel ends per node after the node came back: %s" % ", ".join(
+        "%s %d" % kv for kv in sorted(rig.peers_connected(range(N_NODES)).items())))
 
     # PostgreSQL stopped: no new tunnel (503), paired ones go on.
     rig.db.stop()
