@@ -108,12 +108,15 @@ static int refuse_http(struct handshake *h, struct lws *wsi, int status, const c
 	uint32_t left_out = 0;
 	char addr[64];
 	http_client_address(wsi, addr, sizeof(addr));
+	/* Not known yet is how several nodes learn of a tunnel: no warning. */
+	enum log_level level = strcmp(label, "not_known_yet") ? LOG_WARN : LOG_INFO;
 	if (refusal_log_note(&h->refusals, key, status, now_ms(), &left_out)) {
 		if (left_out)
-			log_warn("rejected handshake from %s: HTTP %d: %s (the same token was refused "
-				 "%u more times before, not logged)", addr, status, reason, left_out);
+			log_msg(level, "rejected handshake from %s: HTTP %d: %s (the same token was "
+				"refused %u more times before, not logged)", addr, status, reason,
+				left_out);
 		else
-			log_warn("rejected handshake from %s: HTTP %d: %s", addr, status, reason);
+			log_msg(level, "rejected handshake from %s: HTTP %d: %s", addr, status, reason);
 	} else {
 		log_debug("rejected handshake from %s: HTTP %d: %s (again)", addr, status, reason);
 	}

@@ -114,7 +114,9 @@ static void node_id(const struct relay_options *opt, char out[STORE_MAX_NODE_ID 
 	char host[256] = "";
 	if (gethostname(host, sizeof(host) - 1) != 0 || !host[0])
 		snprintf(host, sizeof(host), "relay");
-	snprintf(out, STORE_MAX_NODE_ID + 1, "%s", host);
+	size_t len = strnlen(host, STORE_MAX_NODE_ID);
+	memcpy(out, host, len);
+	out[len] = '\0';
 	if (store_node_id_valid(out) && !strcmp(out, host))
 		return;
 	for (char *c = out; *c; c++)

@@ -73,29 +73,31 @@ def statuses_until(relay, token, mode, want, seconds):
         time.sleep(0.2)
 
 
-def ends_on(t, relay, j):
-    """An echo service and both ends of tunnel j on relay (the first
-    handshakes may be answered 503 "retry" there), carrying bytes."""
+def tunnel_a_to_b(t):
+    """Nodes a and b; a tunnel opened through a's API with an echo service
+    and both ends on b (their first handshakes may be answered 503 "retry"
+    there), carrying bytes. Returns (cluster, a, b, j, echo, dest, src,
+    src_port)."""
+    cluster, a, b = two_nodes(t)
+    j = a.open()
     echo = t.echo()
-    dest = relay.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
+    dest = b.dest_proxy(j["destinationAccessToken"], echo.port, wait=False)
     src_port = free_port()
-    src = relay.source_proxy(j["sourceAccessToken"], src_port, wait=False)
+    src = b.source_proxy(j["sourceAccessToken"], src_port, wait=False)
     dest.wait_log(READY, scaled(15))
     src.wait_log(READY, scaled(15))
-    through_retry(t, src_port, 4 * MiB, "connection through %s" % relay.name, within=10)
-    # Let the other node see what this one stored before it acts on it.
+    through_retry(t, src_port, 4 * MiB, "connection through node b", within=10)
+    # Let node a see what b stored before it acts on the tunnel.
     time.sleep(0.5)
-    return echo, dest, src, src_port
+    return cluster, a, b, j, echo, dest, src, src_port
 
 
 # ==========================================================================
 
 @timeout(120)
 def test_nodes_open_on_one_carry_and_close_on_other(t):
-    cluster, a, b = two_nodes(t)
-    j = a.open()
+    cluster, a, b, j, echo, dest, src, src_port = tunnel_a_to_b(t)
     tid = j["tunnelId"]
-    echo, dest, src, src_port = ends_on(t, b, j)
     b.proc.wait_log(r"tunnel %s: opened on another relay node" % tid, scaled(5))
     b.proc.wait_log(r"tunnel %s: source connected" % tid, scaled(5))
     b.proc.wait_log(r"tunnel %s: destination connected" % tid, scaled(5))
@@ -118,10 +120,8 @@ def test_nodes_open_on_one_carry_and_close_on_other(t):
 
 @timeout(120)
 def test_nodes_rotate_on_one_drops_old_side_on_other(t):
-    cluster, a, b = two_nodes(t)
-    j = a.open()
+    cluster, a, b, j, echo, dest, src, src_port = tunnel_a_to_b(t)
     tid = j["tunnelId"]
-    echo, dest, src, src_port = ends_on(t, b, j)
     rot = a.rotate(tid, "DESTINATION")
     rc = dest.wait_exit(scaled(10))
     expect(rc == 0, "destination proxy on node b after a rotation on node a: exit %s" % rc)

@@ -1,0 +1,5 @@
+build-clang/obj/agent/seen.o: agent/seen.c agent/seen.h common/token.h
+
+agent/seen.h:
+
+common/token.h:

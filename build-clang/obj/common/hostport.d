@@ -1,0 +1,3 @@
+build-clang/obj/common/hostport.o: common/hostport.c common/hostport.h
+
+common/hostport.h:

@@ -1,0 +1,3 @@
+build-clang/obj/common/text.o: common/text.c common/text.h
+
+common/text.h:

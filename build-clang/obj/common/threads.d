@@ -1,0 +1,3 @@
+build-clang/obj/common/threads.o: common/threads.c common/threads.h
+
+common/threads.h:

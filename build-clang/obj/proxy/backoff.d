@@ -1,0 +1,3 @@
+build-clang/obj/proxy/backoff.o: proxy/backoff.c proxy/backoff.h
+
+proxy/backoff.h:

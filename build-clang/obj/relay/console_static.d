@@ -1,0 +1,36 @@
+build-clang/obj/relay/console_static.o: relay/console_static.c \
+  relay/console_static.h common/text.h relay/console_auth.h \
+  relay/console_state.h relay/console.h relay/api.h relay/registry.h \
+  common/token.h proto/wire.h relay/registry_index.h relay/tunnel_ops.h \
+  relay/console_sessions.h relay/console_users.h relay/http_router.h \
+  relay/signin_throttle.h
+
+relay/console_static.h:
+
+common/text.h:
+
+relay/console_auth.h:
+
+relay/console_state.h:
+
+relay/console.h:
+
+relay/api.h:
+
+relay/registry.h:
+
+common/token.h:
+
+proto/wire.h:
+
+relay/registry_index.h:
+
+relay/tunnel_ops.h:
+
+relay/console_sessions.h:
+
+relay/console_users.h:
+
+relay/http_router.h:
+
+relay/signin_throttle.h:

@@ -1,0 +1,15 @@
+build-clang/obj/relay/registry.o: relay/registry.c relay/registry.h \
+  common/token.h proto/wire.h relay/registry_index.h common/text.h \
+  proto/message.h
+
+relay/registry.h:
+
+common/token.h:
+
+proto/wire.h:
+
+relay/registry_index.h:
+
+common/text.h:
+
+proto/message.h:
