@@ -426,7 +426,7 @@ def test_cluster_three_nodes_behind_haproxy(t):
 
     # Requests without an access-token header (the API) go round robin.
     mark = rig.haproxy.mark()
-    for _ in range(6):
+    for _ in range(4 * N_NODES):
         status, j = rig.front.request("GET", "/api/v1/tunnels", fresh=True)
         expect(status == 200, "GET /api/v1/tunnels through HAProxy: %s %r" % (status, j))
     served = set(re.findall(r"relay_nodes/(node\d+) .*\"GET /api/v1/tunnels",
