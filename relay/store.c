@@ -52,7 +52,14 @@ int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side si
 static void log_failure(void *ctx, const char *err)
 {
 	const struct registry_tunnel *t = ctx;
-	if (err)
+	if (!err)
+		return;
+	/* Several nodes expire or close the same tunnel at once by design: the
+	 * loser takes the stored row (reported through store_watch), which is
+	 * no error worth waking anyone for. */
+	if (store_error_lost_race(err))
+		log_info("tunnel %s: %s; taking the stored state", t->id, err);
+	else
 		log_error("tunnel %s: cannot save its state: %s", t->id, err);
 }
 

@@ -1177,6 +1177,9 @@ static int pg_watch(struct store *base, const char *node_id, store_tunnel_change
 	if (reconnect_if_due(s, true))
 		start_listening(s);
 	pthread_mutex_unlock(&s->lock);
+	/* Out of its plain 1 s wait into poll() on the connection, or other
+	 * nodes' first changes would wait up to a second. */
+	store_worker_nudge(s->worker);
 	return 0;
 }
 

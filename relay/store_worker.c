@@ -318,6 +318,13 @@ void store_worker_set_waker(struct store_worker *w, store_wake_fn wake, void *ar
 	pthread_mutex_unlock(&w->lock);
 }
 
+void store_worker_nudge(struct store_worker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	wake_thread(w);
+	pthread_mutex_unlock(&w->lock);
+}
+
 void store_worker_set_idle(struct store_worker *w, store_idle_fn idle, store_idle_fd_fn idle_fd)
 {
 	pthread_mutex_lock(&w->lock);

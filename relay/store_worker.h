@@ -52,6 +52,9 @@ void store_worker_set_waker(struct store_worker *w, store_wake_fn wake, void *ar
 /* idle(backend) from now on runs about once a second while no job waits,
  * and whenever idle_fd's descriptor (idle_fd may be NULL) becomes readable;
  * the backend guards what it shares with the loop thread itself. */
+/* Wakes the thread out of its idle wait so that it asks idle_fd again
+ * (the backend has a descriptor to wait on now). */
+void store_worker_nudge(struct store_worker *w);
 void store_worker_set_idle(struct store_worker *w, store_idle_fn idle, store_idle_fd_fn idle_fd);
 /* Runs what is queued, runs every callback, joins the thread, frees w. */
 void store_worker_stop(struct store_worker *w);
