@@ -47,25 +47,28 @@ def topic(thing):
     return "$aws/things/%s/tunnels/notify" % thing
 
 
-def make_mqtt_pki(t):
-    """Device and relay MQTT certificates signed by the run's CA (so the
-    relay's TLS certificate from the shared PKI still verifies)."""
+def make_mqtt_pki(t, things=(THING, OTHER)):
+    """Device (one per thing) and relay MQTT certificates signed by the
+    run's CA (so the relay's TLS certificate from the shared PKI still
+    verifies)."""
     d = t.tmp / "mqtt-pki"
     d.mkdir()
     src = pki().dir
     for f in ("ca.pem", "ca.key"):
         shutil.copy(str(src / f), str(d / f))
     os.chmod(str(d / "ca.key"), 0o600)
-    r = subprocess.run(["bash", str(ROOT / "certs" / "mkpki.sh"), "-o", str(d),
-                        "--device", THING, "--device", OTHER],
-                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+    argv = ["bash", str(ROOT / "certs" / "mkpki.sh"), "-o", str(d)]
+    for thing in things:
+        argv += ["--device", thing]
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, timeout=120)
     if r.returncode != 0:
         fail("certs/mkpki.sh --device ... failed (rc=%d):\n%s" %
              (r.returncode, r.stdout.decode(errors="replace")))
-    for f in ("broker.pem", "broker.key", "relay-mqtt.pem", "relay-mqtt.key",
-              "device-%s.pem" % THING, "device-%s.key" % THING,
-              "device-%s.pem" % OTHER, "device-%s.key" % OTHER):
+    made = ["broker.pem", "broker.key", "relay-mqtt.pem", "relay-mqtt.key"]
+    for thing in things:
+        made += ["device-%s.pem" % thing, "device-%s.key" % thing]
+    for f in made:
         expect((d / f).exists(), "mkpki.sh did not make %s" % f)
     return d
 
@@ -74,13 +77,17 @@ class Broker:
     """mosquitto with a TLS listener on 127.0.0.1 that requires client
     certificates and uses the certificate CN as the user name."""
 
-    def __init__(self, t, pkidir, port=None):
+    def __init__(self, t, pkidir, port=None, name="mosquitto", extra_conf=()):
+        """name: its files' names (several brokers in one test);
+        extra_conf: lines added to its configuration (a bridge)."""
         self.t = t
         self.pki = pkidir
         self.port = port or free_port()
-        self.log_path = t.tmp / "broker.log"   # mosquitto's own log (log_type all)
-        acl = t.tmp / "mosquitto.acl"
-        conf = t.tmp / "mosquitto.conf"
+        self.name = name
+        # mosquitto's own log (log_type all)
+        self.log_path = t.tmp / ("broker.log" if name == "mosquitto" else "%s-broker.log" % name)
+        acl = t.tmp / ("%s.acl" % name)
+        conf = t.tmp / ("%s.conf" % name)
         head = ["persistence false",
                 "log_dest file %s" % self.log_path,
                 "log_type all",
@@ -109,7 +116,7 @@ class Broker:
                 "use_identity_as_username true",
             ]
             self.source = "built-in test configuration"
-        conf.write_text("\n".join(head + body) + "\n")
+        conf.write_text("\n".join(head + body + list(extra_conf)) + "\n")
         self.conf = conf
         self.proc = None
         self.start()
@@ -157,7 +164,7 @@ class Broker:
 
     def start(self):
         mark = self.mark()
-        self.proc = Proc(self.t, "mosquitto", [_which("mosquitto"), "-c", self.conf])
+        self.proc = Proc(self.t, self.name, [_which("mosquitto"), "-c", self.conf])
         self.wait_log("Opening ipv4 listen socket on port %d" % self.port, scaled(10), since=mark)
         self.wait_log("running", scaled(10), since=mark)
 
