@@ -396,8 +396,9 @@ install-tunnel-agent: $(BIN)/tunnel-agent $(MANOUT)/tunnel-agent.8
 
 # The relay, tunnel-term (the console's SSH client, which the relay looks
 # for beside itself), the console's files, its unit, user and state
-# directory, relay.conf, and the mosquitto drop-in and ACL (installed beside
-# it, not into /etc/mosquitto: docs/install.md says when to copy them there).
+# directory, relay.conf, and the mosquitto drop-in, ACL and bridge (installed
+# beside it, not into /etc/mosquitto: docs/install.md says when to copy them
+# there); HAProxy's example for several nodes (docs/scaling.md).
 install-tunnel-relay: $(BIN)/tunnel-relay $(BIN)/tunnel-term $(MANOUT)/tunnel-relay.8 \
                       $(MANOUT)/tunnel-term.8
 	$(call install_program,tunnel-relay,8)
@@ -410,6 +411,8 @@ install-tunnel-relay: $(BIN)/tunnel-relay $(BIN)/tunnel-term $(MANOUT)/tunnel-re
 	install -m 0644 packaging/systemd/relay.conf $(DESTDIR)$(EXAMPLEDIR)/relay.conf
 	install -m 0644 packaging/mosquitto/mosquitto.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/tunnel.conf
 	install -m 0644 packaging/mosquitto/acl $(DESTDIR)$(RELAYDATADIR)/mosquitto/acl
+	install -m 0644 packaging/mosquitto/bridge.conf $(DESTDIR)$(RELAYDATADIR)/mosquitto/bridge.conf
+	install -m 0644 packaging/haproxy/haproxy.cfg $(DESTDIR)$(EXAMPLEDIR)/haproxy.cfg
 	$(MAKE) -s install-console
 
 # The console's files and the two vendor files it loads (with their licences),

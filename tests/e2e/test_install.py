@@ -48,6 +48,8 @@ def test_make_install_into_destdir(t):
               "usr/share/doc/secure-tunnel/examples/agent.json",
               "usr/share/tunnel-relay/mosquitto/tunnel.conf",
               "usr/share/tunnel-relay/mosquitto/acl",
+              "usr/share/tunnel-relay/mosquitto/bridge.conf",
+              "usr/share/doc/secure-tunnel/examples/haproxy.cfg",
               "usr/lib/sysusers.d/tunnel-relay.conf", "usr/lib/tmpfiles.d/tunnel-relay.conf",
               "usr/lib/tmpfiles.d/tunnel-agent.conf",
               "usr/share/doc/secure-tunnel/examples/relay.conf",

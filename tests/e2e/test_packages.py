@@ -106,6 +106,7 @@ def test_native_packages_install_and_run(t):
             "./usr/lib/sysusers.d/tunnel-agent.conf": "tunnel-agent",
             "./usr/share/tunnel-relay/mosquitto/tunnel.conf": "tunnel-relay",
             "./usr/share/tunnel-relay/mosquitto/acl": "tunnel-relay",
+            "./usr/share/tunnel-relay/mosquitto/bridge.conf": "tunnel-relay",
             "./usr/bin/tunnel-term": "tunnel-relay",
             "./usr/share/tunnel-relay/console/index.html": "tunnel-relay",
             "./usr/share/tunnel-relay/console/node_modules/@xterm/xterm/lib/xterm.js":
