@@ -95,10 +95,10 @@ static void child_state(void **state)
 
 	/* Read everything first, stop the child, then check. The child may
 	 * still be starting (/proc refusing access for a moment, the loader
-	 * holding a library open): retry for up to 1 s. */
+	 * holding a library open): retry for up to 5 s. */
 	static char env[8192], cmd[1024], status[8192], fds[64][256];
 	size_t env_len = 0, cmd_len = 0;
-	for (int tries = 0; tries < 100; tries++) {
+	for (int tries = 0; tries < 500; tries++) {
 		env_len = read_proc(pid, "environ", env, sizeof(env));
 		cmd_len = read_proc(pid, "cmdline", cmd, sizeof(cmd));
 		read_proc(pid, "status", status, sizeof(status));
@@ -109,12 +109,15 @@ static void child_state(void **state)
 			fds[fd][len > 0 ? len : 0] = '\0';
 		}
 		/* Also give the dynamic loader of the new program time to close
-		 * the libraries it opened: a descriptor still open after 1 s is
+		 * the libraries it opened: a descriptor still open after 5 s is
 		 * a real leak. */
 		bool extra = false;
 		for (int fd = 3; fd < 64; fd++)
 			extra |= fds[fd][0] != '\0';
-		if (fds[1][0] != '\0' && fds[2][0] != '\0' && !extra)
+		/* The exec's pipe closes before the kernel has written the new
+		 * program's arguments and environment (mm->env_end is still 0
+		 * then, and environ reads empty): wait for them too. */
+		if (env_len > 0 && cmd_len > 0 && fds[1][0] != '\0' && fds[2][0] != '\0' && !extra)
 			break;
 		struct timespec pause = { 0, 10 * 1000000L };
 		nanosleep(&pause, NULL);
