@@ -96,6 +96,26 @@ int cluster_take_row(struct registry *r, struct registry_tunnel *mine,
 	return 0;
 }
 
+/* ---- which node answers for a side ------------------------------------------ */
+
+static bool owned_elsewhere(const struct registry_tunnel *t, const char *node_id)
+{
+	return node_id && t->owner[0] && strcmp(t->owner, node_id);
+}
+
+bool cluster_side_connected(const struct registry_tunnel *t, enum tunnel_side side, bool here,
+			    const char *node_id)
+{
+	if (here)
+		return true;
+	return owned_elsewhere(t, node_id) && t->connected[side];
+}
+
+bool cluster_saves_leaving(const struct registry_tunnel *t, const char *node_id)
+{
+	return !owned_elsewhere(t, node_id);
+}
+
 /* ---- handshake misses ------------------------------------------------------ */
 
 void cluster_misses_init(struct cluster_misses *m, void *owner)

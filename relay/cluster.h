@@ -51,6 +51,25 @@ int cluster_take_row(struct registry *r, struct registry_tunnel *mine,
 		     const struct registry_tunnel *row, const struct cluster_plan *plan,
 		     int64_t now);
 
+/* ---- which node answers for a side ------------------------------------------ */
+
+/* Whether side of t is connected, as any node answers the APIs: here (the
+ * side is connected to this node) says yes; else, when another node owns
+ * the tunnel (t->owner as last heard), that node's saved flag (a dead node
+ * leaves it true until the ends reconnect elsewhere and the new owner
+ * saves). node_id NULL (a store of its own) or owner "" or this node: here
+ * alone, as a single node always answered. */
+bool cluster_side_connected(const struct registry_tunnel *t, enum tunnel_side side, bool here,
+			    const char *node_id);
+
+/* Whether a side leaving this node may save the tunnel. Not when another
+ * node owns it now: this node let go (or lost the side), has just taken
+ * the owner's row and so would win the rev check, and its "disconnected"
+ * would overwrite the owner's "connected" for ends that moved there. The
+ * owner saves what its ends do; the side_changed_at this node would have
+ * written is the owner's to write too. */
+bool cluster_saves_leaving(const struct registry_tunnel *t, const char *node_id);
+
 /* ---- handshake misses ------------------------------------------------------ */
 
 #define CLUSTER_MISS_SLOTS 1024

@@ -182,8 +182,11 @@ static void detach(struct peer *p, const char *why)
 	struct peer *o = live->peer[1 - p->side];
 	live->peer[p->side] = NULL;
 	session_peer_left(&live->session, p->side, o ? tell_survivor : NULL, o);
-	t->side_changed_at[p->side] = time(NULL);
-	store_save_logged(p->dp->cfg.store, t);
+	if (cluster_saves_leaving(t, p->dp->cfg.node_id)) {
+		t->side_changed_at[p->side] = time(NULL);
+		t->connected[p->side] = false;
+		store_save_logged(p->dp->cfg.store, t);
+	}
 	log_info("tunnel %s: %s disconnected (%s)", t->id, tunnel_side_name(p->side), why);
 	if (o) {
 		if (p->throttling_other)
@@ -288,6 +291,13 @@ struct peer *peer_join(struct dataplane *dp, void *conn, const struct admit_resu
 	live->peer[res->side] = p;
 	session_peer_joined(&live->session, res->side, version);
 	t->side_changed_at[res->side] = time(NULL);
+	/* This node owns the tunnel now (its claim says so in the store): the
+	 * row says which sides are connected here, for the other nodes'
+	 * APIs (cluster_side_connected). */
+	if (dp->cfg.node_id)
+		snprintf(t->owner, sizeof(t->owner), "%s", dp->cfg.node_id);
+	for (int s = 0; s < 2; s++)
+		t->connected[s] = live->peer[s] != NULL;
 	store_save_logged(dp->cfg.store, t);
 	if (dp->cfg.node_id && dp->cfg.store)
 		claim(p, t);
@@ -435,6 +445,11 @@ void dataplane_close_side(void *dp, struct registry_tunnel *t, int side, int cod
 			request_close(p, code, reason);
 		}
 	}
+}
+
+const char *dataplane_node_id(const struct dataplane *dp)
+{
+	return dp->cfg.node_id;
 }
 
 bool dataplane_side_connected(void *dp, const struct registry_tunnel *t, enum tunnel_side side)

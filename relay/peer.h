@@ -81,6 +81,8 @@ void peer_closed(struct peer *p);
 /* For the API (struct api_hooks; server is the dataplane). */
 void dataplane_close_side(void *dp, struct registry_tunnel *t, int side, int code,
 			  const char *reason);
+/* The node id the data plane was given (NULL: a store of its own). */
+const char *dataplane_node_id(const struct dataplane *dp);
 bool dataplane_side_connected(void *dp, const struct registry_tunnel *t, enum tunnel_side side);
 size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t);
 /* Calls fn for every joined peer's connection (who: its address and

@@ -13,6 +13,8 @@
 #include "relay/registry_index.h"
 
 #define REGISTRY_MAX_ID 64
+/* a relay node's name (--node-id), as store_rows.h checks it */
+#define REGISTRY_MAX_NODE 63
 
 enum tunnel_side { SIDE_SOURCE = 0, SIDE_DESTINATION = 1 };
 
@@ -41,6 +43,11 @@ struct registry_tunnel {
 	int64_t expires_at;             /* 0 = never */
 	int64_t closed_at;              /* 0 = open */
 	int64_t side_changed_at[2];     /* last connect/disconnect of each side, 0 = never */
+	bool connected[2];              /* each side connected to its owner, as last saved
+					 * (other nodes answer the APIs from it:
+					 * cluster_side_connected); a dead node leaves it true */
+	char owner[REGISTRY_MAX_NODE + 1]; /* the node that last admitted a side, as this
+					    * node last heard ("" none or unknown) */
 	char tags[REGISTRY_MAX_TAGS + 1];
 	int64_t rev;                    /* the stored row's revision: bumped by each
 					 * write, so that a stale copy cannot overwrite

@@ -203,6 +203,7 @@ static struct api_hooks plane_hooks(struct dataplane *dp)
 		.close_side = dataplane_close_side,
 		.side_connected = dataplane_side_connected,
 		.live_connections = dataplane_live_connections,
+		.node_id = dataplane_node_id(dp),
 	};
 	return h;
 }

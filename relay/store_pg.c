@@ -310,7 +310,7 @@ static int claim_close(struct pg_store *s, const struct registry_tunnel *t,
 	if (n == 0) { /* no open row: closed elsewhere, or never stored */
 		const char *insert_values[PG_N_COLUMNS + 2];
 		memcpy(insert_values, p->v, sizeof(insert_values));
-		insert_values[PG_N_COLUMNS + 1] = s->node; /* $19 */
+		insert_values[PG_N_COLUMNS + 1] = s->node; /* $20 */
 		n = run_rev(s, pg_insert_closed_sql, PG_N_COLUMNS + 2, insert_values, rev,
 			    "cannot store a closed tunnel", err, err_cap);
 	}
@@ -853,6 +853,12 @@ static const char *get_tunnel(const PGresult *res, int row, struct registry_tunn
 	}
 	if (!get_text(res, row, 16, t->tags, sizeof(t->tags)))
 		return "tags is longer than " REGISTRY_MAX_TAGS_TEXT " bytes";
+	if (!get_text(res, row, PG_COL_OWNER, t->owner, sizeof(t->owner)))
+		return "owner is longer than a node id";
+	int64_t connected = 0;
+	if (!get_int64(res, row, PG_COL_CONNECTED, &connected) ||
+	    store_connected_from_bits(t, connected))
+		return "connected is not 0 to 3";
 	if (!get_int64(res, row, PG_COL_REV, &t->rev) || t->rev < 0)
 		return "rev is not a non-negative integer";
 	return store_tunnel_problem(t);
@@ -862,9 +868,10 @@ static const char *get_tunnel(const PGresult *res, int row, struct registry_tunn
 static const char *get_row(const PGresult *res, int row, struct registry_tunnel *t, char *owner,
 			   size_t owner_cap)
 {
-	if (!get_text(res, row, PG_COL_OWNER, owner, owner_cap))
-		return "owner is longer than a node id";
-	return get_tunnel(res, row, t);
+	const char *problem = get_tunnel(res, row, t);
+	if (problem == NULL)
+		snprintf(owner, owner_cap, "%s", t->owner);
+	return problem;
 }
 
 /* Runs a SELECT on the loop thread (start-up: the worker is idle).

@@ -48,6 +48,7 @@ const char *const pg_migrations[PG_SCHEMA_VERSION] = {
 	/* 5: several nodes (store_watch, store_claim_side, store_find_token) */
 	"ALTER TABLE tunnels ADD COLUMN owner text NOT NULL DEFAULT '';"
 	"ALTER TABLE tunnels ADD COLUMN rev bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE tunnels ADD COLUMN connected integer NOT NULL DEFAULT 0;"
 	"CREATE INDEX tunnels_source_token ON tunnels(source_token_hash);"
 	"CREATE INDEX tunnels_destination_token ON tunnels(destination_token_hash);",
 };
@@ -83,8 +84,8 @@ const char pg_save_sql[] = NOTIFYING(
 	" destination_client_token = EXCLUDED.destination_client_token,"
 	" source_changed_at = EXCLUDED.source_changed_at,"
 	" destination_changed_at = EXCLUDED.destination_changed_at, tags = EXCLUDED.tags,"
-	" rev = EXCLUDED.rev WHERE tunnels.rev = $19 AND"
-	" (tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at)", "$20");
+	" connected = EXCLUDED.connected, rev = EXCLUDED.rev WHERE tunnels.rev = $20 AND"
+	" (tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at)", "$21");
 
 /* Closing, the race several nodes may run: one row changes for exactly one
  * of them. Not conditional on rev: a close wins over any open row. */
@@ -92,7 +93,7 @@ const char pg_close_sql[] = NOTIFYING(
 	"UPDATE tunnels SET closed_at = $2, rev = rev + 1 WHERE id = $1 AND closed_at = 0", "$3");
 /* Closing a tunnel no node has stored yet: it is this node's if it
  * inserts the row. */
-const char pg_insert_closed_sql[] = NOTIFYING(PG_INSERT " ON CONFLICT (id) DO NOTHING", "$19");
+const char pg_insert_closed_sql[] = NOTIFYING(PG_INSERT " ON CONFLICT (id) DO NOTHING", "$20");
 
 const char pg_delete_sql[] = NOTIFYING("DELETE FROM tunnels WHERE id = $1", "$2");
 
@@ -180,6 +181,8 @@ int pg_tunnel_params_fill(struct pg_tunnel_params *p, const struct registry_tunn
 		v[14 + s] = p->changed[s];
 	}
 	v[16] = t->tags;
+	snprintf(p->connected, sizeof(p->connected), "%d", store_connected_bits(t));
+	v[17] = p->connected;
 	pg_tunnel_params_revs(p, t->rev + 1, t->rev);
 	v[PG_N_COLUMNS + 2] = node;
 	return 0;

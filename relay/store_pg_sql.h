@@ -20,25 +20,26 @@
 	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
 	"closed_at, source_token_hash, source_used, source_client_token, "             \
 	"destination_token_hash, destination_used, destination_client_token, "         \
-	"source_changed_at, destination_changed_at, tags"
+	"source_changed_at, destination_changed_at, tags, connected"
 
-#define PG_N_COLUMNS 17
+#define PG_N_COLUMNS 18
 
 /* A row as the relay reads it: PG_COLUMNS with the hashes as hex, then
- * owner (column 17) and rev (column 18). */
+ * owner (column 18) and rev (column 19). */
 #define PG_SELECT_COLUMNS                                                          \
 	"id, thing, description, services, lifetime_minutes, created_at, expires_at," \
 	" closed_at, encode(source_token_hash, 'hex'), source_used, source_client_token," \
 	" encode(destination_token_hash, 'hex'), destination_used, destination_client_token," \
-	" source_changed_at, destination_changed_at, tags, owner, rev"
-#define PG_COL_OWNER 17
-#define PG_COL_REV 18
+	" source_changed_at, destination_changed_at, tags, connected, owner, rev"
+#define PG_COL_CONNECTED 17
+#define PG_COL_OWNER 18
+#define PG_COL_REV 19
 
-/* Token hashes travel as hex text, so that every parameter is text. $18:
+/* Token hashes travel as hex text, so that every parameter is text. $19:
  * the row's new rev. */
 #define PG_INSERT                                                                 \
 	"INSERT INTO tunnels (" PG_COLUMNS ", rev) VALUES ($1,$2,$3,$4,$5,$6,$7,$8," \
-	"decode($9,'hex'),$10,$11,decode($12,'hex'),$13,$14,$15,$16,$17,$18)"
+	"decode($9,'hex'),$10,$11,decode($12,'hex'),$13,$14,$15,$16,$17,$18,$19)"
 
 /* The channel every tunnel write notifies in its transaction, with the
  * payload "NODE ID" (store_watch). */
@@ -52,14 +53,14 @@ extern const char *const pg_migrations[PG_SCHEMA_VERSION];
 extern const char pg_notifications_table[];
 /* Every tunnel write below returns one row (the row's rev) per row it
  * changed, and notifies PG_CHANNEL with "NODE ID" for it. */
-/* the save: an upsert ($18 new rev, $19 the rev it expects, $20 node) that
+/* the save: an upsert ($19 new rev, $20 the rev it expects, $21 node) that
  * never touches a row at another rev or closed at another time (0 rows:
  * another node wrote it first) */
 extern const char pg_save_sql[];
 /* the close several nodes may race on, whatever the rev: $1 id, $2
  * closed_at, $3 node; one row for exactly one of them */
 extern const char pg_close_sql[];
-/* a closed tunnel no node stored yet ($18 rev, $19 node): this node's if
+/* a closed tunnel no node stored yet ($19 rev, $20 node): this node's if
  * the row is inserted */
 extern const char pg_insert_closed_sql[];
 /* $1 id, $2 node */
@@ -86,8 +87,9 @@ extern const char pg_key_del_sql[];
 /* A tunnel's row as text parameters (v), in PG_COLUMNS order; v points
  * into the struct and into the tunnel it was filled from. */
 struct pg_tunnel_params {
-	const char *v[PG_N_COLUMNS + 3]; /* then pg_save_sql's $18 $19 $20 */
+	const char *v[PG_N_COLUMNS + 3]; /* then pg_save_sql's $19 $20 $21 */
 	char lifetime[16], created[24], expires[24], closed[24], used[2][2], changed[2][24];
+	char connected[2];
 	char rev_new[24], rev_expected[24];
 	char hash[2][2 * TOKEN_HASH_LEN + 1];
 	char *services;

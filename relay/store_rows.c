@@ -118,3 +118,17 @@ const char *store_parse_services(const char *text, size_t len,
 	cJSON_Delete(arr);
 	return problem;
 }
+
+int store_connected_bits(const struct registry_tunnel *t)
+{
+	return (t->connected[SIDE_SOURCE] ? 1 : 0) | (t->connected[SIDE_DESTINATION] ? 2 : 0);
+}
+
+int store_connected_from_bits(struct registry_tunnel *t, int64_t bits)
+{
+	if (bits < 0 || bits > 3)
+		return -1;
+	t->connected[SIDE_SOURCE] = (bits & 1) != 0;
+	t->connected[SIDE_DESTINATION] = (bits & 2) != 0;
+	return 0;
+}

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "relay/registry.h"
 #include "relay/things.h"
@@ -31,6 +32,13 @@ const char *store_claim_take(struct store_claim *c, const char *tunnel_id, enum 
 const char *store_tunnel_problem(const struct registry_tunnel *t);
 /* What is wrong with a thing's presence, or NULL. */
 const char *store_thing_problem(const struct thing_presence *p);
+
+/* The connected column: bit 0 the source, bit 1 the destination
+ * (registry_tunnel.connected). */
+int store_connected_bits(const struct registry_tunnel *t);
+/* Sets t->connected from bits. Returns 0, or -1 when bits is not 0..3 (t
+ * then unchanged). */
+int store_connected_from_bits(struct registry_tunnel *t, int64_t bits);
 
 /* Services as a malloc'd JSON array of strings, or NULL when memory runs
  * out. */

@@ -37,7 +37,9 @@
  *   5  columns owner (the node that last admitted a side: store_claim_side)
  *      and rev (bumped by every write of the row), as in PostgreSQL; one
  *      node here, so rev only follows the writes (nothing is conditional
- *      on it), for the two backends to load the same.
+ *      on it), for the two backends to load the same; and connected
+ *      (bit 0 the source, bit 1 the destination: connected to their
+ *      owner when last saved), which one node never answers from.
  * Table pending_notifications is created whenever it is missing, at any
  * version: a relay that knows nothing of it never reads it.
  * A later version adds a migration step from N-1 in migrate() and bumps
@@ -77,6 +79,7 @@ enum store_col {
 	COL_SIDE,                   /* source_token_hash */
 	COL_CHANGED = COL_SIDE + 6, /* source_changed_at, then destination_changed_at */
 	COL_TAGS = COL_CHANGED + 2,
+	COL_CONNECTED,
 	COL_REV,
 };
 
@@ -87,7 +90,7 @@ enum { COL_SIDE_HASH, COL_SIDE_USED, COL_SIDE_CLIENT };
 	"id, thing, description, services, lifetime_minutes, created_at, expires_at, " \
 	"closed_at, source_token_hash, source_used, source_client_token, "             \
 	"destination_token_hash, destination_used, destination_client_token, "         \
-	"source_changed_at, destination_changed_at, tags, rev"
+	"source_changed_at, destination_changed_at, tags, connected, rev"
 
 static const char schema_v1[] =
 	"CREATE TABLE IF NOT EXISTS tunnels ("
@@ -135,6 +138,7 @@ static const char schema_v4[] =
 static const char schema_v5[] =
 	"ALTER TABLE tunnels ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
 	"ALTER TABLE tunnels ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE tunnels ADD COLUMN connected INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 5;";
 
 /* store_claim_side: ?1 id, ?2 client token (NULL: none), ?3 node. */
@@ -312,7 +316,7 @@ struct store *store_sqlite_open(const char *path, char *err, size_t err_cap)
 	}
 	rc = sqlite3_prepare_v2(s->db,
 				"INSERT OR REPLACE INTO tunnels (" STORE_COLUMNS ", owner) VALUES "
-				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,"
+				"(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,"
 				"coalesce((SELECT owner FROM tunnels WHERE id = ?1), ''))",
 				-1, &s->save, NULL);
 	for (int side = 0; side < 2 && rc == SQLITE_OK; side++)
@@ -407,6 +411,7 @@ static int bind_tunnel(sqlite3_stmt *st, const struct registry_tunnel *t, const 
 		B(sqlite3_bind_int64(st, COL_CHANGED + s + 1, t->side_changed_at[s]));
 	}
 	B(sqlite3_bind_text(st, COL_TAGS + 1, t->tags, -1, SQLITE_STATIC));
+	B(sqlite3_bind_int(st, COL_CONNECTED + 1, store_connected_bits(t)));
 	B(sqlite3_bind_int64(st, COL_REV + 1, t->rev + 1)); /* the copy holds the rev it replaces */
 #undef B
 	return rc;
@@ -976,6 +981,9 @@ static const char *get_row(sqlite3_stmt *st, struct registry_tunnel *t)
 	t->lifetime_minutes = (int)lifetime;
 	if (!get_text(st, COL_TAGS, t->tags, sizeof(t->tags)))
 		return "tags is not text of at most " REGISTRY_MAX_TAGS_TEXT " bytes";
+	int64_t connected = 0;
+	if (!get_int64(st, COL_CONNECTED, &connected) || store_connected_from_bits(t, connected))
+		return "connected is not 0 to 3";
 	if (!get_int64(st, COL_REV, &t->rev) || t->rev < 0)
 		return "rev is not a non-negative integer";
 	if (!get_int64(st, COL_CREATED, &t->created_at) ||

@@ -76,6 +76,14 @@ void api_close_tunnel(struct api_env *env, struct registry_tunnel *t, const char
 bool ops_side_connected(const struct api_env *env, const struct registry_tunnel *t,
 			enum tunnel_side side)
 {
+	bool here = env->hooks.side_connected && env->hooks.side_connected(env->hooks.server, t, side);
+	return cluster_side_connected(t, side, here, env->hooks.node_id);
+}
+
+/* Connected to this node, whatever the row says: what letting go is about. */
+static bool connected_here(const struct api_env *env, const struct registry_tunnel *t,
+			   enum tunnel_side side)
+{
 	return env->hooks.side_connected && env->hooks.side_connected(env->hooks.server, t, side);
 }
 
@@ -328,8 +336,8 @@ void ops_apply_change(struct api_env *env, const char *node_id, const char *id,
 		      const struct registry_tunnel *row, const char *owner)
 {
 	struct registry_tunnel *t = registry_find_id(env->registry, id);
-	bool connected[2] = { t && ops_side_connected(env, t, SIDE_SOURCE),
-			      t && ops_side_connected(env, t, SIDE_DESTINATION) };
+	bool connected[2] = { t && connected_here(env, t, SIDE_SOURCE),
+			      t && connected_here(env, t, SIDE_DESTINATION) };
 	struct cluster_plan p = cluster_plan(t, connected, row, owner, node_id);
 	if (p.insert) {
 		insert_copy(env, id, row);

@@ -34,6 +34,9 @@ struct api_hooks {
 			   const char *reason);
 	bool (*side_connected)(void *server, const struct registry_tunnel *t, enum tunnel_side side);
 	size_t (*live_connections)(void *server, const struct registry_tunnel *t);
+	/* This node's name when it shares its store with other nodes, else
+	 * NULL: then side_connected alone answers (cluster_side_connected). */
+	const char *node_id;
 };
 
 /* A device notification the relay still keeps for a tunnel. */

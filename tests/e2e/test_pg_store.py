@@ -273,7 +273,7 @@ def test_pg_stale_copy_loses(t):
 
 @timeout(90)
 def test_pg_migrates_v4(t):
-    """A version 4 database (no owner, rev or token indexes) is brought to
+    """A version 4 database (no owner, rev, connected or token indexes) is brought to
     version 5 in place; its tunnels load, start at rev 0, and save on."""
     cluster = Cluster(t)
     relay = pg_relay(t, cluster, name="relay-v5")
@@ -281,15 +281,16 @@ def test_pg_migrates_v4(t):
     tid = j["tunnelId"]
     relay.stop_term()
     cluster.psql("ALTER TABLE tunnels DROP COLUMN owner; ALTER TABLE tunnels DROP COLUMN rev;"
+                 " ALTER TABLE tunnels DROP COLUMN connected;"
                  " DROP INDEX tunnels_source_token; DROP INDEX tunnels_destination_token;"
                  " UPDATE schema_version SET version = 4", db=DB)
     relay = pg_relay(t, cluster, name="relay-again")
     version = cluster.psql("SELECT version FROM schema_version", db=DB).strip()
     expect(version == "5", "schema_version after the migration: %r" % version)
     expect(relay.describe(tid)["status"] == "OPEN", "the v4 tunnel loads")
-    row = cluster.psql("SELECT owner || '|' || rev FROM tunnels WHERE id = '%s'" % tid,
-                       db=DB).strip()
-    expect(row == "|0", "owner and rev of a migrated row: %r" % row)
+    row = cluster.psql("SELECT owner || '|' || rev || '|' || connected FROM tunnels"
+                       " WHERE id = '%s'" % tid, db=DB).strip()
+    expect(row == "|0|0", "owner, rev and connected of a migrated row: %r" % row)
     rot = relay.rotate(tid, "SOURCE")
     t.secret(rot["sourceAccessToken"])
     row = cluster.psql("SELECT rev FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()

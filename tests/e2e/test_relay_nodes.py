@@ -92,6 +92,22 @@ def tunnel_a_to_b(t):
     return cluster, a, b, j, echo, dest, src, src_port
 
 
+def side_states(relay, tid):
+    """(source, destination) connection status as relay's API describes them."""
+    d = relay.describe(tid)
+    return (d["sourceConnectionState"]["status"], d["destinationConnectionState"]["status"])
+
+
+def states_until(relay, tid, want, seconds):
+    """Describes tid on relay until its side states are want; returns them."""
+    deadline = time.monotonic() + scaled(seconds)
+    while True:
+        got = side_states(relay, tid)
+        if got == want or time.monotonic() >= deadline:
+            return got
+        time.sleep(0.1)
+
+
 # ==========================================================================
 
 @timeout(120)
@@ -116,6 +132,27 @@ def test_nodes_open_on_one_carry_and_close_on_other(t):
     expect(b.describe(tid)["status"] == "CLOSED", "node b lists the tunnel closed")
     w = b.ws(j["sourceAccessToken"], "source", client_token())
     expect_refused(w, 401, "source token of the tunnel closed on node a, on node b")
+
+
+@timeout(120)
+def test_nodes_describe_ends_on_the_other_node(t):
+    cluster, a, b, j, echo, dest, src, src_port = tunnel_a_to_b(t)
+    tid = j["tunnelId"]
+    b.proc.wait_log(r"tunnel %s: destination connected" % tid, scaled(5))
+    # Both ends on b: a's API answers from b's saved flags, as b does.
+    both = ("CONNECTED", "CONNECTED")
+    got = states_until(a, tid, both, 5)
+    expect(got == both, "node a describes the ends on node b as %r" % (got,))
+    expect(side_states(b, tid) == both, "node b describes its own ends")
+    # The destination goes: b saves it, a says so within a few seconds.
+    t0 = time.monotonic()
+    dest.stop()
+    got = states_until(a, tid, ("CONNECTED", "DISCONNECTED"), 5)
+    t.note("node a saw the destination leave node b after %.2f s" % (time.monotonic() - t0))
+    expect(got == ("CONNECTED", "DISCONNECTED"),
+           "node a after the destination left node b: %r" % (got,))
+    expect(side_states(b, tid) == ("CONNECTED", "DISCONNECTED"), "node b after its destination left")
+
 
 
 @timeout(120)
@@ -185,6 +222,12 @@ def test_nodes_let_go_when_the_owner_moves(t):
     expect("letting go" not in b.proc.log_since(mark_b), "node b let go too: the ends went back")
     owner = cluster.psql("SELECT owner FROM tunnels WHERE id = '%s'" % tid, db=DB).strip()
     expect(owner == "node-b", "owner after the move: %r" % owner)
+    # a let go after taking b's row: its destination leaving saved nothing
+    # over b's, so both nodes describe both ends connected.
+    both = ("CONNECTED", "CONNECTED")
+    got_a, got_b = states_until(a, tid, both, 5), side_states(b, tid)
+    expect(got_a == both and got_b == both,
+           "describe after the move: node a %r, node b %r" % (got_a, got_b))
 
 
 def _token_hash_hex(token):

@@ -424,6 +424,46 @@ static void test_apply_rotate_lost_let_go(void **state)
 	registry_free(&r);
 }
 
+/* Which answer the APIs give for a side: here wins; else the owner's saved
+ * flag, only when the owner is another node; one node: here alone. */
+static void test_side_connected_answer(void **state)
+{
+	(void)state;
+	struct registry_tunnel t;
+	memset(&t, 0, sizeof(t));
+	t.connected[SIDE_SOURCE] = true;
+	/* one node (no node id): the stored flag is never the answer */
+	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, NULL));
+	assert_true(cluster_side_connected(&t, SIDE_DESTINATION, true, NULL));
+	/* no owner known, or this node owns it: here alone (a restarted
+	 * owner's stale flags say nothing) */
+	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, "a"));
+	snprintf(t.owner, sizeof(t.owner), "a");
+	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, "a"));
+	assert_true(cluster_side_connected(&t, SIDE_SOURCE, true, "a"));
+	/* another node owns it: its flags */
+	snprintf(t.owner, sizeof(t.owner), "b");
+	assert_true(cluster_side_connected(&t, SIDE_SOURCE, false, "a"));
+	assert_false(cluster_side_connected(&t, SIDE_DESTINATION, false, "a"));
+	assert_true(cluster_side_connected(&t, SIDE_DESTINATION, true, "a"));
+	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, NULL));
+}
+
+/* A side leaving saves only on the owner (or one node, or no owner yet). */
+static void test_saves_leaving(void **state)
+{
+	(void)state;
+	struct registry_tunnel t;
+	memset(&t, 0, sizeof(t));
+	assert_true(cluster_saves_leaving(&t, NULL));
+	assert_true(cluster_saves_leaving(&t, "a"));
+	snprintf(t.owner, sizeof(t.owner), "a");
+	assert_true(cluster_saves_leaving(&t, "a"));
+	assert_true(cluster_saves_leaving(&t, NULL));
+	snprintf(t.owner, sizeof(t.owner), "b"); /* let go: b's row stands */
+	assert_false(cluster_saves_leaving(&t, "a"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,6 +479,8 @@ int main(void)
 		cmocka_unit_test(test_misses_bounded),
 		cmocka_unit_test(test_apply_insert_and_close),
 		cmocka_unit_test(test_apply_rotate_lost_let_go),
+		cmocka_unit_test(test_side_connected_answer),
+		cmocka_unit_test(test_saves_leaving),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,7 +82,9 @@ static void raw_text(const char *path, const char *sql, char *out, size_t cap)
 }
 
 /* What a database older than version 5 lacks (for the migration tests). */
-#define BEFORE_V5 "ALTER TABLE tunnels DROP COLUMN owner; ALTER TABLE tunnels DROP COLUMN rev; "
+#define BEFORE_V5                                                                  \
+	"ALTER TABLE tunnels DROP COLUMN owner; ALTER TABLE tunnels DROP COLUMN rev; " \
+	"ALTER TABLE tunnels DROP COLUMN connected; "
 
 /* ---- tunnels ---------------------------------------------------------------- */
 
@@ -104,6 +106,7 @@ static struct registry_tunnel *make_tunnel(unsigned n, size_t n_services)
 		t->side[s].token_hash[0] = (uint8_t)s;
 		memcpy(&t->side[s].token_hash[1], &n, sizeof(n));
 		t->side_changed_at[s] = 1700000000 + n + s;
+		t->connected[s] = ((n + s) & 1) != 0; /* both values round-trip */
 	}
 	t->lifetime_minutes = 720;
 	t->created_at = 1700000000 + n;
@@ -333,6 +336,7 @@ static void test_migrate_v1_adds_tags(void **state)
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
 	t->rev = 0; /* rows of older versions start at rev 0 */
+	t->connected[SIDE_SOURCE] = t->connected[SIDE_DESTINATION] = false; /* and none connected */
 	assert_tunnel_equal(t, r.tunnels[0]);
 	assert_string_equal(r.tunnels[0]->tags, "");
 	registry_free(&r);
@@ -857,6 +861,7 @@ static void test_migrate_v2_adds_things(void **state)
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
 	t->rev = 0; /* rows of older versions start at rev 0 */
+	t->connected[SIDE_SOURCE] = t->connected[SIDE_DESTINATION] = false; /* and none connected */
 	assert_tunnel_equal(t, r.tunnels[0]);
 	registry_free(&r);
 	struct thing_presence p = make_thing("dev", THING_OFFLINE, 5);
@@ -980,12 +985,14 @@ static void test_migrate_v4_adds_owner_and_rev(void **state)
 	struct store *s = open_ok(path);
 	raw_text(path, "PRAGMA user_version", text, sizeof(text));
 	assert_string_equal(text, "5");
-	raw_text(path, "SELECT owner || '|' || rev FROM tunnels", text, sizeof(text));
-	assert_string_equal(text, "|0");
+	raw_text(path, "SELECT owner || '|' || rev || '|' || connected FROM tunnels", text,
+		 sizeof(text));
+	assert_string_equal(text, "|0|0");
 	struct registry r;
 	registry_init(&r);
 	assert_int_equal(store_load(s, &r, err, sizeof(err)), 1);
 	t->rev = 0;
+	t->connected[SIDE_SOURCE] = t->connected[SIDE_DESTINATION] = false;
 	assert_tunnel_equal(t, r.tunnels[0]);
 	save_ok(s, r.tunnels[0]);
 	save_ok(s, r.tunnels[0]); /* back to back: the copies chain */

@@ -59,8 +59,8 @@ static void test_statements_take_their_parameters(void **state)
 	assert_int_equal(max_placeholder(pg_select_one_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_find_token_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_select_all_sql, &all), 0);
-	/* PG_COLUMNS' order (the hashes as hex), then owner and rev */
-	assert_non_null(strstr(PG_SELECT_COLUMNS, "destination_changed_at, tags, owner, rev"));
+	/* PG_COLUMNS' order (the hashes as hex; connected last), then owner and rev */
+	assert_non_null(strstr(PG_SELECT_COLUMNS, "destination_changed_at, tags, connected, owner, rev"));
 	assert_int_equal(PG_COL_REV, PG_N_COLUMNS + 1);
 	assert_int_equal(max_placeholder(pg_keep_sql, &all), 5);
 	assert_int_equal(max_placeholder(pg_thing_sql, &all), count_columns(PG_THING_COLUMNS));
@@ -79,7 +79,7 @@ static void test_races_are_single_conditional_statements(void **state)
 	/* A save never overwrites a newer row, nor reopens or re-closes a row
 	 * another node closed. */
 	assert_non_null(strstr(pg_save_sql, "ON CONFLICT (id) DO UPDATE"));
-	assert_non_null(strstr(pg_save_sql, "rev = EXCLUDED.rev WHERE tunnels.rev = $19 AND"
+	assert_non_null(strstr(pg_save_sql, "connected = EXCLUDED.connected, rev = EXCLUDED.rev WHERE tunnels.rev = $20 AND"
 			       " (tunnels.closed_at = 0 OR tunnels.closed_at = EXCLUDED.closed_at)"));
 	assert_non_null(strstr(pg_insert_closed_sql, "ON CONFLICT (id) DO NOTHING"));
 	/* A side goes to one node: open, and unused or the same client. */
@@ -133,6 +133,7 @@ static void test_tunnel_params(void **state)
 		 "client-token-0123456789abcdef0123456789");
 	t.side_changed_at[1] = 1700000005;
 	t.rev = 41;
+	t.connected[SIDE_DESTINATION] = true;
 
 	struct pg_tunnel_params p;
 	memset(&p, 0, sizeof(p));
@@ -152,9 +153,10 @@ static void test_tunnel_params(void **state)
 	assert_string_equal(p.v[14], "0");
 	assert_string_equal(p.v[15], "1700000005");
 	assert_string_equal(p.v[16], "");
-	assert_string_equal(p.v[17], "42"); /* written */
-	assert_string_equal(p.v[18], "41"); /* expected */
-	assert_string_equal(p.v[19], "node-a");
+	assert_string_equal(p.v[17], "2"); /* connected: the destination only */
+	assert_string_equal(p.v[18], "42"); /* written */
+	assert_string_equal(p.v[19], "41"); /* expected */
+	assert_string_equal(p.v[20], "node-a");
 	for (int i = 0; i < PG_N_COLUMNS + 3; i++)
 		assert_true(i == 13 || p.v[i] != NULL);
 	pg_tunnel_params_free(&p);

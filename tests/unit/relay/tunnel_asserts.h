@@ -18,6 +18,7 @@ static void assert_same_tunnel(const struct registry_tunnel *a, const struct reg
 		assert_int_equal(a->side[s].has_client_token, b->side[s].has_client_token);
 		assert_string_equal(a->side[s].client_token, b->side[s].client_token);
 		assert_int_equal(a->side_changed_at[s], b->side_changed_at[s]);
+		assert_int_equal(a->connected[s], b->connected[s]);
 	}
 	assert_int_equal(a->lifetime_minutes, b->lifetime_minutes);
 	assert_int_equal(a->created_at, b->created_at);
