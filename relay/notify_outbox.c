@@ -26,6 +26,7 @@ struct notify_outbox {
 	/* Reading the shared table (see notify_outbox.h). */
 	bool unshared;              /* the store said no other node shares it */
 	bool reading;               /* a reading is on the store's thread */
+	bool stale_reading;         /* an entry went meanwhile: its row may be in it */
 	bool was_connected;         /* the broker, at the last tick */
 	int64_t next_read;          /* when to read again */
 	int64_t now;                /* the last tick's time, for the rows read */
@@ -58,6 +59,10 @@ static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_
 	}
 	if (e->state == ENTRY_SENDING && ob->notifier)
 		notifier_forget(ob->notifier, e);
+	/* A reading under way may hold the row deleted now (or replaced):
+	 * taking it back would send it twice. */
+	if (ob->reading)
+		ob->stale_reading = true;
 	if (delete_row)
 		store_drop_notification_logged(ob->store, &e->pn);
 	entry_free(e);
@@ -247,6 +252,8 @@ bool notify_outbox_state(const struct notify_outbox *ob, const char *tunnel_id,
 static int consider_row(void *arg, const struct pending_notification *row)
 {
 	struct notify_outbox *ob = arg;
+	if (ob->stale_reading)
+		return 1; /* the next reading will do */
 	bool known = registry_find_id(ob->registry, row->tunnel_id) != NULL;
 	if (pending_notification_adopt(row, find(ob, row->tunnel_id) != NULL, known, ob->now) !=
 	    PENDING_ADOPT)
@@ -286,8 +293,10 @@ static void read_shared(struct notify_outbox *ob, int64_t now)
 	int rc = store_list_notifications(ob->store, consider_row, read_done, ob, err, sizeof(err));
 	if (rc == 1)
 		ob->unshared = true;
-	else if (rc == 0)
+	else if (rc == 0) {
 		ob->reading = true;
+		ob->stale_reading = false;
+	}
 	else
 		read_done(ob, err);
 }
