@@ -1,5 +1,6 @@
 #include "relay/notify_outbox.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,13 @@ struct notify_outbox {
 	struct store *store;        /* NULL: nothing persisted */
 	struct notifier *notifier;  /* NULL: nothing published */
 	struct entry *head;
+	/* Reading the shared table (see notify_outbox.h). */
+	bool unshared;              /* the store said no other node shares it */
+	bool reading;               /* a reading is on the store's thread */
+	bool stale_reading;         /* an entry went meanwhile: its row may be in it */
+	bool was_connected;         /* the broker, at the last tick */
+	int64_t next_read;          /* when to read again */
+	int64_t now;                /* the last tick's time, for the rows read */
 };
 
 struct notify_outbox *notify_outbox_new(struct registry *registry, struct store *store)
@@ -51,6 +59,10 @@ static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_
 	}
 	if (e->state == ENTRY_SENDING && ob->notifier)
 		notifier_forget(ob->notifier, e);
+	/* A reading under way may hold the row deleted now (or replaced):
+	 * taking it back would send it twice. */
+	if (ob->reading)
+		ob->stale_reading = true;
 	if (delete_row)
 		store_drop_notification_logged(ob->store, &e->pn);
 	entry_free(e);
@@ -80,6 +92,8 @@ void notify_outbox_free(struct notify_outbox *ob)
 {
 	if (!ob)
 		return;
+	if (ob->reading)
+		store_forget(ob->store, ob);
 	while (ob->head)
 		remove_entry(ob, ob->head, false);
 	free(ob);
@@ -199,8 +213,12 @@ static void send_or_drop(struct notify_outbox *ob, struct entry *e, int64_t now)
 		e->state = ENTRY_SENDING;
 }
 
+static void read_shared(struct notify_outbox *ob, int64_t now);
+
 void notify_outbox_tick(struct notify_outbox *ob, int64_t now)
 {
+	ob->now = now;
+	read_shared(ob, now);
 	struct entry *e = ob->head;
 	while (e) {
 		struct entry *next = e->next;
@@ -226,4 +244,59 @@ bool notify_outbox_state(const struct notify_outbox *ob, const char *tunnel_id,
 	out->since = e->pn.since;
 	snprintf(out->detail, sizeof(out->detail), "%s", e->detail);
 	return true;
+}
+
+/* ---- other nodes' kept notifications ------------------------------------- */
+
+/* A row of the shared table: adopted by the rule of pending_notification.h. */
+static int consider_row(void *arg, const struct pending_notification *row)
+{
+	struct notify_outbox *ob = arg;
+	if (ob->stale_reading)
+		return 1; /* the next reading will do */
+	bool known = registry_find_id(ob->registry, row->tunnel_id) != NULL;
+	if (pending_notification_adopt(row, find(ob, row->tunnel_id) != NULL, known, ob->now) !=
+	    PENDING_ADOPT)
+		return 0;
+	if (!put(ob, row)) {
+		log_warn("tunnel %s: cannot take over its waiting notification: out of memory",
+			 row->tunnel_id);
+		return 0;
+	}
+	log_info("tunnel %s: took over the notification kept for device %s %" PRId64
+		 " s ago (by another node, or before a restart)",
+		 row->tunnel_id, row->thing, ob->now - row->since);
+	return 0;
+}
+
+static void read_done(void *arg, const char *err)
+{
+	struct notify_outbox *ob = arg;
+	ob->reading = false;
+	if (err && store_error_unavailable(err))
+		log_debug("cannot read the other nodes' kept notifications: %s", err);
+	else if (err)
+		log_warn("cannot read the other nodes' kept notifications: %s", err);
+}
+
+/* Starts reading the table every NOTIFY_OUTBOX_READ_S, and as soon as the
+ * broker is connected again (what waited during the outage goes first). */
+static void read_shared(struct notify_outbox *ob, int64_t now)
+{
+	bool connected = ob->notifier && notifier_connected(ob->notifier);
+	bool reconnected = connected && !ob->was_connected;
+	ob->was_connected = connected;
+	if (!ob->store || ob->unshared || ob->reading || (now < ob->next_read && !reconnected))
+		return;
+	ob->next_read = now + NOTIFY_OUTBOX_READ_S;
+	char err[256];
+	int rc = store_list_notifications(ob->store, consider_row, read_done, ob, err, sizeof(err));
+	if (rc == 1)
+		ob->unshared = true;
+	else if (rc == 0) {
+		ob->reading = true;
+		ob->stale_reading = false;
+	}
+	else
+		read_done(ob, err);
 }

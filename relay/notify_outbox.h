@@ -9,6 +9,15 @@
  * token wiped and its row deleted, and it shows as failed until its tunnel
  * closes or gets another notification.
  *
+ * Several relay nodes sharing one database (PostgreSQL) share the table of
+ * kept notifications too: so that one kept by a node that died is still
+ * sent, every node reads the whole table on the store's thread every
+ * NOTIFY_OUTBOX_READ_S and right after its broker connection comes (back),
+ * and adopts the rows it holds nothing for that were kept at least
+ * PENDING_ADOPT_AFTER_S ago (pending_notification_adopt); an adopted one is
+ * then sent or dropped like its own. With a store no other node shares
+ * (SQLite) nothing is read.
+ *
  * Loop thread only. */
 #ifndef RELAY_NOTIFY_OUTBOX_H
 #define RELAY_NOTIFY_OUTBOX_H
@@ -20,6 +29,9 @@
 #include "relay/pending_notification.h"
 #include "relay/registry.h"
 #include "relay/store.h"
+
+/* How often the shared table is read (seconds). */
+#define NOTIFY_OUTBOX_READ_S 30
 
 struct notifier;
 struct notify_outbox;
@@ -49,7 +61,7 @@ void notify_outbox_settle(struct notify_outbox *ob, const char *tunnel_id, bool 
 			  const char *detail);
 
 /* Drops what is no longer current and publishes what waits when the broker
- * is connected. Call about once a second. */
+ * is connected; reads other nodes' when due. Call about once a second. */
 void notify_outbox_tick(struct notify_outbox *ob, int64_t now);
 
 /* What is kept for a tunnel, for GET /api/v1/tunnels/ID. */

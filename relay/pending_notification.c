@@ -77,3 +77,16 @@ const char *pending_notification_problem(const struct pending_notification *pn)
 		return "token is empty";
 	return NULL;
 }
+
+enum pending_adopt pending_notification_adopt(const struct pending_notification *row, bool held,
+					      bool known, int64_t now)
+{
+	if (held)
+		return PENDING_ADOPT_HELD;
+	if (!known)
+		return PENDING_ADOPT_UNKNOWN;
+	/* A row from the future (clocks apart) waits like a young one. */
+	if (row->since > now || now - row->since < PENDING_ADOPT_AFTER_S)
+		return PENDING_ADOPT_YOUNG;
+	return PENDING_ADOPT;
+}

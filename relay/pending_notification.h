@@ -6,12 +6,14 @@
 #ifndef RELAY_PENDING_NOTIFICATION_H
 #define RELAY_PENDING_NOTIFICATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "relay/registry.h"
 
-/* Room for an access token (the API makes 43 characters). */
+/* Room for an access token (the relay mints 52 characters: RK.RANDOM, see
+ * common/token.h; a --tunnels file's may differ). */
 #define PENDING_TOKEN_MAX 64
 
 struct pending_notification {
@@ -45,6 +47,32 @@ const char *pending_verdict_text(enum pending_verdict v);
 /* What is wrong with pn (a row loaded from a store), or NULL. */
 const char *pending_notification_problem(const struct pending_notification *pn);
 void pending_notification_wipe(struct pending_notification *pn);
+
+/* Another node's kept notifications (several relay nodes on one database):
+ * every node reads the shared table now and then and adopts the rows kept
+ * at least this long ago. The node that kept a row retries it every
+ * second while its broker is connected, so a row that old means that node
+ * is gone or cannot reach the broker either; a younger one is left to it,
+ * which avoids the obvious doubling (two nodes may still both send one:
+ * MQTT's QoS 1 may duplicate anyway, and agents ignore duplicates). */
+#define PENDING_ADOPT_AFTER_S 15
+
+/* Whether a row read from the shared table is to be adopted. */
+enum pending_adopt {
+	PENDING_ADOPT,          /* take a copy; the outbox's tick sends it or drops it */
+	PENDING_ADOPT_HELD,     /* this node holds one for the tunnel already */
+	PENDING_ADOPT_YOUNG,    /* kept too recently: its node is probably sending it */
+	PENDING_ADOPT_UNKNOWN,  /* the tunnel is not (yet) known here */
+};
+/* The rule for a row: held says whether this node's outbox holds anything
+ * for its tunnel (pending or refused: either way that copy decides, and a
+ * row read before this node's newer keep must not replace it); known
+ * whether the registry holds the tunnel (unknown: store_watch has not
+ * brought it yet, and dropping the row as "no tunnel" would lose it). A
+ * stale row (closed, expired, rotated) is adopted all the same: the tick
+ * then drops it, deleting the row only if it still holds that token. */
+enum pending_adopt pending_notification_adopt(const struct pending_notification *row, bool held,
+					      bool known, int64_t now);
 /* Wipes the token alone (a notification that will never be sent). */
 void pending_notification_wipe_token(struct pending_notification *pn);
 

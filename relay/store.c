@@ -167,3 +167,11 @@ void store_close(struct store *s)
 	if (s)
 		s->ops->close(s);
 }
+
+int store_list_notifications(struct store *s, store_each_notification_fn each, store_done_fn done,
+			     void *ctx, char *err, size_t err_cap)
+{
+	if (!s->ops->list_notifications)
+		return 1;
+	return s->ops->list_notifications(s, each, done, ctx, err, err_cap);
+}

@@ -88,6 +88,9 @@ struct store_ops {
 	int (*claim_side)(struct store *s, const char *tunnel_id, enum tunnel_side side,
 			  const char *client_token, const char *node_id, store_done_fn done,
 			  void *ctx, char *err, size_t err_cap);
+	/* NULL: a store no other node shares (SQLite). */
+	int (*list_notifications)(struct store *s, store_each_notification_fn each,
+				  store_done_fn done, void *ctx, char *err, size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -184,6 +187,16 @@ int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side si
  *   takes row->rev into its copy, else its next save loses.
  * - A lost save or claim (STORE_LOST_RACE) reports the row as stored
  *   through the watch callback (row NULL when gone) before its done. */
+
+/* Reads every kept notification, every node's (a shared database), on
+ * the store's thread, never blocking the loop: each(ctx, pn) on the loop
+ * thread for each row (pn a copy, wiped after the call; non-zero skips the
+ * rest), then done(ctx, err). Returns 0 with those to come, 1 when no
+ * other node shares the store (SQLite: it holds nothing this relay did
+ * not keep itself; no callback), or -1 with a reason. store_forget(ctx)
+ * cancels the callbacks. */
+int store_list_notifications(struct store *s, store_each_notification_fn each, store_done_fn done,
+			     void *ctx, char *err, size_t err_cap);
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);

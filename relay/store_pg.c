@@ -196,7 +196,8 @@ static long run(struct pg_store *s, const char *sql, int n, const char *const *v
 
 /* ---- jobs (worker thread) ------------------------------------------------ */
 
-enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, PG_FIND, PG_REPORT };
+enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, PG_FIND, PG_REPORT,
+		   PG_LIST };
 
 struct pg_host_key {
 	char thing[REGISTRY_MAX_THING + 1];
@@ -215,6 +216,14 @@ struct pg_row {
 	struct registry_tunnel tunnel;
 };
 
+/* store_list_notifications' answer: the rows read (wiped when freed). */
+struct pg_list {
+	store_each_notification_fn each;
+	store_done_fn done;
+	struct pending_notification *rows;
+	size_t n;
+};
+
 struct pg_job {
 	enum pg_job_kind kind;
 	union {
@@ -224,12 +233,14 @@ struct pg_job {
 		struct pg_host_key key;
 		struct store_claim claim;
 		struct pg_row row;
+		struct pg_list list;
 	} u;
 };
 
 static const char *get_row(const PGresult *res, int row, struct registry_tunnel *t, char *owner,
 			   size_t owner_cap);
 static void free_job(void *job);
+static int run_list(struct pg_store *s, struct pg_list *l, char *err, size_t err_cap);
 
 /* Reads the row of id into r (r->hit false: there is none). Returns 0, or
  * -1 with err. */
@@ -507,6 +518,8 @@ static int run_once(struct pg_store *s, struct pg_job *j, char *err, size_t err_
 		return run_claim(s, &j->u.claim, err, err_cap);
 	case PG_FIND:
 		return run_find(s, &j->u.row, err, err_cap);
+	case PG_LIST:
+		return run_list(s, &j->u.list, err, err_cap);
 	case PG_REPORT:
 		break; /* never submitted */
 	}
@@ -646,8 +659,12 @@ static int run_job(void *backend, void *job, char *err, size_t err_cap)
 	return rc;
 }
 
+static void free_rows(struct pg_list *l);
+
 static void free_job(void *job)
 {
+	if (job != NULL && ((struct pg_job *)job)->kind == PG_LIST)
+		free_rows(&((struct pg_job *)job)->u.list);
 	if (job != NULL)
 		OPENSSL_cleanse(job, sizeof(struct pg_job)); /* client and notification tokens */
 	free(job);
@@ -939,31 +956,38 @@ static int pg_load(struct store *base, struct registry *r, char *err, size_t err
 	return loaded == n ? loaded : -1;
 }
 
+/* The kept notifications, oldest first. */
+#define PG_SELECT_NOTIFICATIONS \
+	"SELECT tunnel_id, thing, services, token, since FROM pending_notifications" \
+	" ORDER BY since, tunnel_id"
+
+/* A row of PG_SELECT_NOTIFICATIONS into pn. What is wrong, or NULL (never
+ * quoting the token). */
+static const char *get_notification(const PGresult *res, int row, struct pending_notification *pn)
+{
+	memset(pn, 0, sizeof(*pn));
+	if (!get_text(res, row, 0, pn->tunnel_id, sizeof(pn->tunnel_id)) ||
+	    !get_text(res, row, 1, pn->thing, sizeof(pn->thing)) ||
+	    !get_text(res, row, 3, pn->token, sizeof(pn->token)) ||
+	    !get_int64(res, row, 4, &pn->since))
+		return "a column has the wrong type or is too long";
+	const char *problem = get_services(res, row, 2, pn->services, 1, TUNNEL_MAX_SERVICES,
+					   &pn->n_services);
+	return problem ? problem : pending_notification_problem(pn);
+}
+
 static int pg_load_notifications(struct store *base, store_each_notification_fn each, void *arg,
 				 char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	PGresult *res = select_rows(s,
-				    "SELECT tunnel_id, thing, services, token, since"
-				    " FROM pending_notifications ORDER BY since, tunnel_id",
-				    "kept notifications", err, err_cap);
+	PGresult *res = select_rows(s, PG_SELECT_NOTIFICATIONS, "kept notifications", err, err_cap);
 	if (res == NULL)
 		return -1;
 	int n = PQntuples(res), i = 0;
 	struct pending_notification pn;
 	memset(&pn, 0, sizeof(pn));
 	for (; i < n; i++) {
-		memset(&pn, 0, sizeof(pn));
-		const char *problem = NULL;
-		if (!get_text(res, i, 0, pn.tunnel_id, sizeof(pn.tunnel_id)) ||
-		    !get_text(res, i, 1, pn.thing, sizeof(pn.thing)) ||
-		    !get_text(res, i, 3, pn.token, sizeof(pn.token)) || !get_int64(res, i, 4, &pn.since))
-			problem = "a column has the wrong type or is too long";
-		if (problem == NULL)
-			problem = get_services(res, i, 2, pn.services, 1, TUNNEL_MAX_SERVICES,
-					       &pn.n_services);
-		if (problem == NULL)
-			problem = pending_notification_problem(&pn);
+		const char *problem = get_notification(res, i, &pn);
 		if (problem != NULL) {
 			errf(err, err_cap, "PostgreSQL %s: pending_notifications row %d: %s", s->shown,
 			     i + 1, problem);
@@ -1255,6 +1279,81 @@ static void pg_set_waker(struct store *base, store_wake_fn wake, void *arg)
 	store_worker_set_waker(((struct pg_store *)base)->worker, wake, arg);
 }
 
+/* ---- every node's kept notifications (store_list_notifications) ---------- */
+
+/* A reading takes at most 1000 rows (oldest first, PG_SELECT_NOTIFICATIONS
+ * " LIMIT 1000" below): the next one, 30 s later, takes the rest. */
+
+static void free_rows(struct pg_list *l)
+{
+	if (l->rows != NULL)
+		OPENSSL_cleanse(l->rows, l->n * sizeof(*l->rows)); /* tokens */
+	free(l->rows);
+	l->rows = NULL;
+	l->n = 0;
+}
+
+/* Worker thread, under the lock, connected: reads the rows into l. A row
+ * that does not parse is skipped with a warning (the others still count). */
+static int run_list(struct pg_store *s, struct pg_list *l, char *err, size_t err_cap)
+{
+	PGresult *res = PQexec(s->conn, PG_SELECT_NOTIFICATIONS " LIMIT 1000");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		statement_failed(s, res, "cannot read the kept notifications", err, err_cap);
+		PQclear(res);
+		return -1;
+	}
+	free_rows(l); /* a second go after a reconnection */
+	int n = PQntuples(res);
+	l->rows = n > 0 ? calloc((size_t)n, sizeof(*l->rows)) : NULL;
+	if (n > 0 && l->rows == NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot read the kept notifications: out of memory",
+		     s->shown);
+		PQclear(res);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *problem = get_notification(res, i, &l->rows[l->n]);
+		if (problem != NULL) {
+			pending_notification_wipe(&l->rows[l->n]);
+			log_warn("PostgreSQL %s: pending_notifications row %d skipped: %s", s->shown,
+				 i + 1, problem);
+			continue;
+		}
+		l->n++;
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* On the loop thread: the rows to each, then done. */
+static void listed(void *job, void *ctx, const char *err)
+{
+	struct pg_list *l = &((struct pg_job *)job)->u.list;
+	for (size_t i = 0; err == NULL && i < l->n; i++)
+		if (l->each(ctx, &l->rows[i]) != 0)
+			break;
+	l->done(ctx, err);
+}
+
+static int pg_list_notifications(struct store *base, store_each_notification_fn each,
+				 store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct pg_job *j = new_job(s, PG_LIST, "read the kept notifications", err, err_cap);
+	if (j == NULL)
+		return -1;
+	j->u.list.each = each;
+	j->u.list.done = done;
+	char why[128];
+	if (store_worker_submit_finish(s->worker, j, listed, ctx, why, sizeof(why)) != 0) {
+		errf(err, err_cap, "PostgreSQL %s: cannot read the kept notifications: %s", s->shown,
+		     why);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct store_ops pg_ops = {
 	.load = pg_load,
 	.save = pg_save,
@@ -1273,4 +1372,5 @@ static const struct store_ops pg_ops = {
 	.watch = pg_watch,
 	.find_token = pg_find_token,
 	.claim_side = pg_claim_side,
+	.list_notifications = pg_list_notifications,
 };

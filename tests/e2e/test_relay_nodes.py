@@ -6,7 +6,10 @@ miss remembered for 5 s, then 401), and both ends of a tunnel converge on
 the node that last admitted one of them: the other node lets go (1012) and
 the proxy reconnects to where its tunnel is now (here through a TCP
 stand-in for HAProxy's hash, switched from one node to the other as after
-a membership change). docs/architecture.md, "Several nodes".
+a membership change). A device notification kept by a node that dies
+(its broker was unreachable) is sent by another node, which reads the
+shared table every 30 s; never with a token rotated since.
+docs/architecture.md, "Several nodes".
 
 Skips when PostgreSQL 15's server is not installed (make deps installs it).
 """
@@ -17,9 +20,10 @@ import socket
 import time
 
 from harness import (MiB, LocalServer, close_quietly, copy_until_eof, expect, free_port,
-                     localproxy, pki, scaled, timeout)
+                     localproxy, pki, scaled, timeout, wait_until)
 from test_agent import through_retry
-from test_api import READY, client_token, expect_refused, through
+from test_api import READY, THING, client_token, expect_refused, through
+from test_mqtt import Broker, Gate, Sub, expect_pending, make_mqtt_pki, need_mosquitto, topic
 from test_pg_store import DB, Cluster, pg_relay
 
 
@@ -291,3 +295,71 @@ def test_nodes_unknown_token_looked_up_once(t):
     w = b.ws(j["sourceAccessToken"], "source", client_token())
     expect(w.status == 101 or w.status == 503, "good token on node b: %s" % w.status)
     b.proc.expect_alive()
+
+
+def _relay_mqtt(pkidir, port):
+    return {"uri": "ssl://127.0.0.1:%d" % port, "ca": str(pkidir / "ca.pem"),
+            "cert": str(pkidir / "relay-mqtt.pem"), "key": str(pkidir / "relay-mqtt.key")}
+
+
+@timeout(300)
+def test_nodes_send_a_dead_nodes_kept_notification(t):
+    need_mosquitto()
+    pkidir = make_mqtt_pki(t)
+    broker = Broker(t, pkidir)
+    gate = Gate(t, broker.port)  # both nodes reach the broker through it
+    sub = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    cluster = Cluster(t)
+    a, b = (pg_relay(t, cluster, name="relay-" + n, verbose=5,
+                     extra_args=["--node-id", "node-" + n], mqtt=_relay_mqtt(pkidir, gate.port))
+            for n in ("a", "b"))
+    for node in (a, b):
+        node.proc.wait_log(r"MQTT: connected to broker", scaled(15))
+    marks = (a.proc.mark(), b.proc.mark())
+    gate.close()
+    for node, mark in zip((a, b), marks):
+        node.proc.wait_log(r"MQTT: connection to broker .* lost", scaled(10), since=mark)
+
+    # Node a keeps two notifications (x, y) it cannot send, then dies.
+    x, y = a.open(), a.open()
+    expect_pending(x, "open on node a with the broker unreachable")
+    expect_pending(y, "second open on node a")
+    t0 = time.monotonic()
+    a.proc.kill()
+    rows = cluster.psql("SELECT tunnel_id FROM pending_notifications ORDER BY 1", db=DB).split()
+    expect(rows == sorted([x["tunnelId"], y["tunnelId"]]), "kept rows: %r" % rows)
+
+    # Node b takes both over once they are 15 s old (at its next reading,
+    # every 30 s), though the broker is still away.
+    mark_b = b.proc.mark()
+    for j in (x, y):
+        b.proc.wait_log(r"tunnel %s: took over the notification kept for device %s" %
+                        (j["tunnelId"], THING), scaled(50), since=mark_b)
+    t.note("node b took both notifications over %.1f s after node a died" %
+           (time.monotonic() - t0))
+    n = b.describe(x["tunnelId"]).get("notification")
+    expect(isinstance(n, dict) and n.get("pending") is True,
+           "node b's GET of the taken-over notification: %r" % n)
+    # Rotated on b: y's kept token is stale; the new one is what waits.
+    rot = b.rotate(y["tunnelId"], "DESTINATION")
+    expect_pending(rot, "rotate on node b with the broker unreachable")
+    expect(sub.messages() == [], "the device got a message while the broker was unreachable")
+
+    mark_b = b.proc.mark()
+    gate.open()
+    b.proc.wait_log(r"MQTT: connection to broker .* restored|MQTT: connected to broker",
+                    scaled(45), since=mark_b)
+    msgs = sub.wait_count(2, scaled(15), "the taken-over and the rotated notifications")
+    t.note("delivered %.1f s after node a died" % (time.monotonic() - t0))
+    time.sleep(3.0)
+    got = [(m.get("tunnelId"), m.get("clientAccessToken")) for _, m in sub.messages()
+           if isinstance(m, dict)]
+    want = [(x["tunnelId"], x["destinationAccessToken"]),
+            (y["tunnelId"], rot["destinationAccessToken"])]
+    expect(sorted(got) == sorted(want) and len(sub.messages()) == 2,
+           "device got %d message(s); expected x's token and y's rotated token once each "
+           "(y's old token sent: %s)" %
+           (len(sub.messages()), any(tok == y["destinationAccessToken"] for _, tok in got)))
+    wait_until(lambda: cluster.psql("SELECT count(*) FROM pending_notifications",
+                                    db=DB).strip() == "0", scaled(10),
+               "the kept rows (and their tokens) deleted once sent")

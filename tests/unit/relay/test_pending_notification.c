@@ -117,12 +117,41 @@ static void test_problem_and_wipe(void **state)
 	registry_free(&r);
 }
 
+/* Another node's row: adopted once old enough, for a known tunnel this
+ * node holds nothing for; stale ones too (the tick drops them). */
+static void test_adopt_rule(void **state)
+{
+	struct pending_notification row;
+	memset(&row, 0, sizeof(row));
+	strcpy(row.tunnel_id, "t-1");
+	row.since = NOW;
+	const int64_t old_enough = NOW + PENDING_ADOPT_AFTER_S;
+	assert_int_equal(pending_notification_adopt(&row, false, true, old_enough), PENDING_ADOPT);
+	assert_int_equal(pending_notification_adopt(&row, false, true, old_enough + 3600),
+			 PENDING_ADOPT);
+	/* Kept moments ago: its node is probably sending it. */
+	assert_int_equal(pending_notification_adopt(&row, false, true, old_enough - 1),
+			 PENDING_ADOPT_YOUNG);
+	assert_int_equal(pending_notification_adopt(&row, false, true, NOW), PENDING_ADOPT_YOUNG);
+	/* Kept "later" than now (another node's clock ahead). */
+	assert_int_equal(pending_notification_adopt(&row, false, true, NOW - 60),
+			 PENDING_ADOPT_YOUNG);
+	/* This node's own copy decides, however old the row. */
+	assert_int_equal(pending_notification_adopt(&row, true, true, old_enough + 3600),
+			 PENDING_ADOPT_HELD);
+	/* A tunnel not known here yet is left alone (not dropped as gone). */
+	assert_int_equal(pending_notification_adopt(&row, false, false, old_enough + 3600),
+			 PENDING_ADOPT_UNKNOWN);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_make),
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_problem_and_wipe),
+		cmocka_unit_test(test_adopt_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -686,6 +686,13 @@ static void test_notifications_keep_replace_drop(void **state)
 	assert_string_equal(la->services[1], "HTTP:8080");
 	assert_int_equal(la->since, a2.since);
 
+	/* Nobody else shares the file: no reading of the others' rows. */
+	s = open_ok(path);
+	char list_err[64] = "";
+	assert_int_equal(store_list_notifications(s, take_note, on_saved, NULL, list_err,
+						  sizeof(list_err)), 1);
+	store_close(s);
+
 	/* Dropping the notification before the rotation leaves the newer one. */
 	s = open_ok(path);
 	store_drop_notification_logged(s, &a);

@@ -1,6 +1,6 @@
 /* Unit tests for relay/store_pg.c's several-node calls against a real
- * PostgreSQL: store_watch, store_claim_side, store_find_token and the
- * rev-conditional save, with two or three stores in one process playing
+ * PostgreSQL: store_watch, store_claim_side, store_find_token, the
+ * rev-conditional save and store_list_notifications, with two or three stores in one process playing
  * the nodes. The database comes from STORE_PG_TEST_URI (an empty one:
  * tests/e2e/test_pg_store.py makes a throwaway cluster and runs this);
  * without it every test is skipped. */
@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "relay/pending_notification.h"
 #include "relay/registry.h"
 #include "relay/store.h"
 #include "relay/store_pg.h"
@@ -355,12 +356,98 @@ static void test_reconnect_reloads(void **state)
 	free(removed);
 }
 
+/* What a reading of the kept notifications handed over for one tunnel. */
+struct listing {
+	const char *id;
+	int rows, done, mine;
+	struct pending_notification got;
+	char err[512];
+};
+
+static int on_row(void *ctx, const struct pending_notification *pn)
+{
+	struct listing *l = ctx;
+	l->rows++;
+	if (!strcmp(pn->tunnel_id, l->id)) {
+		l->mine++;
+		l->got = *pn;
+	}
+	return 0;
+}
+
+static void on_listed(void *ctx, const char *err)
+{
+	struct listing *l = ctx;
+	l->done++;
+	snprintf(l->err, sizeof(l->err), "%s", err ? err : "");
+}
+
+static void list_wait(struct node *n, struct listing *l)
+{
+	char err[512] = "";
+	const char *id = l->id;
+	memset(l, 0, sizeof(*l));
+	l->id = id;
+	assert_int_equal(store_list_notifications(n->store, on_row, on_listed, l, err, sizeof(err)),
+			 0);
+	for (int waited = 0; !l->done && waited < WAIT_MS; waited += 10) {
+		store_poll(n->store);
+		sleep_ms(10);
+	}
+	assert_int_equal(l->done, 1);
+	assert_string_equal(l->err, "");
+}
+
+/* One node's kept notification is read by another (token included), and
+ * is gone from the reading once dropped. */
+static void test_list_notifications(void **state)
+{
+	(void)state;
+	if (test_uri() == NULL)
+		skip();
+	struct node a, b;
+	node_open(&a, "node-a");
+	node_open(&b, "node-b");
+	struct pending_notification pn;
+	memset(&pn, 0, sizeof(pn));
+	snprintf(pn.tunnel_id, sizeof(pn.tunnel_id), "%s", "kept-by-a");
+	snprintf(pn.thing, sizeof(pn.thing), "%s", "nanopi-01");
+	pn.n_services = 1;
+	snprintf(pn.services[0], sizeof(pn.services[0]), "%s", "SSH");
+	snprintf(pn.token, sizeof(pn.token), "%s", CLIENT_A);
+	pn.since = 1767225600;
+	struct outcome o = { 0 };
+	char err[512] = "";
+	assert_int_equal(store_keep_notification(a.store, &pn, on_done, &o, err, sizeof(err)), 0);
+	store_flush(a.store);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.err, "");
+
+	struct listing l = { .id = "kept-by-a" };
+	list_wait(&b, &l);
+	assert_int_equal(l.mine, 1);
+	assert_string_equal(l.got.token, CLIENT_A);
+	assert_string_equal(l.got.thing, "nanopi-01");
+	assert_string_equal(l.got.services[0], "SSH");
+	assert_int_equal(l.got.n_services, 1);
+	assert_int_equal(l.got.since, pn.since);
+
+	store_drop_notification_logged(a.store, &pn);
+	store_flush(a.store);
+	list_wait(&b, &l);
+	assert_int_equal(l.mine, 0);
+	pending_notification_wipe(&l.got);
+	node_close(&a);
+	node_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_nodes_follow_each_other),
 		cmocka_unit_test(test_watch_reloads),
 		cmocka_unit_test(test_reconnect_reloads),
+		cmocka_unit_test(test_list_notifications),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
