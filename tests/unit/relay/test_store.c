@@ -1065,23 +1065,6 @@ static void test_claim_side(void **state)
 	free(t);
 }
 
-struct found {
-	int calls;
-	bool hit;
-	struct registry_tunnel row;
-	char err[256];
-};
-
-static void on_found(void *ctx, const struct registry_tunnel *row, const char *err)
-{
-	struct found *f = ctx;
-	f->calls++;
-	f->hit = row != NULL;
-	if (row)
-		f->row = *row;
-	snprintf(f->err, sizeof(f->err), "%s", err ? err : "");
-}
-
 static void test_find_token(void **state)
 {
 	char path[128], err[256];

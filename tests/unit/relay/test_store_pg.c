@@ -167,23 +167,6 @@ static struct registry_tunnel *make_tunnel(unsigned n)
 	return t;
 }
 
-struct found {
-	int calls;
-	bool hit;
-	struct registry_tunnel row;
-};
-
-static void on_found(void *ctx, const struct registry_tunnel *row, const char *err)
-{
-	struct found *f = ctx;
-	f->calls++;
-	f->hit = row != NULL;
-	if (row)
-		f->row = *row;
-	if (err)
-		fail_msg("find: %s", err);
-}
-
 /* Two nodes: each learns the other's writes (never its own), a claim
  * goes to one node, a stale copy's save loses and brings the row back. */
 static void test_two_nodes_follow_each_other(void **state)
@@ -247,6 +230,7 @@ static void test_two_nodes_follow_each_other(void **state)
 						  sizeof(err)), 0);
 		store_flush(b.store);
 		assert_int_equal(f.calls, 1);
+		assert_string_equal(f.err, "");
 		assert_true(f.hit);
 		assert_same_tunnel(t, &f.row);
 	}

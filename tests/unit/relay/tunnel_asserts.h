@@ -1,5 +1,6 @@
 /* Shared by the unit tests that compare registry tunnels (a stored and a
- * reloaded copy). Include after cmocka.h and relay/registry.h. */
+ * reloaded copy) and the store tests. Include after cmocka.h, stdio.h and
+ * relay/registry.h. */
 #ifndef TESTS_UNIT_TUNNEL_ASSERTS_H
 #define TESTS_UNIT_TUNNEL_ASSERTS_H
 
@@ -26,6 +27,25 @@ static void assert_same_tunnel(const struct registry_tunnel *a, const struct reg
 	assert_int_equal(a->closed_at, b->closed_at);
 	assert_string_equal(a->tags, b->tags);
 	assert_int_equal(a->rev, b->rev);
+}
+
+/* What a store_find_token callback reported (the store tests, SQLite and
+ * PostgreSQL). */
+struct found {
+	int calls;
+	bool hit;
+	struct registry_tunnel row;
+	char err[256];
+};
+
+static inline void on_found(void *ctx, const struct registry_tunnel *row, const char *err)
+{
+	struct found *f = ctx;
+	f->calls++;
+	f->hit = row != NULL;
+	if (row)
+		f->row = *row;
+	snprintf(f->err, sizeof(f->err), "%s", err ? err : "");
 }
 
 #endif
