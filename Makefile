@@ -71,8 +71,10 @@ RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/cluste
               relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \
-              relay/store.c relay/store_worker.c relay/store_rows.c relay/store_sqlite.c \
-              relay/store_uri.c relay/store_pg_sql.c relay/store_pg_known.c relay/store_pg.c \
+              relay/store.c relay/store_worker.c relay/store_rows.c relay/store_sqlite_rows.c \
+              relay/store_sqlite_jobs.c relay/store_sqlite.c \
+              relay/store_uri.c relay/store_pg_sql.c relay/store_pg_known.c relay/store_pg_conn.c \
+              relay/store_pg_rows.c relay/store_pg_watch.c relay/store_pg_jobs.c relay/store_pg.c \
               relay/notify.c relay/notify_payload.c relay/pending_notification.c relay/notify_outbox.c \
               relay/audit.c relay/console_users.c relay/password_hash.c relay/password_worker.c \
               relay/signin_throttle.c relay/console_sessions.c relay/console.c relay/console_auth.c relay/console_reply.c relay/console_signin.c \
