@@ -108,6 +108,9 @@ bool cluster_side_connected(const struct registry_tunnel *t, enum tunnel_side si
 {
 	if (here)
 		return true;
+	/* A closed tunnel's ends are gone, whatever a dead owner last saved. */
+	if (t->closed_at)
+		return false;
 	return owned_elsewhere(t, node_id) && t->connected[side];
 }
 

@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/text.h"
 #include "relay/audit.h"
+#include "relay/cluster.h"
 #include "relay/console_state.h"
 #include "relay/http_api.h"
 #include "relay/registry.h"
@@ -55,6 +56,15 @@ static const char *opened_by(const struct registry_tunnel *t, bool *terminal)
 	return "api";
 }
 
+/* As describe answers it: on this node, or the owner's saved flag when
+ * another node holds the side (cluster.c). */
+static bool side_connected(const struct console *c, const struct registry_tunnel *t,
+			   enum tunnel_side side)
+{
+	const struct api_hooks *h = &c->cfg.plane;
+	return cluster_side_connected(t, side, h->side_connected(h->server, t, side), h->node_id);
+}
+
 static cJSON *tunnel_object(const struct console *c, const struct registry_tunnel *t)
 {
 	cJSON *o = cJSON_CreateObject();
@@ -65,9 +75,8 @@ static cJSON *tunnel_object(const struct console *c, const struct registry_tunne
 	cJSON *services = cJSON_AddArrayToObject(o, "services");
 	for (size_t i = 0; services && i < t->n_services; i++)
 		cJSON_AddItemToArray(services, cJSON_CreateString(t->services[i]));
-	const struct api_hooks *h = &c->cfg.plane;
-	cJSON_AddBoolToObject(o, "sourceConnected", h->side_connected(h->server, t, SIDE_SOURCE));
-	cJSON_AddBoolToObject(o, "destinationConnected", h->side_connected(h->server, t, SIDE_DESTINATION));
+	cJSON_AddBoolToObject(o, "sourceConnected", side_connected(c, t, SIDE_SOURCE));
+	cJSON_AddBoolToObject(o, "destinationConnected", side_connected(c, t, SIDE_DESTINATION));
 	api_add_time(o, "createdAt", t->created_at);
 	api_add_time(o, "expiresAt", t->expires_at);
 	bool terminal;

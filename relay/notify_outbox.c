@@ -283,10 +283,17 @@ static void read_done(void *arg, const char *err)
  * broker is connected again (what waited during the outage goes first). */
 static void read_shared(struct notify_outbox *ob, int64_t now)
 {
-	bool connected = ob->notifier && notifier_connected(ob->notifier);
+	/* A node without a broker could take rows over but never send them. */
+	if (!ob->store || ob->unshared || !ob->notifier)
+		return;
+	/* While a reading runs, a reconnection is left for when it is done
+	 * (was_connected not updated), not lost until the next period. */
+	if (ob->reading)
+		return;
+	bool connected = notifier_connected(ob->notifier);
 	bool reconnected = connected && !ob->was_connected;
 	ob->was_connected = connected;
-	if (!ob->store || ob->unshared || ob->reading || (now < ob->next_read && !reconnected))
+	if (now < ob->next_read && !reconnected)
 		return;
 	ob->next_read = now + NOTIFY_OUTBOX_READ_S;
 	char err[256];

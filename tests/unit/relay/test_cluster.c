@@ -447,6 +447,9 @@ static void test_side_connected_answer(void **state)
 	assert_false(cluster_side_connected(&t, SIDE_DESTINATION, false, "a"));
 	assert_true(cluster_side_connected(&t, SIDE_DESTINATION, true, "a"));
 	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, NULL));
+	/* closed: its ends are gone, whatever the (dead) owner saved */
+	t.closed_at = 1700000000;
+	assert_false(cluster_side_connected(&t, SIDE_SOURCE, false, "a"));
 }
 
 /* A side leaving saves only on the owner (or one node, or no owner yet). */
