@@ -1474,6 +1474,12 @@ def report(R, args):
     return tables, ttab, notes
 
 
+def minutes_text(seconds):
+    """A run's length in whole minutes, at least one: "1 minute", "12 minutes"."""
+    n = max(1, round(seconds / 60.0))
+    return "%d minute%s" % (n, "" if n == 1 else "s")
+
+
 def write_doc(R, tables, ttab, notes, elapsed):
     m = R["machine"]
     out = ["# Benchmarks", "",
@@ -1481,7 +1487,7 @@ def write_doc(R, tables, ttab, notes, elapsed):
            "run on one machine over loopback, so the paths compare with each other; absolute "
            "numbers depend on the machine. The file is overwritten by every run.", "",
            "To reproduce: `make bench` (as root for the `ssh -L` column: it starts a throwaway "
-           "sshd; about %.0f minutes on this machine)." % max(1, round(elapsed / 60.0)), "",
+           "sshd; about %s on this machine)." % minutes_text(elapsed), "",
            "## Machine", "", "| | |", "| --- | --- |"]
     out += ["| %s | %s |" % (k, v) for k, v in m.items()]
     out += ["| Tunnel TLS | %s (relay, as offered to `openssl s_client`) |" % R.get("tls", "?")]

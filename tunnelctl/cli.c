@@ -64,6 +64,12 @@ static const char *const help_text[] = {
 		"                      open a tunnel and serve SERVICE on a local port until Ctrl-C\n"
 		"  things [NAME]       devices: online or offline since when, their services and\n"
 		"                      open tunnels (from their agents' presence messages)\n"
+		"\n"
+		"Options of ssh and forward (for ssh, before 'ssh'):\n"
+		"  --service S     ssh only: the tunnel's service (default SSH)\n"
+		"  --lifetime MIN  the tunnel's lifetime in minutes, 1-720\n"
+		"  --token-env VAR the source token of a tunnel already open is in $VAR: no API\n"
+		"                  call, no --key\n"
 		"\n" GLOBAL_HELP "\n" EXIT_HELP,
 	[CMD_OPEN] =
 		"Usage: tunnelctl [OPTIONS] open --thing T --service S [--service S]...\n"
@@ -120,7 +126,8 @@ static const char *const help_text[] = {
 		"  --lifetime MIN  the tunnel's lifetime in minutes, 1-720\n"
 		"  --token-env VAR the source token is in $VAR (a tunnel someone opened for\n"
 		"                  you): no API call, no --key; the relay is --url's host,\n"
-		"                  else $AWSIOT_TUNNEL_ENDPOINT\n"
+		"                  else localproxy's own setting ($AWSIOT_TUNNEL_ENDPOINT\n"
+		"                  or its config file)\n"
 		"\n"
 		"localproxy is looked for next to tunnelctl, then in PATH.\n"
 		"\n" GLOBAL_HELP,
