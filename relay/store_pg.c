@@ -382,6 +382,24 @@ static int pg_list_notifications(struct store *base, store_each_notification_fn 
 	return 0;
 }
 
+static int pg_take_notification(struct store *base, const struct pending_notification *pn,
+				int64_t now, store_done_fn done, void *ctx, char *err,
+				size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	const char *problem = pending_notification_problem(pn);
+	if (problem != NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot take a notification: %s", s->shown, problem);
+		return -1;
+	}
+	struct pg_job *j = new_job(s, PG_TAKE, "take a notification", err, err_cap);
+	if (j == NULL)
+		return -1;
+	memcpy(&j->u.take.note, pn, sizeof(j->u.take.note));
+	j->u.take.now = now;
+	return submit(s, j, done, ctx, "take a notification", err, err_cap);
+}
+
 static const struct store_ops pg_ops = {
 	.load = pg_load,
 	.save = pg_save,
@@ -401,4 +419,5 @@ static const struct store_ops pg_ops = {
 	.find_token = pg_find_token,
 	.claim_side = pg_claim_side,
 	.list_notifications = pg_list_notifications,
+	.take_notification = pg_take_notification,
 };
