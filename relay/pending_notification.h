@@ -52,9 +52,8 @@ void pending_notification_wipe(struct pending_notification *pn);
  * every node reads the shared table now and then and adopts the rows kept
  * at least this long ago. The node that kept a row retries it every
  * second while its broker is connected, so a row that old means that node
- * is gone or cannot reach the broker either; a younger one is left to it,
- * which avoids the obvious doubling (two nodes may still both send one:
- * MQTT's QoS 1 may duplicate anyway, and agents ignore duplicates). */
+ * is gone or cannot reach the broker either; a younger one is left to it.
+ * Which node sends it is settled by the take (PENDING_TAKE_AFTER_S). */
 #define PENDING_ADOPT_AFTER_S 15
 
 /* Whether a row read from the shared table is to be adopted. */
