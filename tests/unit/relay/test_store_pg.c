@@ -383,6 +383,25 @@ static void list_wait(struct node *n, struct listing *l)
 	assert_string_equal(l->err, "");
 }
 
+/* n keeps a notification of CLIENT_A for SSH into pn. */
+static void keep_wait(struct node *n, struct pending_notification *pn, const char *tunnel_id,
+		      const char *thing, int64_t since)
+{
+	memset(pn, 0, sizeof(*pn));
+	snprintf(pn->tunnel_id, sizeof(pn->tunnel_id), "%s", tunnel_id);
+	snprintf(pn->thing, sizeof(pn->thing), "%s", thing);
+	pn->n_services = 1;
+	snprintf(pn->services[0], sizeof(pn->services[0]), "%s", "SSH");
+	snprintf(pn->token, sizeof(pn->token), "%s", CLIENT_A);
+	pn->since = since;
+	struct outcome o = { 0, "" };
+	char err[512] = "";
+	assert_int_equal(store_keep_notification(n->store, pn, on_done, &o, err, sizeof(err)), 0);
+	store_flush(n->store);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.err, "");
+}
+
 /* One node's kept notification is read by another (token included), and
  * is gone from the reading once dropped. */
 static void test_list_notifications(void **state)
@@ -394,19 +413,7 @@ static void test_list_notifications(void **state)
 	node_open(&a, "node-a");
 	node_open(&b, "node-b");
 	struct pending_notification pn;
-	memset(&pn, 0, sizeof(pn));
-	snprintf(pn.tunnel_id, sizeof(pn.tunnel_id), "%s", "kept-by-a");
-	snprintf(pn.thing, sizeof(pn.thing), "%s", "nanopi-01");
-	pn.n_services = 1;
-	snprintf(pn.services[0], sizeof(pn.services[0]), "%s", "SSH");
-	snprintf(pn.token, sizeof(pn.token), "%s", CLIENT_A);
-	pn.since = 1767225600;
-	struct outcome o = { 0 };
-	char err[512] = "";
-	assert_int_equal(store_keep_notification(a.store, &pn, on_done, &o, err, sizeof(err)), 0);
-	store_flush(a.store);
-	assert_int_equal(o.calls, 1);
-	assert_string_equal(o.err, "");
+	keep_wait(&a, &pn, "kept-by-a", "nanopi-01", 1767225600);
 
 	struct listing l = { .id = "kept-by-a" };
 	list_wait(&b, &l);
@@ -456,18 +463,7 @@ static void test_take_notification(void **state)
 			 0);
 	assert_int_equal(save_wait(&a, t), 0);
 	struct pending_notification pn;
-	memset(&pn, 0, sizeof(pn));
-	snprintf(pn.tunnel_id, sizeof(pn.tunnel_id), "%s", t->id);
-	snprintf(pn.thing, sizeof(pn.thing), "%s", t->thing);
-	pn.n_services = 1;
-	snprintf(pn.services[0], sizeof(pn.services[0]), "%s", "SSH");
-	snprintf(pn.token, sizeof(pn.token), "%s", CLIENT_A);
-	pn.since = t->created_at + 10;
-	struct outcome o = { 0, "" };
-	char err[512] = "";
-	assert_int_equal(store_keep_notification(a.store, &pn, on_done, &o, err, sizeof(err)), 0);
-	store_flush(a.store);
-	assert_string_equal(o.err, "");
+	keep_wait(&a, &pn, t->id, t->thing, t->created_at + 10);
 
 	int64_t now = pn.since + 20;
 	assert_int_equal(take_wait(&b, &pn, now), 0);   /* b wins */
