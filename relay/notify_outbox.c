@@ -8,12 +8,16 @@
 #include "common/log.h"
 #include "relay/notify.h"
 
-enum entry_state { ENTRY_WAITING, ENTRY_SENDING, ENTRY_FAILED };
+/* WAITING -> (TAKING ->) SENDING -> gone; TAKING: store_take_notification
+ * is on the store's thread (at most one per entry). */
+enum entry_state { ENTRY_WAITING, ENTRY_TAKING, ENTRY_SENDING, ENTRY_FAILED };
 
 struct entry {
 	struct entry *next;
 	struct notify_outbox *ob;
 	enum entry_state state;
+	bool adopted;               /* not kept by this node: taken before it is sent */
+	int64_t taking_at;          /* the since a take under way sets */
 	struct pending_notification pn; /* token wiped once failed */
 	char detail[200];
 };
@@ -48,6 +52,15 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
+/* No callback will come for e's take or publish under way. */
+static void cancel_in_flight(struct notify_outbox *ob, struct entry *e)
+{
+	if (e->state == ENTRY_SENDING && ob->notifier)
+		notifier_forget(ob->notifier, e);
+	if (e->state == ENTRY_TAKING)
+		store_forget(ob->store, e);
+}
+
 /* Unlinks and frees e, cancelling its publish and deleting its row. */
 static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_row)
 {
@@ -57,8 +70,7 @@ static void remove_entry(struct notify_outbox *ob, struct entry *e, bool delete_
 			break;
 		}
 	}
-	if (e->state == ENTRY_SENDING && ob->notifier)
-		notifier_forget(ob->notifier, e);
+	cancel_in_flight(ob, e);
 	/* A reading under way may hold the row deleted now (or replaced):
 	 * taking it back would send it twice. */
 	if (ob->reading)
@@ -119,7 +131,10 @@ static struct entry *put(struct notify_outbox *ob, const struct pending_notifica
 
 int notify_outbox_adopt(void *arg, const struct pending_notification *pn)
 {
-	return put(arg, pn) ? 0 : -1;
+	struct entry *e = put(arg, pn);
+	if (e)
+		e->adopted = true; /* kept before a restart, maybe by another node */
+	return e ? 0 : -1;
 }
 
 int notify_outbox_keep(struct notify_outbox *ob, const struct pending_notification *pn,
@@ -161,8 +176,7 @@ void notify_outbox_settle(struct notify_outbox *ob, const char *tunnel_id, bool 
 		e->next = ob->head;
 		ob->head = e;
 	} else {
-		if (e->state == ENTRY_SENDING && ob->notifier)
-			notifier_forget(ob->notifier, e);
+		cancel_in_flight(ob, e);
 		store_drop_notification_logged(ob->store, &e->pn);
 	}
 	/* Refused: never sent again, so the token has no reason to stay. */
@@ -193,7 +207,68 @@ static void on_published(void *arg, enum notify_outcome outcome, const char *det
 	}
 }
 
-/* Publishes e if it is still current; drops it if not. */
+static void send_or_drop(struct notify_outbox *ob, struct entry *e, int64_t now);
+
+/* The take's outcome (store_take_notification), on the loop thread. */
+static void on_taken(void *arg, const char *err)
+{
+	struct entry *e = arg;
+	struct notify_outbox *ob = e->ob;
+	e->state = ENTRY_WAITING;
+	if (err && store_error_lost_race(err)) {
+		/* Another node holds the row (or sent it), or the token is stale
+		 * in the database: either way not this node's to send. The row
+		 * stays: it is the other node's, or goes with its tunnel. */
+		enum pending_verdict v = pending_notification_check(&e->pn, ob->registry, ob->now);
+		log_info("tunnel %s: leaving its waiting notification: %s", e->pn.tunnel_id,
+			 v == PENDING_CURRENT ? "another node took it over (or sent it)"
+					      : "its token is no longer current");
+		remove_entry(ob, e, false);
+		return;
+	}
+	if (err) {
+		if (store_error_unavailable(err))
+			log_debug("tunnel %s: cannot take its waiting notification yet: %s",
+				  e->pn.tunnel_id, err);
+		else
+			log_warn("tunnel %s: cannot take its waiting notification: %s",
+				 e->pn.tunnel_id, err);
+		return; /* a later tick tries again */
+	}
+	/* The row is this node's now, young again: sent directly (the
+	 * conditional delete matches on the token, which is unchanged). */
+	log_info("tunnel %s: took its waiting notification in the database; sending it",
+		 e->pn.tunnel_id);
+	e->pn.since = e->taking_at;
+	e->adopted = false;
+	send_or_drop(ob, e, ob->now);
+}
+
+/* Starts the take of e: true when it is under way (or e is gone). */
+static bool take_first(struct notify_outbox *ob, struct entry *e, int64_t now)
+{
+	if (!ob->store || ob->unshared || !pending_notification_take_first(&e->pn, e->adopted, now))
+		return false;
+	const struct registry_tunnel *t = registry_find_id(ob->registry, e->pn.tunnel_id);
+	if (t && t->from_file)
+		return false; /* configuration, in no node's table of tunnels: nothing to take */
+	char err[256];
+	int rc = store_take_notification(ob->store, &e->pn, now, on_taken, e, err, sizeof(err));
+	if (rc == 1) {
+		ob->unshared = true;
+		return false;
+	}
+	if (rc != 0) {
+		log_warn("tunnel %s: cannot take its waiting notification: %s", e->pn.tunnel_id, err);
+		return true; /* a later tick tries again */
+	}
+	e->state = ENTRY_TAKING;
+	e->taking_at = now;
+	return true;
+}
+
+/* Publishes e if it is still current (taking it first when another node
+ * may hold it too); drops it if not. */
 static void send_or_drop(struct notify_outbox *ob, struct entry *e, int64_t now)
 {
 	enum pending_verdict v = pending_notification_check(&e->pn, ob->registry, now);
@@ -204,6 +279,8 @@ static void send_or_drop(struct notify_outbox *ob, struct entry *e, int64_t now)
 		return;
 	}
 	if (e->state != ENTRY_WAITING || !ob->notifier || !notifier_connected(ob->notifier))
+		return;
+	if (take_first(ob, e, now))
 		return;
 	const char *services[TUNNEL_MAX_SERVICES];
 	for (size_t i = 0; i < e->pn.n_services; i++)
@@ -258,11 +335,13 @@ static int consider_row(void *arg, const struct pending_notification *row)
 	if (pending_notification_adopt(row, find(ob, row->tunnel_id) != NULL, known, ob->now) !=
 	    PENDING_ADOPT)
 		return 0;
-	if (!put(ob, row)) {
+	struct entry *e = put(ob, row);
+	if (!e) {
 		log_warn("tunnel %s: cannot take over its waiting notification: out of memory",
 			 row->tunnel_id);
 		return 0;
 	}
+	e->adopted = true;
 	log_info("tunnel %s: took over the notification kept for device %s %" PRId64
 		 " s ago (by another node, or before a restart)",
 		 row->tunnel_id, row->thing, ob->now - row->since);

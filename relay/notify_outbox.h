@@ -15,8 +15,11 @@
  * NOTIFY_OUTBOX_READ_S and right after its broker connection comes (back),
  * and adopts the rows it holds nothing for that were kept at least
  * PENDING_ADOPT_AFTER_S ago (pending_notification_adopt); an adopted one is
- * then sent or dropped like its own. With a store no other node shares
- * (SQLite) nothing is read.
+ * then sent or dropped like its own. Before publishing one another node may
+ * hold too (adopted, or its own kept PENDING_TAKE_AFTER_S ago), the outbox
+ * takes it (store_take_notification: one node wins, only while its token is
+ * current); one whose take is lost is forgotten, its row left alone. With a
+ * store no other node shares (SQLite) nothing is read or taken.
  *
  * Loop thread only. */
 #ifndef RELAY_NOTIFY_OUTBOX_H

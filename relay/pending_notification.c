@@ -90,3 +90,9 @@ enum pending_adopt pending_notification_adopt(const struct pending_notification 
 		return PENDING_ADOPT_YOUNG;
 	return PENDING_ADOPT;
 }
+
+bool pending_notification_take_first(const struct pending_notification *pn, bool adopted,
+				     int64_t now)
+{
+	return adopted || now - pn->since >= PENDING_TAKE_AFTER_S;
+}

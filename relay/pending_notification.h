@@ -52,9 +52,8 @@ void pending_notification_wipe(struct pending_notification *pn);
  * every node reads the shared table now and then and adopts the rows kept
  * at least this long ago. The node that kept a row retries it every
  * second while its broker is connected, so a row that old means that node
- * is gone or cannot reach the broker either; a younger one is left to it,
- * which avoids the obvious doubling (two nodes may still both send one:
- * MQTT's QoS 1 may duplicate anyway, and agents ignore duplicates). */
+ * is gone or cannot reach the broker either; a younger one is left to it.
+ * Which node sends it is settled by the take (PENDING_TAKE_AFTER_S). */
 #define PENDING_ADOPT_AFTER_S 15
 
 /* Whether a row read from the shared table is to be adopted. */
@@ -73,6 +72,19 @@ enum pending_adopt {
  * then drops it, deleting the row only if it still holds that token. */
 enum pending_adopt pending_notification_adopt(const struct pending_notification *row, bool held,
 					      bool known, int64_t now);
+/* Before publishing, a notification another node may also hold is taken
+ * (store_take_notification: one node wins the row, and only while its
+ * token is current): one adopted from the shared table (or loaded at
+ * start-up: kept by any node before), and this node's own once it was kept
+ * this long ago. That is before others may adopt it (PENDING_ADOPT_AFTER_S),
+ * with room for clocks some seconds apart, so that the keeper's direct
+ * publish and another node's take never overlap. A fresher own one is
+ * published directly: no extra round trip on the normal path. */
+#define PENDING_TAKE_AFTER_S 10
+/* Whether pn (adopted: not kept by this node) is to be taken first. */
+bool pending_notification_take_first(const struct pending_notification *pn, bool adopted,
+				     int64_t now);
+
 /* Wipes the token alone (a notification that will never be sent). */
 void pending_notification_wipe_token(struct pending_notification *pn);
 

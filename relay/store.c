@@ -175,3 +175,11 @@ int store_list_notifications(struct store *s, store_each_notification_fn each, s
 		return 1;
 	return s->ops->list_notifications(s, each, done, ctx, err, err_cap);
 }
+
+int store_take_notification(struct store *s, const struct pending_notification *pn, int64_t now,
+			    store_done_fn done, void *ctx, char *err, size_t err_cap)
+{
+	if (!s->ops->take_notification)
+		return 1;
+	return s->ops->take_notification(s, pn, now, done, ctx, err, err_cap);
+}

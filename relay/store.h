@@ -17,6 +17,7 @@
 #define RELAY_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "relay/registry.h"
 
@@ -91,6 +92,10 @@ struct store_ops {
 	/* NULL: a store no other node shares (SQLite). */
 	int (*list_notifications)(struct store *s, store_each_notification_fn each,
 				  store_done_fn done, void *ctx, char *err, size_t err_cap);
+	/* NULL: a store no other node shares (SQLite). */
+	int (*take_notification)(struct store *s, const struct pending_notification *pn,
+				 int64_t now, store_done_fn done, void *ctx, char *err,
+				 size_t err_cap);
 };
 
 /* Every backend's state starts with this. */
@@ -197,6 +202,20 @@ int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side si
  * cancels the callbacks. */
 int store_list_notifications(struct store *s, store_each_notification_fn each, store_done_fn done,
 			     void *ctx, char *err, size_t err_cap);
+
+/* Takes the kept notification pn before publishing it (several nodes on one
+ * database): one conditional statement sets the row's since to now, only if
+ * the row still holds pn's token and pn->since (the since this node last
+ * saw: nobody took it meanwhile) and the tunnel's stored row is open, not
+ * expired and holds pn's token as its destination token (by hash: never a
+ * rotated token). Setting since makes the row young again, so other nodes
+ * leave it to the taker (PENDING_ADOPT_AFTER_S): a lease. done(ctx, NULL)
+ * when taken; err starting with STORE_LOST_RACE when not (another node took
+ * or sent it, or the token is stale); STORE_UNAVAILABLE when the database
+ * is away. Returns 0 with done to come, 1 when no other node shares the
+ * store (SQLite: go ahead; no callback), or -1 with a reason. */
+int store_take_notification(struct store *s, const struct pending_notification *pn, int64_t now,
+			    store_done_fn done, void *ctx, char *err, size_t err_cap);
 
 /* Runs the callbacks of finished saves. Loop thread only; NULL does nothing. */
 void store_poll(struct store *s);

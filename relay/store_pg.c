@@ -78,16 +78,24 @@ static int pg_save(struct store *base, const struct registry_tunnel *t, store_do
 	return submit(s, j, done, ctx, "save a tunnel", err, err_cap);
 }
 
+/* A job for a valid notification pn (NULL with err when pn is not). */
+static struct pg_job *note_job(struct pg_store *s, enum pg_job_kind kind,
+			       const struct pending_notification *pn, const char *what, char *err,
+			       size_t err_cap)
+{
+	const char *problem = pending_notification_problem(pn);
+	if (problem != NULL) {
+		errf(err, err_cap, "PostgreSQL %s: cannot %s: %s", s->shown, what, problem);
+		return NULL;
+	}
+	return new_job(s, kind, what, err, err_cap);
+}
+
 static int pg_keep_notification(struct store *base, const struct pending_notification *pn,
 				store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
-	const char *problem = pending_notification_problem(pn);
-	if (problem != NULL) {
-		errf(err, err_cap, "PostgreSQL %s: cannot keep a notification: %s", s->shown, problem);
-		return -1;
-	}
-	struct pg_job *j = new_job(s, PG_KEEP, "keep a notification", err, err_cap);
+	struct pg_job *j = note_job(s, PG_KEEP, pn, "keep a notification", err, err_cap);
 	if (j == NULL)
 		return -1;
 	memcpy(&j->u.note, pn, sizeof(j->u.note));
@@ -382,6 +390,19 @@ static int pg_list_notifications(struct store *base, store_each_notification_fn 
 	return 0;
 }
 
+static int pg_take_notification(struct store *base, const struct pending_notification *pn,
+				int64_t now, store_done_fn done, void *ctx, char *err,
+				size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	struct pg_job *j = note_job(s, PG_TAKE, pn, "take a notification", err, err_cap);
+	if (j == NULL)
+		return -1;
+	memcpy(&j->u.take.note, pn, sizeof(j->u.take.note));
+	j->u.take.now = now;
+	return submit(s, j, done, ctx, "take a notification", err, err_cap);
+}
+
 static const struct store_ops pg_ops = {
 	.load = pg_load,
 	.save = pg_save,
@@ -401,4 +422,5 @@ static const struct store_ops pg_ops = {
 	.find_token = pg_find_token,
 	.claim_side = pg_claim_side,
 	.list_notifications = pg_list_notifications,
+	.take_notification = pg_take_notification,
 };

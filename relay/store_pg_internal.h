@@ -46,7 +46,7 @@ struct pg_store {
 };
 
 enum pg_job_kind { PG_SAVE, PG_KEEP, PG_DROP, PG_THING, PG_HOST_KEY, PG_CLAIM, PG_FIND, PG_REPORT,
-		   PG_LIST };
+		   PG_LIST, PG_TAKE };
 
 struct pg_host_key {
 	char thing[REGISTRY_MAX_THING + 1];
@@ -73,6 +73,12 @@ struct pg_list {
 	size_t n;
 };
 
+/* store_take_notification's job. */
+struct pg_take {
+	struct pending_notification note; /* since: the since seen */
+	int64_t now;
+};
+
 struct pg_job {
 	enum pg_job_kind kind;
 	union {
@@ -83,6 +89,7 @@ struct pg_job {
 		struct store_claim claim;
 		struct pg_row row;
 		struct pg_list list;
+		struct pg_take take;
 	} u;
 };
 

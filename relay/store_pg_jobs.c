@@ -1,6 +1,6 @@
 /* What the PostgreSQL store's worker thread runs: each job (save a
  * tunnel with its conditional close, claim a side, find a token, keep or
- * drop a notification, save a thing or a host key, list the kept
+ * drop or take a notification, save a thing or a host key, list the kept
  * notifications) under the lock, with one reconnection and a second go
  * when the connection broke. Calls store_pg_watch.c (rows lost to another
  * node are reported), store_pg_rows.c and store_pg_conn.c. */
@@ -16,6 +16,7 @@
 
 #include "common/log.h"
 #include "common/text.h"
+#include "common/token.h"
 #include "relay/pending_notification.h"
 #include "relay/store_pg_internal.h"
 #include "relay/store_pg_known.h"
@@ -217,6 +218,31 @@ static int run_host_key(struct pg_store *s, const struct pg_host_key *k, char *e
 	return n < 0 ? -1 : 0;
 }
 
+/* store_take_notification: won when the one statement changed the row. */
+static int run_take(struct pg_store *s, const struct pg_take *t, char *err, size_t err_cap)
+{
+	uint8_t hash[TOKEN_HASH_LEN];
+	if (token_hash(t->note.token, strlen(t->note.token), hash) != 0) {
+		errf(err, err_cap, "PostgreSQL %s: cannot take a notification: cannot hash its token",
+		     s->shown);
+		return -1;
+	}
+	char hex[2 * TOKEN_HASH_LEN + 1], since[24], now[24];
+	pg_hex(hash, TOKEN_HASH_LEN, hex);
+	snprintf(since, sizeof(since), "%" PRId64, t->note.since);
+	snprintf(now, sizeof(now), "%" PRId64, t->now);
+	const char *values[] = { t->note.tunnel_id, t->note.token, since, hex, now };
+	long n = pg_run(s, pg_take_sql, 5, values, "cannot take a notification", err, err_cap);
+	if (n < 0)
+		return -1;
+	if (n == 0) {
+		errf(err, err_cap, STORE_LOST_RACE ": tunnel '%s': its notification was taken there, "
+		     "or its token is no longer current", t->note.tunnel_id);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- every node's kept notifications (store_list_notifications) ---------- */
 
 /* A reading takes at most 1000 rows (oldest first, PG_SELECT_NOTIFICATIONS
@@ -279,6 +305,8 @@ static int run_once(struct pg_store *s, struct pg_job *j, char *err, size_t err_
 		return run_find(s, &j->u.row, err, err_cap);
 	case PG_LIST:
 		return run_list(s, &j->u.list, err, err_cap);
+	case PG_TAKE:
+		return run_take(s, &j->u.take, err, err_cap);
 	case PG_REPORT:
 		break; /* never submitted */
 	}

@@ -119,6 +119,14 @@ const char pg_keep_sql[] =
 const char pg_drop_sql[] =
 	"DELETE FROM pending_notifications WHERE tunnel_id = $1 AND ($2 = '' OR token = $2)";
 
+/* The take: one statement, so that of several nodes one wins, and only
+ * while the tunnel's stored destination token is still this one. */
+const char pg_take_sql[] =
+	"UPDATE pending_notifications p SET since = $5 FROM tunnels t"
+	" WHERE p.tunnel_id = $1 AND p.token = $2 AND p.since = $3 AND t.id = p.tunnel_id"
+	" AND t.closed_at = 0 AND (t.expires_at = 0 OR t.expires_at > $5)"
+	" AND t.destination_token_hash = decode($4, 'hex')";
+
 const char pg_thing_sql[] =
 	"INSERT INTO things (" PG_THING_COLUMNS ") VALUES ($1,$2,$3,$4,$5,$6,$7)"
 	" ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state, since = EXCLUDED.since,"

@@ -77,6 +77,8 @@ extern const char pg_select_all_sql[];
 extern const char pg_keep_sql[];
 /* $1 tunnel id, $2 its token ("": any): only the notification sent goes */
 extern const char pg_drop_sql[];
+/* store_take_notification: $1 tunnel id, $2 token, $3 since seen, $4 token hash (hex), $5 now. */
+extern const char pg_take_sql[];
 /* a thing's presence, in PG_THING_COLUMNS order */
 extern const char pg_thing_sql[];
 /* $1 thing, $2 fingerprint */

@@ -302,7 +302,8 @@ def test_pg_migrates_v4(t):
 
 @timeout(120)
 def test_pg_store_calls(t):
-    """store_watch / store_claim_side / store_find_token / store_list_notifications and the
+    """store_watch / store_claim_side / store_find_token / store_list_notifications,
+    store_take_notification and the
     rev-conditional save between stores playing two and three nodes
     (tests/unit/relay/test_store_pg.c, built by make unit)."""
     binary = BIN_DIR / "tests" / "relay" / "test_store_pg"
@@ -312,7 +313,7 @@ def test_pg_store_calls(t):
                        stderr=subprocess.STDOUT, timeout=scaled(90),
                        env=child_env({"STORE_PG_TEST_URI": cluster.uri}, home=t.tmp))
     out = r.stdout.decode(errors="replace")
-    expect(r.returncode == 0 and "[  PASSED  ] 4 test(s)." in out and "SKIPPED" not in out,
+    expect(r.returncode == 0 and "[  PASSED  ] 5 test(s)." in out and "SKIPPED" not in out,
            "test_store_pg: exit %d:\n%s" % (r.returncode, out[-3000:]))
     expect(cluster.password not in out, "password in the output")
 

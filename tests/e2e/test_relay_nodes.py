@@ -363,3 +363,60 @@ def test_nodes_send_a_dead_nodes_kept_notification(t):
     wait_until(lambda: cluster.psql("SELECT count(*) FROM pending_notifications",
                                     db=DB).strip() == "0", scaled(10),
                "the kept rows (and their tokens) deleted once sent")
+
+
+@timeout(300)
+def test_nodes_send_a_kept_notification_once(t):
+    """Node a is alive but only its own path to the broker is cut: node b
+    takes a's kept notification over and sends it; when a's broker comes
+    back, a's take of it loses and the device gets it once, not twice."""
+    need_mosquitto()
+    pkidir = make_mqtt_pki(t)
+    broker = Broker(t, pkidir)
+    gates = {n: Gate(t, broker.port) for n in ("a", "b")}  # each node's own path
+    sub = Sub(t, broker, THING, [topic(THING)], "sub-01")
+    cluster = Cluster(t)
+    a, b = (pg_relay(t, cluster, name="relay-" + n, verbose=5,
+                     extra_args=["--node-id", "node-" + n],
+                     mqtt=_relay_mqtt(pkidir, gates[n].port))
+            for n in ("a", "b"))
+    for node in (a, b):
+        node.proc.wait_log(r"MQTT: connected to broker", scaled(15))
+    mark_a = a.proc.mark()
+    gates["a"].close()
+    a.proc.wait_log(r"MQTT: connection to broker .* lost", scaled(10), since=mark_a)
+
+    mark_b = b.proc.mark()
+    x = a.open()
+    expect_pending(x, "open on node a with its broker path cut")
+    t0 = time.monotonic()
+    tid = x["tunnelId"]
+    # Node b (its broker connected) takes the row once it is 15 s old, at
+    # its next reading (every 30 s), and sends it.
+    b.proc.wait_log(r"tunnel %s: took its waiting notification in the database" % tid,
+                    scaled(50), since=mark_b)
+    msgs = sub.wait_count(1, scaled(15), "node b's send of node a's kept notification")
+    took = time.monotonic() - t0
+    t.note("node b sent node a's kept notification %.1f s after it was kept" % took)
+    expect(took >= 14, "taken over after %.1f s: before the 15 s rule" % took)
+    wait_until(lambda: cluster.psql("SELECT count(*) FROM pending_notifications",
+                                    db=DB).strip() == "0", scaled(10),
+               "the row deleted once node b sent it")
+
+    # Node a's broker comes back: its take loses, nothing is sent again.
+    mark_a = a.proc.mark()
+    gates["a"].open()
+    a.proc.wait_log(r"MQTT: connection to broker .* restored|MQTT: connected to broker",
+                    scaled(45), since=mark_a)
+    a.proc.wait_log(r"tunnel %s: leaving its waiting notification: another node took it over"
+                    % tid, scaled(10), since=mark_a)
+    time.sleep(4.0)
+    msgs = sub.messages()
+    got = [m.get("clientAccessToken") for _, m in msgs if isinstance(m, dict)]
+    expect(len(msgs) == 1 and got == [x["destinationAccessToken"]],
+           "device got %d message(s); expected node a's notification once" % len(msgs))
+    n = a.describe(tid).get("notification")
+    expect(not (isinstance(n, dict) and n.get("pending")),
+           "node a still shows the notification pending: %r" % n)
+    for node in (a, b):
+        node.proc.expect_alive()

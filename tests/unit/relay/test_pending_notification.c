@@ -145,6 +145,22 @@ static void test_adopt_rule(void **state)
 	(void)state;
 }
 
+/* Taken before publishing: every adopted one; this node's own once old
+ * enough that another node may soon adopt it (before it may). */
+static void test_take_first_rule(void **state)
+{
+	struct pending_notification pn;
+	memset(&pn, 0, sizeof(pn));
+	strcpy(pn.tunnel_id, "t-1");
+	pn.since = NOW;
+	assert_true(pending_notification_take_first(&pn, true, NOW));
+	assert_false(pending_notification_take_first(&pn, false, NOW));
+	assert_false(pending_notification_take_first(&pn, false, NOW + PENDING_TAKE_AFTER_S - 1));
+	assert_true(pending_notification_take_first(&pn, false, NOW + PENDING_TAKE_AFTER_S));
+	assert_true(PENDING_TAKE_AFTER_S < PENDING_ADOPT_AFTER_S);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +168,7 @@ int main(void)
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_problem_and_wipe),
 		cmocka_unit_test(test_adopt_rule),
+		cmocka_unit_test(test_take_first_rule),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

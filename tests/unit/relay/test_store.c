@@ -691,6 +691,9 @@ static void test_notifications_keep_replace_drop(void **state)
 	char list_err[64] = "";
 	assert_int_equal(store_list_notifications(s, take_note, on_saved, NULL, list_err,
 						  sizeof(list_err)), 1);
+	/* Nor any take before sending: go ahead, no callback. */
+	assert_int_equal(store_take_notification(s, &a, a.since + 60, on_saved, NULL, list_err,
+						 sizeof(list_err)), 1);
 	store_close(s);
 
 	/* Dropping the notification before the rotation leaves the newer one. */

@@ -1,6 +1,6 @@
 /* Unit tests for relay/store_pg.c's several-node calls against a real
  * PostgreSQL: store_watch, store_claim_side, store_find_token, the
- * rev-conditional save and store_list_notifications, with two or three stores in one process playing
+ * rev-conditional save, store_list_notifications and store_take_notification, with two or three stores in one process playing
  * the nodes. The database comes from STORE_PG_TEST_URI (an empty one:
  * tests/e2e/test_pg_store.py makes a throwaway cluster and runs this);
  * without it every test is skipped. */
@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "common/token.h"
 #include "relay/pending_notification.h"
 #include "relay/registry.h"
 #include "relay/store.h"
@@ -382,6 +383,25 @@ static void list_wait(struct node *n, struct listing *l)
 	assert_string_equal(l->err, "");
 }
 
+/* n keeps a notification of CLIENT_A for SSH into pn. */
+static void keep_wait(struct node *n, struct pending_notification *pn, const char *tunnel_id,
+		      const char *thing, int64_t since)
+{
+	memset(pn, 0, sizeof(*pn));
+	snprintf(pn->tunnel_id, sizeof(pn->tunnel_id), "%s", tunnel_id);
+	snprintf(pn->thing, sizeof(pn->thing), "%s", thing);
+	pn->n_services = 1;
+	snprintf(pn->services[0], sizeof(pn->services[0]), "%s", "SSH");
+	snprintf(pn->token, sizeof(pn->token), "%s", CLIENT_A);
+	pn->since = since;
+	struct outcome o = { 0, "" };
+	char err[512] = "";
+	assert_int_equal(store_keep_notification(n->store, pn, on_done, &o, err, sizeof(err)), 0);
+	store_flush(n->store);
+	assert_int_equal(o.calls, 1);
+	assert_string_equal(o.err, "");
+}
+
 /* One node's kept notification is read by another (token included), and
  * is gone from the reading once dropped. */
 static void test_list_notifications(void **state)
@@ -393,19 +413,7 @@ static void test_list_notifications(void **state)
 	node_open(&a, "node-a");
 	node_open(&b, "node-b");
 	struct pending_notification pn;
-	memset(&pn, 0, sizeof(pn));
-	snprintf(pn.tunnel_id, sizeof(pn.tunnel_id), "%s", "kept-by-a");
-	snprintf(pn.thing, sizeof(pn.thing), "%s", "nanopi-01");
-	pn.n_services = 1;
-	snprintf(pn.services[0], sizeof(pn.services[0]), "%s", "SSH");
-	snprintf(pn.token, sizeof(pn.token), "%s", CLIENT_A);
-	pn.since = 1767225600;
-	struct outcome o = { 0 };
-	char err[512] = "";
-	assert_int_equal(store_keep_notification(a.store, &pn, on_done, &o, err, sizeof(err)), 0);
-	store_flush(a.store);
-	assert_int_equal(o.calls, 1);
-	assert_string_equal(o.err, "");
+	keep_wait(&a, &pn, "kept-by-a", "nanopi-01", 1767225600);
 
 	struct listing l = { .id = "kept-by-a" };
 	list_wait(&b, &l);
@@ -425,6 +433,78 @@ static void test_list_notifications(void **state)
 	node_close(&b);
 }
 
+/* 0 taken, 1 lost (STORE_LOST_RACE); anything else fails. */
+static int take_wait(struct node *n, const struct pending_notification *pn, int64_t now)
+{
+	struct outcome o = { 0, "" };
+	char err[256];
+	assert_int_equal(store_take_notification(n->store, pn, now, on_done, &o, err, sizeof(err)),
+			 0);
+	store_flush(n->store);
+	assert_int_equal(o.calls, 1);
+	if (o.err[0] && !store_error_lost_race(o.err))
+		fail_msg("take: %s", o.err);
+	return o.err[0] ? 1 : 0;
+}
+
+/* The take: one node wins a row, a take with the since it saw before
+ * loses, and no take wins while the tunnel's destination token is another
+ * (rotated) or the tunnel is closed. */
+static void test_take_notification(void **state)
+{
+	(void)state;
+	if (test_uri() == NULL)
+		skip();
+	struct node a, b;
+	node_open(&a, "node-a");
+	node_open(&b, "node-b");
+	struct registry_tunnel *t = make_tunnel(7);
+	assert_int_equal(token_hash(CLIENT_A, strlen(CLIENT_A), t->side[SIDE_DESTINATION].token_hash),
+			 0);
+	assert_int_equal(save_wait(&a, t), 0);
+	struct pending_notification pn;
+	keep_wait(&a, &pn, t->id, t->thing, t->created_at + 10);
+
+	int64_t now = pn.since + 20;
+	assert_int_equal(take_wait(&b, &pn, now), 0);   /* b wins */
+	assert_int_equal(take_wait(&a, &pn, now), 1);   /* a saw the old since: lost */
+	struct listing l = { .id = t->id };
+	list_wait(&a, &l);
+	assert_int_equal(l.mine, 1);
+	assert_int_equal(l.got.since, now);             /* the lease: young again */
+	struct pending_notification wrong = pn;
+	wrong.since = now;
+	snprintf(wrong.token, sizeof(wrong.token), "%s", CLIENT_B);
+	assert_int_equal(take_wait(&a, &wrong, now + 1), 1); /* another token than the row's */
+
+	/* Rotated (the stored tunnel's destination hash is another): never taken. */
+	pn.since = now;
+	uint8_t kept[TOKEN_HASH_LEN];
+	memcpy(kept, t->side[SIDE_DESTINATION].token_hash, TOKEN_HASH_LEN);
+	assert_int_equal(token_hash(CLIENT_B, strlen(CLIENT_B), t->side[SIDE_DESTINATION].token_hash),
+			 0);
+	assert_int_equal(save_wait(&a, t), 0);
+	assert_int_equal(take_wait(&b, &pn, now + 1), 1);
+	memcpy(t->side[SIDE_DESTINATION].token_hash, kept, TOKEN_HASH_LEN);
+	assert_int_equal(save_wait(&a, t), 0);
+	assert_int_equal(take_wait(&b, &pn, now + 2), 0); /* current again: the take works */
+
+	/* Closed: never taken. */
+	pn.since = now + 2;
+	t->closed_at = now + 3;
+	assert_int_equal(save_wait(&a, t), 0);
+	assert_int_equal(take_wait(&b, &pn, now + 4), 1);
+
+	store_drop_notification_logged(a.store, &pn);
+	store_flush(a.store);
+	pending_notification_wipe(&pn);
+	pending_notification_wipe(&wrong);
+	pending_notification_wipe(&l.got);
+	free(t);
+	node_close(&a);
+	node_close(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -432,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_watch_reloads),
 		cmocka_unit_test(test_reconnect_reloads),
 		cmocka_unit_test(test_list_notifications),
+		cmocka_unit_test(test_take_notification),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
