@@ -113,6 +113,8 @@ long pg_run(struct pg_store *s, const char *sql, int n, const char *const *value
 
 const char *pg_get_row(const PGresult *res, int row, struct registry_tunnel *t, char *owner,
 		       size_t owner_cap);
+int pg_select_row(struct pg_store *s, const char *sql, const char *value, const char *failed,
+		  const char *label, struct pg_row *r, char *err, size_t err_cap);
 const char *pg_get_notification(const PGresult *res, int row, struct pending_notification *pn);
 void pg_free_rows(struct pg_list *l);
 void pg_free_job(void *job);

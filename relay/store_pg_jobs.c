@@ -153,26 +153,12 @@ static int run_find(struct pg_store *s, struct pg_row *r, char *err, size_t err_
 {
 	char hash[2 * TOKEN_HASH_LEN + 1];
 	pg_hex(r->hash, TOKEN_HASH_LEN, hash);
-	const char *values[] = { hash };
-	PGresult *res = PQexecParams(s->conn, pg_find_token_sql, 1, NULL, values, NULL, NULL, 0);
-	int rc = 0;
-	r->hit = false;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		pg_statement_failed(s, res, "cannot look a token up", err, err_cap);
-		rc = -1;
-	} else if (PQntuples(res) == 1) {
-		const char *problem = pg_get_row(res, 0, &r->tunnel, r->owner, sizeof(r->owner));
-		if (problem != NULL) {
-			errf(err, err_cap, "PostgreSQL %s: a tunnel found by its token: %s", s->shown,
-			     problem);
-			rc = -1;
-		} else {
-			r->hit = true;
-			known_set(&s->known, r->tunnel.id, r->tunnel.rev);
-		}
-	}
-	PQclear(res);
-	return rc;
+	if (pg_select_row(s, pg_find_token_sql, hash, "cannot look a token up",
+			  "a tunnel found by its token", r, err, err_cap) != 0)
+		return -1;
+	if (r->hit)
+		known_set(&s->known, r->tunnel.id, r->tunnel.rev);
+	return 0;
 }
 
 static int run_keep(struct pg_store *s, const struct pending_notification *pn, char *err,

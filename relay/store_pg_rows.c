@@ -130,6 +130,31 @@ const char *pg_get_row(const PGresult *res, int row, struct registry_tunnel *t, 
 	return problem;
 }
 
+/* Runs sql (one parameter, at most one row) and decodes its row into r
+ * (r->hit false: none). failed says what could not be done, label names
+ * the row in a decoding error. Returns 0, or -1 with err. */
+int pg_select_row(struct pg_store *s, const char *sql, const char *value, const char *failed,
+		  const char *label, struct pg_row *r, char *err, size_t err_cap)
+{
+	const char *values[] = { value };
+	PGresult *res = PQexecParams(s->conn, sql, 1, NULL, values, NULL, NULL, 0);
+	int rc = 0;
+	r->hit = false;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		pg_statement_failed(s, res, failed, err, err_cap);
+		rc = -1;
+	} else if (PQntuples(res) == 1) {
+		const char *problem = pg_get_row(res, 0, &r->tunnel, r->owner, sizeof(r->owner));
+		if (problem != NULL) {
+			errf(err, err_cap, "PostgreSQL %s: %s: %s", s->shown, label, problem);
+			rc = -1;
+		}
+		r->hit = problem == NULL;
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* Runs a SELECT on the loop thread (start-up: the worker is idle).
  * Returns the result, or NULL with err. The caller clears it. */
 static PGresult *select_rows(struct pg_store *s, const char *sql, const char *what, char *err,

@@ -43,24 +43,11 @@ int pg_idle_fd(void *backend)
  * -1 with err. */
 int pg_read_row(struct pg_store *s, const char *id, struct pg_row *r, char *err, size_t err_cap)
 {
-	const char *values[] = { id };
-	PGresult *res = PQexecParams(s->conn, pg_select_one_sql, 1, NULL, values, NULL, NULL, 0);
-	int rc = 0;
 	textf(r->id, sizeof(r->id), "%s", id);
-	r->hit = false;
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		pg_statement_failed(s, res, "cannot read a tunnel", err, err_cap);
-		rc = -1;
-	} else if (PQntuples(res) == 1) {
-		const char *problem = pg_get_row(res, 0, &r->tunnel, r->owner, sizeof(r->owner));
-		if (problem != NULL) {
-			errf(err, err_cap, "PostgreSQL %s: tunnel '%s': %s", s->shown, id, problem);
-			rc = -1;
-		}
-		r->hit = problem == NULL;
-	}
-	PQclear(res);
-	return rc;
+	char label[sizeof(r->id) + 16];
+	textf(label, sizeof(label), "tunnel '%s'", id);
+	return pg_select_row(s, pg_select_one_sql, id, "cannot read a tunnel", label, r, err,
+			     err_cap);
 }
 
 /* On the loop thread: a report reaches the watch callback. */
