@@ -67,7 +67,7 @@ PROXY_SRC  := proxy/options.c proxy/mapping.c proxy/backoff.c $(PROXY_PLANE_SRC)
 RELAY_SRC  := relay/registry.c relay/registry_index.c relay/admit.c relay/cluster.c relay/session.c \
               relay/server.c relay/event_loop.c relay/fd_limit.c relay/conn_gate.c \
               relay/proxy_header.c relay/listener.c relay/tunnel_timers.c relay/handshake.c relay/refusal_log.c relay/peer.c relay/live_index.c \
-              relay/peer_lws.c relay/peer_liveness.c relay/relay_options.c relay/relay_conf.c \
+              relay/tunnel_ws.c relay/peer_lws.c relay/relay_options.c relay/relay_conf.c \
               relay/relay_check.c relay/http_router.c \
               relay/http_api.c relay/api.c relay/api_response.c relay/api_things.c relay/tunnel_ops.c relay/metrics.c \
               relay/sigv4.c relay/aws_keys.c relay/aws_tags.c relay/aws_api.c relay/http_aws.c \

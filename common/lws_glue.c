@@ -33,24 +33,3 @@ void log_route_lws(void)
 		mask |= LLL_WARN | LLL_NOTICE;
 	lws_set_log_level(mask, log_from_lws);
 }
-
-int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message)
-{
-	size_t queued = bytequeue_len(q);
-	if (queued == 0)
-		return 0;
-	/* Whole frames only, so the receiver never has to reassemble one
-	 * (it can, but that costs it a copy and a 64 KiB buffer). */
-	const uint8_t *head = bytequeue_peek(q);
-	size_t len = 0, size;
-	while ((size = frame_whole_size(head + len, queued - len)) && len + size <= max_message)
-		len += size;
-	if (len == 0) /* not frames after all: any cut is allowed */
-		len = queued < max_message ? queued : max_message;
-	/* lws writes the WebSocket header into the LWS_PRE bytes before p. */
-	uint8_t *p = bytequeue_peek(q);
-	if (lws_write(wsi, p, len, LWS_WRITE_BINARY) < (int)len)
-		return -1;
-	bytequeue_consume(q, len);
-	return 0;
-}

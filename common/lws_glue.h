@@ -13,12 +13,6 @@
 /* OpenSSL options that make TLS 1.2 the minimum. */
 #define TLS_MIN_1_2_OPTIONS (SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1)
 
-/* Sends the whole tunnel frames at the head of q that fit in max_message
- * bytes as one binary WebSocket message, and consumes them. q must have
- * been initialised with LWS_PRE headroom. Returns 0, or -1 if the write
- * failed (close the connection). */
-int ws_send_queued(struct lws *wsi, struct bytequeue *q, size_t max_message);
-
 /* Routes libwebsockets' own messages into our log (common/log.h) at a
  * matching level; call after log_init. */
 void log_route_lws(void);

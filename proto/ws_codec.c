@@ -196,18 +196,21 @@ size_t ws_frame_header(uint8_t out[WS_MAX_HEADER], enum ws_opcode op, uint64_t p
 		       const uint8_t mask[4])
 {
 	size_t n = 0;
+	uint8_t masked = mask ? 0x80 : 0;
 	out[n++] = (uint8_t)(0x80 | op); /* FIN: we never fragment */
 	if (payload_len < 126) {
-		out[n++] = (uint8_t)(0x80 | payload_len);
+		out[n++] = (uint8_t)(masked | payload_len);
 	} else if (payload_len <= 0xFFFF) {
-		out[n++] = 0x80 | 126;
+		out[n++] = masked | 126;
 		out[n++] = (uint8_t)(payload_len >> 8);
 		out[n++] = (uint8_t)payload_len;
 	} else {
-		out[n++] = 0x80 | 127;
+		out[n++] = masked | 127;
 		for (int shift = 56; shift >= 0; shift -= 8)
 			out[n++] = (uint8_t)(payload_len >> shift);
 	}
+	if (!mask)
+		return n;
 	memcpy(out + n, mask, 4);
 	return n + 4;
 }
@@ -241,6 +244,12 @@ void ws_parser_init(struct ws_parser *p)
 	memset(p, 0, sizeof(*p));
 }
 
+void ws_parser_init_server(struct ws_parser *p)
+{
+	ws_parser_init(p);
+	p->from_client = true;
+}
+
 static struct ws_event parser_fail(struct ws_parser *p, const char *why)
 {
 	p->failed = why;
@@ -259,7 +268,9 @@ static const char *check_header_start(const struct ws_parser *p, uint8_t b0, uin
 	unsigned op = b0 & 0x0F;
 	if (b0 & 0x70)
 		return "a frame has reserved bits set";
-	if (b1 & 0x80)
+	if (p->from_client && !(b1 & 0x80))
+		return "the client sent an unmasked frame";
+	if (!p->from_client && (b1 & 0x80))
 		return "the server masked a frame";
 	if (op != WS_OP_CONTINUATION && op != WS_OP_TEXT && op != WS_OP_BINARY &&
 	    op != WS_OP_CLOSE && op != WS_OP_PING && op != WS_OP_PONG)
@@ -276,7 +287,7 @@ static const char *check_header_start(const struct ws_parser *p, uint8_t b0, uin
 static size_t header_size(uint8_t b1)
 {
 	unsigned len7 = b1 & 0x7F;
-	return len7 == 127 ? 10 : len7 == 126 ? 4 : 2;
+	return (len7 == 127 ? 10 : len7 == 126 ? 4 : 2) + (b1 & 0x80 ? 4 : 0);
 }
 
 /* Reads header bytes; true once the whole header is in and checked. */
@@ -294,10 +305,13 @@ static bool take_header(struct ws_parser *p, const uint8_t **in, size_t *len, co
 			need = header_size(p->header[1]);
 		}
 	}
+	size_t len_bytes = need - (p->header[1] & 0x80 ? 4 : 0);
+	if (p->header[1] & 0x80)
+		memcpy(p->mask, p->header + len_bytes, 4);
 	uint64_t payload = p->header[1] & 0x7F;
-	if (need == 4)
+	if (len_bytes == 4)
 		payload = (uint64_t)p->header[2] << 8 | p->header[3];
-	else if (need == 10) {
+	else if (len_bytes == 10) {
 		payload = 0;
 		for (size_t i = 2; i < 10; i++)
 			payload = payload << 8 | p->header[i];
@@ -309,6 +323,7 @@ static bool take_header(struct ws_parser *p, const uint8_t **in, size_t *len, co
 	p->frame_opcode = (enum ws_opcode)(p->header[0] & 0x0F);
 	p->frame_fin = p->header[0] & 0x80;
 	p->payload_left = payload;
+	p->payload_done = 0;
 	p->header_have = 0;
 	p->in_frame = true;
 	p->control_have = 0;
@@ -340,6 +355,8 @@ struct ws_event ws_parser_next(struct ws_parser *p, const uint8_t **in, size_t *
 		if (p->payload_left)
 			return ev;
 		p->in_frame = false;
+		if (p->from_client)
+			ws_mask_copy(p->control, p->control, p->control_have, p->mask);
 		ev.type = WS_EV_CONTROL;
 		ev.opcode = p->frame_opcode;
 		ev.data = p->control;
@@ -355,6 +372,7 @@ struct ws_event ws_parser_next(struct ws_parser *p, const uint8_t **in, size_t *
 	ev.first = !p->message_started;
 	ev.data = *in;
 	ev.len = take;
+	p->payload_done += take;
 	p->payload_left -= take;
 	*in += take;
 	*len -= take;
@@ -365,6 +383,24 @@ struct ws_event ws_parser_next(struct ws_parser *p, const uint8_t **in, size_t *
 			ev.last = true;
 			p->in_message = false;
 		}
+	}
+	return ev;
+}
+
+struct ws_event ws_parser_next_unmask(struct ws_parser *p, uint8_t **in, size_t *len)
+{
+	const uint8_t *start = *in, *cur = *in;
+	struct ws_event ev = ws_parser_next(p, &cur, len);
+	*in += cur - start;
+	if (ev.type == WS_EV_DATA && p->from_client && ev.len) {
+		/* The piece is ours to change: it lies in *in, which is writable. */
+		uint8_t *piece = (uint8_t *)*in - (cur - ev.data);
+		uint64_t at = p->payload_done - ev.len; /* its offset in the frame */
+		uint8_t mask[4];
+		for (unsigned i = 0; i < 4; i++)
+			mask[i] = p->mask[(at + i) & 3];
+		ws_mask_copy(piece, piece, ev.len, mask);
+		ev.data = piece;
 	}
 	return ev;
 }

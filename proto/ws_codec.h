@@ -1,7 +1,8 @@
 /* The client side of WebSocket (RFC 6455) and of an HTTP CONNECT proxy, as
  * pure functions: building the requests, checking the answers, framing and
  * masking what we send, and parsing the server's frames in bulk. No I/O;
- * proxy/ws_client.c drives these over TLS. */
+ * proxy/ws_client.c drives these over TLS. The relay's tunnel connections
+ * (relay/tunnel_ws.c) use the framing and parsing from the server's side. */
 #ifndef TUNNEL_WS_CODEC_H
 #define TUNNEL_WS_CODEC_H
 
@@ -82,8 +83,9 @@ enum ws_upgrade_result ws_upgrade_check(const char *head, size_t len, const char
 
 /* ---- frames we send -------------------------------------------------------- */
 
-/* Writes the header of one final client frame (always masked) of
- * payload_len bytes. Returns the header length (6, 8 or 14). */
+/* Writes the header of one final frame of payload_len bytes: a client's,
+ * masked with mask, or a server's (mask NULL, never masked). Returns the
+ * header length (6, 8 or 14 masked; 2, 4 or 10 not). */
 size_t ws_frame_header(uint8_t out[WS_MAX_HEADER], enum ws_opcode op, uint64_t payload_len,
 		       const uint8_t mask[4]);
 
@@ -125,16 +127,25 @@ struct ws_parser {
 	bool in_message;         /* a fragmented data message is open */
 	bool message_started;    /* a piece of the current message was delivered */
 	enum ws_opcode message_opcode;
+	bool from_client;        /* the server's side: frames must be masked (ws_parser_init_server) */
+	uint8_t mask[4];         /* the current frame's, with from_client */
+	uint64_t payload_done;   /* of the current frame: bytes handed out so far */
 	uint8_t control[WS_MAX_CONTROL];
 	size_t control_have;
 	const char *failed;      /* the first protocol error, NULL while none */
 };
 
 void ws_parser_init(struct ws_parser *p);
+/* For a server: the peer is a client, whose frames must all be masked
+ * (RFC 6455 section 5.1); use ws_parser_next_unmask. */
+void ws_parser_init_server(struct ws_parser *p);
 
 /* Consumes server frames from *in, *len (advancing them) and returns the
  * next event. Data is not copied: a DATA event points into the input.
  * Call until it returns WS_EV_NONE. After WS_EV_ERROR every call repeats it. */
 struct ws_event ws_parser_next(struct ws_parser *p, const uint8_t **in, size_t *len);
+/* The same for a server's parser: the input is unmasked in place, so a
+ * DATA event's bytes (and a CONTROL's) are the payload as sent. */
+struct ws_event ws_parser_next_unmask(struct ws_parser *p, uint8_t **in, size_t *len);
 
 #endif

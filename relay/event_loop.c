@@ -17,6 +17,9 @@ struct relay_loop {
 	ev_signal sigint;
 	ev_signal sigterm;
 	int stopped_by;
+	ev_prepare before_wait;
+	void (*before_wait_cb)(void *arg);
+	void *before_wait_arg;
 };
 
 /* lws_create_context would only say "plugin not found" at debug level:
@@ -94,10 +97,34 @@ void relay_loop_run_nowait(struct relay_loop *loop)
 	ev_run(loop->ev, EVRUN_NOWAIT);
 }
 
+static void on_prepare(struct ev_loop *ev, ev_prepare *w, int revents)
+{
+	struct relay_loop *loop = w->data;
+	loop->before_wait_cb(loop->before_wait_arg);
+}
+
+int relay_loop_before_wait(struct relay_loop *loop, void (*cb)(void *arg), void *arg)
+{
+	if (loop->before_wait_cb)
+		return -1;
+	loop->before_wait_cb = cb;
+	loop->before_wait_arg = arg;
+	ev_prepare_init(&loop->before_wait, on_prepare);
+	loop->before_wait.data = loop;
+	ev_prepare_start(loop->ev, &loop->before_wait);
+	/* Not a reason to keep running: the loop still ends when nothing else is left. */
+	ev_unref(loop->ev);
+	return 0;
+}
+
 void relay_loop_free(struct relay_loop *loop)
 {
 	if (!loop)
 		return;
+	if (loop->before_wait_cb) {
+		ev_ref(loop->ev);
+		ev_prepare_stop(loop->ev, &loop->before_wait);
+	}
 	ev_loop_destroy(loop->ev);
 	free(loop);
 }
@@ -106,13 +133,17 @@ struct relay_fd_watch {
 	ev_io io;
 	struct ev_loop *ev;
 	void (*cb)(void *arg);
+	void (*cb_rw)(void *arg, bool readable, bool writable);
 	void *arg;
 };
 
 static void on_fd_event(struct ev_loop *ev, ev_io *io, int revents)
 {
 	struct relay_fd_watch *w = io->data;
-	w->cb(w->arg);
+	if (w->cb_rw)
+		w->cb_rw(w->arg, revents & EV_READ, revents & EV_WRITE);
+	else
+		w->cb(w->arg);
 }
 
 struct relay_fd_watch *relay_fd_watch_new(struct relay_loop *loop, int fd, bool write,
@@ -129,12 +160,34 @@ struct relay_fd_watch *relay_fd_watch_new(struct relay_loop *loop, int fd, bool 
 	return w;
 }
 
+struct relay_fd_watch *relay_fd_watch_new_rw(struct relay_loop *loop, int fd,
+					     void (*cb)(void *arg, bool readable, bool writable),
+					     void *arg)
+{
+	struct relay_fd_watch *w = relay_fd_watch_new(loop, fd, false, NULL, arg);
+	if (w)
+		w->cb_rw = cb;
+	return w;
+}
+
 void relay_fd_watch_set(struct relay_fd_watch *w, bool on)
 {
 	if (on)
 		ev_io_start(w->ev, &w->io);
 	else
 		ev_io_stop(w->ev, &w->io);
+}
+
+void relay_fd_watch_want(struct relay_fd_watch *w, bool read, bool write)
+{
+	int events = (read ? EV_READ : 0) | (write ? EV_WRITE : 0);
+	if (ev_is_active(&w->io) && (w->io.events & (EV_READ | EV_WRITE)) == events)
+		return;
+	ev_io_stop(w->ev, &w->io);
+	if (!events)
+		return;
+	ev_io_modify(&w->io, events);
+	ev_io_start(w->ev, &w->io);
 }
 
 void relay_fd_watch_free(struct relay_fd_watch *w)

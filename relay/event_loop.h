@@ -30,14 +30,26 @@ int relay_loop_run(struct relay_loop *loop);
 void relay_loop_run_nowait(struct relay_loop *loop);
 void relay_loop_free(struct relay_loop *loop);
 
+/* cb(arg) runs each time the loop is about to wait for events (libev's
+ * prepare): work queued by callbacks in this round gets done before the
+ * loop sleeps. One hook per loop; 0, or -1 if one is set already. */
+int relay_loop_before_wait(struct relay_loop *loop, void (*cb)(void *arg), void *arg);
+
 /* A descriptor the loop watches for the relay's own I/O beside lws (the
  * browser terminals' helper pipes): cb(arg) runs when fd is readable (or
  * writable, with write true). Made stopped; NULL when out of memory. */
 struct relay_fd_watch;
 struct relay_fd_watch *relay_fd_watch_new(struct relay_loop *loop, int fd, bool write,
 					  void (*cb)(void *arg), void *arg);
+/* The same for both directions: cb says which happened. Made stopped
+ * (relay_fd_watch_want starts it). */
+struct relay_fd_watch *relay_fd_watch_new_rw(struct relay_loop *loop, int fd,
+					     void (*cb)(void *arg, bool readable, bool writable),
+					     void *arg);
 /* Starts (on) or stops watching; either twice is harmless. */
 void relay_fd_watch_set(struct relay_fd_watch *w, bool on);
+/* Watches for readable, writable, both, or (neither) stops. */
+void relay_fd_watch_want(struct relay_fd_watch *w, bool read, bool write);
 /* Stops and frees (the descriptor stays open). NULL does nothing. */
 void relay_fd_watch_free(struct relay_fd_watch *w);
 

@@ -495,12 +495,3 @@ size_t dataplane_release_idle(struct dataplane *dp)
 		}
 	return released;
 }
-
-void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
-			 void *arg)
-{
-	for (struct tunnel_live *l = dp->live; l; l = l->next)
-		for (int s = 0; s < 2; s++)
-			if (l->peer[s])
-				fn(l->peer[s]->conn, l->peer[s]->addr, arg);
-}

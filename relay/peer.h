@@ -85,11 +85,6 @@ void dataplane_close_side(void *dp, struct registry_tunnel *t, int side, int cod
 const char *dataplane_node_id(const struct dataplane *dp);
 bool dataplane_side_connected(void *dp, const struct registry_tunnel *t, enum tunnel_side side);
 size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t);
-/* Calls fn for every joined peer's connection (who: its address and
- * channel, for logs). fn must not close a connection there and then:
- * only ask for it to be closed later. */
-void dataplane_each_peer(struct dataplane *dp, void (*fn)(void *conn, const char *who, void *arg),
-			 void *arg);
 /* Gives back the buffers of peers with nothing in flight (an empty send
  * queue, no partial frame): call every few seconds, so that an idle
  * connection holds none while a busy one keeps them between messages.

@@ -1,64 +1,86 @@
 #include "relay/peer_lws.h"
 
+#include <fcntl.h>
+#include <openssl/ssl.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "common/lws_glue.h"
+#include "common/log.h"
 #include "proto/wire.h"
 #include "relay/http_router.h"
-#include "relay/peer_liveness.h"
 
-static void lws_want_write(void *conn)
+/* The hand-over. lws has no call that lets go of a connection, so: stop
+ * lws reading it, and have lws kill it on its next pass as if a timeout
+ * had expired. That path (socket_is_permanently_unusable) sends no close
+ * frame, no TLS close_notify and no shutdown(); its last act is
+ * lws_ssl_close(), which closes SSL_get_fd(ssl) and frees the session. In
+ * the CLOSED callback just before, the session's descriptor becomes a
+ * throwaway /dev/null, and our own reference (SSL_up_ref) keeps the session:
+ * lws closes /dev/null and drops its reference, while the socket, still
+ * registered in the loop's epoll under its number, stays ours. */
+
+static int hand_over(struct peer_lws *pl, struct lws *wsi, struct peer_lws_session *ps,
+		     const char *who, const struct admit_result *res, int version)
 {
-	lws_callback_on_writable(conn);
+	SSL *ssl = lws_get_ssl(wsi);
+	int fd = lws_get_socket_fd(wsi);
+	if (!ssl || fd < 0) {
+		log_error("%s: no TLS session on a tunnel connection", who);
+		return -1;
+	}
+	struct tunnel_ws *c = tunnel_ws_new(pl->conns, fd, ssl, who);
+	if (!c) {
+		log_error("%s: out of memory", who);
+		return -1;
+	}
+	ps->peer = peer_join(pl->dataplane, c, res, version, who);
+	if (!ps->peer) {
+		tunnel_ws_abandon(c);
+		return -1;
+	}
+	tunnel_ws_bind(c, ps->peer);
+	ps->conn = c;
+	lws_rx_flow_control(wsi, 0);
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	return 0;
 }
 
-static void lws_pause_reading(void *conn, bool pause)
+/* CLOSED, while handing over: lws is about to close SSL_get_fd() and free
+ * its reference to the session. */
+static void let_go(struct lws *wsi, struct peer_lws_session *ps)
 {
-	lws_rx_flow_control(conn, pause ? 0 : 1);
+	struct tunnel_ws *c = ps->conn;
+	ps->conn = NULL;
+	ps->peer = NULL; /* the connection owns it now */
+	int throwaway = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (throwaway < 0 || SSL_set_fd(lws_get_ssl(wsi), throwaway) != 1) {
+		/* lws closes the socket itself then. */
+		log_error("cannot take over a tunnel connection (no descriptor for /dev/null)");
+		if (throwaway >= 0)
+			close(throwaway);
+		tunnel_ws_abandon(c);
+		return;
+	}
+	tunnel_ws_start(c);
 }
-
-static void lws_close_within(void *conn, unsigned secs)
-{
-	lws_set_timeout(conn, PENDING_TIMEOUT_CLOSE_SEND, (int)secs);
-}
-
-static int lws_send(void *conn, struct bytequeue *q)
-{
-	return ws_send_queued(conn, q, TUNNEL_MAX_WS_MESSAGE);
-}
-
-static void lws_close(void *conn, int code, const char *reason)
-{
-	lws_close_reason(conn, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
-}
-
-const struct peer_io peer_lws_io = {
-	.want_write = lws_want_write,
-	.pause_reading = lws_pause_reading,
-	.close_within = lws_close_within,
-	.send = lws_send,
-	.close = lws_close,
-};
 
 static int on_established(struct peer_lws *pl, struct lws *wsi, struct peer_lws_session *ps)
 {
 	struct admit_result res;
 	ps->peer = NULL;
+	ps->conn = NULL;
 
 	char channel[CHANNEL_ID_LEN + 1];
 	if (handshake_take(pl->handshake, wsi, &res, channel))
 		return -1;
 	const char *name = lws_get_protocol(wsi)->name;
-	char *addr = ps->addr;
-	http_client_address(wsi, addr, sizeof(ps->addr));
+	char addr[64];
+	http_client_address(wsi, addr, sizeof(addr));
 	/* "ADDR, channel ID": the log line then matches the channel-id the
 	 * client logs. */
 	char who[64 + CHANNEL_ID_LEN + 16];
 	snprintf(who, sizeof(who), "%s, channel %s", addr, channel);
-	ps->peer = peer_join(pl->dataplane, wsi, &res, subprotocol_version(name, strlen(name)), who);
-	if (ps->peer)
-		peer_liveness_start(wsi, addr);
-	return ps->peer ? 0 : -1;
+	return hand_over(pl, wsi, ps, who, &res, subprotocol_version(name, strlen(name)));
 }
 
 /* The protocol's user pointer is read only for a connection's own events:
@@ -81,15 +103,15 @@ int peer_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 	case LWS_CALLBACK_ESTABLISHED:
 		return on_established(lws_get_protocol(wsi)->user, wsi, ps);
 	case LWS_CALLBACK_RECEIVE:
+		/* Only from a client that sent before it had our 101, in the
+		 * same read as its request: lws parsed it before letting go. */
 		if (ps->peer)
 			peer_receive(ps->peer, in, len, lws_frame_is_binary(wsi),
 				     lws_is_first_fragment(wsi));
 		return 0;
-	case LWS_CALLBACK_SERVER_WRITEABLE:
-		return ps->peer ? peer_writeable(ps->peer) : -1;
 	case LWS_CALLBACK_CLOSED:
-		peer_closed(ps->peer);
-		ps->peer = NULL;
+		if (ps->conn)
+			let_go(wsi, ps);
 		return 0;
 	default:
 		return 0;

@@ -23,7 +23,6 @@
 #include "relay/notify.h"
 #include "relay/notify_outbox.h"
 #include "relay/peer.h"
-#include "relay/peer_liveness.h"
 #include "relay/peer_lws.h"
 #include "relay/presence_feed.h"
 #include "relay/host_keys.h"
@@ -33,6 +32,7 @@
 #include "relay/terminals.h"
 #include "relay/things.h"
 #include "relay/tunnel_timers.h"
+#include "relay/tunnel_ws.h"
 
 /* Idle connections' buffers freed in one sweep worth returning to the
  * system (malloc_trim walks the heap's free blocks: not for a few KiB). */
@@ -55,6 +55,7 @@ struct relay_server {
 	struct handshake handshake;
 	struct dataplane *dataplane;
 	struct peer_lws peer_lws;       /* the tunnel protocols' user */
+	struct tunnel_ws_set *conns;    /* the tunnel WebSockets, once lws let go of them */
 	struct http_router *router;
 	struct http_api *api;
 	struct audit *audit;            /* NULL: audit events in the log only */
@@ -286,8 +287,8 @@ static void on_tick(lws_sorted_usec_list_t *sul)
 		}
 		schedule(srv, t); /* now closed: its purge */
 	}
-	if (++srv->ticks % PEER_LIVENESS_POLL_S == 0) {
-		dataplane_each_peer(srv->dataplane, peer_liveness_check, NULL);
+	if (++srv->ticks % TUNNEL_WS_SWEEP_S == 0) {
+		tunnel_ws_sweep(srv->conns);
 		/* Freed heap blocks stay resident until trimmed: glibc gives
 		 * back only the top of the heap by itself. */
 		if (dataplane_release_idle(srv->dataplane) >= RELEASE_TRIM_BYTES && malloc_trim(0))
@@ -319,6 +320,7 @@ static void free_parts(struct relay_server *srv)
 	notify_outbox_free(srv->outbox);
 	http_router_free(srv->router);
 	things_free(srv->things);
+	tunnel_ws_set_free(srv->conns);
 	dataplane_free(srv->dataplane);
 	relay_loop_free(srv->loop);
 	tunnel_timers_free(&srv->timers);
@@ -355,7 +357,7 @@ static struct lws_context *create_context(struct relay_server *srv,
 	 * on every connection, and lws 4.1 keeps all timers in one sorted
 	 * list, so each new connection's insert walked every established one
 	 * (44% of the relay's CPU while admitting at 9,900 tunnels). Liveness
-	 * is ours (peer_liveness.c: one sweep, pings from the proxies). */
+	 * is ours (tunnel_ws_sweep: one sweep, pings from the proxies). */
 	static const lws_retry_bo_t no_validity_timers = { .secs_since_valid_ping = 0,
 							   .secs_since_valid_hangup = 0 };
 	info.retry_and_idle_policy = &no_validity_timers;
@@ -433,8 +435,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		conn_gate_init(&srv->gate, cfg->fd_limit - FD_HEADROOM);
 	handshake_init(&srv->handshake, registry, &srv->metrics);
 	struct dataplane_config dp = {
-		.io = &peer_lws_io,
-		.queue_headroom = LWS_PRE,
+		.io = &tunnel_ws_io,
+		.queue_headroom = TUNNEL_WS_HEADROOM,
 		.store = cfg->store,
 		.node_id = cfg->shared_store ? cfg->node_id : NULL,
 		.metrics = &srv->metrics,
@@ -486,8 +488,16 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		free_parts(srv);
 		return NULL;
 	}
+	struct tunnel_ws_hooks hooks = { .counted = gate_counted, .arg = srv };
+	srv->conns = tunnel_ws_set_new(srv->loop, &hooks);
+	if (!srv->conns) {
+		log_error("out of memory");
+		free_parts(srv);
+		return NULL;
+	}
 	srv->peer_lws.handshake = &srv->handshake;
 	srv->peer_lws.dataplane = srv->dataplane;
+	srv->peer_lws.conns = srv->conns;
 	init_protocols(srv);
 
 	srv->ctx = create_context(srv, cfg);
@@ -572,7 +582,7 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 			return NULL;
 		}
 	}
-	log_info("event loop: libev on lws (foreign loop)");
+	log_info("event loop: libev on lws (foreign loop); tunnel data on the relay's own WebSocket code");
 	log_info("listening on %s:%d%s (%zu tunnels, at most %zu connections each; API %s; MQTT %s)",
 		 cfg->bind ? cfg->bind : "*", cfg->port,
 		 cfg->proxy_protocol ? ", a PROXY protocol header first" : "", registry->n,
@@ -616,6 +626,9 @@ void relay_server_stop(struct relay_server *srv)
 	 * loop; it clears srv->ctx (info.pcontext) when it is done. */
 	for (int i = 0; srv->ctx && i < 100; i++)
 		relay_loop_run_nowait(srv->loop);
+	/* The tunnel connections lws handed over: closed now, their tunnels saved. */
+	tunnel_ws_set_free(srv->conns);
+	srv->conns = NULL;
 	/* Closing every connection saved its tunnel: write all that waits. */
 	store_flush(srv->store);
 	free_parts(srv);

@@ -1066,6 +1066,124 @@ static void test_close_code_valid(void **state)
 		assert_false(ws_close_code_valid(bad[i]));
 }
 
+/* ---- the server's side: clients' masked frames ------------------------- */
+
+/* A client frame (masked with mask) of payload into out; returns its length. */
+static size_t client_frame(uint8_t *out, enum ws_opcode op, bool fin, const uint8_t *payload,
+			   size_t len, const uint8_t mask[4])
+{
+	size_t n = ws_frame_header(out, op, len, mask);
+	if (!fin)
+		out[0] &= 0x7F;
+	ws_mask_copy(out + n, payload, len, mask);
+	return n + len;
+}
+
+static void test_server_frame_header(void **state)
+{
+	uint8_t out[WS_MAX_HEADER];
+	(void)state;
+	assert_int_equal(ws_frame_header(out, WS_OP_BINARY, 125, NULL), 2);
+	assert_int_equal(out[0], 0x82);
+	assert_int_equal(out[1], 125);
+	assert_int_equal(ws_frame_header(out, WS_OP_PONG, 65535, NULL), 4);
+	assert_int_equal(out[1], 126);
+	assert_int_equal(ws_frame_header(out, WS_OP_BINARY, 131076, NULL), 10);
+	static const uint8_t want[10] = { 0x82, 0x7F, 0, 0, 0, 0, 0, 0x02, 0x00, 0x04 };
+	assert_memory_equal(out, want, 10);
+}
+
+/* Two fragments of a binary message, a ping between them and a 70,000-byte
+ * message, fed in chunks of every size from 1 to 9 and in one piece: the
+ * parser hands back the payload as sent, whatever the cut. */
+static void test_server_unmasks_any_cut(void **state)
+{
+	static const uint8_t mask1[4] = { 0x3C, 0xA5, 0x01, 0xFE }, mask2[4] = { 0x77, 0x00, 0x9B, 0x42 };
+	static const uint8_t ping[5] = { 'h', 'e', 'l', 'l', 'o' };
+	enum { BIG = 70000 };
+	uint8_t *payload = malloc(BIG), *wire = malloc(BIG + 2000), *got = malloc(BIG + 2000);
+	assert_non_null(payload);
+	assert_non_null(wire);
+	assert_non_null(got);
+	(void)state;
+	for (size_t i = 0; i < BIG; i++)
+		payload[i] = (uint8_t)(i * 7 + (i >> 9));
+	size_t n = 0;
+	n += client_frame(wire + n, WS_OP_BINARY, false, payload, 1001, mask1);
+	n += client_frame(wire + n, WS_OP_PING, true, ping, sizeof(ping), mask2);
+	n += client_frame(wire + n, WS_OP_CONTINUATION, true, payload + 1001, 3, mask2);
+	n += client_frame(wire + n, WS_OP_BINARY, true, payload, BIG, mask1);
+	uint8_t *copy = malloc(n);
+	assert_non_null(copy);
+	for (size_t chunk = 1; chunk <= 10; chunk++) {
+		size_t step = chunk == 10 ? n : chunk;
+		memcpy(copy, wire, n);
+		struct ws_parser p;
+		ws_parser_init_server(&p);
+		size_t have = 0, messages = 0, pings = 0;
+		for (size_t off = 0; off < n; off += step) {
+			uint8_t *in = copy + off;
+			size_t len = n - off < step ? n - off : step;
+			struct ws_event ev;
+			while ((ev = ws_parser_next_unmask(&p, &in, &len)).type != WS_EV_NONE) {
+				assert_int_not_equal(ev.type, WS_EV_ERROR);
+				if (ev.type == WS_EV_CONTROL) {
+					assert_int_equal(ev.opcode, WS_OP_PING);
+					assert_int_equal(ev.len, sizeof(ping));
+					assert_memory_equal(ev.data, ping, sizeof(ping));
+					pings++;
+					continue;
+				}
+				assert_int_equal(ev.opcode, WS_OP_BINARY);
+				if (ev.first)
+					have = 0;
+				memcpy(got + have, ev.data, ev.len);
+				have += ev.len;
+				if (!ev.last)
+					continue;
+				if (messages++ == 0) {
+					assert_int_equal(have, 1004);
+				} else {
+					assert_int_equal(have, BIG);
+				}
+				assert_memory_equal(got, payload, have);
+			}
+		}
+		assert_int_equal(messages, 2);
+		assert_int_equal(pings, 1);
+	}
+	free(copy);
+	free(payload);
+	free(wire);
+	free(got);
+}
+
+static void test_server_refuses_unmasked(void **state)
+{
+	uint8_t frame[16];
+	(void)state;
+	size_t n = ws_frame_header(frame, WS_OP_BINARY, 3, NULL);
+	memcpy(frame + n, "abc", 3);
+	struct ws_parser p;
+	ws_parser_init_server(&p);
+	uint8_t *in = frame;
+	size_t len = n + 3;
+	struct ws_event ev = ws_parser_next_unmask(&p, &in, &len);
+	assert_int_equal(ev.type, WS_EV_ERROR);
+	assert_int_equal(ev.close_code, WS_CLOSE_PROTOCOL_ERROR);
+	assert_string_equal(ev.error, "the client sent an unmasked frame");
+
+	/* And the client's parser still refuses a masked frame. */
+	static const uint8_t mask[4] = { 1, 2, 3, 4 };
+	n = client_frame(frame, WS_OP_BINARY, true, (const uint8_t *)"abc", 3, mask);
+	ws_parser_init(&p);
+	const uint8_t *cin = frame;
+	len = n;
+	ev = ws_parser_next(&p, &cin, &len);
+	assert_int_equal(ev.type, WS_EV_ERROR);
+	assert_string_equal(ev.error, "the server masked a frame");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1092,6 +1210,9 @@ int main(void)
 		cmocka_unit_test(test_parser_close_frame),
 		cmocka_unit_test(test_parser_empty_message),
 		cmocka_unit_test(test_parser_errors),
+		cmocka_unit_test(test_server_frame_header),
+		cmocka_unit_test(test_server_unmasks_any_cut),
+		cmocka_unit_test(test_server_refuses_unmasked),
 	};
 
 	return cmocka_run_group_tests_name("ws_codec", tests, NULL, NULL);
