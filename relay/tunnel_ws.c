@@ -282,8 +282,10 @@ static void on_control(struct tunnel_ws *c, const struct ws_event *ev)
 		}
 		int code = ev->len >= 2 ? ev->data[0] << 8 | ev->data[1] : WS_CLOSE_NO_STATUS;
 		log_debug("%s: the client closes (%d)", c->who, code);
-		if (!queue_close(c, code == WS_CLOSE_NO_STATUS ? WS_CLOSE_NO_STATUS : WS_CLOSE_NORMAL,
-				 "", true))
+		/* Echo its code (RFC 6455 section 5.5.1), or none for none. */
+		int answer = code == WS_CLOSE_NO_STATUS || ws_close_code_valid(code) ? code
+										     : WS_CLOSE_PROTOCOL_ERROR;
+		if (!queue_close(c, answer, "", true))
 			end_conn(c, false, "closed by the client");
 		return;
 	}

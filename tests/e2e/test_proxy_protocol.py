@@ -273,9 +273,12 @@ def test_full_with_waiting_connections_is_a_state_not_a_spin(t):
     expect(len(re.findall(r"full:", relay.log())) == 1, "more than one WARN line about being full")
     # The waiting ones time out: room again.
     relay.wait_log(r"accepting again", scaled(10))
-    time.sleep(1.5)  # every waiting one has timed out: one line for them all
-    expect(len(re.findall(r"no PROXY header within 5 s", relay.log())) == 1,
-           "the timed-out connections were not logged once (rate limit)")
+    time.sleep(1.5)  # every waiting one has timed out: a line or two for them all
+    # The relay's 1-s tick times them out; when their arrivals straddle a
+    # tick, a second tick (1 s later) logs the rest: at most one line a second.
+    lines = len(re.findall(r"no PROXY header within 5 s", relay.log()))
+    expect(1 <= lines <= 2, "the timed-out connections were logged in %d lines, not at most "
+           "once a second (rate limit)" % lines)
     raw = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
     t.defer(raw.close)
     raw.sendall(b"PROXY TCP6 2001:db8::5 ::1 40000 %d\r\n" % port)
