@@ -46,7 +46,7 @@ enum tws_state {
 
 struct tunnel_ws {
 	struct tunnel_ws_set *set;
-	struct tunnel_ws *prev, *next; /* the set's connections */
+	struct tunnel_ws *prev, *next; /* the set's connections, the longest silent first */
 	struct tunnel_ws *work_next;   /* on the set's work list (queued) or starting list */
 	struct tunnel_ws *read_next;   /* on the set's readers list (read_queued) */
 	struct tunnel_ws *dead_next;   /* on the set's dead list */
@@ -78,8 +78,9 @@ struct tunnel_ws {
 struct tunnel_ws_set {
 	struct relay_loop *loop;
 	struct tunnel_ws_hooks hooks;
-	struct tunnel_ws *all;
+	struct tunnel_ws *all, *tail; /* by heard_ms: the sweep looks only at the silent head */
 	size_t count;
+	size_t deadlines;             /* connections with deadline_ms set */
 	struct tunnel_ws *work, **work_tail; /* connections with something to write */
 	struct tunnel_ws *readers, **readers_tail; /* connections to read from again */
 	struct tunnel_ws *starting;          /* opened before the loop waits */
@@ -231,6 +232,14 @@ static void pump_write(struct tunnel_ws *c)
 	update_watch(c);
 }
 
+static void set_deadline(struct tunnel_ws *c, int64_t by)
+{
+	if (!c->deadline_ms)
+		c->set->deadlines++;
+	if (!c->deadline_ms || c->deadline_ms > by)
+		c->deadline_ms = by;
+}
+
 static void set_ctl(struct tunnel_ws *c, enum ws_opcode op, const uint8_t *payload, size_t len)
 {
 	size_t n = ws_frame_header(c->ctl, op, len, NULL);
@@ -258,9 +267,7 @@ static bool queue_close(struct tunnel_ws *c, int code, const char *reason, bool 
 	c->state = TWS_CLOSING;
 	c->our_close = !answer;
 	c->end_after_ctl = answer;
-	int64_t by = now_ms() + CLOSE_WAIT_MS;
-	if (!c->deadline_ms || c->deadline_ms > by)
-		c->deadline_ms = by;
+	set_deadline(c, now_ms() + CLOSE_WAIT_MS);
 	queue_work(c);
 	return true;
 }
@@ -319,6 +326,18 @@ static void deliver(struct tunnel_ws *c, uint8_t *in, size_t len)
 }
 
 static void flush_writes(struct tunnel_ws_set *set);
+static void list_remove(struct tunnel_ws *c);
+static void list_append(struct tunnel_ws *c);
+
+/* Bytes came in: the connection goes to the tail of the set's list. */
+static void heard(struct tunnel_ws *c)
+{
+	c->heard_ms = now_ms();
+	if (c->set->tail != c) {
+		list_remove(c);
+		list_append(c);
+	}
+}
 
 static void pump_read(struct tunnel_ws *c)
 {
@@ -344,7 +363,7 @@ static void pump_read(struct tunnel_ws *c)
 			return;
 		}
 		if (!got)
-			c->heard_ms = now_ms();
+			heard(c);
 		got += (size_t)n;
 		deliver(c, c->set->rx, (size_t)n);
 		/* Forward each record as it comes: the other side's queue stays
@@ -395,7 +414,7 @@ static void on_io(void *arg, bool readable, bool writable)
 
 /* ---- life --------------------------------------------------------------- */
 
-static void unlink_conn(struct tunnel_ws *c)
+static void list_remove(struct tunnel_ws *c)
 {
 	struct tunnel_ws_set *set = c->set;
 	if (c->prev)
@@ -404,8 +423,29 @@ static void unlink_conn(struct tunnel_ws *c)
 		set->all = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	else
+		set->tail = c->prev;
 	c->prev = c->next = NULL;
-	set->count--;
+}
+
+static void list_append(struct tunnel_ws *c)
+{
+	struct tunnel_ws_set *set = c->set;
+	c->prev = set->tail;
+	c->next = NULL;
+	if (set->tail)
+		set->tail->next = c;
+	else
+		set->all = c;
+	set->tail = c;
+}
+
+static void unlink_conn(struct tunnel_ws *c)
+{
+	list_remove(c);
+	if (c->deadline_ms)
+		c->set->deadlines--;
+	c->set->count--;
 }
 
 static void end_conn(struct tunnel_ws *c, bool clean, const char *why)
@@ -560,15 +600,21 @@ void tunnel_ws_set_free(struct tunnel_ws_set *set)
 void tunnel_ws_sweep(struct tunnel_ws_set *set)
 {
 	int64_t now = now_ms();
-	for (struct tunnel_ws *c = set->all, *next; c; c = next) {
+	/* Closes in progress are few and short: a walk of all only then. */
+	for (struct tunnel_ws *c = set->deadlines ? set->all : NULL, *next; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms && now >= c->deadline_ms && c->state >= TWS_OPEN) {
+			log_info("%s: did not close in time; dropping the connection", c->who);
+			end_conn(c, false, "close timed out");
+		}
+	}
+	/* The silent ones are at the head; the first one heard recently ends the walk. */
+	for (struct tunnel_ws *c = set->all, *next; c && now - c->heard_ms >= HEARD_RECENTLY_MS;
+	     c = next) {
 		next = c->next;
 		if (c->state != TWS_OPEN && c->state != TWS_CLOSING)
 			continue;
-		if (c->deadline_ms && now >= c->deadline_ms) {
-			log_info("%s: did not close in time; dropping the connection", c->who);
-			end_conn(c, false, "close timed out");
-		} else if (now - c->heard_ms >= HEARD_RECENTLY_MS &&
-			   tcp_path_dead(c->fd, TCP_LIVENESS_SECONDS)) {
+		if (tcp_path_dead(c->fd, TCP_LIVENESS_SECONDS)) {
 			/* A peer that stopped reading still ACKs our probes: only silence counts. */
 			log_warn("%s: no ACK for %d s with data or probes outstanding: dead path; "
 				 "dropping the connection", c->who, TCP_LIVENESS_SECONDS);
@@ -598,10 +644,7 @@ struct tunnel_ws *tunnel_ws_new(struct tunnel_ws_set *set, int fd, SSL *ssl, con
 	snprintf(c->who, sizeof(c->who), "%s", who);
 	if (tcp_set_liveness(fd, TCP_LIVENESS_SECONDS) < 0)
 		log_debug("%s: TCP keepalive: %s", who, strerror(errno));
-	c->next = set->all;
-	if (set->all)
-		set->all->prev = c;
-	set->all = c;
+	list_append(c);
 	set->count++;
 	return c;
 }
@@ -654,10 +697,7 @@ static void io_pause_reading(void *conn, bool pause)
 
 static void io_close_within(void *conn, unsigned secs)
 {
-	struct tunnel_ws *c = conn;
-	int64_t by = now_ms() + (int64_t)secs * 1000;
-	if (!c->deadline_ms || c->deadline_ms > by)
-		c->deadline_ms = by;
+	set_deadline(conn, now_ms() + (int64_t)secs * 1000);
 }
 
 static int io_send(void *conn, struct bytequeue *q)

@@ -456,6 +456,21 @@ static void test_hang_up_ends_the_connection(void **state)
 	assert_int_equal(counted_open, 0);
 }
 
+/* A close that does not finish in time: the sweep drops the connection,
+ * and leaves a healthy one alone. */
+static void test_sweep_drops_an_overdue_close(void **state)
+{
+	struct fixture *f = *state;
+	tunnel_ws_sweep(f->set);
+	assert_false(f->peer.closed);
+	assert_int_equal(tunnel_ws_count(f->set), 1);
+	tunnel_ws_io.close_within(f->conn, 0);
+	tunnel_ws_sweep(f->set);
+	assert_true(f->peer.closed);
+	assert_int_equal(tunnel_ws_count(f->set), 0);
+	assert_int_equal(counted_open, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_relay_close_waits_for_the_answer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmasked_frame_closes_1002, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hang_up_ends_the_connection, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_drops_an_overdue_close, setup, teardown),
 	};
 	signal(SIGPIPE, SIG_IGN); /* as the relay: a write to a hung-up client is an error return */
 	return cmocka_run_group_tests_name("tunnel_ws", tests, NULL, NULL);
