@@ -70,8 +70,9 @@ void tunnel_ws_bind(struct tunnel_ws *c, struct peer *peer);
 /* lws has closed its side (only its descriptor for a throwaway file):
  * reading and writing start, on the loop's next round. */
 void tunnel_ws_start(struct tunnel_ws *c);
-/* The hand-over failed before tunnel_ws_start: closes the connection
- * (fd too) and tells the peer. */
+/* The hand-over failed before tunnel_ws_start: lws keeps the socket and
+ * closes it itself; this drops the session reference, tells the peer and
+ * frees c. */
 void tunnel_ws_abandon(struct tunnel_ws *c);
 
 #endif

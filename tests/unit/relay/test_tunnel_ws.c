@@ -309,6 +309,24 @@ static struct ws_event client_next(struct fixture *f, uint8_t *buf, size_t cap, 
 	return (struct ws_event){ .type = WS_EV_NONE };
 }
 
+/* The next frame from the relay, which must be a control frame of op (its
+ * payload stays in the client's parser). */
+static struct ws_event client_expect_control(struct fixture *f, enum ws_opcode op)
+{
+	uint8_t buf[256];
+	size_t have = 0, at = 0;
+	struct ws_event ev = client_next(f, buf, sizeof(buf), &have, &at);
+	assert_int_equal(ev.type, WS_EV_CONTROL);
+	assert_int_equal(ev.opcode, op);
+	return ev;
+}
+
+static int close_code(const struct ws_event *ev)
+{
+	assert_true(ev->len >= 2);
+	return ev->data[0] << 8 | ev->data[1];
+}
+
 /* ---- tests --------------------------------------------------------------- */
 
 /* A message in two fragments with a ping between them, and a 200 KiB one:
@@ -327,11 +345,7 @@ static void test_receives_and_answers_pings(void **state)
 	client_frame(f, WS_OP_BINARY, true, big, BIG);
 	spin(f);
 
-	uint8_t buf[32768];
-	size_t have = 0, at = 0;
-	struct ws_event ev = client_next(f, buf, sizeof(buf), &have, &at);
-	assert_int_equal(ev.type, WS_EV_CONTROL);
-	assert_int_equal(ev.opcode, WS_OP_PONG);
+	struct ws_event ev = client_expect_control(f, WS_OP_PONG);
 	assert_int_equal(ev.len, 13);
 	assert_memory_equal(ev.data, "are you there", 13);
 
@@ -388,13 +402,9 @@ static void test_client_close_is_answered(void **state)
 	static const uint8_t normal[2] = { 0x03, 0xE8 };
 	client_frame(f, WS_OP_CLOSE, true, normal, 2);
 	spin(f);
-	uint8_t buf[256];
-	size_t have = 0, at = 0;
-	struct ws_event ev = client_next(f, buf, sizeof(buf), &have, &at);
-	assert_int_equal(ev.type, WS_EV_CONTROL);
-	assert_int_equal(ev.opcode, WS_OP_CLOSE);
+	struct ws_event ev = client_expect_control(f, WS_OP_CLOSE);
 	assert_int_equal(ev.len, 2);
-	assert_int_equal(ev.data[0] << 8 | ev.data[1], 1000);
+	assert_int_equal(close_code(&ev), 1000);
 	assert_true(f->peer.closed);
 	assert_int_equal(tunnel_ws_count(f->set), 0);
 	assert_int_equal(counted_open, 0);
@@ -408,12 +418,8 @@ static void test_relay_close_waits_for_the_answer(void **state)
 	f->peer.close_code = 1008;
 	tunnel_ws_io.want_write(f->conn);
 	spin(f);
-	uint8_t buf[256];
-	size_t have = 0, at = 0;
-	struct ws_event ev = client_next(f, buf, sizeof(buf), &have, &at);
-	assert_int_equal(ev.type, WS_EV_CONTROL);
-	assert_int_equal(ev.opcode, WS_OP_CLOSE);
-	assert_int_equal(ev.data[0] << 8 | ev.data[1], 1008);
+	struct ws_event ev = client_expect_control(f, WS_OP_CLOSE);
+	assert_int_equal(close_code(&ev), 1008);
 	assert_int_equal(ev.len, 2 + strlen("bye now"));
 	assert_memory_equal(ev.data + 2, "bye now", strlen("bye now"));
 	assert_false(f->peer.closed);
@@ -433,12 +439,8 @@ static void test_unmasked_frame_closes_1002(void **state)
 	memcpy(frame + n, "abc", 3);
 	client_write(f, frame, n + 3);
 	spin(f);
-	uint8_t buf[256];
-	size_t have = 0, at = 0;
-	struct ws_event ev = client_next(f, buf, sizeof(buf), &have, &at);
-	assert_int_equal(ev.type, WS_EV_CONTROL);
-	assert_int_equal(ev.opcode, WS_OP_CLOSE);
-	assert_int_equal(ev.data[0] << 8 | ev.data[1], 1002);
+	struct ws_event ev = client_expect_control(f, WS_OP_CLOSE);
+	assert_int_equal(close_code(&ev), 1002);
 	assert_int_equal(f->peer.got_len, 0);
 }
 
