@@ -74,7 +74,7 @@ int wc_ssl_failed(struct ws_client *wc, int rc, const char *doing)
 /* socket -> BIO pair (TLS states) */
 static void net_receive(struct ws_client *wc, bool *progress)
 {
-	for (int i = 0; i < 2 && !wc->peer_eof; i++) { /* twice: the ring may wrap */
+	for (int i = 0; i < 2 && !wc->peer_eof && !wc->drained; i++) { /* twice: the ring may wrap */
 		char *space;
 		ssize_t room = BIO_nwrite0(wc->net, &space);
 		if (room <= 0)
@@ -86,14 +86,18 @@ static void net_receive(struct ws_client *wc, bool *progress)
 			return;
 		}
 		if (n < 0) {
-			if (!io_try_again(errno))
+			if (io_try_again(errno))
+				wc->drained = true;
+			else
 				wc_end_connection(wc, "read failed: %s", strerror(errno));
 			return;
 		}
 		BIO_nwrite(wc->net, &space, (int)n);
 		*progress = true;
-		if (n < room)
+		if (n < room) {
+			wc->drained = true;
 			return;
+		}
 	}
 }
 
@@ -273,7 +277,7 @@ static void reset_connection(struct ws_client *wc)
 		BIO_free(wc->net);
 	wc->net = NULL;
 	wc->fd = -1;
-	wc->peer_eof = wc->kill = wc->rx_paused = wc->end_when_flushed = false;
+	wc->peer_eof = wc->kill = wc->rx_paused = wc->end_when_flushed = wc->drained = false;
 	wc->out_len = wc->out_sent = 0;
 	wc->want_write = wc->pong_due = wc->ping_due = wc->close_due = false;
 }
@@ -379,6 +383,8 @@ static void close_connection(struct ws_client *wc)
 static void on_socket(struct ev_io *w, unsigned events)
 {
 	struct ws_client *wc = w->user;
+	if (events & (EV_READ | EV_ERROR))
+		wc->drained = false;
 	if (wc->state == WC_CONNECTING)
 		check_connected(wc);
 	if (!wc->kill)

@@ -20,6 +20,8 @@
 #define PUMP_ROUNDS 4
 #define READ_BUDGET (256u * 1024u)
 #define MESSAGES_PER_ROUND 2
+/* Random bytes drawn at once for frame masks: 256 frames' worth. */
+#define MASK_POOL 1024u
 #define CONNECT_TIMEOUT_US (20 * 1000000u)
 #define CLOSE_TIMEOUT_US (5 * 1000000u)
 /* The request (with a token of up to TUNNEL_MAX_ACCESS_TOKEN characters) or an answer's head. */
@@ -55,6 +57,10 @@ struct ws_client {
 	size_t hs_len, hs_done;
 	struct ws_parser parser;
 	bool opened, peer_eof, rx_paused, pollin_on;
+	/* The last recv() took less than it had room for: the socket is empty,
+	 * so reading waits for the loop to report it readable again (saves a
+	 * recv() that would only fail with EAGAIN, once per message). */
+	bool drained;
 	bool kill;
 	bool in_pump;             /* pump() or send_now() is running */
 	bool end_when_flushed;    /* end once the close frame is out */
@@ -67,6 +73,8 @@ struct ws_client {
 	bool want_write;
 	bool pong_due, ping_due, close_due;
 	uint8_t pong[WS_MAX_CONTROL], ping[WS_MAX_CONTROL];
+	uint8_t mask_pool[MASK_POOL];
+	size_t mask_left;        /* unused bytes at the end of mask_pool */
 	size_t pong_len, ping_len;
 	int close_code;
 

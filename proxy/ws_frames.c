@@ -119,11 +119,17 @@ void wc_app_read(struct ws_client *wc, bool *progress)
 static void put_frame(struct ws_client *wc, enum ws_opcode op, const struct ws_piece *pieces,
 		      size_t n, size_t total)
 {
-	uint8_t mask[4];
-	if (RAND_bytes(mask, sizeof(mask)) != 1) {
-		wc_end_connection(wc, "no random bytes for a frame mask");
-		return;
+	/* Masks come from a pool of random bytes drawn MASK_POOL at a time:
+	 * one RAND_bytes per frame cost a getpid() and a DRBG pass per message. */
+	if (wc->mask_left < 4) {
+		if (RAND_bytes(wc->mask_pool, sizeof(wc->mask_pool)) != 1) {
+			wc_end_connection(wc, "no random bytes for a frame mask");
+			return;
+		}
+		wc->mask_left = sizeof(wc->mask_pool);
 	}
+	const uint8_t *mask = wc->mask_pool + sizeof(wc->mask_pool) - wc->mask_left;
+	wc->mask_left -= 4;
 	size_t at = ws_frame_header(wc->out, op, total, mask);
 	size_t payload_at = at;
 	for (size_t i = 0; i < n; i++) {
