@@ -32,6 +32,9 @@ struct dataplane {
 	struct dataplane_config cfg;
 	struct tunnel_live *live;         /* every tunnel with a peer */
 	struct live_index by_tunnel;      /* registry tunnel -> its entry in that list */
+	/* Peers that may hold a send queue or a decoder buffer: the periodic
+	 * release walks these, not every peer (most are idle and hold none). */
+	struct peer *holding;
 };
 
 struct peer {
@@ -42,6 +45,8 @@ struct peer {
 	int version;
 	struct frame_decoder decoder;
 	struct bytequeue out;           /* frames waiting to be sent to this peer */
+	struct peer *hold_prev, *hold_next; /* dp->holding, while on_hold */
+	bool on_hold;
 	bool throttling_other;          /* we paused the other side's rx */
 	int close_code;                 /* nonzero: close on the next writeable */
 	char close_reason[96];
@@ -93,6 +98,33 @@ static const char *tunnel_id(const struct peer *p)
 	return p->live ? p->live->tunnel->id : "?";
 }
 
+/* ---- buffers held ------------------------------------------------------- */
+
+static void hold(struct peer *p)
+{
+	if (p->on_hold)
+		return;
+	p->on_hold = true;
+	p->hold_prev = NULL;
+	p->hold_next = p->dp->holding;
+	if (p->hold_next)
+		p->hold_next->hold_prev = p;
+	p->dp->holding = p;
+}
+
+static void unhold(struct peer *p)
+{
+	if (!p->on_hold)
+		return;
+	p->on_hold = false;
+	if (p->hold_prev)
+		p->hold_prev->hold_next = p->hold_next;
+	else
+		p->dp->holding = p->hold_next;
+	if (p->hold_next)
+		p->hold_next->hold_prev = p->hold_prev;
+}
+
 /* ---- sending ------------------------------------------------------------ */
 
 static void request_close(struct peer *p, int code, const char *reason)
@@ -119,6 +151,7 @@ static int queue_frame(struct peer *to, const uint8_t *frame, size_t len)
 		request_close(to, CLOSE_UNEXPECTED_CONDITION, "out of memory");
 		return -1;
 	}
+	hold(to);
 	to->dp->cfg.io->want_write(to->conn);
 	return 0;
 }
@@ -382,6 +415,8 @@ void peer_receive(struct peer *p, const uint8_t *in, size_t len, bool binary, bo
 		if (handle_frame(p, &f))
 			return;
 	}
+	if (p->decoder.buf)
+		hold(p); /* a frame straddles reads */
 	if (fs == FRAME_ERR_NO_MEMORY) {
 		request_close(p, CLOSE_UNEXPECTED_CONDITION, "out of memory");
 		return;
@@ -428,6 +463,7 @@ void peer_closed(struct peer *p)
 		detach(p, p->close_code ? p->close_reason : "connection closed");
 	if (p->dp->cfg.node_id)
 		store_forget(p->dp->cfg.store, p); /* its claim's answer must not find it */
+	unhold(p);
 	bytequeue_free(&p->out);
 	frame_decoder_free(&p->decoder);
 	free(p);
@@ -464,9 +500,8 @@ size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t)
 	return live ? session_live_count(&live->session) : 0;
 }
 
-void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
+void dataplane_totals(const struct dataplane *dp, size_t *peers, size_t *live_connections)
 {
-	const struct dataplane *dp = arg;
 	*peers = 0;
 	*live_connections = 0;
 	for (const struct tunnel_live *l = dp->live; l; l = l->next) {
@@ -479,19 +514,18 @@ void dataplane_totals(void *arg, size_t *peers, size_t *live_connections)
 size_t dataplane_release_idle(struct dataplane *dp)
 {
 	size_t released = 0;
-	for (struct tunnel_live *l = dp->live; l; l = l->next)
-		for (int s = 0; s < 2; s++) {
-			struct peer *p = l->peer[s];
-			if (!p)
-				continue;
-			if (!bytequeue_len(&p->out)) {
-				released += p->out.cap;
-				bytequeue_free(&p->out);
-			}
-			if (p->decoder.buf && frame_decoder_idle(&p->decoder)) {
-				released += TUNNEL_MAX_FRAME;
-				frame_decoder_release(&p->decoder);
-			}
+	for (struct peer *p = dp->holding, *next; p; p = next) {
+		next = p->hold_next;
+		if (!bytequeue_len(&p->out)) {
+			released += p->out.cap;
+			bytequeue_free(&p->out);
 		}
+		if (p->decoder.buf && frame_decoder_idle(&p->decoder)) {
+			released += TUNNEL_MAX_FRAME;
+			frame_decoder_release(&p->decoder);
+		}
+		if (!p->out.cap && !p->decoder.buf)
+			unhold(p);
+	}
 	return released;
 }

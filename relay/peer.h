@@ -91,6 +91,6 @@ size_t dataplane_live_connections(void *dp, const struct registry_tunnel *t);
  * Returns the bytes freed. */
 size_t dataplane_release_idle(struct dataplane *dp);
 /* Connected peers and live connections over every tunnel (for /metrics). */
-void dataplane_totals(void *dp, size_t *peers, size_t *live_connections);
+void dataplane_totals(const struct dataplane *dp, size_t *peers, size_t *live_connections);
 
 #endif
