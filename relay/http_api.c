@@ -393,7 +393,7 @@ static void handle_metrics(void *arg, struct http_request *req)
 		else
 			g.tunnels_open++;
 	}
-	api->deps.plane_totals(api->deps.plane.server, &g.peers_connected, &g.live_connections);
+	api->deps.plane_gauges(api->deps.plane_gauges_arg, &g);
 	char *text = metrics_render(api->deps.metrics, &g);
 	http_respond(req, text ? 200 : 500, "text/plain; version=0.0.4", text ? text : "out of memory\n");
 	free(text);

@@ -36,8 +36,9 @@ struct http_api_deps {
 	size_t max_tunnels, max_tunnels_per_thing; /* caps on open tunnels (0: default) */
 	struct relay_metrics *metrics;
 	struct api_hooks plane;       /* the data plane (plane.server is its handle) */
-	/* Connected peers and live connections over every tunnel. */
-	void (*plane_totals)(void *plane, size_t *peers, size_t *live_connections);
+	/* Fills g's data-plane gauges: peers, live connections, WebSockets. */
+	void (*plane_gauges)(void *arg, struct metrics_gauges *g);
+	void *plane_gauges_arg;
 };
 
 struct http_api;

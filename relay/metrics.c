@@ -37,6 +37,10 @@ char *metrics_render(const struct relay_metrics *m, const struct metrics_gauges 
 		"# HELP tunnel_relay_live_connections TCP connections carried by all tunnels.\n"
 		"# TYPE tunnel_relay_live_connections gauge\n"
 		"tunnel_relay_live_connections %zu\n"
+		"# HELP tunnel_relay_tunnel_websockets Localproxy WebSocket connections held by the "
+		"relay's data plane, closing ones included (each holds a descriptor).\n"
+		"# TYPE tunnel_relay_tunnel_websockets gauge\n"
+		"tunnel_relay_tunnel_websockets %zu\n"
 		"# HELP tunnel_relay_bytes_total Frame bytes received, by the side that sent them.\n"
 		"# TYPE tunnel_relay_bytes_total counter\n"
 		"tunnel_relay_bytes_total{from=\"source\"} %llu\n"
@@ -44,6 +48,7 @@ char *metrics_render(const struct relay_metrics *m, const struct metrics_gauges 
 		"# HELP tunnel_relay_rejected_handshakes_total WebSocket handshakes refused, by reason.\n"
 		"# TYPE tunnel_relay_rejected_handshakes_total counter\n",
 		g->tunnels_open, g->tunnels_closed, g->peers_connected, g->live_connections,
+		g->tunnel_websockets,
 		(unsigned long long)m->bytes_from[0], (unsigned long long)m->bytes_from[1]);
 	for (size_t i = 0; i < m->n_reasons; i++)
 		fprintf(f, "tunnel_relay_rejected_handshakes_total{reason=\"%s\"} %llu\n", m->reason[i],

@@ -24,6 +24,7 @@ struct metrics_gauges {
 	size_t tunnels_closed;
 	size_t peers_connected;
 	size_t live_connections;
+	size_t tunnel_websockets;   /* the data plane's WebSockets, closing ones included */
 };
 
 /* label: a static string such as "unknown_token". */

@@ -209,6 +209,14 @@ static struct api_hooks plane_hooks(struct dataplane *dp)
 	return h;
 }
 
+/* For /metrics: the data plane's counts and the WebSockets it holds. */
+static void plane_gauges(void *arg, struct metrics_gauges *g)
+{
+	struct relay_server *srv = arg;
+	dataplane_totals(srv->dataplane, &g->peers_connected, &g->live_connections);
+	g->tunnel_websockets = tunnel_ws_count(srv->conns);
+}
+
 static void schedule(struct relay_server *srv, struct registry_tunnel *t)
 {
 	if (tunnel_timers_schedule(&srv->timers, t))
@@ -549,7 +557,8 @@ struct relay_server *relay_server_start(const struct relay_server_config *cfg,
 		.max_tunnels_per_thing = cfg->max_tunnels_per_thing,
 		.metrics = &srv->metrics,
 		.plane = plane_hooks(srv->dataplane),
-		.plane_totals = dataplane_totals,
+		.plane_gauges = plane_gauges,
+		.plane_gauges_arg = srv,
 	};
 	srv->api = http_api_new(&deps);
 	/* The console's routes go first: the API's POST / (AWS's) takes every

@@ -1083,7 +1083,7 @@ def test_metrics_move(t):
     relay = ApiRelay(t)
     m0 = relay.metrics()
     for k in ('tunnel_relay_tunnels{status="open"}', "tunnel_relay_peers_connected",
-              "tunnel_relay_live_connections", 'tunnel_relay_bytes_total{from="source"}',
+              "tunnel_relay_live_connections", "tunnel_relay_tunnel_websockets", 'tunnel_relay_bytes_total{from="source"}',
               'tunnel_relay_bytes_total{from="destination"}', "tunnel_relay_api_requests_total"):
         expect(k in m0, "metric %s missing from /metrics:\n%r" % (k, m0))
     expect(metric(m0, 'tunnel_relay_tunnels{status="open"}') == 0, "open tunnels at start: %r" % m0)
@@ -1096,6 +1096,7 @@ def test_metrics_move(t):
     expect(metric(m1, "tunnel_relay_api_requests_total") - api0 == 2,
            "api_requests_total %s -> %s after 2 API calls" % (api0, metric(m1, "tunnel_relay_api_requests_total")))
     expect(metric(m1, "tunnel_relay_peers_connected") == 2, "peers_connected: %r" % m1)
+    expect(metric(m1, "tunnel_relay_tunnel_websockets") == 2, "tunnel_websockets: %r" % m1)
 
     s = connect(src_port, scaled(5))
     t.defer(s.close)

@@ -96,6 +96,7 @@ static void test_render_values(void **state)
 		.tunnels_closed = 11,
 		.peers_connected = 5,
 		.live_connections = 17,
+		.tunnel_websockets = 4,
 	};
 	char *text = metrics_render(&m, &g);
 	assert_non_null(text);
@@ -105,6 +106,7 @@ static void test_render_values(void **state)
 	assert_line(text, "tunnel_relay_tunnels{status=\"closed\"} 11");
 	assert_line(text, "tunnel_relay_peers_connected 5");
 	assert_line(text, "tunnel_relay_live_connections 17");
+	assert_line(text, "tunnel_relay_tunnel_websockets 4");
 	assert_line(text, "tunnel_relay_bytes_total{from=\"source\"} 123456789012");
 	assert_line(text, "tunnel_relay_bytes_total{from=\"destination\"} 42");
 	assert_line(text, "tunnel_relay_rejected_handshakes_total{reason=\"unknown_token\"} 3");
@@ -118,15 +120,16 @@ static void test_render_values(void **state)
 	assert_line(text, "# TYPE tunnel_relay_tunnels gauge");
 	assert_line(text, "# TYPE tunnel_relay_peers_connected gauge");
 	assert_line(text, "# TYPE tunnel_relay_live_connections gauge");
+	assert_line(text, "# TYPE tunnel_relay_tunnel_websockets gauge");
 	assert_line(text, "# TYPE tunnel_relay_bytes_total counter");
 	assert_line(text, "# TYPE tunnel_relay_rejected_handshakes_total counter");
 	assert_line(text, "# TYPE tunnel_relay_api_requests_total counter");
 	assert_line(text, "# TYPE tunnel_relay_full_total counter");
 	assert_line(text, "# TYPE tunnel_relay_proxy_header_refused_total counter");
-	assert_int_equal(count_prefix(text, "# TYPE "), 8);
-	assert_int_equal(count_prefix(text, "# HELP "), 8);
-	/* Samples: 2 tunnels + peers + live + 2 bytes + 2 reasons + api + full + proxy. */
-	assert_int_equal(count_prefix(text, "tunnel_relay_"), 11);
+	assert_int_equal(count_prefix(text, "# TYPE "), 9);
+	assert_int_equal(count_prefix(text, "# HELP "), 9);
+	/* Samples: 2 tunnels + peers + live + websockets + 2 bytes + 2 reasons + api + full + proxy. */
+	assert_int_equal(count_prefix(text, "tunnel_relay_"), 12);
 	free(text);
 }
 
@@ -134,7 +137,7 @@ static void test_render_zero(void **state)
 {
 	struct relay_metrics m;
 	memset(&m, 0, sizeof(m));
-	struct metrics_gauges g = { 0, 0, 0, 0 };
+	struct metrics_gauges g = { 0, 0, 0, 0, 0 };
 	char *text = metrics_render(&m, &g);
 	assert_non_null(text);
 	assert_well_formed(text);
@@ -183,7 +186,7 @@ static void test_count_per_label(void **state)
 	assert_int_equal(m.rejected_total, 7);
 
 	/* Rendered sum of the labels equals the total. */
-	struct metrics_gauges g = { 0, 0, 0, 0 };
+	struct metrics_gauges g = { 0, 0, 0, 0, 0 };
 	char *text = metrics_render(&m, &g);
 	assert_non_null(text);
 	assert_line(text, "tunnel_relay_rejected_handshakes_total{reason=\"unknown_token\"} 3");
@@ -223,7 +226,7 @@ static void test_count_caps_labels(void **state)
 	assert_int_equal(m.rejected[0], 2);
 	assert_int_equal(m.rejected[METRICS_MAX_REASONS - 1], 2);
 
-	struct metrics_gauges g = { 1, 2, 3, 4 };
+	struct metrics_gauges g = { 1, 2, 3, 4, 5 };
 	char *text = metrics_render(&m, &g);
 	assert_non_null(text);
 	assert_well_formed(text);
