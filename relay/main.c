@@ -177,10 +177,15 @@ int main(int argc, char **argv)
 		} else {
 			store = store_sqlite_open(opt.db, err, sizeof(err));
 		}
-		if (!store || store_load(store, &reg, err, sizeof(err)) < 0) {
+		/* Before the load, so that it reads the cleared rows. */
+		long reset = store ? store_reset_node(store, node, err, sizeof(err)) : 0;
+		if (!store || reset < 0 || store_load(store, &reg, err, sizeof(err)) < 0) {
 			log_fatal("%s", err);
 			goto out;
 		}
+		if (reset > 0)
+			log_info("node %s: %ld tunnel%s said a side was connected here before this "
+				 "start; cleared for the other nodes", node, reset, reset > 1 ? "s" : "");
 	}
 	if (opt.tunnels_file && registry_load_file(&reg, opt.tunnels_file, err, sizeof(err)) < 0) {
 		log_fatal("%s", err);

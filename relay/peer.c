@@ -13,6 +13,7 @@
 #include "relay/live_index.h"
 #include "relay/session.h"
 #include "relay/store.h"
+#include "relay/store_rows.h"
 
 /* WebSocket close codes (RFC 6455 §7.4.1) beyond proto/ws_codec.h's. */
 #define CLOSE_UNACCEPTABLE_OPCODE 1003
@@ -285,7 +286,7 @@ static void claim(struct peer *p, struct registry_tunnel *t)
 	char err[256];
 	if (store_claim_side(p->dp->cfg.store, t->id, p->side,
 			     side->has_client_token ? side->client_token : "", p->dp->cfg.node_id,
-			     claimed, p, err, sizeof(err)))
+			     store_connected_bits(t), claimed, p, err, sizeof(err)))
 		claimed(p, err); /* not even queued: as if the database were away */
 	else
 		t->rev++; /* a won claim writes rev + 1: the next save expects it (store.h) */

@@ -42,11 +42,16 @@ int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_
 }
 
 int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
-		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
-		     char *err, size_t err_cap)
+		     const char *client_token, const char *node_id, int connected,
+		     store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
-	return s->ops->claim_side(s, tunnel_id, side, client_token, node_id, done, ctx, err,
-				  err_cap);
+	return s->ops->claim_side(s, tunnel_id, side, client_token, node_id, connected, done, ctx,
+				  err, err_cap);
+}
+
+long store_reset_node(struct store *s, const char *node_id, char *err, size_t err_cap)
+{
+	return s->ops->reset_node ? s->ops->reset_node(s, node_id, err, err_cap) : 0;
 }
 
 static void log_failure(void *ctx, const char *err)

@@ -87,8 +87,10 @@ struct store_ops {
 			  void (*done)(void *ctx, const struct registry_tunnel *row, const char *err),
 			  void *ctx, char *err, size_t err_cap);
 	int (*claim_side)(struct store *s, const char *tunnel_id, enum tunnel_side side,
-			  const char *client_token, const char *node_id, store_done_fn done,
-			  void *ctx, char *err, size_t err_cap);
+			  const char *client_token, const char *node_id, int connected,
+			  store_done_fn done, void *ctx, char *err, size_t err_cap);
+	/* NULL: a store no other node shares (SQLite). */
+	long (*reset_node)(struct store *s, const char *node_id, char *err, size_t err_cap);
 	/* NULL: a store no other node shares (SQLite). */
 	int (*list_notifications)(struct store *s, store_each_notification_fn each,
 				  store_done_fn done, void *ctx, char *err, size_t err_cap);
@@ -173,12 +175,19 @@ int store_find_token(struct store *s, const uint8_t hash[TOKEN_HASH_LEN], store_
 		     void *ctx, char *err, size_t err_cap);
 
 /* A side admitted here: one conditional statement sets that side used with client_token (may be
- * "") and owner = node_id, only if the tunnel is open and the side is unused or used with the same
- * client token. done(ctx, NULL) when won; err starting with STORE_LOST_RACE when another node got
- * it (or the tunnel closed); STORE_UNAVAILABLE when the database is away. Notifies. */
+ * "") and owner = node_id, and the row's connected flags to `connected` (store_connected_bits:
+ * the sides this node now holds, so a claim that follows a lost save still says so), only if the
+ * tunnel is open and the side is unused or used with the same client token. done(ctx, NULL) when
+ * won; err starting with STORE_LOST_RACE when another node got it (or the tunnel closed);
+ * STORE_UNAVAILABLE when the database is away. Notifies. */
 int store_claim_side(struct store *s, const char *tunnel_id, enum tunnel_side side,
-		     const char *client_token, const char *node_id, store_done_fn done, void *ctx,
-		     char *err, size_t err_cap);
+		     const char *client_token, const char *node_id, int connected,
+		     store_done_fn done, void *ctx, char *err, size_t err_cap);
+/* At start-up, before store_load: a node that stopped held the sides its rows say are connected
+ * (owner = node_id); it holds none now. Clears those flags (rev + 1, other nodes notified), so
+ * that other nodes stop showing them connected. Blocking. Returns the rows changed (0 for a store
+ * no other node shares), or -1 with err. */
+long store_reset_node(struct store *s, const char *node_id, char *err, size_t err_cap);
 /* rev (struct registry_tunnel) and these calls:
  * - store_save sends the copy with its rev, and adds 1 to t->rev when it
  *   takes it (so back-to-back saves chain); PostgreSQL writes the row only

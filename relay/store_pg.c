@@ -321,21 +321,42 @@ static int pg_find_token(struct store *base, const uint8_t hash[TOKEN_HASH_LEN],
 }
 
 static int pg_claim_side(struct store *base, const char *tunnel_id, enum tunnel_side side,
-			 const char *client_token, const char *node_id, store_done_fn done,
-			 void *ctx, char *err, size_t err_cap)
+			 const char *client_token, const char *node_id, int connected,
+			 store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct pg_store *s = (struct pg_store *)base;
 	struct pg_job *j = new_job(s, PG_CLAIM, "claim a side", err, err_cap);
 	if (j == NULL)
 		return -1;
 	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
-					       node_id);
+					       node_id, connected);
 	if (problem != NULL) {
 		errf(err, err_cap, "PostgreSQL %s: cannot claim a side: %s", s->shown, problem);
 		pg_free_job(j);
 		return -1;
 	}
 	return submit(s, j, done, ctx, "claim a side", err, err_cap);
+}
+
+static long pg_reset_node(struct store *base, const char *node_id, char *err, size_t err_cap)
+{
+	struct pg_store *s = (struct pg_store *)base;
+	if (!store_node_id_valid(node_id)) {
+		errf(err, err_cap, "PostgreSQL %s: invalid node id", s->shown);
+		return -1;
+	}
+	const char *values[] = { node_id };
+	store_worker_wait_idle(s->worker);
+	pthread_mutex_lock(&s->lock);
+	long n = -1;
+	if (!pg_reconnect_if_due(s, true))
+		errf(err, err_cap, STORE_UNAVAILABLE ": PostgreSQL %s: cannot clear this node's "
+		     "connected flags", s->shown);
+	else
+		n = pg_run(s, pg_reset_node_sql, 1, values, "cannot clear this node's connected flags",
+			   err, err_cap);
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 /* ---- the ops table ------------------------------------------------------- */
@@ -421,6 +442,7 @@ static const struct store_ops pg_ops = {
 	.watch = pg_watch,
 	.find_token = pg_find_token,
 	.claim_side = pg_claim_side,
+	.reset_node = pg_reset_node,
 	.list_notifications = pg_list_notifications,
 	.take_notification = pg_take_notification,
 };

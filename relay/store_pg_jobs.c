@@ -115,9 +115,12 @@ static int run_save(struct pg_store *s, const struct registry_tunnel *t, char *e
 
 static int run_claim(struct pg_store *s, const struct store_claim *c, char *err, size_t err_cap)
 {
-	const char *values[] = { c->id, c->client_token[0] ? c->client_token : NULL, c->node };
+	char connected[4];
+	textf(connected, sizeof(connected), "%d", c->connected);
+	const char *values[] = { c->id, c->client_token[0] ? c->client_token : NULL, c->node,
+				 connected };
 	int64_t rev = 0;
-	long n = pg_run_rev(s, pg_claim_sql[c->side], 3, values, &rev, "cannot claim a side", err,
+	long n = pg_run_rev(s, pg_claim_sql[c->side], 4, values, &rev, "cannot claim a side", err,
 			    err_cap);
 	if (n < 0) {
 		known_set(&s->known, c->id, KNOWN_REV_UNKNOWN);

@@ -101,9 +101,13 @@ const char pg_delete_sql[] = NOTIFYING("DELETE FROM tunnels WHERE id = $1", "$2"
  * with the same client token (a proxy reconnecting). */
 #define CLAIM(side)                                                                  \
 	NOTIFYING("UPDATE tunnels SET " side "_used = 1, " side "_client_token = $2,"  \
-		  " owner = $3, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"       \
+		  " owner = $3, connected = $4, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"       \
 		  " (" side "_used = 0 OR " side "_client_token IS NOT DISTINCT FROM $2)", "$3")
 const char *const pg_claim_sql[2] = { CLAIM("source"), CLAIM("destination") };
+
+/* A node starting: it holds no side yet, whatever its rows say. */
+const char pg_reset_node_sql[] = NOTIFYING(
+	"UPDATE tunnels SET connected = 0, rev = rev + 1 WHERE owner = $1 AND connected <> 0", "$1");
 
 const char pg_select_one_sql[] = "SELECT " PG_SELECT_COLUMNS " FROM tunnels WHERE id = $1";
 const char pg_find_token_sql[] =

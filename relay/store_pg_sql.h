@@ -65,8 +65,11 @@ extern const char pg_close_sql[];
 extern const char pg_insert_closed_sql[];
 /* $1 id, $2 node */
 extern const char pg_delete_sql[];
-/* store_claim_side, per side: $1 id, $2 client token (NULL: none), $3 node */
+/* store_claim_side, per side: $1 id, $2 client token (NULL: none), $3 node,
+ * $4 connected (store_connected_bits) */
 extern const char *const pg_claim_sql[2];
+/* store_reset_node: $1 node; its rows' connected flags cleared */
+extern const char pg_reset_node_sql[];
 /* $1 id: the row (PG_SELECT_COLUMNS) */
 extern const char pg_select_one_sql[];
 /* $1 a token hash as hex: the row holding it on either side */

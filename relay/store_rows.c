@@ -19,16 +19,18 @@ bool store_node_id_valid(const char *id)
 }
 
 const char *store_claim_take(struct store_claim *c, const char *tunnel_id, enum tunnel_side side,
-			     const char *client_token, const char *node_id)
+			     const char *client_token, const char *node_id, int connected)
 {
 	size_t clen = strnlen(client_token, TUNNEL_MAX_CLIENT_TOKEN + 1);
 	if (!registry_id_valid(tunnel_id) || (side != SIDE_SOURCE && side != SIDE_DESTINATION) ||
-	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id))
-		return "invalid tunnel id, side, client token or node id";
+	    (clen && !client_token_valid(client_token, clen)) || !store_node_id_valid(node_id) ||
+	    connected < 0 || connected > 3)
+		return "invalid tunnel id, side, client token, node id or connected flags";
 	memcpy(c->id, tunnel_id, strlen(tunnel_id) + 1);
 	c->side = side;
 	memcpy(c->client_token, client_token, clen + 1);
 	memcpy(c->node, node_id, strlen(node_id) + 1);
+	c->connected = connected;
 	return NULL;
 }
 

@@ -22,11 +22,12 @@ struct store_claim {
 	enum tunnel_side side;
 	char client_token[TUNNEL_MAX_CLIENT_TOKEN + 1]; /* "": none */
 	char node[STORE_MAX_NODE_ID + 1];
+	int connected;          /* store_connected_bits */
 };
 /* Checks store_claim_side's arguments and copies them into c. What is
  * wrong (c then unchanged), or NULL. */
 const char *store_claim_take(struct store_claim *c, const char *tunnel_id, enum tunnel_side side,
-			     const char *client_token, const char *node_id);
+			     const char *client_token, const char *node_id, int connected);
 
 /* What is wrong with t, or NULL. */
 const char *store_tunnel_problem(const struct registry_tunnel *t);

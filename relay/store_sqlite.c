@@ -113,10 +113,10 @@ static const char schema_v5[] =
 	"ALTER TABLE tunnels ADD COLUMN connected INTEGER NOT NULL DEFAULT 0;"
 	"PRAGMA user_version = 5;";
 
-/* store_claim_side: ?1 id, ?2 client token (NULL: none), ?3 node. */
+/* store_claim_side: ?1 id, ?2 client token (NULL: none), ?3 node, ?4 connected. */
 #define CLAIM_SQL(side)                                                                  \
 	"UPDATE tunnels SET " side "_used = 1, " side "_client_token = ?2, owner = ?3,"    \
-	" rev = rev + 1 WHERE id = ?1 AND closed_at = 0 AND (" side "_used = 0 OR "          \
+	" connected = ?4, rev = rev + 1 WHERE id = ?1 AND closed_at = 0 AND (" side "_used = 0 OR "          \
 	side "_client_token IS ?2)"
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
@@ -472,8 +472,8 @@ static int sqlite_find_token(struct store *base, const uint8_t hash[TOKEN_HASH_L
 }
 
 static int sqlite_claim_side(struct store *base, const char *tunnel_id, enum tunnel_side side,
-			     const char *client_token, const char *node_id, store_done_fn done,
-			     void *ctx, char *err, size_t err_cap)
+			     const char *client_token, const char *node_id, int connected,
+			     store_done_fn done, void *ctx, char *err, size_t err_cap)
 {
 	struct sqlite_store *s = (struct sqlite_store *)base;
 	struct sqlite_job *j = calloc(1, sizeof(*j));
@@ -483,7 +483,7 @@ static int sqlite_claim_side(struct store *base, const char *tunnel_id, enum tun
 	}
 	j->kind = JOB_CLAIM;
 	const char *problem = store_claim_take(&j->u.claim, tunnel_id, side, client_token,
-					       node_id);
+					       node_id, connected);
 	if (problem != NULL) {
 		errf(err, err_cap, "%s: cannot claim a side: %s", s->path, problem);
 		sqlite_free_job(j);

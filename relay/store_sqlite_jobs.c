@@ -236,6 +236,8 @@ static int run_claim(struct sqlite_store *s, const struct store_claim *c, char *
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 3, c->node, -1, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(st, 4, c->connected);
+	if (rc == SQLITE_OK)
 		rc = sqlite3_step(st);
 	int ret = 0;
 	if (rc != SQLITE_DONE) {

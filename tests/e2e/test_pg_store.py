@@ -4,7 +4,8 @@ initdb refuses root): tunnels survive a restart, presence and host keys
 load, a stopped database answers 503 while paired tunnels go on, the relay
 reconnects, two relays on one database cannot both close a tunnel, a relay
 with a stale copy of a tunnel cannot overwrite another's newer write
-(schema v5's rev), a version 4 database is migrated in place, the store's
+(schema v5's rev), a node that starts again clears the connected flags it
+left (the other node stops showing those ends connected), a version 4 database is migrated in place, the store's
 several-node calls work against a real server (test_store_pg_calls runs
 the unit binary tests/unit/relay/test_store_pg.c on a cluster of its own),
 and no access token reaches the database. test_pg_admission_rate measures tunnels
@@ -231,6 +232,40 @@ def test_pg_two_relays_one_close(t):
     expect(closed == "6", "closed rows: %r" % closed)
 
 
+@timeout(120)
+def test_pg_restarted_node_clears_its_connected_flags(t):
+    """Node a carries a tunnel and is killed: the row still says both ends
+    are connected there, so node b shows them CONNECTED. When a starts
+    again it holds no end: before loading it clears its rows' flags (and
+    says so), and b shows both ends DISCONNECTED."""
+    cluster = Cluster(t)
+    a = pg_relay(t, cluster, name="relay-a", extra_args=["--node-id", "node-a"])
+    b = pg_relay(t, cluster, name="relay-b", extra_args=["--node-id", "node-b"])
+    j, echo, dest, src, src_port = tunnel_with_proxies(t, a)
+    through(t, src_port, 64 * 1024)
+    tid = j["tunnelId"]
+
+    def states(relay):
+        d = relay.describe(tid)
+        return (d["sourceConnectionState"]["status"], d["destinationConnectionState"]["status"])
+    wait_until(lambda: states(b) == ("CONNECTED", "CONNECTED"), scaled(5),
+               "node b to show both ends connected on node a")
+    a.proc.kill()
+    for p in (src, dest):
+        p.kill()  # so that no end comes back to a
+    expect(states(b) == ("CONNECTED", "CONNECTED"),
+           "b after a's death, before a restarts: %r (the dead node's flags)" % (states(b),))
+    a.start()
+    a.proc.wait_log(r"node node-a: 1 tunnel said a side was connected here before this start; "
+                    r"cleared for the other nodes", scaled(5))
+    wait_until(lambda: states(b) == ("DISCONNECTED", "DISCONNECTED"), scaled(5),
+               "node b to show both ends disconnected once node a started again")
+    expect(states(a) == ("DISCONNECTED", "DISCONNECTED"), "a after its restart: %r" % (states(a),))
+    row = cluster.psql("SELECT connected || '|' || owner FROM tunnels WHERE id = '%s'" % tid,
+                       db=DB).strip()
+    expect(row == "0|node-a", "the row after a's restart: %r" % row)
+
+
 def _hash_hex(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -302,7 +337,8 @@ def test_pg_migrates_v4(t):
 
 @timeout(120)
 def test_pg_store_calls(t):
-    """store_watch / store_claim_side / store_find_token / store_list_notifications,
+    """store_watch / store_claim_side / store_reset_node / store_find_token /
+    store_list_notifications,
     store_take_notification and the
     rev-conditional save between stores playing two and three nodes
     (tests/unit/relay/test_store_pg.c, built by make unit)."""
@@ -313,7 +349,7 @@ def test_pg_store_calls(t):
                        stderr=subprocess.STDOUT, timeout=scaled(90),
                        env=child_env({"STORE_PG_TEST_URI": cluster.uri}, home=t.tmp))
     out = r.stdout.decode(errors="replace")
-    expect(r.returncode == 0 and "[  PASSED  ] 5 test(s)." in out and "SKIPPED" not in out,
+    expect(r.returncode == 0 and "[  PASSED  ] 6 test(s)." in out and "SKIPPED" not in out,
            "test_store_pg: exit %d:\n%s" % (r.returncode, out[-3000:]))
     expect(cluster.password not in out, "password in the output")
 

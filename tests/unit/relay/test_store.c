@@ -1020,7 +1020,7 @@ static int claim_wait(struct store *s, const char *id, enum tunnel_side side, co
 {
 	struct outcome o = { 0, "" };
 	char err[256];
-	if (store_claim_side(s, id, side, client, node, on_saved, &o, err, sizeof(err)) != 0) {
+	if (store_claim_side(s, id, side, client, node, 1 << side, on_saved, &o, err, sizeof(err)) != 0) {
 		store_flush(s);
 		assert_int_equal(o.calls, 0);
 		return -1;

@@ -139,8 +139,8 @@ static int claim_wait(struct node *n, const char *id, enum tunnel_side side, con
 {
 	struct outcome o = { 0, "" };
 	char err[256];
-	assert_int_equal(store_claim_side(n->store, id, side, client, n->name, on_done, &o, err,
-					  sizeof(err)), 0);
+	assert_int_equal(store_claim_side(n->store, id, side, client, n->name, 1 << side, on_done,
+					  &o, err, sizeof(err)), 0);
 	store_flush(n->store);
 	assert_int_equal(o.calls, 1);
 	if (o.err[0] && !store_error_lost_race(o.err))
@@ -199,6 +199,10 @@ static void test_two_nodes_follow_each_other(void **state)
 	assert_int_equal(a.row.rev, 2);
 	assert_true(a.row.side[SIDE_SOURCE].used);
 	assert_string_equal(a.row.side[SIDE_SOURCE].client_token, CLIENT_B);
+	/* The claim says which sides the owner holds (a lost save may have
+	 * written none). */
+	assert_true(a.row.connected[SIDE_SOURCE]);
+	assert_false(a.row.connected[SIDE_DESTINATION]);
 	/* Another client for that side: lost, here and from a. */
 	assert_int_equal(claim_wait(&a, t->id, SIDE_SOURCE, CLIENT_A), 1);
 	assert_int_equal(claim_wait(&a, t->id, SIDE_SOURCE, ""), 1);
@@ -264,6 +268,61 @@ static void test_two_nodes_follow_each_other(void **state)
 	node_close(&a);
 	node_close(&b);
 	free(t);
+}
+
+/* A node that starts again holds no side: store_reset_node clears the
+ * connected flags of its rows (only its own), the other nodes hear, and a
+ * second reset finds nothing. */
+static void test_reset_node_clears_its_connected_flags(void **state)
+{
+	(void)state;
+	if (test_uri() == NULL)
+		skip();
+	struct node a, b;
+	node_open(&a, "node-e");
+	node_open(&b, "node-f");
+	node_watch(&b);
+	struct registry_tunnel *mine = make_tunnel(11), *theirs = make_tunnel(12);
+	assert_int_equal(save_wait(&a, mine), 0);
+	assert_int_equal(save_wait(&a, theirs), 0);
+	wait_reports(&b, 2);
+	assert_int_equal(claim_wait(&a, mine->id, SIDE_DESTINATION, ""), 0);
+	assert_int_equal(claim_wait(&b, theirs->id, SIDE_SOURCE, ""), 0);
+	wait_reports(&b, 3);
+	assert_true(b.row.connected[SIDE_DESTINATION]);
+	int64_t rev = b.row.rev;
+
+	/* node-a starts again. */
+	node_close(&a);
+	char err[256] = "";
+	struct node a2;
+	memset(&a2, 0, sizeof(a2));
+	a2.store = store_pg_open(test_uri(), err, sizeof(err));
+	assert_non_null(a2.store);
+	registry_init(&a2.reg);
+	assert_int_equal(store_reset_node(a2.store, "node-e", err, sizeof(err)), 1);
+	wait_reports(&b, 4);
+	assert_string_equal(b.id, mine->id);
+	assert_string_equal(b.owner, "node-e");
+	assert_false(b.row.connected[SIDE_SOURCE]);
+	assert_false(b.row.connected[SIDE_DESTINATION]);
+	assert_int_equal(b.row.rev, rev + 1);
+	assert_int_equal(store_reset_node(a2.store, "node-e", err, sizeof(err)), 0);
+	assert_int_equal(store_reset_node(a2.store, "node e", err, sizeof(err)), -1);
+	/* Loaded after the reset: the cleared row at its new rev; b's row untouched. */
+	assert_true(store_load(a2.store, &a2.reg, err, sizeof(err)) >= 0);
+	const struct registry_tunnel *got = registry_find_id(&a2.reg, mine->id);
+	assert_non_null(got);
+	assert_false(got->connected[SIDE_DESTINATION]);
+	assert_int_equal(got->rev, rev + 1);
+	got = registry_find_id(&a2.reg, theirs->id);
+	assert_non_null(got);
+	assert_true(got->connected[SIDE_SOURCE]);
+	expect_quiet(&b);
+	node_close(&a2);
+	node_close(&b);
+	free(mine);
+	free(theirs);
 }
 
 /* What changed before a node listened (started, or reconnected) comes as
@@ -509,6 +568,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_two_nodes_follow_each_other),
+		cmocka_unit_test(test_reset_node_clears_its_connected_flags),
 		cmocka_unit_test(test_watch_reloads),
 		cmocka_unit_test(test_reconnect_reloads),
 		cmocka_unit_test(test_list_notifications),

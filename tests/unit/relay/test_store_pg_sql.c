@@ -53,9 +53,10 @@ static void test_statements_take_their_parameters(void **state)
 	assert_int_equal(max_placeholder(pg_close_sql, &all), 3);
 	assert_true(all);
 	for (int side = 0; side < 2; side++) {
-		assert_int_equal(max_placeholder(pg_claim_sql[side], &all), 3);
+		assert_int_equal(max_placeholder(pg_claim_sql[side], &all), 4);
 		assert_true(all);
 	}
+	assert_int_equal(max_placeholder(pg_reset_node_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_select_one_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_find_token_sql, &all), 1);
 	assert_int_equal(max_placeholder(pg_select_all_sql, &all), 0);
@@ -84,12 +85,15 @@ static void test_races_are_single_conditional_statements(void **state)
 	assert_non_null(strstr(pg_insert_closed_sql, "ON CONFLICT (id) DO NOTHING"));
 	/* A side goes to one node: open, and unused or the same client. */
 	assert_non_null(strstr(pg_claim_sql[1], "destination_used = 1, destination_client_token = $2,"
-			       " owner = $3, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"
+			       " owner = $3, connected = $4, rev = rev + 1 WHERE id = $1 AND closed_at = 0 AND"
 			       " (destination_used = 0 OR destination_client_token IS NOT DISTINCT"
 			       " FROM $2)"));
+	/* A starting node clears only its own rows' flags. */
+	assert_non_null(strstr(pg_reset_node_sql, "UPDATE tunnels SET connected = 0, rev = rev + 1"
+			       " WHERE owner = $1 AND connected <> 0"));
 	/* Every tunnel write tells the other nodes, in its transaction. */
 	const char *writes[] = { pg_save_sql, pg_close_sql, pg_insert_closed_sql, pg_delete_sql,
-				 pg_claim_sql[0], pg_claim_sql[1] };
+				 pg_claim_sql[0], pg_claim_sql[1], pg_reset_node_sql };
 	for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
 		assert_non_null(strstr(writes[i], "pg_notify('" PG_CHANNEL "', $"));
 	/* A kept notification goes only if it is the one sent. */
