@@ -10,7 +10,9 @@ Prints the tables and writes docs/benchmarks.md (overwritten). Starts, on
 process so it does not share the load generator's interpreter), a throwaway
 sshd and `ssh -N -L` (root only; otherwise that column is left out),
 tunnel-relay with a --tunnels file, a destination and a source localproxy
-(tokens in AWSIOT_TUNNEL_ACCESS_TOKEN, never on a command line), and, when
+(tokens in AWSIOT_TUNNEL_ACCESS_TOKEN, never on a command line), a chain of
+three minimal C forwarders (scripts/bench_fwd.c, built with cc into the
+temporary directory) as the round trip's reference, and, when
 build/bin/tunnel-agent and mosquitto exist, a broker and the agent.
 Everything runs in its own process group and is stopped at the end, also on
 failure or Ctrl-C. Every wait has a deadline.
@@ -60,6 +62,7 @@ MODE_COUNT, MODE_STREAM = 1, 2
 ACK = struct.Struct("!Q")
 
 LAT_MSG = 64          # bytes per ping-pong message
+LAT_ROUNDS = 4        # turns the paths take at the round trip
 INTEGRITY_BYTES = 64 * MiB
 MULTI_CONNS = 10
 
@@ -693,6 +696,31 @@ def start_ssh(ctx, sink_port, echo_port):
     return ssh, sshd, f_sink, f_echo, cipher
 
 
+FWD_CHAIN = 3   # processes on the tunnel's path: source localproxy, relay, destination localproxy
+
+
+def start_forwarders(ctx, target_port):
+    """Port of a chain of FWD_CHAIN bench_fwd processes (scripts/bench_fwd.c:
+    epoll, read, write; no TLS) ending at target_port, or a string saying
+    why there is none. The round trip through it is the least any path
+    through that many processes costs on this machine."""
+    cc = tool("cc") or tool("gcc")
+    if not cc:
+        return "no C compiler (cc)"
+    exe = ctx.tmp / "bench_fwd"
+    r = run([cc, "-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror", "-o", exe,
+             ROOT / "scripts" / "bench_fwd.c"], timeout=60)
+    if r.returncode:
+        return "scripts/bench_fwd.c did not build: " + r.stdout.decode(errors="replace").strip()
+    port = target_port
+    for i in range(FWD_CHAIN):
+        p = free_port()
+        fwd = ctx.spawn("bench_fwd%d" % (i + 1), [exe, p, port])
+        wait_port(p, 5, fwd)
+        port = p
+    return port
+
+
 def localproxy(ctx, name, mode_args, relay_port, ca, token):
     ctx.secrets.append(token)
     argv = [BIN / "localproxy"] + mode_args + ["-e", "127.0.0.1:%d" % relay_port, "-c", ca]
@@ -1223,6 +1251,9 @@ def bench(ctx, args, R):
                     ("sink/echo", servers.pid, False)])
     paths.append(tunnel)
     R["paths"] = [(p.key, p.label) for p in paths]
+    floor_port = start_forwarders(ctx, echo_port)
+    if isinstance(floor_port, str):
+        say("%d plain forwarders: not measured (%s)" % (FWD_CHAIN, floor_port))
 
     # --- integrity ---------------------------------------------------------
     nint = (8 if quick else 64) * MiB
@@ -1241,12 +1272,24 @@ def bench(ctx, args, R):
              ", ".join("%.2f" % t for t in r["times"])))
 
     # --- 3. latency --------------------------------------------------------
-    R["latency"] = {}
+    # The paths take turns, LAT_ROUNDS times, so a drift in the machine's
+    # speed (tens of percent here within minutes) falls on all of them alike.
     n_rt = 500 if quick else 2000
+    ports = [(p.key, p.echo_port) for p in paths]
+    if not isinstance(floor_port, str):
+        ports.append(("floor", floor_port))
+    rts = {k: [] for k, _ in ports}
+    for rnd in range(LAT_ROUNDS):
+        for k, port in ports:
+            rts[k] += ping_pong(port, n_rt // LAT_ROUNDS, 200 if rnd == 0 else 50)
+    summary = {k: (statistics.median(v), pct(v, 99), len(v)) for k, v in rts.items()}
+    R["latency"] = {p.key: summary[p.key] for p in paths}
+    R["latency_floor"] = summary.get("floor", floor_port)
     for p in paths:
-        rts = ping_pong(p.echo_port, n_rt, 200)
-        R["latency"][p.key] = (statistics.median(rts), pct(rts, 99), len(rts))
         say("%s: round trip median %.0f µs, p99 %.0f µs" % ((p.label,) + R["latency"][p.key][:2]))
+    if "floor" in summary:
+        say("%d plain forwarders: round trip median %.0f µs, p99 %.0f µs" %
+            ((FWD_CHAIN,) + summary["floor"][:2]))
 
     # --- 2. ten connections ------------------------------------------------
     time.sleep(0.5)   # let the tunnel forget the earlier connections
@@ -1371,9 +1414,28 @@ def report(R, args):
 
     L = R["latency"]
     rows = [[labels[k], "%.0f" % L[k][0], "%.0f" % L[k][1]] for k in keys]
-    tables.append(("lat", Table("3. Round trip of a %d-byte message (%d round trips after 200 "
-                                "of warm-up)" % (LAT_MSG, L["tunnel"][2]),
-                                ["path", "median µs", "p99 µs"], rows)))
+    lat_notes = []
+    floor = R.get("latency_floor")
+    if isinstance(floor, str):
+        lat_notes.append("%d plain forwarders: not measured (%s)." % (FWD_CHAIN, floor))
+    elif floor:
+        rows.append(["(reference) %d plain forwarders" % FWD_CHAIN, "%.0f" % floor[0],
+                     "%.0f" % floor[1]])
+        lat_notes.append(
+            "(reference) %d plain forwarders: a chain of %d minimal C processes "
+            "(scripts/bench_fwd.c: epoll_wait, read, write; no TLS, no framing) in front of "
+            "the same echo. The tunnel has %d processes on its path (source localproxy, relay, "
+            "destination localproxy) where ssh -L has 2, so this row is the least any "
+            "%d-process path costs on this machine: each process adds its wake-ups and a "
+            "loopback hop." % (FWD_CHAIN, FWD_CHAIN, FWD_CHAIN, FWD_CHAIN))
+        if has_ssh:
+            lat_notes.append("Round trip against ssh -L's: tunnel %.2fx, %d plain forwarders "
+                             "%.2fx." % (L["tunnel"][0] / L["ssh"][0], FWD_CHAIN,
+                                         floor[0] / L["ssh"][0]))
+    tables.append(("lat", Table("3. Round trip of a %d-byte message (%d round trips per path, "
+                                "in %d turns taken by the paths in order)" %
+                                (LAT_MSG, L["tunnel"][2], LAT_ROUNDS),
+                                ["path", "median µs", "p99 µs"], rows, lat_notes)))
 
     rows = []
     for n in R["rss_idle"]:
