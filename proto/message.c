@@ -58,8 +58,114 @@ static enum tunnel_msg_status validate(const pb_msg *m)
 	return TMSG_OK;
 }
 
+/* ---- DATA read in place ------------------------------------------------- */
+
+/* Field tags of a plain DATA message: (number << 3) | wire type, one byte. */
+enum {
+	TAG_TYPE = 1 << 3 | 0,
+	TAG_STREAM_ID = 2 << 3 | 0,
+	TAG_IGNORABLE = 3 << 3 | 0,
+	TAG_PAYLOAD = 4 << 3 | 2,
+	TAG_SERVICE_ID = 5 << 3 | 2,
+	TAG_CONNECTION_ID = 7 << 3 | 0,
+};
+
+/* A base-128 varint of at most 5 bytes at *p (advanced past it); false
+ * when it is longer or runs past end. */
+static bool varint32(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	*v = 0;
+	for (int i = 0; i < 5 && *p < end; i++) {
+		uint8_t b = *(*p)++;
+		*v |= (uint64_t)(b & 0x7f) << (7 * i);
+		if (!(b & 0x80))
+			return true;
+	}
+	return false;
+}
+
+/* Forwarding needs only a DATA message's type, stream, connection and
+ * service: protobuf-c would allocate the message and copy the payload
+ * (up to 63 KiB) for each. A plain DATA message is read here instead:
+ * each field at most once, with its proto3 wire type, one-byte tags,
+ * varints of at most 5 bytes, values in range, a valid service id. For
+ * any other body it returns false and protobuf-c decides; so this never
+ * answers differently from it (test_message, fuzz_frame). */
+static bool read_plain_data(const uint8_t *body, size_t len, struct tunnel_msg *out)
+{
+	const uint8_t *p = body, *end = body + len;
+	unsigned seen = 0;
+	uint64_t type = 0, stream = 0, conn = 0, ignorable = 0, n;
+	const uint8_t *payload = NULL, *service = NULL;
+	size_t payload_len = 0, service_len = 0;
+	while (p < end) {
+		uint8_t tag = *p++;
+		if (tag & 0x80 || seen & (1u << (tag >> 3)))
+			return false;
+		seen |= 1u << (tag >> 3);
+		switch (tag) {
+		case TAG_TYPE:
+		case TAG_STREAM_ID:
+		case TAG_IGNORABLE:
+		case TAG_CONNECTION_ID:
+			if (!varint32(&p, end, &n))
+				return false;
+			if (tag == TAG_TYPE)
+				type = n;
+			else if (tag == TAG_STREAM_ID)
+				stream = n;
+			else if (tag == TAG_IGNORABLE)
+				ignorable = n;
+			else
+				conn = n;
+			break;
+		case TAG_PAYLOAD:
+		case TAG_SERVICE_ID:
+			if (!varint32(&p, end, &n) || n > (uint64_t)(end - p))
+				return false;
+			if (tag == TAG_PAYLOAD) {
+				payload = p;
+				payload_len = (size_t)n;
+			} else {
+				service = p;
+				service_len = (size_t)n;
+			}
+			p += n;
+			break;
+		default:
+			return false;
+		}
+	}
+	if (type != TMSG_DATA || stream < 1 || stream > INT32_MAX || ignorable > 1 ||
+	    conn > UINT32_MAX || payload_len > TUNNEL_MAX_PAYLOAD || service_len > TUNNEL_MAX_SERVICE_ID)
+		return false;
+	if (service_len)
+		memcpy(out->service_id_, service, service_len);
+	out->service_id_[service_len] = '\0';
+	if (service_len && (strlen(out->service_id_) != service_len ||
+			    !tunnel_service_id_valid(out->service_id_)))
+		return false;
+	out->type = TMSG_DATA;
+	out->stream_id = (int32_t)stream;
+	out->connection_id = (uint32_t)conn;
+	out->ignorable = ignorable != 0;
+	out->service_id = out->service_id_;
+	out->payload = payload_len ? payload : NULL;
+	out->payload_len = payload_len;
+	return true;
+}
+
 enum tunnel_msg_status tunnel_msg_parse(const uint8_t *body, size_t len,
 					struct tunnel_msg *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (body != NULL && len <= TUNNEL_MAX_FRAME_BODY && read_plain_data(body, len, out))
+		return TMSG_OK;
+	return tunnel_msg_parse_unpacked(body, len, out);
+}
+
+enum tunnel_msg_status tunnel_msg_parse_unpacked(const uint8_t *body, size_t len,
+						 struct tunnel_msg *out)
 {
 	static const uint8_t empty[1];
 	enum tunnel_msg_status st;

@@ -33,6 +33,7 @@ struct tunnel_msg {
 	size_t n_service_ids;       /* SERVICE_IDS only */
 	const char *const *service_ids;
 	void *owned_;               /* internal: what tunnel_msg_free releases */
+	char service_id_[TUNNEL_MAX_SERVICE_ID + 1]; /* internal: a service id read in place */
 };
 
 enum tunnel_msg_status {
@@ -49,9 +50,16 @@ enum tunnel_msg_status {
 
 /* Parses one frame body (without the 2-byte prefix) and validates it.
  * On TMSG_OK, *out must be released with tunnel_msg_free. On any other
- * status *out holds nothing to free (tunnel_msg_free is still safe). */
+ * status *out holds nothing to free (tunnel_msg_free is still safe).
+ * A plain DATA message (the bulk of a tunnel's traffic) is read in place:
+ * out->payload then points into body, so body must outlive *out. Every
+ * other message goes through protobuf-c, whose answer is the same. */
 enum tunnel_msg_status tunnel_msg_parse(const uint8_t *body, size_t len,
 					struct tunnel_msg *out);
+/* tunnel_msg_parse with every message through protobuf-c: the reference
+ * the in-place reading is held to (tests and the fuzzer compare them). */
+enum tunnel_msg_status tunnel_msg_parse_unpacked(const uint8_t *body, size_t len,
+						 struct tunnel_msg *out);
 void tunnel_msg_free(struct tunnel_msg *msg);
 
 /* Human-readable text for a status, for log lines. */

@@ -8,7 +8,8 @@
  *    whatever the chunking (frames are consecutive, nothing is lost);
  *  - a stream decoded in one piece gives the same frames and the same end;
  *  - a body that parses re-encodes to a frame that parses to the same
- *    message, and encoding that again gives the same bytes. */
+ *    message, and encoding that again gives the same bytes;
+ *  - tunnel_msg_parse (DATA read in place) gives protobuf-c's answer. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,20 @@ static bool same_msg(const struct tunnel_msg *a, const struct tunnel_msg *b)
 		if (strcmp(a->service_ids[i], b->service_ids[i]))
 			return false;
 	return true;
+}
+
+/* The in-place reading of DATA answers as protobuf-c does. */
+static void same_as_unpacked(const struct frame *f)
+{
+	struct tunnel_msg fast, ref;
+	enum tunnel_msg_status a = tunnel_msg_parse(f->body, f->body_len, &fast);
+	enum tunnel_msg_status b = tunnel_msg_parse_unpacked(f->body, f->body_len, &ref);
+	if (a != b)
+		fuzz_fail("tunnel_msg_parse and protobuf-c disagree on a body");
+	if (a == TMSG_OK && !same_msg(&fast, &ref))
+		fuzz_fail("tunnel_msg_parse read a body differently from protobuf-c");
+	tunnel_msg_free(&fast);
+	tunnel_msg_free(&ref);
 }
 
 static void round_trip(const struct frame *f)
@@ -124,6 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (((size_t)f.raw[0] << 8 | f.raw[1]) != f.body_len)
 				fuzz_fail("a frame's prefix disagrees with its body length");
 			consumed += f.raw_len;
+			same_as_unpacked(&f);
 			round_trip(&f);
 		}
 		if (st == FRAME_NEED_MORE && left != 0)

@@ -41,10 +41,12 @@ static uint8_t *pack_raw(const Com__Amazonaws__Iot__Securedtunneling__Message *p
 	return body;
 }
 
+/* out may point into the encoded body (DATA is read in place): it stays
+ * valid until the next call. */
 static enum tunnel_msg_status roundtrip(const struct tunnel_msg *in,
 					struct tunnel_msg *out)
 {
-	uint8_t buf[512];
+	static uint8_t buf[512];
 	size_t n = encode(in, buf, sizeof(buf));
 
 	return tunnel_msg_parse(buf + 2, n - 2, out);
@@ -88,7 +90,11 @@ static void test_roundtrip_every_type(void **state)
 		assert_int_equal(p.n_service_ids, m.n_service_ids);
 		for (j = 0; j < p.n_service_ids; j++)
 			assert_string_equal(p.service_ids[j], three_ids[j]);
-		assert_non_null(p.owned_);
+		/* DATA is read in place; the others are protobuf-c's. */
+		if (m.type == TMSG_DATA)
+			assert_null(p.owned_);
+		else
+			assert_non_null(p.owned_);
 		tunnel_msg_free(&p);
 		assert_null(p.owned_);
 	}
@@ -498,6 +504,117 @@ static void test_random_garbage(void **state)
 	assert_true(garbage > 1000);
 }
 
+static bool same_msg(const struct tunnel_msg *a, const struct tunnel_msg *b)
+{
+	if (a->type != b->type || a->stream_id != b->stream_id ||
+	    a->connection_id != b->connection_id || a->ignorable != b->ignorable ||
+	    strcmp(a->service_id, b->service_id) || a->payload_len != b->payload_len ||
+	    a->n_service_ids != b->n_service_ids)
+		return false;
+	return !a->payload_len || !memcmp(a->payload, b->payload, a->payload_len);
+}
+
+/* A DATA message is read in place: its payload is not copied, and nothing
+ * is allocated. */
+static void test_data_read_in_place(void **state)
+{
+	uint8_t payload[300], buf[512];
+	for (size_t i = 0; i < sizeof(payload); i++)
+		payload[i] = (uint8_t)(i * 7);
+	struct tunnel_msg m = { .type = TMSG_DATA, .stream_id = 9, .connection_id = 4,
+				.service_id = "SSH", .payload = payload,
+				.payload_len = sizeof(payload) };
+	size_t n = encode(&m, buf, sizeof(buf));
+	struct tunnel_msg p;
+	assert_int_equal(tunnel_msg_parse(buf + 2, n - 2, &p), TMSG_OK);
+	assert_null(p.owned_);
+	assert_true(p.payload > buf && p.payload + p.payload_len <= buf + n);
+	assert_memory_equal(p.payload, payload, sizeof(payload));
+	assert_int_equal(p.stream_id, 9);
+	assert_int_equal(p.connection_id, 4);
+	assert_string_equal(p.service_id, "SSH");
+	tunnel_msg_free(&p);
+	/* Other types still go through protobuf-c. */
+	m.type = TMSG_STREAM_START;
+	n = encode(&m, buf, sizeof(buf));
+	assert_int_equal(tunnel_msg_parse(buf + 2, n - 2, &p), TMSG_OK);
+	assert_non_null(p.owned_);
+	tunnel_msg_free(&p);
+}
+
+/* Bodies near valid DATA messages (fixed seed): bytes changed, cut,
+ * fields appended again (protobuf's last one wins), unknown fields, long
+ * varints. The in-place reading answers as protobuf-c does, each time. */
+static void test_in_place_agrees_with_protobuf_c(void **state)
+{
+	static const uint8_t extras[][12] = {
+		{ 0x10, 0x05 },                               /* streamId again */
+		{ 0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01 }, /* -1 */
+		{ 0x08, 0x81, 0x80, 0x80, 0x80, 0x00 },       /* type 1, padded */
+		{ 0x2a, 0x03, 'W', 'E', 'B' },                /* serviceId again */
+		{ 0x2a, 0x03, 'a', 0, 'b' },                  /* a NUL in it */
+		{ 0x22, 0x02, 'h', 'i' },                     /* payload again */
+		{ 0x40, 0x01 },                               /* field 8 */
+		{ 0x18, 0x02 },                               /* ignorable = 2 */
+		{ 0x38, 0xff, 0xff, 0xff, 0xff, 0x1f },       /* connectionId > 2^32 */
+		{ 0x32, 0x01, 'x' },                          /* availableServiceIds */
+		{ 0x0a, 0x00 },                               /* type with wire type 2 */
+	};
+	uint8_t payload[40], base[3][256], body[300];
+	size_t base_len[3];
+	memset(payload, 'p', sizeof(payload));
+	const char *services[3] = { "", "SSH", "web_1" };
+	for (int i = 0; i < 3; i++) {
+		struct tunnel_msg m = { .type = TMSG_DATA, .stream_id = 3 + i,
+					.connection_id = (uint32_t)i, .ignorable = i == 2,
+					.service_id = services[i], .payload = payload,
+					.payload_len = sizeof(payload) };
+		base_len[i] = encode(&m, base[i], sizeof(base[i])) - 2;
+		memmove(base[i], base[i] + 2, base_len[i]);
+	}
+	uint32_t x = 2463534242u;
+	int ok = 0, other = 0;
+	for (int iter = 0; iter < 30000; iter++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		int b = (int)(x % 3);
+		size_t len = base_len[b];
+		memcpy(body, base[b], len);
+		switch ((x >> 8) % 4) {
+		case 0: /* change a few bytes */
+			for (int k = 0; k < 1 + (int)((x >> 12) % 3); k++) {
+				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+				body[x % len] = (uint8_t)(x >> 16);
+			}
+			break;
+		case 1: /* cut */
+			len = (x >> 12) % len;
+			break;
+		default: { /* a field appended */
+			const uint8_t *e = extras[(x >> 12) % (sizeof(extras) / sizeof(extras[0]))];
+			size_t elen = e[0] == 0x10 && e[1] == 0xff ? 11 :
+				      e[0] == 0x08 || e[0] == 0x38 ? 6 :
+				      e[0] == 0x2a ? 5 : e[0] == 0x22 ? 4 : e[0] == 0x32 ? 3 : 2;
+			memcpy(body + len, e, elen);
+			len += elen;
+		}
+		}
+		struct tunnel_msg fast, ref;
+		enum tunnel_msg_status a = tunnel_msg_parse(body, len, &fast);
+		enum tunnel_msg_status r = tunnel_msg_parse_unpacked(body, len, &ref);
+		assert_int_equal(a, r);
+		if (a == TMSG_OK) {
+			assert_true(same_msg(&fast, &ref));
+			ok++;
+		} else {
+			other++;
+		}
+		tunnel_msg_free(&fast);
+		tunnel_msg_free(&ref);
+	}
+	assert_true(ok > 1000);
+	assert_true(other > 1000);
+}
+
 static void test_strings(void **state)
 {
 	assert_string_equal(tunnel_msg_type_str(TMSG_DATA), "DATA");
@@ -531,6 +648,8 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_zero_length_body),
 		cmocka_unit_test(test_random_garbage),
+		cmocka_unit_test(test_data_read_in_place),
+		cmocka_unit_test(test_in_place_agrees_with_protobuf_c),
 		cmocka_unit_test(test_strings),
 	};
 
