@@ -100,6 +100,12 @@ void wc_app_read(struct ws_client *wc, bool *progress)
 {
 	size_t budget = READ_BUDGET;
 	while (!wc->rx_paused && !wc->kill && budget > 0) {
+		/* Nothing in OpenSSL nor in the BIO pair: SSL_read could only
+		 * fail (and cost an error-queue round), once per message. At
+		 * EOF it runs, to tell a clean end from a cut one. */
+		if (!wc->peer_eof && !SSL_has_pending(wc->ssl) &&
+		    BIO_ctrl_pending(SSL_get_rbio(wc->ssl)) == 0)
+			return;
 		int n = SSL_read(wc->ssl, wc->in, sizeof(wc->in));
 		if (n <= 0) {
 			if (wc_ssl_failed(wc, n, "reading") == 0 && wc->peer_eof &&
