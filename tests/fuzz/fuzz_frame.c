@@ -16,21 +16,7 @@
 #include "proto/frame.h"
 #include "proto/message.h"
 #include "tests/fuzz/fuzz_input.h"
-
-static bool same_msg(const struct tunnel_msg *a, const struct tunnel_msg *b)
-{
-	if (a->type != b->type || a->stream_id != b->stream_id ||
-	    a->connection_id != b->connection_id || a->ignorable != b->ignorable ||
-	    strcmp(a->service_id, b->service_id) || a->payload_len != b->payload_len ||
-	    a->n_service_ids != b->n_service_ids)
-		return false;
-	if (a->payload_len && memcmp(a->payload, b->payload, a->payload_len))
-		return false;
-	for (size_t i = 0; i < a->n_service_ids; i++)
-		if (strcmp(a->service_ids[i], b->service_ids[i]))
-			return false;
-	return true;
-}
+#include "tests/tunnel_msg_same.h"
 
 /* The in-place reading of DATA answers as protobuf-c does. */
 static void same_as_unpacked(const struct frame *f)
@@ -40,7 +26,7 @@ static void same_as_unpacked(const struct frame *f)
 	enum tunnel_msg_status b = tunnel_msg_parse_unpacked(f->body, f->body_len, &ref);
 	if (a != b)
 		fuzz_fail("tunnel_msg_parse and protobuf-c disagree on a body");
-	if (a == TMSG_OK && !same_msg(&fast, &ref))
+	if (a == TMSG_OK && !tunnel_msg_same(&fast, &ref))
 		fuzz_fail("tunnel_msg_parse read a body differently from protobuf-c");
 	tunnel_msg_free(&fast);
 	tunnel_msg_free(&ref);
@@ -64,7 +50,7 @@ static void round_trip(const struct frame *f)
 		fuzz_fail("an encoded frame is not one whole frame");
 	if (tunnel_msg_parse(enc + TUNNEL_FRAME_PREFIX, n - TUNNEL_FRAME_PREFIX, &again) != TMSG_OK)
 		fuzz_fail("a re-encoded message does not parse");
-	if (!same_msg(&msg, &again))
+	if (!tunnel_msg_same(&msg, &again))
 		fuzz_fail("parse(encode(m)) != m");
 	size_t n2 = tunnel_msg_encode(&again, enc2, cap);
 	if (n2 != n || memcmp(enc, enc2, n))

@@ -10,6 +10,7 @@
 
 #include "proto/message.h"
 #include "proto/tunnel.pb-c.h"
+#include "tests/tunnel_msg_same.h"
 
 static const uint8_t hello[] = "hello";
 static const char *const three_ids[] = {"ssh", "web_1", "a:b-c"};
@@ -504,16 +505,6 @@ static void test_random_garbage(void **state)
 	assert_true(garbage > 1000);
 }
 
-static bool same_msg(const struct tunnel_msg *a, const struct tunnel_msg *b)
-{
-	if (a->type != b->type || a->stream_id != b->stream_id ||
-	    a->connection_id != b->connection_id || a->ignorable != b->ignorable ||
-	    strcmp(a->service_id, b->service_id) || a->payload_len != b->payload_len ||
-	    a->n_service_ids != b->n_service_ids)
-		return false;
-	return !a->payload_len || !memcmp(a->payload, b->payload, a->payload_len);
-}
-
 /* A DATA message is read in place: its payload is not copied, and nothing
  * is allocated. */
 static void test_data_read_in_place(void **state)
@@ -603,7 +594,7 @@ static void test_in_place_agrees_with_protobuf_c(void **state)
 		enum tunnel_msg_status r = tunnel_msg_parse_unpacked(body, len, &ref);
 		assert_int_equal(a, r);
 		if (a == TMSG_OK) {
-			assert_true(same_msg(&fast, &ref));
+			assert_true(tunnel_msg_same(&fast, &ref));
 			ok++;
 		} else {
 			other++;
