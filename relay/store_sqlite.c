@@ -116,8 +116,8 @@ static const char schema_v5[] =
 /* store_claim_side: ?1 id, ?2 client token (NULL: none), ?3 node, ?4 connected. */
 #define CLAIM_SQL(side)                                                                  \
 	"UPDATE tunnels SET " side "_used = 1, " side "_client_token = ?2, owner = ?3,"    \
-	" connected = ?4, rev = rev + 1 WHERE id = ?1 AND closed_at = 0 AND (" side "_used = 0 OR "          \
-	side "_client_token IS ?2)"
+	" connected = ?4, rev = rev + 1 WHERE id = ?1 AND closed_at = 0 AND ("              \
+	side "_used = 0 OR " side "_client_token IS ?2)"
 
 /* Saves waiting for the thread at most: each holds a copy of a tunnel. */
 #define STORE_MAX_PENDING 1024
